@@ -1,0 +1,338 @@
+package tail
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plgstack/plg/agent/entry"
+	"github.com/plgstack/plg/agent/positions"
+)
+
+// collector records lines and acknowledges them immediately unless hold.
+type collector struct {
+	mu      sync.Mutex
+	lines   []string
+	tickets []entry.Ticket
+	hold    bool
+}
+
+func (c *collector) Line(b []byte, t entry.Ticket) {
+	c.mu.Lock()
+	c.lines = append(c.lines, string(b))
+	if c.hold {
+		c.tickets = append(c.tickets, t)
+	}
+	c.mu.Unlock()
+	if !c.hold {
+		t.Done()
+	}
+}
+
+func (c *collector) Idle(time.Time) {}
+
+func (c *collector) get() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.lines...)
+}
+
+func (c *collector) waitFor(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := c.get(); len(l) >= n {
+			return l
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out: got %d lines %q, want %d", len(c.get()), c.get(), n)
+	return nil
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+type run struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startTailer(t *testing.T, cfg Config, h Handler) *run {
+	t.Helper()
+	if cfg.MinPoll == 0 {
+		cfg.MinPoll, cfg.MaxPoll = 2*time.Millisecond, 10*time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{cancel: cancel, done: make(chan error, 1)}
+	tl := New(cfg)
+	go func() { r.done <- tl.Run(ctx, h) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *run) stop(t *testing.T) error {
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok {
+			close(r.done)
+		}
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("tailer did not stop")
+	}
+	return nil
+}
+
+func numbered(prefix string, from, to int) (string, []string) {
+	var sb strings.Builder
+	var want []string
+	for i := from; i < to; i++ {
+		l := fmt.Sprintf("%s %d", prefix, i)
+		sb.WriteString(l + "\n")
+		want = append(want, l)
+	}
+	return sb.String(), want
+}
+
+func equalLines(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("lines differ:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+func TestTailerFollowsAppendsAndWaitsForNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	appendFile(t, path, "one\ntwo\r\nthr")
+	c := &collector{}
+	startTailer(t, Config{Path: path}, c)
+	c.waitFor(t, 2)
+	time.Sleep(30 * time.Millisecond)
+	equalLines(t, c.get(), []string{"one", "two"}) // "thr" is not a line yet
+	appendFile(t, path, "ee\nfour\n")
+	equalLines(t, c.waitFor(t, 4), []string{"one", "two", "three", "four"})
+}
+
+func TestTailerRotation(t *testing.T) {
+	tests := []struct {
+		name   string
+		rotate func(t *testing.T, path string)
+	}{
+		{
+			name: "rename and create reads the old file to its end first",
+			rotate: func(t *testing.T, path string) {
+				if err := os.Rename(path, path+".1"); err != nil {
+					t.Fatal(err)
+				}
+				// The writer has not reopened yet: more lines land in the old file.
+				s, _ := numbered("late", 0, 3)
+				appendFile(t, path+".1", s)
+				appendFile(t, path, "")
+			},
+		},
+		{
+			name: "copytruncate restarts from the beginning",
+			rotate: func(t *testing.T, path string) {
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			first, want := numbered("before", 0, 50)
+			appendFile(t, path, first)
+			c := &collector{}
+			startTailer(t, Config{Path: path}, c)
+			c.waitFor(t, 50)
+			tc.rotate(t, path)
+			if strings.HasPrefix(tc.name, "rename") {
+				_, late := numbered("late", 0, 3)
+				want = append(want, late...)
+				c.waitFor(t, len(want))
+			} else {
+				time.Sleep(50 * time.Millisecond) // let the tailer see the truncation
+			}
+			after, wantAfter := numbered("after", 0, 20)
+			appendFile(t, path, after)
+			want = append(want, wantAfter...)
+			equalLines(t, c.waitFor(t, len(want)), want)
+		})
+	}
+}
+
+func TestTailerRotatedFileUnterminatedLastLineIsEmitted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	appendFile(t, path, "a\nno newline")
+	c := &collector{}
+	startTailer(t, Config{Path: path}, c)
+	c.waitFor(t, 1)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "b\n")
+	equalLines(t, c.waitFor(t, 3), []string{"a", "no newline", "b"})
+}
+
+func TestTailerDeletedFileIsFinishedAndForgotten(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gone.log")
+	appendFile(t, path, "x\n")
+	store, err := positions.Open(positions.Config{Filename: filepath.Join(dir, "pos.yaml")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	r := startTailer(t, Config{Path: path, Positions: store}, c)
+	c.waitFor(t, 1)
+	// Write more and delete before the tailer polls again.
+	appendFile(t, path, "y\nz")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(r.done)
+	case <-time.After(5 * time.Second):
+		t.Fatal("tailer did not finish a deleted file")
+	}
+	equalLines(t, c.get(), []string{"x", "y", "z"})
+	if _, ok := store.Get(path); ok {
+		t.Fatal("position of a deleted, fully acknowledged file is kept")
+	}
+}
+
+func TestTailerTruncatesLongLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "long.log")
+	long := strings.Repeat("x", 300_000)
+	appendFile(t, path, "short\n"+long+"\nnext\n"+long[:100]+"\n")
+	c := &collector{}
+	startTailer(t, Config{Path: path, MaxLineSize: 100_000}, c)
+	got := c.waitFor(t, 4)
+	equalLines(t, got, []string{"short", long[:100_000], "next", long[:100]})
+}
+
+func TestTailerResumesFromPositions(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	s, _ := numbered("l", 0, 10)
+	appendFile(t, path, s)
+	store, _ := positions.Open(positions.Config{Filename: filepath.Join(dir, "pos.yaml")}, nil)
+	c := &collector{}
+	r := startTailer(t, Config{Path: path, Positions: store}, c)
+	c.waitFor(t, 10)
+	r.stop(t)
+	pos, _ := store.Get(path)
+	if pos.Offset != int64(len(s)) {
+		t.Fatalf("position %d, want %d", pos.Offset, len(s))
+	}
+
+	more, want := numbered("l", 10, 15)
+	appendFile(t, path, more)
+	c2 := &collector{}
+	startTailer(t, Config{Path: path, Positions: store}, c2)
+	c2.waitFor(t, 5)
+	time.Sleep(20 * time.Millisecond)
+	equalLines(t, c2.get(), want)
+}
+
+func TestTailerFinishesFileRotatedWhileStopped(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	s, _ := numbered("old", 0, 5)
+	appendFile(t, path, s)
+	store, _ := positions.Open(positions.Config{Filename: filepath.Join(dir, "pos.yaml")}, nil)
+	c := &collector{}
+	r := startTailer(t, Config{Path: path, Positions: store}, c)
+	c.waitFor(t, 5)
+	r.stop(t)
+
+	// While stopped: more lines in the old file, rotation, new file.
+	more, want := numbered("old", 5, 8)
+	appendFile(t, path, more)
+	if err := os.Rename(path, path+".20261122-051400"); err != nil {
+		t.Fatal(err)
+	}
+	newer, wantNew := numbered("new", 0, 4)
+	appendFile(t, path, newer)
+	want = append(want, wantNew...)
+
+	c2 := &collector{}
+	startTailer(t, Config{Path: path, Positions: store}, c2)
+	equalLines(t, c2.waitFor(t, len(want)), want)
+}
+
+func TestTailerPositionWaitsForAcknowledgement(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendFile(t, path, "a\nbb\nccc\n")
+	store, _ := positions.Open(positions.Config{Filename: filepath.Join(dir, "pos.yaml")}, nil)
+	c := &collector{hold: true}
+	startTailer(t, Config{Path: path, Positions: store}, c)
+	c.waitFor(t, 3)
+	c.mu.Lock()
+	tk := append([]entry.Ticket(nil), c.tickets...)
+	c.mu.Unlock()
+
+	steps := []struct {
+		ack  int
+		want int64
+	}{
+		{ack: 1, want: -1}, // line 2 acked, line 1 not: nothing committed
+		{ack: 0, want: 5},  // lines 1-2 acked: after "bb\n"
+		{ack: 2, want: 9},
+	}
+	for _, st := range steps {
+		tk[st.ack].Done()
+		pos, ok := store.Get(path)
+		got := int64(-1)
+		if ok {
+			got = pos.Offset
+		}
+		if got != st.want {
+			t.Fatalf("after acking line %d: position %d, want %d", st.ack, got, st.want)
+		}
+	}
+}
+
+func TestTrackerMergedTicketCommitsWholeRange(t *testing.T) {
+	store, _ := positions.Open(positions.Config{Filename: filepath.Join(t.TempDir(), "p")}, nil)
+	tr := newTracker("/f", store)
+	var tk []entry.Ticket
+	for i := 1; i <= 4; i++ {
+		tk = append(tk, entry.NewTicket(tr, tr.add(positions.Position{Offset: int64(10 * i)})))
+	}
+	merged := tk[0].Merge(tk[1]).Merge(tk[2])
+	tk[3].Done()
+	if _, ok := store.Get("/f"); ok {
+		t.Fatal("committed before the merged lines were acknowledged")
+	}
+	merged.Done()
+	if p, _ := store.Get("/f"); p.Offset != 40 {
+		t.Fatalf("offset %d, want 40", p.Offset)
+	}
+	if tr.inFlight() != 0 {
+		t.Fatalf("in flight %d, want 0", tr.inFlight())
+	}
+}

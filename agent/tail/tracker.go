@@ -1,0 +1,116 @@
+package tail
+
+import (
+	"sync"
+
+	"github.com/plgstack/plg/agent/positions"
+)
+
+// tracker records, per line handed out, the position just after it, and
+// commits to the positions store the position of the longest prefix of lines
+// that are all acknowledged. Lines are acknowledged in any order.
+type tracker struct {
+	mu    sync.Mutex
+	path  string
+	store *positions.Store
+
+	head  uint64 // sequence number of items[start]
+	start int
+	items []trackItem
+	// closed: the tailer is done; when every item is acknowledged and
+	// removeOnDrain is set, the path's position is forgotten.
+	closed, removeOnDrain bool
+}
+
+type trackItem struct {
+	pos  positions.Position
+	done bool
+}
+
+func newTracker(path string, store *positions.Store) *tracker {
+	return &tracker{path: path, store: store}
+}
+
+// add registers a line ending at pos and returns its sequence number.
+func (t *tracker) add(pos positions.Position) uint64 {
+	t.mu.Lock()
+	seq := t.head + uint64(len(t.items)-t.start)
+	t.items = append(t.items, trackItem{pos: pos})
+	t.mu.Unlock()
+	return seq
+}
+
+// mark records a position change that carries no line (a reset after
+// truncation, a switch to a new file). It commits as soon as every line
+// before it is acknowledged.
+func (t *tracker) mark(pos positions.Position) {
+	t.mu.Lock()
+	t.items = append(t.items, trackItem{pos: pos, done: true})
+	t.advanceLocked()
+	t.mu.Unlock()
+}
+
+// Ack implements entry.Acker.
+func (t *tracker) Ack(first, last uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last < t.head {
+		return
+	}
+	if first < t.head {
+		first = t.head
+	}
+	for s := first; s <= last; s++ {
+		i := t.start + int(s-t.head)
+		if i >= len(t.items) {
+			break
+		}
+		t.items[i].done = true
+	}
+	t.advanceLocked()
+}
+
+func (t *tracker) advanceLocked() {
+	i := t.start
+	for i < len(t.items) && t.items[i].done {
+		i++
+	}
+	if i == t.start {
+		return
+	}
+	last := t.items[i-1].pos
+	t.head += uint64(i - t.start)
+	t.start = i
+	if t.start == len(t.items) {
+		t.items, t.start = t.items[:0], 0
+	} else if t.start > 1024 && t.start > len(t.items)/2 {
+		n := copy(t.items, t.items[t.start:])
+		t.items, t.start = t.items[:n], 0
+	}
+	if t.store != nil {
+		t.store.Set(t.path, last)
+	}
+	t.maybeRemoveLocked()
+}
+
+// inFlight returns how many lines are handed out but not acknowledged.
+func (t *tracker) inFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.items) - t.start
+}
+
+// close marks the tracker finished; if remove, the position is deleted once
+// all lines are acknowledged.
+func (t *tracker) close(remove bool) {
+	t.mu.Lock()
+	t.closed, t.removeOnDrain = true, remove
+	t.maybeRemoveLocked()
+	t.mu.Unlock()
+}
+
+func (t *tracker) maybeRemoveLocked() {
+	if t.closed && t.removeOnDrain && t.start == len(t.items) && t.store != nil {
+		t.store.Remove(t.path)
+	}
+}
