@@ -1,0 +1,203 @@
+package wal
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// File header, at offset 0 of every segment and checkpoint file (FORMAT.md).
+const (
+	fileHeaderSize = 8
+	formatVersion  = 1
+
+	kindSegment    = 1
+	kindCheckpoint = 2
+)
+
+var fileMagic = [4]byte{'P', 'L', 'G', 'W'}
+
+// Record frame: type (1) | payload length u32 LE (4) | CRC32C u32 LE (4) | payload.
+const (
+	recordHeaderSize = 9
+
+	// recFull marks a frame holding one whole record. Type 0 is never
+	// written, so a zero-filled region (a crash after the file grew but
+	// before its data reached the disk) never decodes as a record.
+	recFull = 1
+
+	// MaxRecordSize bounds one record's payload. Larger records are
+	// rejected by Log and, on replay, a length above it is corruption.
+	MaxRecordSize = 1 << 30
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func appendFileHeader(dst []byte, kind byte) []byte {
+	dst = append(dst, fileMagic[:]...)
+	return append(dst, formatVersion, kind, 0, 0)
+}
+
+// recordCRC returns the checksum stored in a frame: CRC32C over the type
+// byte, the length field and the payload.
+func recordCRC(payload []byte) uint32 {
+	var h [5]byte
+	h[0] = recFull
+	binary.LittleEndian.PutUint32(h[1:], uint32(len(payload)))
+	return crc32.Update(crc32.Update(0, castagnoli, h[:]), castagnoli, payload)
+}
+
+// appendRecord appends the frame of payload, whose recordCRC is crc.
+func appendRecord(dst, payload []byte, crc uint32) []byte {
+	var h [recordHeaderSize]byte
+	h[0] = recFull
+	binary.LittleEndian.PutUint32(h[1:5], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[5:9], crc)
+	dst = append(dst, h[:]...)
+	return append(dst, payload...)
+}
+
+// errVersion is returned for a file whose header is intact but names a
+// format this code does not know; such a file is never truncated.
+var errVersion = errors.New("unsupported WAL format version")
+
+// frameError describes the first invalid byte range of a file. Offset is
+// where the invalid frame (or header) starts; everything before it is valid.
+type frameError struct {
+	Offset int64
+	Reason string
+	// Torn is true when the file simply ends early (header or payload cut
+	// short), the signature of a crash mid-write.
+	Torn bool
+}
+
+func (e *frameError) Error() string {
+	return fmt.Sprintf("offset %d: %s", e.Offset, e.Reason)
+}
+
+// recordReader decodes the frames of one file. The payload returned by
+// next is valid until the following call.
+type recordReader struct {
+	br   *bufio.Reader
+	size int64 // file size; bounds every length field
+	off  int64 // offset of the next frame
+	kind byte
+	buf  []byte
+}
+
+const readBufferSize = 1 << 20
+
+func newRecordReader(br *bufio.Reader, size int64, kind byte) *recordReader {
+	return &recordReader{br: br, size: size, kind: kind}
+}
+
+// readHeader validates the file header. An empty file is valid and holds no
+// records. It returns a *frameError for a cut-short or zero-filled header
+// and errVersion (wrapped) for a foreign or newer file.
+func (r *recordReader) readHeader() error {
+	if r.size == 0 {
+		return io.EOF
+	}
+	h, err := r.br.Peek(fileHeaderSize)
+	if len(h) < fileHeaderSize {
+		if err == nil || err == io.EOF {
+			return &frameError{Offset: 0, Reason: fmt.Sprintf("file header cut short at %d bytes", len(h)), Torn: true}
+		}
+		return err
+	}
+	if allZero(h) {
+		return &frameError{Offset: 0, Reason: "zero-filled file header"}
+	}
+	if !bytes.Equal(h[:4], fileMagic[:]) {
+		return fmt.Errorf("bad magic %q: %w", h[:4], errVersion)
+	}
+	if h[4] != formatVersion {
+		return fmt.Errorf("version %d: %w", h[4], errVersion)
+	}
+	if h[5] != r.kind {
+		return fmt.Errorf("file kind %d, want %d: %w", h[5], r.kind, errVersion)
+	}
+	if _, err := r.br.Discard(fileHeaderSize); err != nil {
+		return err
+	}
+	r.off = fileHeaderSize
+	return nil
+}
+
+// next returns the next payload, io.EOF at a clean end of file, a
+// *frameError for an invalid frame, or an I/O error.
+func (r *recordReader) next() ([]byte, error) {
+	if r.off >= r.size {
+		return nil, io.EOF
+	}
+	remaining := r.size - r.off
+	if remaining < recordHeaderSize {
+		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("record header cut short: %d of %d bytes", remaining, recordHeaderSize), Torn: true}
+	}
+	h, err := r.br.Peek(recordHeaderSize)
+	if err != nil {
+		return nil, r.ioErr(err)
+	}
+	typ := h[0]
+	n := binary.LittleEndian.Uint32(h[1:5])
+	want := binary.LittleEndian.Uint32(h[5:9])
+	switch {
+	case typ != recFull:
+		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("invalid record type %d", typ)}
+	case n > MaxRecordSize:
+		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("record length %d exceeds maximum %d", n, MaxRecordSize)}
+	case int64(n) > remaining-recordHeaderSize:
+		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("record of %d bytes cut short: %d bytes left", n, remaining-recordHeaderSize), Torn: true}
+	}
+	frameLen := recordHeaderSize + int(n)
+	var frame []byte
+	peeked := frameLen <= r.br.Size()
+	if peeked {
+		// Zero-copy: the frame fits the read buffer. It stays valid until
+		// the next read from br, i.e. until the next call.
+		if frame, err = r.br.Peek(frameLen); err != nil {
+			return nil, r.ioErr(err)
+		}
+	} else {
+		if cap(r.buf) < frameLen {
+			r.buf = make([]byte, frameLen)
+		}
+		frame = r.buf[:frameLen]
+		if _, err := io.ReadFull(r.br, frame); err != nil {
+			return nil, r.ioErr(err)
+		}
+	}
+	payload := frame[recordHeaderSize:]
+	if got := crc32.Update(crc32.Update(0, castagnoli, frame[:5]), castagnoli, payload); got != want {
+		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("checksum mismatch: stored %08x, computed %08x", want, got)}
+	}
+	if peeked {
+		// Discard only advances past bytes Peek already buffered; the
+		// payload slice stays valid until the next Peek or Read.
+		_, _ = r.br.Discard(frameLen)
+	}
+	r.off += int64(frameLen)
+	return payload, nil
+}
+
+// ioErr turns an early EOF (the file shrank under us, or size was wrong)
+// into a torn frame, and passes other errors through.
+func (r *recordReader) ioErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &frameError{Offset: r.off, Reason: "unexpected end of file", Torn: true}
+	}
+	return err
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
