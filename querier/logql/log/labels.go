@@ -1,0 +1,396 @@
+package log
+
+import (
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Names of the labels stages use to report failures, and the values of
+// __error__ they set, as Loki does.
+const (
+	ErrorLabel        = "__error__"
+	ErrorDetailsLabel = "__error_details__"
+
+	ErrJSON             = "JSONParserErr"
+	ErrLogfmt           = "LogfmtParserErr"
+	ErrSampleExtraction = "SampleExtractionErr"
+	ErrLabelFilter      = "LabelFilterErr"
+	ErrTemplateFormat   = "TemplateFormatErr"
+
+	// duplicateSuffix is appended to a parsed label whose name collides
+	// with a stream label.
+	duplicateSuffix = "_extracted"
+
+	// maxCachedResults bounds the per-stream cache of final label sets;
+	// the cache is dropped and rebuilt when a query produces more distinct
+	// sets than this (e.g. a parsed request id).
+	maxCachedResults = 4096
+)
+
+type entry struct {
+	name, value string
+	gen         uint32 // parser run that set it; 0 for non-parser sets
+}
+
+// LabelsBuilder holds the labels of the line being processed: the stream's
+// labels (fixed per stream), the entry's structured metadata, and the labels
+// stages added, replaced or deleted. A StreamPipeline owns one and resets it
+// for every line; strings handed out by Get are valid until the next Reset.
+type LabelsBuilder struct {
+	stream   labels.Labels
+	metadata labels.Labels
+
+	add []entry
+	del []string
+
+	err, errDetails string
+
+	gen   uint32
+	arena []byte
+
+	// parsedNames maps a sanitized parsed key to the label name it gets in
+	// this stream (with _extracted when it collides with a stream label).
+	parsedNames map[string]string
+
+	scratch []labels.Label
+	digest  xxhash.Digest
+	cache   map[uint64]labels.Labels
+}
+
+// NewLabelsBuilder returns a builder for lines of the stream with the given
+// labels.
+func NewLabelsBuilder(stream labels.Labels) *LabelsBuilder {
+	return &LabelsBuilder{
+		stream:      stream,
+		parsedNames: make(map[string]string),
+		cache:       make(map[uint64]labels.Labels),
+	}
+}
+
+// Reset prepares the builder for a new line carrying the given structured
+// metadata.
+func (b *LabelsBuilder) Reset(metadata labels.Labels) {
+	b.metadata = metadata
+	b.add = b.add[:0]
+	b.del = b.del[:0]
+	b.err, b.errDetails = "", ""
+	b.arena = b.arena[:0]
+}
+
+// StreamLabels returns the labels of the stream this builder serves.
+func (b *LabelsBuilder) StreamLabels() labels.Labels { return b.stream }
+
+// ParsedName returns the name a label extracted by a parser gets: name
+// itself, or name+"_extracted" when the stream already has a label name.
+func (b *LabelsBuilder) ParsedName(name string) string {
+	if n, ok := b.parsedNames[name]; ok {
+		return n
+	}
+	name = strings.Clone(name)
+	n := name
+	if b.stream.Has(name) {
+		n = name + duplicateSuffix
+	}
+	if len(b.parsedNames) > maxCachedResults {
+		clear(b.parsedNames)
+	}
+	b.parsedNames[name] = n
+	return n
+}
+
+// parsedNameBytes is ParsedName for a name held in a scratch buffer; it
+// avoids allocating once the name has been seen.
+func (b *LabelsBuilder) parsedNameBytes(name []byte) string {
+	if n, ok := b.parsedNames[string(name)]; ok {
+		return n
+	}
+	return b.ParsedName(string(name))
+}
+
+// HasErr reports whether a stage has set __error__ on this line.
+func (b *LabelsBuilder) HasErr() bool { return b.err != "" }
+
+// GetErr returns the current __error__ value.
+func (b *LabelsBuilder) GetErr() string { return b.err }
+
+// SetErr sets __error__.
+func (b *LabelsBuilder) SetErr(e string) { b.err = e }
+
+// SetErrorDetails sets __error_details__ unless an earlier stage already
+// described its error.
+func (b *LabelsBuilder) SetErrorDetails(d string) {
+	if b.errDetails == "" {
+		b.errDetails = d
+	}
+}
+
+func (b *LabelsBuilder) setError(e string, details string) {
+	b.SetErr(e)
+	b.SetErrorDetails(details)
+}
+
+// Get returns the current value of a label and whether it is present.
+func (b *LabelsBuilder) Get(name string) (string, bool) {
+	switch name {
+	case ErrorLabel:
+		return b.err, b.err != ""
+	case ErrorDetailsLabel:
+		return b.errDetails, b.errDetails != ""
+	}
+	for i := range b.add {
+		if b.add[i].name == name {
+			return b.add[i].value, true
+		}
+	}
+	for _, d := range b.del {
+		if d == name {
+			return "", false
+		}
+	}
+	if v := b.metadata.Get(name); v != "" {
+		return v, true
+	}
+	if v := b.stream.Get(name); v != "" {
+		return v, true
+	}
+	return "", false
+}
+
+// Set sets a label, replacing any stream, metadata or parsed value.
+func (b *LabelsBuilder) Set(name, value string) {
+	b.set(name, value, 0)
+}
+
+// SetBytes is Set for a value in a buffer the caller will reuse: the value
+// is copied into the builder's per-line arena.
+func (b *LabelsBuilder) SetBytes(name string, value []byte) {
+	b.set(name, b.intern(value), 0)
+}
+
+func (b *LabelsBuilder) intern(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, v...)
+	return unsafe.String(&b.arena[start], len(v))
+}
+
+// newParserRun starts a parser run: within one run the first value set for
+// a name wins over later duplicates, as in Loki.
+func (b *LabelsBuilder) newParserRun() { b.gen++ }
+
+// setParsed sets a label found by the current parser run unless the run
+// already set it.
+func (b *LabelsBuilder) setParsed(name, value string) {
+	for i := range b.add {
+		if b.add[i].name == name && b.add[i].gen == b.gen {
+			return
+		}
+	}
+	b.set(name, value, b.gen)
+}
+
+func (b *LabelsBuilder) set(name, value string, gen uint32) {
+	switch name {
+	case ErrorLabel:
+		b.err = value
+		return
+	case ErrorDetailsLabel:
+		b.errDetails = value
+		return
+	}
+	for i, d := range b.del {
+		if d == name {
+			b.del = append(b.del[:i], b.del[i+1:]...)
+			break
+		}
+	}
+	for i := range b.add {
+		if b.add[i].name == name {
+			b.add[i].value = value
+			b.add[i].gen = gen
+			return
+		}
+	}
+	b.add = append(b.add, entry{name: name, value: value, gen: gen})
+}
+
+// Del removes labels, whatever their origin.
+func (b *LabelsBuilder) Del(names ...string) {
+	for _, name := range names {
+		b.del1(name)
+	}
+}
+
+func (b *LabelsBuilder) del1(name string) {
+	switch name {
+	case ErrorLabel:
+		b.err = ""
+		return
+	case ErrorDetailsLabel:
+		b.errDetails = ""
+		return
+	}
+	for i := range b.add {
+		if b.add[i].name == name {
+			b.add = append(b.add[:i], b.add[i+1:]...)
+			break
+		}
+	}
+	if slices.Contains(b.del, name) {
+		return
+	}
+	if b.stream.Has(name) || b.metadata.Has(name) {
+		b.del = append(b.del, name)
+	}
+}
+
+// current fills b.scratch with the line's labels sorted by name, including
+// __error__ and __error_details__ when set. Precedence on equal names:
+// added > metadata > stream.
+func (b *LabelsBuilder) current() []labels.Label {
+	s := b.scratch[:0]
+	for _, e := range b.add {
+		s = append(s, labels.Label{Name: e.name, Value: e.value})
+	}
+	if b.err != "" {
+		s = append(s, labels.Label{Name: ErrorLabel, Value: b.err})
+	}
+	if b.errDetails != "" {
+		s = append(s, labels.Label{Name: ErrorDetailsLabel, Value: b.errDetails})
+	}
+	nAdd := len(s)
+	b.metadata.Range(func(l labels.Label) {
+		if !b.shadowed(s[:nAdd], l.Name) {
+			s = append(s, l)
+		}
+	})
+	nMeta := len(s)
+	b.stream.Range(func(l labels.Label) {
+		if !b.shadowed(s[:nAdd], l.Name) && !containsName(s[nAdd:nMeta], l.Name) {
+			s = append(s, l)
+		}
+	})
+	sortLabels(s)
+	b.scratch = s
+	return s
+}
+
+func (b *LabelsBuilder) shadowed(added []labels.Label, name string) bool {
+	return containsName(added, name) || slices.Contains(b.del, name)
+}
+
+func containsName(ls []labels.Label, name string) bool {
+	for i := range ls {
+		if ls[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sortLabels is an insertion sort: label sets are small and mostly sorted,
+// and it does not allocate.
+func sortLabels(s []labels.Label) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// Labels returns the final labels of the line and their hash. Identical
+// label sets of one stream share one labels.Labels value, so in steady state
+// this does not allocate.
+func (b *LabelsBuilder) Labels() (labels.Labels, uint64) {
+	return b.result(b.current())
+}
+
+// GroupedLabels returns the line's labels reduced to groups (or stripped of
+// them when without is set), as metric queries group samples. Lines with an
+// error keep all their labels so that the error is not lost.
+func (b *LabelsBuilder) GroupedLabels(groups []string, without bool) (labels.Labels, uint64) {
+	s := b.current()
+	if b.err != "" {
+		return b.result(s)
+	}
+	n := 0
+	for _, l := range s {
+		if slices.Contains(groups, l.Name) != without {
+			s[n] = l
+			n++
+		}
+	}
+	return b.result(s[:n])
+}
+
+func (b *LabelsBuilder) result(s []labels.Label) (labels.Labels, uint64) {
+	h := hashLabels(&b.digest, s)
+	if cached, ok := b.cache[h]; ok && equalLabels(cached, s) {
+		return cached, h
+	}
+	cl := make([]labels.Label, len(s))
+	for i, l := range s {
+		cl[i] = labels.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)}
+	}
+	ls := labels.New(cl...)
+	if len(b.cache) >= maxCachedResults {
+		clear(b.cache)
+	}
+	b.cache[h] = ls
+	return ls, h
+}
+
+// hashLabels hashes sorted labels; the value is stable across processes.
+func hashLabels(d *xxhash.Digest, s []labels.Label) uint64 {
+	d.Reset()
+	sep := [1]byte{0xff}
+	for _, l := range s {
+		_, _ = d.WriteString(l.Name)
+		_, _ = d.Write(sep[:])
+		_, _ = d.WriteString(l.Value)
+		_, _ = d.Write(sep[:])
+	}
+	return d.Sum64()
+}
+
+// HashLabels returns the hash StreamPipeline.Process reports for ls.
+func HashLabels(ls labels.Labels) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	sep := [1]byte{0xff}
+	ls.Range(func(l labels.Label) {
+		_, _ = d.WriteString(l.Name)
+		_, _ = d.Write(sep[:])
+		_, _ = d.WriteString(l.Value)
+		_, _ = d.Write(sep[:])
+	})
+	return d.Sum64()
+}
+
+func equalLabels(ls labels.Labels, s []labels.Label) bool {
+	if ls.Len() != len(s) {
+		return false
+	}
+	i, eq := 0, true
+	ls.Range(func(l labels.Label) {
+		if eq && (l.Name != s[i].Name || l.Value != s[i].Value) {
+			eq = false
+		}
+		i++
+	})
+	return eq
+}
+
+// internTail returns the arena bytes appended since start as a string.
+func (b *LabelsBuilder) internTail(start int) string {
+	if len(b.arena) == start {
+		return ""
+	}
+	return unsafe.String(&b.arena[start], len(b.arena)-start)
+}

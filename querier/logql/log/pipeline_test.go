@@ -1,0 +1,136 @@
+package log
+
+import (
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// runStages runs stages over one line of a stream and returns the output
+// line, the final labels (as a "{...}" string) and whether it was kept.
+func runStages(t *testing.T, stages []Stage, stream labels.Labels, line string) (string, labels.Labels, bool) {
+	t.Helper()
+	sp := NewPipeline(stages).ForStream(stream)
+	out, lbls, _, keep := sp.Process(0, []byte(line), labels.EmptyLabels())
+	return string(out), lbls, keep
+}
+
+func mustStage[S Stage](t testing.TB, s S, err error) Stage {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPipeline_NoStagesReturnsStreamLabelsAndStableHash(t *testing.T) {
+	stream := labels.FromStrings("app", "api", "env", "prod")
+	sp := NewPipeline(nil).ForStream(stream)
+	out, lbls, h, keep := sp.Process(1, []byte("hello"), labels.EmptyLabels())
+	if !keep || string(out) != "hello" || !labels.Equal(lbls, stream) {
+		t.Fatalf("got %q %s %v", out, lbls, keep)
+	}
+	if h != HashLabels(stream) {
+		t.Fatalf("hash %d, want %d", h, HashLabels(stream))
+	}
+}
+
+func TestPipeline_ForStreamReturnsSameStreamPipelineForEqualLabels(t *testing.T) {
+	p := NewPipeline([]Stage{NewJSONParser()})
+	a := p.ForStream(labels.FromStrings("a", "1"))
+	b := p.ForStream(labels.FromStrings("a", "1"))
+	c := p.ForStream(labels.FromStrings("a", "2"))
+	if a != b || a == c {
+		t.Fatal("stream pipelines not cached by labels")
+	}
+}
+
+func TestPipeline_MetadataAppearsInLabelsAndParsedOverride(t *testing.T) {
+	stream := labels.FromStrings("app", "api")
+	sp := NewPipeline([]Stage{NewLogfmtParser(false, false)}).ForStream(stream)
+	_, lbls, _, keep := sp.Process(0, []byte("trace_id=parsed level=info"), labels.FromStrings("trace_id", "meta", "user", "u1"))
+	want := labels.FromStrings("app", "api", "level", "info", "trace_id", "parsed", "user", "u1")
+	if !keep || !labels.Equal(lbls, want) {
+		t.Fatalf("got %s, want %s", lbls, want)
+	}
+}
+
+func TestPipeline_EqualLabelSetsShareHashAndValue(t *testing.T) {
+	sp := NewPipeline([]Stage{NewLogfmtParser(false, false)}).ForStream(labels.FromStrings("app", "api"))
+	_, l1, h1, _ := sp.Process(0, []byte("level=info a=1"), labels.EmptyLabels())
+	_, l2, h2, _ := sp.Process(0, []byte("a=1 level=info"), labels.EmptyLabels())
+	_, l3, h3, _ := sp.Process(0, []byte("a=2 level=info"), labels.EmptyLabels())
+	if h1 != h2 || !labels.Equal(l1, l2) {
+		t.Fatalf("same label set gave %s/%d and %s/%d", l1, h1, l2, h2)
+	}
+	if h1 == h3 || labels.Equal(l1, l3) {
+		t.Fatalf("different label sets collided: %s %s", l1, l3)
+	}
+	if h1 != HashLabels(l1) {
+		t.Fatal("reported hash differs from HashLabels")
+	}
+}
+
+func TestPipeline_LabelsStayValidAfterInputBufferReuse(t *testing.T) {
+	sp := NewPipeline([]Stage{NewJSONParser()}).ForStream(labels.FromStrings("app", "api"))
+	buf := []byte(`{"msg":"first"}`)
+	_, l1, _, _ := sp.Process(0, buf, labels.EmptyLabels())
+	copy(buf, `{"msg":"XXXXX"}`)
+	sp.Process(0, buf, labels.EmptyLabels())
+	if got := l1.Get("msg"); got != "first" {
+		t.Fatalf("labels of first line changed to %q", got)
+	}
+}
+
+func TestPipeline_DroppedLineStopsLaterStages(t *testing.T) {
+	called := false
+	spy := StageFunc(func(_ int64, line []byte, _ *LabelsBuilder) ([]byte, bool) {
+		called = true
+		return line, true
+	})
+	f, err := NewLineFilter(LineContains, "needle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, keep := runStages(t, []Stage{f, spy}, labels.EmptyLabels(), "haystack")
+	if keep || called {
+		t.Fatalf("keep=%v later stage called=%v", keep, called)
+	}
+}
+
+func TestLabelsBuilder_ExtractedSuffixOnlyForStreamLabelCollisions(t *testing.T) {
+	b := NewLabelsBuilder(labels.FromStrings("app", "api"))
+	if got := b.ParsedName("app"); got != "app_extracted" {
+		t.Fatalf("app -> %q", got)
+	}
+	if got := b.ParsedName("level"); got != "level" {
+		t.Fatalf("level -> %q", got)
+	}
+}
+
+func TestLabelsBuilder_SetGetDelPrecedence(t *testing.T) {
+	b := NewLabelsBuilder(labels.FromStrings("app", "api", "env", "prod"))
+	b.Reset(labels.FromStrings("trace", "t1"))
+	b.Set("app", "override")
+	b.Del("env", "trace")
+	if v, _ := b.Get("app"); v != "override" {
+		t.Fatalf("app = %q", v)
+	}
+	if _, ok := b.Get("env"); ok {
+		t.Fatal("env not deleted")
+	}
+	b.Set("env", "again")
+	b.SetErr(ErrJSON)
+	b.SetErrorDetails("first")
+	b.SetErrorDetails("second")
+	got, _ := b.Labels()
+	want := labels.FromStrings("__error__", ErrJSON, "__error_details__", "first", "app", "override", "env", "again")
+	if !labels.Equal(got, want) {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	b.Reset(labels.EmptyLabels())
+	got, _ = b.Labels()
+	if !labels.Equal(got, labels.FromStrings("app", "api", "env", "prod")) {
+		t.Fatalf("reset left %s", got)
+	}
+}
