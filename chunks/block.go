@@ -1,0 +1,250 @@
+package chunks
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"unsafe"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Block payload (after decompression): entries sorted by timestamp, each
+//
+//	uvarint ts - previous ts (the first entry's predecessor is the block's MinT)
+//	uvarint len(line), line
+//	uvarint metadata pair count, then per pair: uvarint len(name), name, uvarint len(value), value
+//
+// The metadata part ("raw metadata") is built once per entry at Append and
+// copied verbatim into the block.
+
+// appendMetadata appends the raw metadata encoding of ls to dst.
+func appendMetadata(dst []byte, ls labels.Labels) []byte {
+	dst = binary.AppendUvarint(dst, uint64(ls.Len()))
+	ls.Range(func(l labels.Label) {
+		dst = binary.AppendUvarint(dst, uint64(len(l.Name)))
+		dst = append(dst, l.Name...)
+		dst = binary.AppendUvarint(dst, uint64(len(l.Value)))
+		dst = append(dst, l.Value...)
+	})
+	return dst
+}
+
+// appendEntry appends one encoded entry to a block payload.
+func appendEntry(dst []byte, delta uint64, line, rawMeta []byte) []byte {
+	dst = binary.AppendUvarint(dst, delta)
+	dst = binary.AppendUvarint(dst, uint64(len(line)))
+	dst = append(dst, line...)
+	return append(dst, rawMeta...)
+}
+
+var errShort = errors.New("entry truncated")
+
+// uvarint decodes a uvarint at b[p:], returning the value and the position
+// after it; ok is false if b ends first or the value overflows.
+func uvarint(b []byte, p int) (v uint64, next int, ok bool) {
+	if p < len(b) && b[p] < 0x80 { // the common case: one byte
+		return uint64(b[p]), p + 1, true
+	}
+	if p >= len(b) {
+		return 0, p, false
+	}
+	v, n := binary.Uvarint(b[p:])
+	if n <= 0 {
+		return 0, p, false
+	}
+	return v, p + n, true
+}
+
+// skipString returns the bounds of a uvarint-length-prefixed string at b[p:].
+func lenPrefixed(b []byte, p int) (start, end int, ok bool) {
+	n, p, ok := uvarint(b, p)
+	if !ok || n > uint64(len(b)-p) {
+		return 0, 0, false
+	}
+	return p, p + int(n), true
+}
+
+// decodeEntry parses the entry at data[p:] following timestamp prev; the
+// entry's timestamp must not exceed maxT. body is the offset of the
+// entry's line length, where decodeBody can re-read it.
+func decodeEntry(data []byte, p int, prev, maxT int64) (ts int64, line, rawMeta []byte, body, next int, err error) {
+	delta, body, ok := uvarint(data, p)
+	if !ok {
+		return 0, nil, nil, 0, 0, errShort
+	}
+	if delta > uint64(maxT)-uint64(prev) { // exact: callers guarantee prev <= maxT
+		return 0, nil, nil, 0, 0, errors.New("timestamp beyond the block's max time")
+	}
+	line, rawMeta, next, err = decodeBody(data, body)
+	return int64(uint64(prev) + delta), line, rawMeta, body, next, err
+}
+
+// decodeBody parses an entry's line and raw metadata at data[p:].
+func decodeBody(data []byte, p int) (line, rawMeta []byte, next int, err error) {
+	ls, le, ok := lenPrefixed(data, p)
+	if !ok {
+		return nil, nil, 0, errShort
+	}
+	n, p, ok := uvarint(data, le)
+	if !ok || n > uint64(len(data)-p)/2 {
+		return nil, nil, 0, errShort
+	}
+	for range n {
+		if _, p, ok = lenPrefixed(data, p); !ok {
+			return nil, nil, 0, errShort
+		}
+		if _, p, ok = lenPrefixed(data, p); !ok {
+			return nil, nil, 0, errShort
+		}
+	}
+	return data[ls:le:le], data[le:p:p], p, nil
+}
+
+// metaDecoder turns raw metadata into labels.Labels, reusing the previous
+// result while consecutive entries carry identical metadata (the common
+// case: a handful of distinct metadata sets per stream).
+type metaDecoder struct {
+	last []byte // copy of the raw bytes lbls was built from
+	lbls labels.Labels
+	sb   labels.ScratchBuilder
+	init bool
+}
+
+func (d *metaDecoder) decode(raw []byte) labels.Labels {
+	if len(raw) <= 1 { // count 0
+		return labels.EmptyLabels()
+	}
+	if d.init && bytes.Equal(raw, d.last) {
+		return d.lbls
+	}
+	if !d.init {
+		d.sb = labels.NewScratchBuilder(4)
+		d.sb.SetUnsafeAdd(true) // names and values alias a reused buffer
+		d.init = true
+	}
+	d.sb.Reset()
+	// raw was validated by decodeEntry.
+	n, p, _ := uvarint(raw, 0)
+	for range n {
+		ns, ne, _ := lenPrefixed(raw, p)
+		vs, ve, _ := lenPrefixed(raw, ne)
+		d.sb.Add(yoloString(raw[ns:ne]), yoloString(raw[vs:ve]))
+		p = ve
+	}
+	d.lbls = d.sb.Labels()
+	d.last = append(d.last[:0], raw...)
+	return d.lbls
+}
+
+func yoloString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// entryPos locates one entry's body inside a decompressed block.
+type entryPos struct {
+	ts  int64
+	pos int
+}
+
+// blockCursor walks the entries of one decompressed block that fall in
+// [from, through).
+type blockCursor struct {
+	idx           int // block number, for errors and tie-breaking
+	meta          BlockMeta
+	buf           *[]byte // pooled decompression buffer
+	data          []byte
+	from, through int64
+	backward      bool
+
+	pos  int   // forward: next entry's offset
+	prev int64 // forward: previous entry's timestamp
+	seen int   // forward: entries decoded so far
+	body int   // forward: offset of the last decoded entry's line length
+
+	offs []entryPos // backward: in-range entries, forward order
+	bi   int        // backward: next index into offs, counting down
+
+	cur  Entry
+	mdec metaDecoder
+	fail error
+}
+
+func (c *blockCursor) reset(idx int, m BlockMeta, data []byte, from, through int64, backward bool) error {
+	c.idx, c.meta, c.data, c.from, c.through, c.backward = idx, m, data, from, through, backward
+	c.pos, c.prev, c.seen, c.fail = 0, m.MinT, 0, nil
+	c.cur = Entry{}
+	if !backward {
+		return nil
+	}
+	// Backward: index the in-range entries, then walk them in reverse.
+	c.offs = c.offs[:0]
+	for {
+		ts, ok := c.step()
+		if !ok {
+			break
+		}
+		if ts >= through {
+			break
+		}
+		if ts >= from {
+			c.offs = append(c.offs, entryPos{ts: ts, pos: c.body})
+		}
+	}
+	c.bi = len(c.offs)
+	return c.fail
+}
+
+// step decodes the next entry going forward (setting c.cur unless the
+// cursor runs backward), validating the block's structure as it goes.
+func (c *blockCursor) step() (int64, bool) {
+	if c.pos >= len(c.data) {
+		if c.seen != c.meta.Entries {
+			c.fail = blockErr(c.idx, "holds %d entries, index says %d", c.seen, c.meta.Entries)
+		} else if c.prev != c.meta.MaxT {
+			c.fail = blockErr(c.idx, "last timestamp %d, index says %d", c.prev, c.meta.MaxT)
+		}
+		return 0, false
+	}
+	ts, line, raw, body, next, err := decodeEntry(c.data, c.pos, c.prev, c.meta.MaxT)
+	if err != nil {
+		c.fail = blockErr(c.idx, "entry %d at byte %d: %v", c.seen, c.pos, err)
+		return 0, false
+	}
+	c.seen++
+	if c.seen > c.meta.Entries {
+		c.fail = blockErr(c.idx, "more than the %d entries the index says", c.meta.Entries)
+		return 0, false
+	}
+	c.pos, c.prev, c.body = next, ts, body
+	if !c.backward { // a backward cursor only indexes here; next decodes
+		c.cur.Timestamp, c.cur.Line, c.cur.Metadata = ts, line, c.mdec.decode(raw)
+	}
+	return ts, true
+}
+
+func (c *blockCursor) next() bool {
+	if c.fail != nil {
+		return false
+	}
+	if c.backward {
+		if c.bi == 0 {
+			return false
+		}
+		c.bi--
+		o := c.offs[c.bi]
+		line, raw, _, _ := decodeBody(c.data, o.pos) // validated by reset
+		c.cur.Timestamp, c.cur.Line, c.cur.Metadata = o.ts, line, c.mdec.decode(raw)
+		return true
+	}
+	for {
+		ts, ok := c.step()
+		if !ok || ts >= c.through {
+			return false
+		}
+		if ts >= c.from {
+			return true
+		}
+	}
+}
+
+func (c *blockCursor) entry() *Entry { return &c.cur }
+func (c *blockCursor) err() error    { return c.fail }

@@ -1,0 +1,140 @@
+package chunks
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// Chunk is a decoded, immutable chunk, typically downloaded from object
+// storage. It aliases the bytes given to Decode, which must not be
+// modified while the Chunk or any of its iterators is in use. A Chunk is
+// safe for concurrent use by any number of iterators.
+type Chunk struct {
+	enc        Encoding
+	minT, maxT int64
+	entries    int
+	blocks     []block
+	metas      []BlockMeta
+}
+
+// Decode validates a chunk's header, block index and filter section and
+// returns it. It decompresses nothing and does not read block data: block
+// checksums are verified and blocks decompressed lazily, during iteration.
+// Errors wrap ErrCorrupt and name the part that failed (a *CorruptError);
+// callers add the object key.
+func Decode(b []byte) (*Chunk, error) {
+	h, err := parseHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	n := int(h.blocks)
+	indexEnd := HeaderSize + n*IndexEntrySize
+	if uint64(HeaderSize)+uint64(h.blocks)*IndexEntrySize+crcSize > uint64(len(b)) {
+		return nil, headerErr("truncated at byte %d: %d-block index needs %d bytes", len(b), n, indexEnd+crcSize)
+	}
+	if want, got := binary.BigEndian.Uint32(b[indexEnd:]), crc32.Checksum(b[:indexEnd], castagnoli); want != got {
+		return nil, headerErr("index crc mismatch: stored %#08x, computed %#08x", want, got)
+	}
+	fStart := indexEnd + crcSize
+	dataStart := uint64(fStart) + uint64(h.filtersLen) + crcSize
+	if total := dataStart + uint64(h.dataLen); total != uint64(len(b)) {
+		if total > uint64(len(b)) {
+			return nil, headerErr("truncated at byte %d: chunk is %d bytes", len(b), total)
+		}
+		return nil, headerErr("%d trailing bytes after the last block", uint64(len(b))-total)
+	}
+	fEnd := fStart + int(h.filtersLen)
+	if want, got := binary.BigEndian.Uint32(b[fEnd:]), crc32.Checksum(b[fStart:fEnd], castagnoli); want != got {
+		return nil, headerErr("filter section crc mismatch: stored %#08x, computed %#08x", want, got)
+	}
+
+	c := &Chunk{enc: h.enc, minT: h.minT, maxT: h.maxT, entries: int(h.entries)}
+	c.blocks = make([]block, n)
+	c.metas = make([]BlockMeta, n)
+	off, fOff := int(dataStart), fStart
+	entries := 0
+	for i := range n {
+		e := b[HeaderSize+i*IndexEntrySize:]
+		m := BlockMeta{
+			MinT:            int64(binary.BigEndian.Uint64(e[0:])),
+			MaxT:            int64(binary.BigEndian.Uint64(e[8:])),
+			Entries:         int(binary.BigEndian.Uint32(e[16:])),
+			LineBytes:       int64(binary.BigEndian.Uint32(e[20:])),
+			Offset:          int(binary.BigEndian.Uint32(e[24:])),
+			CompressedLen:   int(binary.BigEndian.Uint32(e[28:])),
+			UncompressedLen: int(binary.BigEndian.Uint32(e[32:])),
+			CRC:             binary.BigEndian.Uint32(e[36:]),
+			FilterLen:       int(binary.BigEndian.Uint32(e[40:])),
+		}
+		switch {
+		case binary.BigEndian.Uint32(e[44:]) != 0:
+			return nil, headerErr("index entry %d: reserved field set", i)
+		case m.MinT > m.MaxT:
+			return nil, headerErr("index entry %d: min time %d after max time %d", i, m.MinT, m.MaxT)
+		case m.MinT < h.minT || m.MaxT > h.maxT:
+			return nil, headerErr("index entry %d: time range [%d, %d] outside chunk [%d, %d]", i, m.MinT, m.MaxT, h.minT, h.maxT)
+		case m.Entries == 0:
+			return nil, headerErr("index entry %d: no entries", i)
+		case m.Offset != off:
+			return nil, headerErr("index entry %d: offset %d, want %d", i, m.Offset, off)
+		case m.CompressedLen > len(b)-off:
+			return nil, headerErr("index entry %d: %d compressed bytes overrun the chunk", i, m.CompressedLen)
+		case m.UncompressedLen > MaxBlockSize:
+			return nil, headerErr("index entry %d: uncompressed length %d over the %d limit", i, m.UncompressedLen, MaxBlockSize)
+		case m.LineBytes > int64(m.UncompressedLen) || m.Entries > m.UncompressedLen:
+			return nil, headerErr("index entry %d: %d entries with %d line bytes cannot fit %d bytes", i, m.Entries, m.LineBytes, m.UncompressedLen)
+		case m.FilterLen > fEnd-fOff:
+			return nil, headerErr("index entry %d: filter of %d bytes overruns the filter section", i, m.FilterLen)
+		}
+		c.blocks[i] = block{
+			BlockMeta: m,
+			data:      b[off : off+m.CompressedLen : off+m.CompressedLen],
+			filter:    b[fOff : fOff+m.FilterLen : fOff+m.FilterLen],
+		}
+		c.metas[i] = m
+		off += m.CompressedLen
+		fOff += m.FilterLen
+		entries += m.Entries
+	}
+	if off != len(b) {
+		return nil, headerErr("blocks cover %d of %d data bytes", off-int(dataStart), h.dataLen)
+	}
+	if fOff != fEnd {
+		return nil, headerErr("block filters cover %d of %d filter bytes", fOff-fStart, h.filtersLen)
+	}
+	if entries != c.entries {
+		return nil, headerErr("blocks hold %d entries, header says %d", entries, c.entries)
+	}
+	if n > 0 {
+		lo, hi := c.blocks[0].MinT, c.blocks[0].MaxT
+		for i := range c.blocks {
+			lo, hi = min(lo, c.blocks[i].MinT), max(hi, c.blocks[i].MaxT)
+		}
+		if lo != h.minT || hi != h.maxT {
+			return nil, headerErr("blocks span [%d, %d], header says [%d, %d]", lo, hi, h.minT, h.maxT)
+		}
+	}
+	return c, nil
+}
+
+// Bounds returns the first and last entry timestamps (ns, inclusive); both
+// are 0 for an empty chunk.
+func (c *Chunk) Bounds() (minT, maxT int64) { return c.minT, c.maxT }
+
+// Entries returns the number of entries in the chunk.
+func (c *Chunk) Entries() int { return c.entries }
+
+// Encoding returns the codec the chunk's blocks are compressed with.
+func (c *Chunk) Encoding() Encoding { return c.enc }
+
+// Blocks returns the block index. The slice is shared: do not modify it.
+func (c *Chunk) Blocks() []BlockMeta { return c.metas }
+
+// Iterator returns the chunk's entries with timestamps in [from, through),
+// in time order for dir. Blocks outside the range are skipped without
+// being read. stats, if not nil, receives the work done; it must not be
+// shared with a concurrently running iterator.
+func (c *Chunk) Iterator(ctx context.Context, from, through int64, dir Direction, stats *Stats) Iterator {
+	return newChunkIterator(ctx, c.enc, c.blocks, nil, from, through, dir, stats)
+}

@@ -1,0 +1,24 @@
+// Package chunks owns the chunk format: how the entries of one stream
+// (one tenant and label set) over a time range become compressed bytes,
+// and how they are read back.
+//
+// A chunk is a sequence of blocks. While it is being written it is a
+// MemChunk: a head block of recent entries kept uncompressed (accepting
+// out-of-order timestamps and dropping exact duplicates) plus sealed
+// blocks, each compressed once the head reaches the block size. Encode
+// produces the persisted form documented byte by byte in FORMAT.md: a
+// fixed header and a block index at the front, so one ranged read returns
+// everything needed to plan a scan, then the compressed blocks. Decode
+// validates the header and index without decompressing anything; blocks
+// are checked (CRC32C) and decompressed lazily as iterators reach them,
+// and blocks outside a query's time range are never read.
+//
+// Iterators yield entries in time order in either direction, merging
+// blocks that overlap in time; NewMergeIterator merges many iterators
+// (chunks of a stream, replicas, WAL overlap) and drops exact duplicates.
+//
+// This package must not do storage (no object store, files or caching of
+// chunks), indexing across chunks or labels (see chunks/index), networking,
+// or query evaluation beyond time-range selection: it turns entries into
+// bytes and bytes into entries, fast and without trusting its input.
+package chunks

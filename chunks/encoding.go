@@ -1,0 +1,208 @@
+package chunks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Encoding is the codec that compresses a chunk's blocks. Its byte value is
+// persisted in the chunk header, so existing values must never change.
+type Encoding byte
+
+// Codecs. DefaultEncoding (zstd) gives the smallest chunks at a decode speed
+// well above what a query can consume; S2 and Snappy trade size for speed.
+const (
+	None   Encoding = 0
+	Snappy Encoding = 1
+	S2     Encoding = 2
+	Zstd   Encoding = 3
+	Gzip   Encoding = 4
+
+	DefaultEncoding = Zstd
+)
+
+var encodingNames = [...]string{None: "none", Snappy: "snappy", S2: "s2", Zstd: "zstd", Gzip: "gzip"}
+
+// Encodings lists every supported codec, in byte order.
+func Encodings() []Encoding { return []Encoding{None, Snappy, S2, Zstd, Gzip} }
+
+// String returns the codec's configuration name ("zstd", ...).
+func (e Encoding) String() string {
+	if e.valid() {
+		return encodingNames[e]
+	}
+	return fmt.Sprintf("encoding(%d)", byte(e))
+}
+
+func (e Encoding) valid() bool { return int(e) < len(encodingNames) }
+
+// ParseEncoding maps a configuration name (case-insensitive) to its codec.
+func ParseEncoding(s string) (Encoding, error) {
+	for i, n := range encodingNames {
+		if strings.EqualFold(s, n) {
+			return Encoding(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown chunk encoding %q (want one of none, snappy, s2, zstd, gzip)", s)
+}
+
+// errCorrupt marks a block whose compressed bytes do not decode to the
+// length recorded in the index.
+var errCorrupt = errors.New("corrupt compressed data")
+
+// zstd encoders and decoders are expensive to build (tables, window
+// buffers); one of each is shared by the process. EncodeAll and DecodeAll
+// are safe for concurrent use and keep their own internal pools.
+var (
+	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
+		enc, err := zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderCRC(false), // every block carries a CRC32C already
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithWindowSize(1<<20),
+			zstd.WithZeroFrames(true),
+		)
+		if err != nil {
+			panic(fmt.Sprintf("chunks: zstd encoder: %v", err)) // static options: cannot fail
+		}
+		return enc
+	})
+	zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
+		dec, err := zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithDecoderMaxMemory(MaxBlockSize),
+			zstd.WithDecodeAllCapLimit(true), // never grow dst beyond the length the index promises
+		)
+		if err != nil {
+			panic(fmt.Sprintf("chunks: zstd decoder: %v", err))
+		}
+		return dec
+	})
+	gzipWriters sync.Pool // *gzip.Writer
+	gzipReaders sync.Pool // *gzip.Reader
+)
+
+// compress appends the compressed form of src to dst.
+func (e Encoding) compress(dst, src []byte) ([]byte, error) {
+	switch e {
+	case None:
+		return append(dst, src...), nil
+	case Snappy:
+		return appendBlock(dst, src, s2.MaxEncodedLen(len(src)), s2.EncodeSnappy), nil
+	case S2:
+		return appendBlock(dst, src, s2.MaxEncodedLen(len(src)), s2.Encode), nil
+	case Zstd:
+		return zstdEncoder().EncodeAll(src, dst), nil
+	case Gzip:
+		buf := bytes.NewBuffer(dst)
+		w, _ := gzipWriters.Get().(*gzip.Writer)
+		if w == nil {
+			w = gzip.NewWriter(buf)
+		} else {
+			w.Reset(buf)
+		}
+		_, err := w.Write(src)
+		if err == nil {
+			err = w.Close()
+		}
+		gzipWriters.Put(w)
+		if err != nil {
+			return dst, fmt.Errorf("gzip: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	return dst, fmt.Errorf("unknown encoding %d", byte(e))
+}
+
+// appendBlock runs an s2-style block encoder into the spare capacity of dst.
+func appendBlock(dst, src []byte, maxLen int, enc func(dst, src []byte) []byte) []byte {
+	n := len(dst)
+	dst = growCap(dst, maxLen)
+	out := enc(dst[n:n+maxLen], src)
+	return dst[:n+len(out)]
+}
+
+// growCap returns dst with room for at least n more bytes after len(dst).
+func growCap(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	nb := make([]byte, len(dst), len(dst)+n)
+	copy(nb, dst)
+	return nb
+}
+
+// decompress decodes src, which must expand to exactly size bytes, into
+// dst[:0] (reusing its capacity) and returns the result.
+func (e Encoding) decompress(dst, src []byte, size int) ([]byte, error) {
+	if size < 0 || size > MaxBlockSize {
+		return dst[:0], fmt.Errorf("uncompressed length %d out of range", size)
+	}
+	if cap(dst) < size {
+		dst = make([]byte, 0, size)
+	}
+	dst = dst[:size]
+	switch e {
+	case None:
+		if len(src) != size {
+			return dst[:0], errCorrupt
+		}
+		copy(dst, src)
+		return dst, nil
+	case Snappy, S2:
+		// The s2 decoder reads both formats; s2 is a superset of snappy.
+		n, err := s2.DecodedLen(src)
+		if err != nil {
+			return dst[:0], fmt.Errorf("%s: %w", e, err)
+		}
+		if n != size {
+			return dst[:0], errCorrupt
+		}
+		out, err := s2.Decode(dst, src)
+		if err != nil {
+			return dst[:0], fmt.Errorf("%s: %w", e, err)
+		}
+		return out, nil
+	case Zstd:
+		out, err := zstdDecoder().DecodeAll(src, dst[:0])
+		if err != nil {
+			return dst[:0], fmt.Errorf("zstd: %w", err)
+		}
+		if len(out) != size {
+			return dst[:0], errCorrupt
+		}
+		return out, nil
+	case Gzip:
+		r, _ := gzipReaders.Get().(*gzip.Reader)
+		var err error
+		if r == nil {
+			r, err = gzip.NewReader(bytes.NewReader(src))
+			if err != nil {
+				return dst[:0], fmt.Errorf("gzip: %w", err)
+			}
+		} else if err = r.Reset(bytes.NewReader(src)); err != nil {
+			gzipReaders.Put(r) // Reset fully reinitialises it next time
+			return dst[:0], fmt.Errorf("gzip: %w", err)
+		}
+		defer gzipReaders.Put(r)
+		r.Multistream(false)
+		if _, err := io.ReadFull(r, dst); err != nil {
+			return dst[:0], fmt.Errorf("gzip: %w", err)
+		}
+		var one [1]byte
+		if n, err := r.Read(one[:]); n != 0 || err != io.EOF {
+			return dst[:0], errCorrupt
+		}
+		return dst, nil
+	}
+	return dst[:0], fmt.Errorf("unknown encoding %d", byte(e))
+}

@@ -1,0 +1,161 @@
+package chunks
+
+import (
+	"bytes"
+	"sort"
+)
+
+// headEntry locates one appended entry in the head's arena: the line
+// followed by its raw metadata.
+type headEntry struct {
+	ts      int64
+	off     uint32
+	lineLen uint32
+	metaLen uint32
+}
+
+// headBlock holds the entries appended since the last cut, uncompressed.
+//
+// entries is kept sorted by timestamp (ties in append order), so sealing,
+// duplicate detection and iteration need no sort. Both slices are
+// append-only between cuts, which is what makes snapshots cheap: a
+// snapshot keeps the slice headers it saw, and bytes below those lengths
+// are never rewritten — except by an out-of-order insert, which first
+// copies entries if a snapshot may be sharing them (shared).
+type headBlock struct {
+	entries   []headEntry
+	arena     []byte
+	lineBytes int64
+	overhead  int  // sum of entryOverhead over entries
+	shared    bool // a snapshot references entries; copy before shifting
+}
+
+// size is the head's uncompressed size as counted against the block size:
+// lines and metadata.
+func (h *headBlock) size() int { return len(h.arena) }
+
+// entryOverhead bounds the framing a sealed block adds per entry beyond
+// its line and metadata: the timestamp delta (a few bytes for typical
+// gaps) and the line length.
+func entryOverhead(lineLen int) int { return 3 + uvarintLen(uint64(lineLen)) }
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// rawSize estimates the head's size once serialised into a block.
+func (h *headBlock) rawSize() int { return len(h.arena) + h.overhead }
+
+func (h *headBlock) empty() bool { return len(h.entries) == 0 }
+
+func (h *headBlock) bounds() (int64, int64) {
+	return h.entries[0].ts, h.entries[len(h.entries)-1].ts
+}
+
+func (h *headBlock) line(e headEntry) []byte {
+	return h.arena[e.off : e.off+e.lineLen]
+}
+
+// upper returns the index of the first entry with a timestamp > ts.
+func upper(es []headEntry, ts int64) int {
+	if n := len(es); n == 0 || es[n-1].ts <= ts {
+		return n // in-order append: the fast path
+	}
+	return sort.Search(len(es), func(i int) bool { return es[i].ts > ts })
+}
+
+// lower returns the index of the first entry with a timestamp >= ts.
+func lower(es []headEntry, ts int64) int {
+	if n := len(es); n == 0 || es[n-1].ts < ts {
+		return n
+	}
+	return sort.Search(len(es), func(i int) bool { return es[i].ts >= ts })
+}
+
+// append adds an entry, copying line and the raw metadata. It reports
+// false without adding anything if an entry with the same timestamp and
+// line is already in the head.
+func (h *headBlock) append(ts int64, line, rawMeta []byte) bool {
+	at := upper(h.entries, ts)
+	for i := at - 1; i >= 0 && h.entries[i].ts == ts; i-- {
+		if bytes.Equal(h.line(h.entries[i]), line) {
+			return false
+		}
+	}
+	e := headEntry{ts: ts, off: uint32(len(h.arena)), lineLen: uint32(len(line)), metaLen: uint32(len(rawMeta))}
+	h.arena = append(h.arena, line...)
+	h.arena = append(h.arena, rawMeta...)
+	h.lineBytes += int64(len(line))
+	h.overhead += entryOverhead(len(line))
+	if at == len(h.entries) {
+		h.entries = append(h.entries, e)
+		return true
+	}
+	if h.shared {
+		h.entries = append(make([]headEntry, 0, cap(h.entries)+1), h.entries...)
+		h.shared = false
+	}
+	h.entries = append(h.entries, headEntry{})
+	copy(h.entries[at+1:], h.entries[at:])
+	h.entries[at] = e
+	return true
+}
+
+// headSnapshot is an immutable view of a head block.
+type headSnapshot struct {
+	entries []headEntry
+	arena   []byte
+}
+
+// headCursor walks a snapshot's entries in [from, through).
+type headCursor struct {
+	s         *headSnapshot
+	i, lo, hi int
+	backward  bool
+	cur       Entry
+	mdec      metaDecoder
+}
+
+func newHeadCursor(s *headSnapshot, from, through int64, backward bool, stats *Stats) *headCursor {
+	lo, hi := lower(s.entries, from), lower(s.entries, through)
+	c := &headCursor{s: s, lo: lo, hi: hi, backward: backward}
+	c.i = lo - 1
+	if backward {
+		c.i = hi
+	}
+	var n int64
+	for _, e := range s.entries[lo:hi] {
+		n += int64(e.lineLen) + int64(e.metaLen)
+	}
+	stats.HeadLines += int64(hi - lo)
+	stats.HeadBytes += n
+	return c
+}
+
+func (c *headCursor) next() bool {
+	if c.backward {
+		if c.i <= c.lo {
+			return false
+		}
+		c.i--
+	} else {
+		if c.i+1 >= c.hi {
+			return false
+		}
+		c.i++
+	}
+	e := c.s.entries[c.i]
+	c.cur.Timestamp = e.ts
+	end := e.off + e.lineLen
+	c.cur.Line = c.s.arena[e.off:end:end]
+	c.cur.Metadata = c.mdec.decode(c.s.arena[end : end+e.metaLen])
+	return true
+}
+
+func (c *headCursor) entry() *Entry { return &c.cur }
+func (c *headCursor) err() error    { return nil }

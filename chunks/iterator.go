@@ -1,0 +1,489 @@
+package chunks
+
+import (
+	"context"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Entry is one log line of a stream.
+type Entry struct {
+	Timestamp int64 // Unix nanoseconds
+	Line      []byte
+	// Metadata is the entry's structured metadata, sorted by name.
+	Metadata labels.Labels
+}
+
+// Direction is the order in which an iterator yields entries.
+type Direction int
+
+const (
+	// Forward yields the oldest entry first; entries with equal timestamps
+	// come in append order.
+	Forward Direction = iota
+	// Backward yields the newest entry first: exactly the reverse of Forward.
+	Backward
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Forward:
+		return "forward"
+	case Backward:
+		return "backward"
+	}
+	return fmt.Sprintf("direction(%d)", int(d))
+}
+
+// Stats counts the work an iterator did, in the terms of Loki's query
+// statistics. Block counters grow when a block is decompressed, head
+// counters when an in-memory head block is scanned.
+type Stats struct {
+	CompressedBytes   int64 // compressed bytes of the blocks decompressed
+	DecompressedBytes int64 // their uncompressed bytes
+	DecompressedLines int64 // entries in those blocks
+	HeadBytes         int64 // bytes (line and metadata) of head entries in range
+	HeadLines         int64 // head entries in range
+	BlocksSkipped     int64 // blocks not read because they lie outside the range
+	Duplicates        int64 // entries dropped as exact duplicates while merging
+}
+
+// Add accumulates o into s.
+func (s *Stats) Add(o Stats) {
+	s.CompressedBytes += o.CompressedBytes
+	s.DecompressedBytes += o.DecompressedBytes
+	s.DecompressedLines += o.DecompressedLines
+	s.HeadBytes += o.HeadBytes
+	s.HeadLines += o.HeadLines
+	s.BlocksSkipped += o.BlocksSkipped
+	s.Duplicates += o.Duplicates
+}
+
+// Iterator yields entries in time order.
+//
+// Next advances to the next entry and reports whether there is one; At
+// returns it. Before the first Next, and after Next returned false, At's
+// result is unspecified. The Line and Metadata At returns stay valid only
+// until the next call to Next: a caller that keeps them must copy Line
+// (Metadata is immutable and may be kept). Err returns the error that
+// stopped iteration, if any; Close releases buffers and must be called
+// once the caller is done, whether or not iteration finished. An Iterator
+// is not safe for concurrent use.
+type Iterator interface {
+	Next() bool
+	At() Entry
+	Err() error
+	Close() error
+}
+
+// cursor is the internal form of an iterator: entry returns a pointer to
+// the current entry, so merging copies nothing per entry.
+type cursor interface {
+	next() bool
+	entry() *Entry
+	err() error
+}
+
+// source is one cursor taking part in a merge, with its current timestamp
+// and its rank: on equal timestamps the lower rank comes first going
+// forward (and last going backward).
+type source struct {
+	c    cursor
+	rank int
+	ts   int64
+}
+
+// pendingSource is a source not opened yet, known by the earliest (forward)
+// or latest (backward) timestamp it can yield.
+type pendingSource struct {
+	start int64
+	rank  int
+}
+
+// merger merges sources into one ordered stream, opening pending sources
+// only once the merge reaches their start. An entry is dropped when a
+// different source already yielded the same timestamp and line.
+//
+// The common case — sources that do not overlap, like the blocks of a
+// chunk appended in order — costs a few comparisons per entry: top is kept
+// out of the heap and nothing else is open. Duplicate tracking starts only
+// at a timestamp that two open sources share; the lines yielded at that
+// timestamp are then remembered until the merge moves past it.
+type merger struct {
+	backward bool
+	top      *source   // the current entry's source
+	heap     []*source // other open sources
+	pending  []pendingSource
+	open     func(rank int) (cursor, error)
+	release  func(cursor) // called for each exhausted source
+	stats    *Stats
+	fail     error
+
+	tieActive bool
+	tieTs     int64
+	tie       map[string]int // line -> rank of the source that yielded it at tieTs
+}
+
+func (m *merger) less(a, b *source) bool {
+	if a.ts != b.ts {
+		return (a.ts < b.ts) != m.backward
+	}
+	return (a.rank < b.rank) != m.backward
+}
+
+// startsAfter reports whether a pending source starting at start cannot
+// yield anything at or before ts.
+func (m *merger) startsAfter(start, ts int64) bool {
+	if m.backward {
+		return start < ts
+	}
+	return start > ts
+}
+
+func (m *merger) next() bool {
+	for m.fail == nil && m.advance() {
+		t := m.top
+		if m.tieActive && t.ts == m.tieTs {
+			line := t.c.entry().Line
+			if r, ok := m.tie[yoloString(line)]; ok {
+				if r != t.rank {
+					m.stats.Duplicates++
+					continue
+				}
+			} else {
+				m.tie[string(line)] = t.rank
+			}
+			return true
+		}
+		m.tieActive = false
+		if len(m.heap) > 0 && m.heap[0].ts == t.ts {
+			if m.tie == nil {
+				m.tie = make(map[string]int)
+			}
+			clear(m.tie)
+			m.tieActive, m.tieTs = true, t.ts
+			m.tie[string(t.c.entry().Line)] = t.rank
+		}
+		return true
+	}
+	return false
+}
+
+// advance moves past the current entry and makes top the source of the
+// next one, opening the pending sources that may precede or tie with it.
+func (m *merger) advance() bool {
+	if t := m.top; t != nil {
+		if t.c.next() {
+			t.ts = t.c.entry().Timestamp
+			if len(m.heap) > 0 && m.less(m.heap[0], t) {
+				m.top, m.heap[0] = m.heap[0], t
+				m.down(0)
+			}
+		} else {
+			if !m.exhausted(t) {
+				return false
+			}
+			m.top = nil
+		}
+	}
+	if m.top == nil && len(m.heap) > 0 {
+		m.top = m.pop()
+	}
+	for len(m.pending) > 0 && (m.top == nil || !m.startsAfter(m.pending[0].start, m.top.ts)) {
+		p := m.pending[0]
+		m.pending = m.pending[1:]
+		c, err := m.open(p.rank)
+		if err != nil {
+			m.fail = err
+			return false
+		}
+		s := &source{c: c, rank: p.rank}
+		if !c.next() {
+			if !m.exhausted(s) {
+				return false
+			}
+			continue
+		}
+		s.ts = c.entry().Timestamp
+		switch {
+		case m.top == nil:
+			m.top = s
+		case m.less(s, m.top):
+			m.push(m.top)
+			m.top = s
+		default:
+			m.push(s)
+		}
+	}
+	return m.top != nil
+}
+
+// exhausted retires a source whose cursor returned false, reporting
+// false if it stopped on an error.
+func (m *merger) exhausted(s *source) bool {
+	if err := s.c.err(); err != nil {
+		m.fail = err
+		return false
+	}
+	if m.release != nil {
+		m.release(s.c)
+	}
+	return true
+}
+
+func (m *merger) push(s *source) {
+	m.heap = append(m.heap, s)
+	m.up(len(m.heap) - 1)
+}
+
+func (m *merger) pop() *source {
+	s := m.heap[0]
+	n := len(m.heap) - 1
+	m.heap[0] = m.heap[n]
+	m.heap[n] = nil
+	m.heap = m.heap[:n]
+	if n > 0 {
+		m.down(0)
+	}
+	return s
+}
+
+func (m *merger) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !m.less(m.heap[i], m.heap[p]) {
+			return
+		}
+		m.heap[i], m.heap[p] = m.heap[p], m.heap[i]
+		i = p
+	}
+}
+
+func (m *merger) down(i int) {
+	n := len(m.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && m.less(m.heap[r], m.heap[l]) {
+			j = r
+		}
+		if !m.less(m.heap[j], m.heap[i]) {
+			return
+		}
+		m.heap[i], m.heap[j] = m.heap[j], m.heap[i]
+		i = j
+	}
+}
+
+// decompressBuffers recycles block decompression buffers across
+// iterators; blocks are similar in size, so buffers fit each other.
+var decompressBuffers sync.Pool // *[]byte
+
+// chunkIterator iterates the sealed blocks of a chunk and, for a MemChunk,
+// a head snapshot (ranked after every block, as it was appended last).
+type chunkIterator struct {
+	ctx           context.Context
+	enc           Encoding
+	blocks        []block
+	head          *headSnapshot
+	from, through int64
+	backward      bool
+	stats         *Stats
+	m             merger
+	free          []*blockCursor // exhausted cursors, kept with their buffers
+	used          []*blockCursor // every cursor made, for Close
+	closed        bool
+}
+
+func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, dir Direction, stats *Stats) *chunkIterator {
+	if stats == nil {
+		stats = new(Stats)
+	}
+	it := &chunkIterator{ctx: ctx, enc: enc, blocks: blocks, head: head, from: from, through: through, backward: dir == Backward, stats: stats}
+	it.m = merger{backward: it.backward, open: it.open, release: it.release, stats: stats}
+	if from >= through {
+		stats.BlocksSkipped += int64(len(blocks))
+		return it
+	}
+	pending := make([]pendingSource, 0, len(blocks)+1)
+	for i := range blocks {
+		b := &blocks[i].BlockMeta
+		if !b.overlaps(from, through) {
+			stats.BlocksSkipped++
+			continue
+		}
+		start := b.MinT
+		if it.backward {
+			start = b.MaxT
+		}
+		pending = append(pending, pendingSource{start: start, rank: i})
+	}
+	if head != nil {
+		lo, hi := head.entries[0].ts, head.entries[len(head.entries)-1].ts
+		if hi >= from && lo < through {
+			start := lo
+			if it.backward {
+				start = hi
+			}
+			pending = append(pending, pendingSource{start: start, rank: len(blocks)})
+		}
+	}
+	slices.SortFunc(pending, func(a, b pendingSource) int {
+		if a.start != b.start {
+			if (a.start < b.start) != it.backward {
+				return -1
+			}
+			return 1
+		}
+		if (a.rank < b.rank) != it.backward {
+			return -1
+		}
+		return 1
+	})
+	it.m.pending = pending
+	return it
+}
+
+func (it *chunkIterator) open(rank int) (cursor, error) {
+	if err := it.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if rank == len(it.blocks) {
+		return newHeadCursor(it.head, it.from, it.through, it.backward, it.stats), nil
+	}
+	b := &it.blocks[rank]
+	if crc := crc32.Checksum(b.data, castagnoli); crc != b.CRC {
+		return nil, blockErr(rank, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
+	}
+	var c *blockCursor
+	if n := len(it.free); n > 0 {
+		c, it.free = it.free[n-1], it.free[:n-1]
+	} else {
+		c = &blockCursor{}
+		it.used = append(it.used, c)
+	}
+	if c.buf == nil {
+		c.buf, _ = decompressBuffers.Get().(*[]byte)
+		if c.buf == nil {
+			c.buf = new([]byte)
+		}
+	}
+	data, err := it.enc.decompress(*c.buf, b.data, b.UncompressedLen)
+	if cap(data) > cap(*c.buf) {
+		*c.buf = data[:0]
+	}
+	if err != nil {
+		return nil, blockErr(rank, "%v", err)
+	}
+	it.stats.CompressedBytes += int64(b.CompressedLen)
+	it.stats.DecompressedBytes += int64(b.UncompressedLen)
+	it.stats.DecompressedLines += int64(b.Entries)
+	if err := c.reset(rank, b.BlockMeta, data, it.from, it.through, it.backward); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (it *chunkIterator) release(c cursor) {
+	if bc, ok := c.(*blockCursor); ok {
+		bc.data = nil
+		it.free = append(it.free, bc)
+	}
+}
+
+func (it *chunkIterator) Next() bool { return !it.closed && it.m.next() }
+
+func (it *chunkIterator) At() Entry { return *it.m.top.c.entry() }
+
+func (it *chunkIterator) Err() error { return it.m.fail }
+
+func (it *chunkIterator) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	for _, c := range it.used {
+		if c.buf != nil {
+			decompressBuffers.Put(c.buf)
+			c.buf, c.data = nil, nil
+		}
+	}
+	it.m.top, it.m.heap, it.m.pending = nil, nil, nil
+	return nil
+}
+
+// mergeIterator merges caller-supplied iterators.
+type mergeIterator struct {
+	its    []Iterator
+	m      merger
+	stats  Stats
+	closed bool
+}
+
+// iterCursor adapts an Iterator to a cursor.
+type iterCursor struct {
+	it  Iterator
+	cur Entry
+}
+
+func (c *iterCursor) next() bool {
+	if !c.it.Next() {
+		return false
+	}
+	c.cur = c.it.At()
+	return true
+}
+func (c *iterCursor) entry() *Entry { return &c.cur }
+func (c *iterCursor) err() error    { return c.it.Err() }
+
+// NewMergeIterator merges its into one iterator in time order for dir.
+// An entry is dropped when another input already yielded the same
+// timestamp and line, so overlapping chunks, replicas and WAL replays
+// yield each line once; duplicates within one input are kept (a chunk
+// iterator has already removed its own). On equal timestamps, inputs
+// earlier in its come first going Forward and last going Backward. Close
+// closes every input; the first input error stops the merge.
+func NewMergeIterator(dir Direction, its ...Iterator) Iterator {
+	mi := &mergeIterator{its: its}
+	mi.m = merger{backward: dir == Backward, stats: &mi.stats}
+	start := int64(math.MinInt64)
+	if dir == Backward {
+		start = math.MaxInt64
+	}
+	mi.m.pending = make([]pendingSource, len(its))
+	for i := range its {
+		mi.m.pending[i] = pendingSource{start: start, rank: i}
+	}
+	mi.m.open = func(rank int) (cursor, error) { return &iterCursor{it: its[rank]}, nil }
+	return mi
+}
+
+func (mi *mergeIterator) Next() bool { return !mi.closed && mi.m.next() }
+
+func (mi *mergeIterator) At() Entry { return *mi.m.top.c.entry() }
+
+func (mi *mergeIterator) Err() error { return mi.m.fail }
+
+// Close closes every input and returns the first error.
+func (mi *mergeIterator) Close() error {
+	if mi.closed {
+		return nil
+	}
+	mi.closed = true
+	var first error
+	for _, it := range mi.its {
+		if err := it.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	mi.m.top, mi.m.heap, mi.m.pending = nil, nil, nil
+	return first
+}

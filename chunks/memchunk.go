@@ -1,0 +1,274 @@
+package chunks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// ErrChunkClosed is returned by Append on a chunk that was closed or encoded.
+var ErrChunkClosed = errors.New("chunk is closed")
+
+// ErrEntryTooLarge is returned by Append for an entry over MaxEntrySize.
+var ErrEntryTooLarge = errors.New("entry too large")
+
+// MemChunk is a chunk being appended to: sealed, compressed blocks plus a
+// head block of recent entries kept uncompressed.
+//
+// Concurrency: Append, Close and Encode change the chunk and must be
+// serialized by the caller (the ingester's per-stream lock). Iterator,
+// Bounds, Entries, UncompressedSize, CompressedSize and SpaceFor may run
+// concurrently with them and with each other: an internal RWMutex guards
+// the state, and Iterator takes a consistent snapshot in O(1) — sealed
+// blocks are immutable and the head is append-only, so the snapshot shares
+// memory instead of copying entries; an out-of-order Append that must
+// shift head entries copies them first if a snapshot is live.
+type MemChunk struct {
+	mu         sync.RWMutex
+	enc        Encoding
+	blockSize  int
+	targetSize int
+
+	blocks       []block
+	head         headBlock
+	headShared   atomic.Bool // set by snapshots taken under the read lock
+	compressed   int         // bytes of the sealed blocks
+	uncompressed int         // their uncompressed bytes
+	entries      int
+	minT, maxT   int64
+	closed       bool
+	encoded      []byte
+	metaBuf      []byte // scratch for the raw metadata of one Append
+}
+
+// NewMemChunk returns an empty chunk. blockSize is the uncompressed size at
+// which the head block is cut (DefaultBlockSize if <= 0); targetSize is the
+// compressed size at which SpaceFor reports the chunk full (if 0, a chunk
+// is full at 10 blocks; if < 0, DefaultTargetSize).
+func NewMemChunk(enc Encoding, blockSize, targetSize int) *MemChunk {
+	if blockSize <= 0 {
+		blockSize = DefaultBlockSize
+	}
+	blockSize = min(blockSize, MaxBlockSize-MaxEntrySize-1024)
+	if targetSize < 0 {
+		targetSize = DefaultTargetSize
+	}
+	return &MemChunk{enc: enc, blockSize: blockSize, targetSize: targetSize}
+}
+
+// Encoding returns the chunk's codec.
+func (c *MemChunk) Encoding() Encoding { return c.enc }
+
+// Append adds e, copying its line and metadata. Timestamps may arrive out
+// of order. An entry with the same timestamp and line as one already in
+// the head block is dropped and reported with dup=true (entries already
+// sealed into blocks are not searched; iterators drop such duplicates).
+func (c *MemChunk) Append(e Entry) (dup bool, err error) {
+	if !c.enc.valid() {
+		return false, fmt.Errorf("append: unknown encoding %d", byte(c.enc))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false, ErrChunkClosed
+	}
+	c.metaBuf = appendMetadata(c.metaBuf[:0], e.Metadata)
+	if n := len(e.Line) + len(c.metaBuf); n > MaxEntrySize {
+		return false, fmt.Errorf("%w: %d bytes, limit %d", ErrEntryTooLarge, n, MaxEntrySize)
+	}
+	if c.headShared.Load() {
+		c.head.shared = true
+		c.headShared.Store(false)
+	}
+	if !c.head.append(e.Timestamp, e.Line, c.metaBuf) {
+		return true, nil
+	}
+	if c.entries == 0 || e.Timestamp < c.minT {
+		c.minT = e.Timestamp
+	}
+	if c.entries == 0 || e.Timestamp > c.maxT {
+		c.maxT = e.Timestamp
+	}
+	c.entries++
+	if c.head.size() >= c.blockSize {
+		return false, c.cut()
+	}
+	return false, nil
+}
+
+// sealBuffers recycles the scratch space used to serialise and compress a
+// head block, so idle streams do not each hold one.
+var sealBuffers sync.Pool // *sealBuffer
+
+type sealBuffer struct{ raw, comp []byte }
+
+// cut seals the head into a compressed block. Called with mu held.
+func (c *MemChunk) cut() error {
+	h := &c.head
+	if h.empty() {
+		return nil
+	}
+	sb, _ := sealBuffers.Get().(*sealBuffer)
+	if sb == nil {
+		sb = &sealBuffer{}
+	}
+	defer sealBuffers.Put(sb)
+	minT, maxT := h.bounds()
+	raw := sb.raw[:0]
+	prev := minT
+	for _, e := range h.entries {
+		end := e.off + e.lineLen
+		raw = appendEntry(raw, uint64(e.ts)-uint64(prev), h.arena[e.off:end], h.arena[end:end+e.metaLen])
+		prev = e.ts
+	}
+	sb.raw = raw
+	comp, err := c.enc.compress(sb.comp[:0], raw)
+	if err != nil {
+		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
+	}
+	sb.comp = comp
+	data := make([]byte, len(comp)) // exact size: the block lives until flush
+	copy(data, comp)
+	c.blocks = append(c.blocks, block{
+		BlockMeta: BlockMeta{
+			MinT:            minT,
+			MaxT:            maxT,
+			Entries:         len(h.entries),
+			LineBytes:       h.lineBytes,
+			CompressedLen:   len(data),
+			UncompressedLen: len(raw),
+			CRC:             crc32.Checksum(data, castagnoli),
+		},
+		data: data,
+	})
+	c.compressed += len(data)
+	c.uncompressed += len(raw)
+	// A fresh head: snapshots may still reference the old one's memory.
+	c.head = headBlock{}
+	c.headShared.Store(false)
+	return nil
+}
+
+// SpaceFor reports whether e fits without the chunk passing its target
+// size; false means the caller should cut the chunk and start a new one.
+// The head block's compressed size is estimated from the ratio the
+// sealed blocks achieved.
+func (c *MemChunk) SpaceFor(e Entry) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.targetSize == 0 {
+		return len(c.blocks) < blocksPerChunkWithoutTarget
+	}
+	pending := c.head.rawSize() + len(e.Line) + entryOverhead(len(e.Line)) + 1
+	e.Metadata.Range(func(l labels.Label) { pending += len(l.Name) + len(l.Value) + 2 })
+	est := pending
+	if c.uncompressed > 0 {
+		est = int(int64(pending) * int64(c.compressed) / int64(c.uncompressed))
+	}
+	return c.compressed+est < c.targetSize
+}
+
+// Close seals the head block. Further appends fail with ErrChunkClosed.
+func (c *MemChunk) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.close()
+}
+
+func (c *MemChunk) close() error {
+	if c.closed {
+		return nil
+	}
+	if err := c.cut(); err != nil {
+		return err
+	}
+	c.closed = true
+	return nil
+}
+
+// Bounds returns the first and last entry timestamps (ns, inclusive);
+// both are 0 while the chunk is empty.
+func (c *MemChunk) Bounds() (minT, maxT int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.minT, c.maxT
+}
+
+// Entries returns the number of entries appended (duplicates excluded).
+func (c *MemChunk) Entries() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.entries
+}
+
+// UncompressedSize returns the uncompressed bytes of all entries: sealed
+// blocks' payloads plus the head's lines and metadata.
+func (c *MemChunk) UncompressedSize() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.uncompressed + c.head.size()
+}
+
+// CompressedSize returns the bytes of the sealed blocks (the head is not
+// compressed until it is cut).
+func (c *MemChunk) CompressedSize() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.compressed
+}
+
+// Blocks returns the sealed blocks' index entries (Offset is 0 until
+// encoded).
+func (c *MemChunk) Blocks() []BlockMeta {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]BlockMeta, len(c.blocks))
+	for i := range c.blocks {
+		out[i] = c.blocks[i].BlockMeta
+	}
+	return out
+}
+
+// Encode closes the chunk and returns its persisted form (see FORMAT.md).
+// The result is cached: later calls return the same bytes, which the
+// caller must not modify.
+func (c *MemChunk) Encode() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.encoded != nil {
+		return c.encoded, nil
+	}
+	if err := c.close(); err != nil {
+		return nil, err
+	}
+	b, err := encodeChunk(c.enc, c.blocks)
+	if err != nil {
+		return nil, err
+	}
+	c.encoded = b
+	return b, nil
+}
+
+// Iterator returns the entries with timestamps in [from, through), in
+// time order for dir, as of the call: entries appended later are not
+// seen. It may run concurrently with Append. stats, if not nil, receives
+// the work done and must not be shared with a concurrent iterator.
+func (c *MemChunk) Iterator(ctx context.Context, from, through int64, dir Direction, stats *Stats) Iterator {
+	c.mu.RLock()
+	blocks := c.blocks[:len(c.blocks):len(c.blocks)]
+	var head *headSnapshot
+	if !c.head.empty() {
+		head = &headSnapshot{
+			entries: c.head.entries[:len(c.head.entries):len(c.head.entries)],
+			arena:   c.head.arena[:len(c.head.arena):len(c.head.arena)],
+		}
+		c.headShared.Store(true)
+	}
+	c.mu.RUnlock()
+	return newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats)
+}
