@@ -468,7 +468,7 @@ func (s *jsonScanner) str() ([]byte, error) {
 		}
 	}
 	if i >= len(s.b) {
-		s.pos = len(s.b)
+		s.pos = start - 1
 		return nil, s.errorf("unterminated string")
 	}
 	// Slow path: copy what was scanned, then unescape the rest.
@@ -534,7 +534,7 @@ func (s *jsonScanner) str() ([]byte, error) {
 		}
 		i += 2
 	}
-	s.pos = len(s.b)
+	s.pos = start - 1
 	return nil, s.errorf("unterminated string")
 }
 

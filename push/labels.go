@@ -1,6 +1,8 @@
 package push
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -203,7 +205,7 @@ func unquote(s string, q byte) (string, error) {
 	for len(s) > 0 {
 		r, multibyte, tail, err := strconv.UnquoteChar(s, q)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("invalid escape sequence at %s", clip(s))
 		}
 		s = tail
 		if r < utf8.RuneSelf || !multibyte {
@@ -213,7 +215,7 @@ func unquote(s string, q byte) (string, error) {
 		}
 	}
 	if !utf8.Valid(buf) {
-		return "", strconv.ErrSyntax
+		return "", errors.New("escape sequences make it invalid UTF-8")
 	}
 	return string(buf), nil
 }
