@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -90,11 +91,8 @@ func (m *ipMatcher) match(line []byte) bool {
 			}
 			j++
 		}
-		if sep && j-i >= 2 {
-			tok := line[i:j]
-			if a, err := netip.ParseAddr(unsafe.String(&tok[0], len(tok))); err == nil && m.matchAddr(a) {
-				return true
-			}
+		if sep && j-i >= 2 && m.matchToken(line[i:j]) {
+			return true
 		}
 		i = j
 	}
@@ -154,4 +152,54 @@ func (f *IPLabelFilter) String() string {
 		op = "!="
 	}
 	return fmt.Sprintf("%s%sip(%q)", f.name, op, f.m.descriptor)
+}
+
+// matchToken tries an address-looking token, also as "ipv4:port" and
+// without trailing punctuation.
+func (m *ipMatcher) matchToken(tok []byte) bool {
+	for len(tok) > 0 && (tok[len(tok)-1] == '.' || tok[len(tok)-1] == ':') {
+		tok = tok[:len(tok)-1]
+	}
+	if len(tok) == 0 {
+		return false
+	}
+	if plausibleAddr(tok) {
+		if a, err := netip.ParseAddr(unsafe.String(&tok[0], len(tok))); err == nil {
+			return m.matchAddr(a)
+		}
+	}
+	if c := bytes.IndexByte(tok, ':'); c > 0 && bytes.IndexByte(tok[:c], '.') > 0 {
+		v4 := tok[:c]
+		if !plausibleAddr(v4) {
+			return false
+		}
+		if a, err := netip.ParseAddr(unsafe.String(&v4[0], len(v4))); err == nil {
+			return m.matchAddr(a)
+		}
+	}
+	return false
+}
+
+// plausibleAddr cheaply rejects tokens netip.ParseAddr would refuse (whose
+// error values allocate): IPv4 needs digits and exactly three dots, IPv6
+// needs "::" or seven colons (six with an IPv4 tail).
+func plausibleAddr(tok []byte) bool {
+	colons, dots, hex := 0, 0, false
+	for _, c := range tok {
+		switch {
+		case c == ':':
+			colons++
+		case c == '.':
+			dots++
+		case c > '9':
+			hex = true
+		}
+	}
+	if colons == 0 {
+		return dots == 3 && !hex
+	}
+	if bytes.Contains(tok, []byte("::")) {
+		return true
+	}
+	return colons == 7 || (colons == 6 && dots == 3)
 }

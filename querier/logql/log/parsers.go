@@ -105,7 +105,8 @@ func (d *Decolorize) Process(_ int64, line []byte, _ *LabelsBuilder) ([]byte, bo
 }
 
 // stripANSI appends line to dst without CSI (ESC [ or 0x9b), OSC
-// (ESC ] ... BEL or ESC \) and two-byte ESC sequences.
+// (ESC ] ... BEL or ESC \) and other escape sequences (ESC, intermediate
+// bytes, one final byte).
 func stripANSI(dst, line []byte) []byte {
 	for i := 0; i < len(line); {
 		c := line[i]
@@ -140,7 +141,11 @@ func stripANSI(dst, line []byte) []byte {
 				i = j
 				continue
 			default:
-				i = j + 1 // ESC followed by one byte
+				// ESC, intermediate bytes, one final byte (e.g. ESC ( B).
+				for j < len(line) && line[j] >= 0x20 && line[j] <= 0x2f {
+					j++
+				}
+				i = j + 1
 				continue
 			}
 		}

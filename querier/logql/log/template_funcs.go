@@ -67,12 +67,12 @@ func templateFuncs(rc *regexCache) template.FuncMap {
 			}
 			return strings.Repeat(s, n), nil
 		},
-		"substr":     substr,
-		"trunc":      trunc,
-		"default":    dfault,
-		"fromJson":   fromJSON,
-		"date":       date,
-		"toDate":     func(layout, s string) (time.Time, error) { return time.ParseInLocation(layout, s, time.Local) },
+		"substr":   substr,
+		"trunc":    trunc,
+		"default":  dfault,
+		"fromJson": fromJSON,
+		"date":     date,
+		"toDate":   func(layout, s string) (time.Time, error) { return time.ParseInLocation(layout, s, time.Local) },
 		"toDateInZone": func(layout, zone, s string) (time.Time, error) {
 			loc, err := time.LoadLocation(zone)
 			if err != nil {
@@ -97,7 +97,7 @@ func templateFuncs(rc *regexCache) template.FuncMap {
 		},
 		"urlencode": url.QueryEscape,
 		"urldecode": url.QueryUnescape,
-		"bytes": func(s string) (uint64, error) { return ParseBytes(s) },
+		"bytes":     func(s string) (uint64, error) { return ParseBytes(s) },
 		"duration": func(s string) (float64, error) {
 			d, err := ParseDuration(s)
 			if err != nil {
