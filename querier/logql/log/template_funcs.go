@@ -220,18 +220,28 @@ func (c *regexCache) get(expr string) (*regexp.Regexp, error) {
 	return r, nil
 }
 
-// title upper-cases the first letter of each word (strings.Title
-// semantics: a word starts after a non-letter, non-digit).
+// title upper-cases the first letter of each word, with the word
+// boundaries of the deprecated strings.Title that Loki uses.
 func title(s string) string {
 	prev := ' '
 	return strings.Map(func(r rune) rune {
-		start := !(unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '_' || prev == '\'')
+		start := isTitleSeparator(prev)
 		prev = r
 		if start {
 			return unicode.ToTitle(r)
 		}
 		return r
 	}, s)
+}
+
+func isTitleSeparator(r rune) bool {
+	if r < utf8.RuneSelf {
+		return !isIdentByte(byte(r))
+	}
+	if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		return false
+	}
+	return unicode.IsSpace(r)
 }
 
 func indent(n int, s string) string {
