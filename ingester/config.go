@@ -1,0 +1,135 @@
+package ingester
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/plgstack/plg/chunks"
+)
+
+// Config holds the ingester's settings. Zero values are replaced by defaults
+// in Validate, so a Config decoded from a sparse YAML file is usable.
+type Config struct {
+	// Name identifies this ingester in index segment names; in Kubernetes it
+	// is the pod name (${POD_NAME} in the config file).
+	Name string `yaml:"name"`
+
+	ChunkEncoding   string        `yaml:"chunk_encoding"`
+	ChunkBlockSize  int           `yaml:"chunk_block_size"`
+	ChunkTargetSize int           `yaml:"chunk_target_size"`
+	MaxChunkAge     time.Duration `yaml:"max_chunk_age"`
+	ChunkIdlePeriod time.Duration `yaml:"chunk_idle_period"`
+	// ChunkRetainPeriod keeps flushed chunks queryable from memory after their
+	// index segment was written, so queriers that list the store only every
+	// few seconds never miss them.
+	ChunkRetainPeriod time.Duration `yaml:"chunk_retain_period"`
+
+	FlushCheckPeriod  time.Duration `yaml:"flush_check_period"`
+	ConcurrentFlushes int           `yaml:"concurrent_flushes"`
+	FlushMinBackoff   time.Duration `yaml:"flush_min_backoff"`
+	FlushMaxBackoff   time.Duration `yaml:"flush_max_backoff"`
+	FlushMaxRetries   int           `yaml:"flush_max_retries"`
+	FlushOnShutdown   bool          `yaml:"flush_on_shutdown"`
+
+	WAL WALConfig `yaml:"wal"`
+
+	// OutOfOrderWindow is how far behind the newest entry of a stream an
+	// entry may be and still be accepted.
+	OutOfOrderWindow time.Duration `yaml:"out_of_order_window"`
+}
+
+// WALConfig configures the write-ahead log.
+type WALConfig struct {
+	Enabled            bool          `yaml:"enabled"`
+	Dir                string        `yaml:"dir"`
+	Sync               string        `yaml:"sync"` // always | interval | never
+	SyncInterval       time.Duration `yaml:"sync_interval"`
+	SegmentSize        int64         `yaml:"segment_size"`
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// DefaultConfig returns the settings plg runs with when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Name:              "ingester",
+		ChunkEncoding:     "zstd",
+		ChunkBlockSize:    256 << 10,
+		ChunkTargetSize:   1536 << 10,
+		MaxChunkAge:       2 * time.Hour,
+		ChunkIdlePeriod:   30 * time.Minute,
+		ChunkRetainPeriod: 30 * time.Second,
+		FlushCheckPeriod:  30 * time.Second,
+		ConcurrentFlushes: 8,
+		FlushMinBackoff:   time.Second,
+		FlushMaxBackoff:   time.Minute,
+		FlushMaxRetries:   10,
+		FlushOnShutdown:   true,
+		WAL: WALConfig{
+			Enabled:            true,
+			Dir:                "wal",
+			Sync:               "always",
+			SyncInterval:       100 * time.Millisecond,
+			SegmentSize:        128 << 20,
+			CheckpointInterval: 5 * time.Minute,
+		},
+		OutOfOrderWindow: time.Hour,
+	}
+}
+
+// RegisterFlags adds the commonly changed settings to fs, defaulting to the
+// values already in c.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Name, "ingester.name", c.Name, "Name of this ingester; index segments it writes carry it.")
+	fs.StringVar(&c.ChunkEncoding, "ingester.chunk-encoding", c.ChunkEncoding, "Chunk codec: none, snappy, s2, zstd or gzip.")
+	fs.DurationVar(&c.MaxChunkAge, "ingester.max-chunk-age", c.MaxChunkAge, "Cut a chunk once it spans this much time.")
+	fs.DurationVar(&c.ChunkIdlePeriod, "ingester.chunk-idle-period", c.ChunkIdlePeriod, "Cut a chunk whose stream received nothing for this long.")
+	fs.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", c.FlushCheckPeriod, "How often to look for chunks to cut and flush.")
+	fs.BoolVar(&c.FlushOnShutdown, "ingester.flush-on-shutdown", c.FlushOnShutdown, "Flush every in-memory chunk on graceful shutdown; turn off for rolling restarts that rely on the WAL.")
+	fs.StringVar(&c.WAL.Sync, "ingester.wal-sync", c.WAL.Sync, "WAL fsync policy: always (fsync before acknowledging, group commit), interval, or never.")
+	fs.BoolVar(&c.WAL.Enabled, "ingester.wal-enabled", c.WAL.Enabled, "Write every accepted entry to the write-ahead log before acknowledging it.")
+}
+
+// Validate fills defaults for unset fields and rejects impossible settings.
+func (c *Config) Validate() error {
+	d := DefaultConfig()
+	if c.Name == "" {
+		c.Name = d.Name
+	}
+	if c.ChunkEncoding == "" {
+		c.ChunkEncoding = d.ChunkEncoding
+	}
+	if _, err := chunks.ParseEncoding(c.ChunkEncoding); err != nil {
+		return fmt.Errorf("ingester.chunk_encoding: %w", err)
+	}
+	setDefault(&c.ChunkBlockSize, d.ChunkBlockSize)
+	setDefault(&c.ChunkTargetSize, d.ChunkTargetSize)
+	setDefault(&c.MaxChunkAge, d.MaxChunkAge)
+	setDefault(&c.ChunkIdlePeriod, d.ChunkIdlePeriod)
+	setDefault(&c.FlushCheckPeriod, d.FlushCheckPeriod)
+	setDefault(&c.ConcurrentFlushes, d.ConcurrentFlushes)
+	setDefault(&c.FlushMinBackoff, d.FlushMinBackoff)
+	setDefault(&c.FlushMaxBackoff, d.FlushMaxBackoff)
+	setDefault(&c.FlushMaxRetries, d.FlushMaxRetries)
+	setDefault(&c.OutOfOrderWindow, d.OutOfOrderWindow)
+	if c.WAL.Dir == "" {
+		c.WAL.Dir = d.WAL.Dir
+	}
+	if c.WAL.Sync == "" {
+		c.WAL.Sync = d.WAL.Sync
+	}
+	setDefault(&c.WAL.SyncInterval, d.WAL.SyncInterval)
+	setDefault(&c.WAL.SegmentSize, d.WAL.SegmentSize)
+	setDefault(&c.WAL.CheckpointInterval, d.WAL.CheckpointInterval)
+	if c.ChunkBlockSize > c.ChunkTargetSize*8 {
+		return fmt.Errorf("ingester.chunk_block_size %d is larger than the compressed target size allows", c.ChunkBlockSize)
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

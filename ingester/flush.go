@@ -1,0 +1,353 @@
+package ingester
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/chunks/index"
+	"github.com/plgstack/plg/push"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func (i *Ingester) flushLoop(ctx context.Context) {
+	defer i.loops.Done()
+	tick := time.NewTicker(i.cfg.FlushCheckPeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := i.flush(ctx, false, false); err != nil && ctx.Err() == nil {
+				i.logger.Warn("flush cycle incomplete; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// Flush cuts every open chunk and flushes all in-memory chunks to the store
+// now (POST /flush). Flushed chunks stay queryable from memory for the retain
+// period.
+func (i *Ingester) Flush(ctx context.Context) error {
+	return i.flush(ctx, true, false)
+}
+
+type flushJob struct {
+	t  *tenant
+	s  *stream
+	cd *chunkDesc
+}
+
+// flush runs one flush cycle: cut chunks that are due (all of them when
+// force), upload those not yet uploaded, write one index segment per tenant
+// for the uploaded ones, and forget chunks that have been visible in the
+// store for the retain period (immediately when final).
+func (i *Ingester) flush(ctx context.Context, force, final bool) error {
+	i.flushMu.Lock()
+	defer i.flushMu.Unlock()
+	now := time.Now()
+
+	var jobs []flushJob
+	for _, t := range i.allTenants() {
+		for _, s := range t.streams() {
+			s.mu.Lock()
+			if s.head != nil && (force ||
+				now.Sub(s.lastAppend) >= i.cfg.ChunkIdlePeriod ||
+				now.Sub(s.headCreated) >= i.cfg.MaxChunkAge) {
+				s.cutLocked()
+			}
+			for _, cd := range s.closed {
+				if cd.indexedAt.IsZero() {
+					jobs = append(jobs, flushJob{t, s, cd})
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+
+	var errs []error
+	if len(jobs) > 0 {
+		if err := i.upload(ctx, jobs); err != nil {
+			errs = append(errs, err)
+		}
+		if err := i.writeIndexes(ctx, jobs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	i.forgetFlushed(time.Now(), final)
+	return errors.Join(errs...)
+}
+
+// upload puts every job's chunk that is not yet in the store, with
+// ConcurrentFlushes workers and per-chunk retries.
+func (i *Ingester) upload(ctx context.Context, jobs []flushJob) error {
+	work := make(chan flushJob)
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+		last   error
+	)
+	for w := 0; w < i.cfg.ConcurrentFlushes; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				if err := i.uploadOne(ctx, j); err != nil {
+					i.m.flushFailures.Inc()
+					mu.Lock()
+					failed++
+					last = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, j := range jobs {
+		j.s.mu.Lock()
+		done := j.cd.uploaded
+		j.s.mu.Unlock()
+		if !done {
+			work <- j
+		}
+	}
+	close(work)
+	wg.Wait()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d chunks failed to upload, last error: %w", failed, len(jobs), last)
+	}
+	return nil
+}
+
+func (i *Ingester) uploadOne(ctx context.Context, j flushJob) error {
+	cd := j.cd
+	if cd.data == nil {
+		data, err := cd.chunk.Encode()
+		if err != nil {
+			return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, err)
+		}
+		minT, maxT := cd.chunk.Bounds()
+		ref := index.ChunkRef{
+			Fingerprint:       j.s.fp,
+			MinT:              minT,
+			MaxT:              maxT,
+			Checksum:          crc32.Checksum(data, castagnoli),
+			Size:              uint32(len(data)),
+			Entries:           uint32(cd.chunk.Entries()),
+			UncompressedBytes: uint32(cd.chunk.UncompressedSize()),
+		}
+		j.s.mu.Lock()
+		cd.data, cd.ref = data, ref
+		j.s.mu.Unlock()
+	}
+	err := i.retry(ctx, func() error { return i.store.PutChunk(ctx, j.t.id, cd.ref, cd.data) })
+	if err != nil {
+		return fmt.Errorf("tenant %s stream %s: %w", j.t.id, j.s.labelsString, err)
+	}
+	i.m.chunksFlushed.Inc()
+	i.m.chunkBytesFlushed.Add(float64(len(cd.data)))
+	j.s.mu.Lock()
+	cd.uploaded = true
+	j.s.mu.Unlock()
+	return nil
+}
+
+// writeIndexes writes one index segment per tenant naming every uploaded,
+// not yet indexed chunk of jobs, then marks those chunks indexed.
+func (i *Ingester) writeIndexes(ctx context.Context, jobs []flushJob) error {
+	type pending struct {
+		series map[*stream]*index.Series
+		descs  []flushJob
+	}
+	byTenant := make(map[*tenant]*pending)
+	for _, j := range jobs {
+		j.s.mu.Lock()
+		ok := j.cd.uploaded && j.cd.indexedAt.IsZero()
+		ref := j.cd.ref
+		j.s.mu.Unlock()
+		if !ok {
+			continue
+		}
+		p := byTenant[j.t]
+		if p == nil {
+			p = &pending{series: make(map[*stream]*index.Series)}
+			byTenant[j.t] = p
+		}
+		sr := p.series[j.s]
+		if sr == nil {
+			sr = &index.Series{Labels: j.s.labels, Fingerprint: j.s.fp}
+			p.series[j.s] = sr
+		}
+		sr.Chunks = append(sr.Chunks, ref)
+		p.descs = append(p.descs, j)
+	}
+	var errs []error
+	for t, p := range byTenant {
+		series := make([]index.Series, 0, len(p.series))
+		for _, sr := range p.series {
+			series = append(series, *sr)
+		}
+		err := i.retry(ctx, func() error { return i.store.PutIndex(ctx, t.id, i.cfg.Name, series) })
+		if err != nil {
+			i.m.indexFailures.Inc()
+			errs = append(errs, fmt.Errorf("tenant %s: writing index segment: %w", t.id, err))
+			continue
+		}
+		i.m.indexSegments.Inc()
+		now := time.Now()
+		for _, j := range p.descs {
+			j.s.mu.Lock()
+			j.cd.indexedAt = now
+			j.cd.data = nil
+			j.s.mu.Unlock()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// forgetFlushed drops chunks whose index segment was written at least the
+// retain period ago (all indexed chunks when final), and streams left empty
+// and idle.
+func (i *Ingester) forgetFlushed(now time.Time, final bool) {
+	for _, t := range i.allTenants() {
+		for _, s := range t.streams() {
+			s.mu.Lock()
+			kept := s.closed[:0]
+			for _, cd := range s.closed {
+				if !cd.indexedAt.IsZero() && (final || now.Sub(cd.indexedAt) >= i.cfg.ChunkRetainPeriod) {
+					continue
+				}
+				kept = append(kept, cd)
+			}
+			for k := len(kept); k < len(s.closed); k++ {
+				s.closed[k] = nil
+			}
+			s.closed = kept
+			empty := s.head == nil && len(s.closed) == 0
+			s.mu.Unlock()
+			if empty {
+				t.remove(s)
+			}
+		}
+	}
+}
+
+// retry runs op until it succeeds, ctx ends, or FlushMaxRetries attempts
+// failed, backing off exponentially between attempts.
+func (i *Ingester) retry(ctx context.Context, op func() error) error {
+	backoff := i.cfg.FlushMinBackoff
+	var err error
+	for attempt := 0; attempt <= i.cfg.FlushMaxRetries; attempt++ {
+		if err = op(); err == nil {
+			return nil
+		}
+		if attempt == i.cfg.FlushMaxRetries {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, i.cfg.FlushMaxBackoff)
+	}
+	return err
+}
+
+func (i *Ingester) checkpointLoop(ctx context.Context) {
+	defer i.loops.Done()
+	tick := time.NewTicker(i.cfg.WAL.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := i.checkpoint(); err != nil {
+				i.logger.Warn("WAL checkpoint failed; old segments are kept", "err", err)
+			}
+		}
+	}
+}
+
+// checkpointRecordSize bounds one checkpoint record, so replay never holds a
+// whole stream's data in one buffer.
+const checkpointRecordSize = 1 << 20
+
+// checkpoint starts a new WAL segment, writes every entry not yet safe in the
+// store into a checkpoint, and lets the WAL delete the segments before it.
+// Entries appended while the checkpoint is written land in the new segment
+// too; replay drops them as exact duplicates.
+func (i *Ingester) checkpoint() error {
+	seg, err := i.wal.NextSegment()
+	if err != nil {
+		i.m.checkpointFails.Inc()
+		return fmt.Errorf("starting a new WAL segment: %w", err)
+	}
+	err = i.wal.Checkpoint(seg, func(emit func([]byte) error) error {
+		var enc recordEncoder
+		var batch []push.Entry
+		for _, t := range i.allTenants() {
+			for _, s := range t.streams() {
+				for _, c := range s.unindexedChunks() {
+					if err := i.checkpointChunk(&enc, &batch, t.id, s, c, emit); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		i.m.checkpointFails.Inc()
+		return fmt.Errorf("writing WAL checkpoint: %w", err)
+	}
+	i.m.checkpoints.Inc()
+	return nil
+}
+
+func (i *Ingester) checkpointChunk(enc *recordEncoder, batch *[]push.Entry, tenantID string, s *stream,
+	c *chunks.MemChunk, emit func([]byte) error) error {
+	size := 0
+	flushBatch := func() error {
+		if len(*batch) == 0 {
+			return nil
+		}
+		enc.begin(tenantID, 1)
+		enc.stream(s.labelsString, len(*batch))
+		for _, e := range *batch {
+			enc.entry(e.Timestamp, e.Line, e.Metadata)
+		}
+		*batch = (*batch)[:0]
+		size = 0
+		return emit(enc.buf)
+	}
+	// The iterator reads a consistent snapshot; appends may continue.
+	it := c.Iterator(context.Background(), minInt64, maxInt64, chunks.Forward, nil)
+	defer it.Close()
+	for it.Next() {
+		e := it.At()
+		*batch = append(*batch, push.Entry{Timestamp: e.Timestamp, Line: append([]byte(nil), e.Line...), Metadata: e.Metadata})
+		size += len(e.Line) + 16
+		if size >= checkpointRecordSize {
+			if err := flushBatch(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading chunk of %s: %w", s.labelsString, err)
+	}
+	return flushBatch()
+}
+
+const (
+	minInt64 = -1 << 63
+	maxInt64 = 1<<63 - 1
+)

@@ -1,0 +1,67 @@
+package ingester
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/plgstack/plg/push"
+	tenantid "github.com/plgstack/plg/tenant"
+)
+
+// MaxPushBytes bounds a push body, compressed and decompressed.
+const MaxPushBytes = 64 << 20
+
+var requestPool = sync.Pool{New: func() any { return new(push.Request) }}
+
+// RegisterRoutes adds the push and flush endpoints to r.
+func (i *Ingester) RegisterRoutes(r gin.IRouter, authEnabled bool) {
+	pushHandler := func(c *gin.Context) { i.handlePush(c, authEnabled) }
+	r.POST("/loki/api/v1/push", pushHandler)
+	r.POST("/api/prom/push", pushHandler)
+	r.POST("/flush", func(c *gin.Context) {
+		if err := i.Flush(c.Request.Context()); err != nil {
+			c.String(http.StatusInternalServerError, "flush incomplete: %v\n", err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+}
+
+func (i *Ingester) handlePush(c *gin.Context, authEnabled bool) {
+	id, err := tenantid.FromRequest(c.Request, authEnabled)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, tenantid.ErrMissing) {
+			status = http.StatusUnauthorized
+		}
+		c.String(status, "%v\n", err)
+		return
+	}
+	req := requestPool.Get().(*push.Request)
+	defer func() {
+		req.Streams = req.Streams[:0]
+		requestPool.Put(req)
+	}()
+	if err := push.ReadHTTP(c.Request, MaxPushBytes, req); err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, push.ErrTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		c.String(status, "%v\n", err)
+		return
+	}
+	if err := i.Push(c.Request.Context(), id, req); err != nil {
+		var perr *Error
+		if errors.As(err, &perr) {
+			c.String(perr.Status, "%s", perr.Msg)
+			return
+		}
+		i.logger.Error("push failed", "tenant", id, "err", err)
+		c.String(http.StatusInternalServerError, "%v\n", err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,395 @@
+package ingester
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks/index"
+	"github.com/plgstack/plg/ingester/wal"
+	"github.com/plgstack/plg/push"
+)
+
+// ChunkStore is where flushed chunks and their index segments go. The
+// object store implements it; tests use fakes that fail on demand.
+type ChunkStore interface {
+	PutChunk(ctx context.Context, tenant string, ref index.ChunkRef, data []byte) error
+	PutIndex(ctx context.Context, tenant, writer string, series []index.Series) error
+}
+
+// Error is a push failure with the HTTP status it maps to and a message
+// for the client.
+type Error struct {
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// ErrNotReady is returned while the WAL is being replayed or after Stop.
+var ErrNotReady = &Error{Status: http.StatusServiceUnavailable, Msg: "ingester is not ready: WAL replay in progress or shutting down"}
+
+// Ingester holds every tenant's recent streams. Create it with New, replay
+// the WAL with Start, and stop it with Stop.
+type Ingester struct {
+	cfg    Config
+	limits *Overrides
+	store  ChunkStore
+	logger *slog.Logger
+	m      *metrics
+
+	wal     *wal.WAL // nil when the WAL is disabled
+	walOpts wal.Options
+	walDir  string
+	ready   atomic.Bool
+	stopped atomic.Bool
+
+	mu      sync.RWMutex
+	tenants map[string]*tenant
+
+	flushMu sync.Mutex
+	encPool sync.Pool
+
+	cancel context.CancelFunc
+	loops  sync.WaitGroup
+}
+
+// New creates an ingester. dataDir holds the WAL (cfg.WAL.Dir, relative to
+// dataDir unless absolute).
+func New(cfg Config, limits *Overrides, store ChunkStore, dataDir string, logger *slog.Logger, reg prometheus.Registerer) (*Ingester, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if limits == nil {
+		limits = &Overrides{Defaults: DefaultLimits()}
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	i := &Ingester{
+		cfg:     cfg,
+		limits:  limits,
+		store:   store,
+		logger:  logger,
+		tenants: make(map[string]*tenant),
+	}
+	i.walDir = cfg.WAL.Dir
+	if !filepath.IsAbs(i.walDir) {
+		i.walDir = filepath.Join(dataDir, i.walDir)
+	}
+	i.m = newMetrics(reg, i)
+	i.encPool.New = func() any { return new(recordEncoder) }
+	if cfg.WAL.Enabled {
+		sync, err := wal.ParseSyncPolicy(cfg.WAL.Sync)
+		if err != nil {
+			return nil, fmt.Errorf("ingester.wal.sync: %w", err)
+		}
+		// The WAL is opened by Start, after replay; keep the options here.
+		i.walOpts = wal.Options{
+			Dir: i.walDir, SegmentSize: cfg.WAL.SegmentSize, Sync: sync,
+			SyncInterval: cfg.WAL.SyncInterval, Logger: logger, Registerer: reg,
+		}
+	}
+	return i, nil
+}
+
+// Start replays the WAL, opens it for writing, marks the ingester ready and
+// starts the flush and checkpoint loops. It returns once ready.
+func (i *Ingester) Start(ctx context.Context) error {
+	if i.cfg.WAL.Enabled {
+		begin := time.Now()
+		n := 0
+		stats, err := wal.Replay(i.walDir, func(rec []byte) error {
+			n++
+			return i.replayRecord(rec)
+		}, i.logger)
+		if err != nil {
+			return fmt.Errorf("WAL replay from %s: %w", i.walDir, err)
+		}
+		i.m.replayDuration.Set(time.Since(begin).Seconds())
+		i.m.replayedRecords.Add(float64(n))
+		i.logger.Info("WAL replayed", "dir", i.walDir, "records", n, "streams", i.numStreams(),
+			"duration", time.Since(begin).Round(time.Millisecond), "stats", fmt.Sprintf("%+v", stats))
+		w, err := wal.Open(i.walOpts)
+		if err != nil {
+			return fmt.Errorf("opening WAL in %s: %w", i.walDir, err)
+		}
+		i.wal = w
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	i.cancel = cancel
+	i.loops.Add(1)
+	go i.flushLoop(loopCtx)
+	if i.wal != nil {
+		i.loops.Add(1)
+		go i.checkpointLoop(loopCtx)
+	}
+	i.ready.Store(true)
+	return nil
+}
+
+// Ready reports whether WAL replay finished and pushes are accepted.
+func (i *Ingester) Ready() bool { return i.ready.Load() && !i.stopped.Load() }
+
+// Stop refuses further pushes, flushes every in-memory chunk when
+// FlushOnShutdown is set (leaving the WAL empty), and closes the WAL. Without
+// the flush the WAL keeps everything for the next start.
+func (i *Ingester) Stop(ctx context.Context) error {
+	if i.stopped.Swap(true) {
+		return nil
+	}
+	if i.cancel != nil {
+		i.cancel()
+	}
+	i.loops.Wait()
+	var errs []error
+	if i.cfg.FlushOnShutdown && i.ready.Load() {
+		if err := i.flush(ctx, true, true); err != nil {
+			errs = append(errs, fmt.Errorf("flush on shutdown: %w", err))
+		} else if i.wal != nil {
+			// Everything is in the store: an empty checkpoint lets every
+			// segment go, so the next start replays nothing.
+			if err := i.checkpoint(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if i.wal != nil {
+		if err := i.wal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing WAL: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (i *Ingester) getTenant(id string) *tenant {
+	i.mu.RLock()
+	t := i.tenants[id]
+	i.mu.RUnlock()
+	if t != nil {
+		return t
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if t = i.tenants[id]; t == nil {
+		t = newTenant(id)
+		i.tenants[id] = t
+	}
+	return t
+}
+
+func (i *Ingester) lookupTenant(id string) *tenant {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.tenants[id]
+}
+
+func (i *Ingester) allTenants() []*tenant {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]*tenant, 0, len(i.tenants))
+	for _, t := range i.tenants {
+		out = append(out, t)
+	}
+	return out
+}
+
+func (i *Ingester) numStreams() int {
+	n := 0
+	for _, t := range i.allTenants() {
+		n += t.numStreams()
+	}
+	return n
+}
+
+func (i *Ingester) numChunks() int {
+	n := 0
+	for _, t := range i.allTenants() {
+		for _, s := range t.streams() {
+			s.mu.Lock()
+			n += len(s.closed)
+			if s.head != nil {
+				n++
+			}
+			s.mu.Unlock()
+		}
+	}
+	return n
+}
+
+// Push validates req, appends what passes, and makes it durable. It returns
+// nil when everything was accepted, an *Error with status 400 that lists what
+// was refused when only some was (the rest is kept), 429 when the tenant's
+// rate limit refused the whole request, and another error when the WAL
+// failed (the client should retry).
+func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request) error {
+	if !i.Ready() {
+		return ErrNotReady
+	}
+	now := time.Now()
+	lim := i.limits.For(tenantID)
+	var report pushReport
+	var totalBytes int
+	for si := range req.Streams {
+		report.total += len(req.Streams[si].Entries)
+		for ei := range req.Streams[si].Entries {
+			totalBytes += len(req.Streams[si].Entries[ei].Line)
+		}
+	}
+	if report.total == 0 {
+		return nil
+	}
+	if !i.limits.allowBytes(tenantID, totalBytes, now) {
+		i.m.rejected.WithLabelValues(tenantID, reasonRateLimited).Add(float64(report.total))
+		return &Error{Status: http.StatusTooManyRequests, Msg: fmt.Sprintf(
+			"ingestion rate limit exceeded for tenant %q (limit %g MB/s, burst %g MB): all %d entries (%d bytes) of this push were rejected; retry later, or raise limits.ingestion_rate_mb",
+			tenantID, lim.IngestionRateMB, lim.IngestionBurstSizeMB, report.total, totalBytes)}
+	}
+
+	t := i.getTenant(tenantID)
+	enc := i.encPool.Get().(*recordEncoder)
+	defer i.encPool.Put(enc)
+	type appended struct {
+		s       *stream
+		entries []push.Entry
+	}
+	var done []appended
+	acceptedLines, acceptedBytes, dupTotal := 0, 0, 0
+
+	for si := range req.Streams {
+		ps := &req.Streams[si]
+		if len(ps.Entries) == 0 {
+			continue
+		}
+		s := t.lookupRaw(ps.Labels)
+		if s == nil {
+			lbs, err := parseStreamLabels(ps.Labels)
+			if err != nil {
+				report.reject(truncateForReport(ps.Labels), reasonInvalidLabels, err.Error(), len(ps.Entries))
+				i.m.rejected.WithLabelValues(tenantID, reasonInvalidLabels).Add(float64(len(ps.Entries)))
+				continue
+			}
+			if reason, msg := validateLabels(lbs, lim); reason != "" {
+				report.reject(truncateForReport(ps.Labels), reason, msg, len(ps.Entries))
+				i.m.rejected.WithLabelValues(tenantID, reason).Add(float64(len(ps.Entries)))
+				continue
+			}
+			s, _ = t.getOrCreate(lbs, ps.Labels, lim.MaxStreamsPerTenant)
+			if s == nil {
+				msg := fmt.Sprintf("tenant %q already has the maximum of %d streams; new streams are refused until old ones are flushed (limits.max_streams_per_tenant)", tenantID, lim.MaxStreamsPerTenant)
+				report.reject(lbs.String(), reasonStreamLimit, msg, len(ps.Entries))
+				i.m.rejected.WithLabelValues(tenantID, reasonStreamLimit).Add(float64(len(ps.Entries)))
+				continue
+			}
+		}
+		// Entry checks that need no stream state, filtering in place.
+		kept := ps.Entries[:0]
+		for ei := range ps.Entries {
+			e := ps.Entries[ei]
+			line, reason, msg := entryVerdict(e.Timestamp, e.Line, e.Metadata, lim, now)
+			if reason != "" {
+				report.reject(s.labelsString, reason, fmt.Sprintf("entry %d: %s", ei, msg), 1)
+				i.m.rejected.WithLabelValues(tenantID, reason).Inc()
+				continue
+			}
+			e.Line = line
+			kept = append(kept, e)
+		}
+		if len(kept) == 0 {
+			continue
+		}
+		accepted, dups, err := s.append(&i.cfg, kept, false, now, func(e *push.Entry, msg string) {
+			report.reject(s.labelsString, reasonTooFarBehind, msg, 1)
+			i.m.rejected.WithLabelValues(tenantID, reasonTooFarBehind).Inc()
+		})
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", s.labelsString, err)
+		}
+		dupTotal += dups
+		if len(accepted) > 0 {
+			done = append(done, appended{s, accepted})
+			acceptedLines += len(accepted)
+			for _, e := range accepted {
+				acceptedBytes += len(e.Line)
+			}
+		}
+	}
+
+	if i.wal != nil && len(done) > 0 {
+		enc.begin(tenantID, len(done))
+		for _, a := range done {
+			enc.stream(a.s.labelsString, len(a.entries))
+			for _, e := range a.entries {
+				enc.entry(e.Timestamp, e.Line, e.Metadata)
+			}
+		}
+		if err := i.wal.Log(enc.buf); err != nil {
+			return fmt.Errorf("writing the WAL: %w (the push was not acknowledged; retry it)", err)
+		}
+		if cap(enc.buf) > 8<<20 {
+			enc.buf = nil // do not pin one huge request's buffer in the pool
+		}
+	}
+	if acceptedLines > 0 {
+		i.m.ingestedLines.WithLabelValues(tenantID).Add(float64(acceptedLines))
+		i.m.ingestedBytes.WithLabelValues(tenantID).Add(float64(acceptedBytes))
+	}
+	if dupTotal > 0 {
+		i.m.duplicates.WithLabelValues(tenantID).Add(float64(dupTotal))
+	}
+	if report.rejected > 0 {
+		return &Error{Status: http.StatusBadRequest, Msg: report.String()}
+	}
+	return nil
+}
+
+func truncateForReport(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
+// replayRecord applies one WAL or checkpoint record. Replay bypasses limits
+// and the out-of-order window: everything in the WAL was accepted once.
+func (i *Ingester) replayRecord(rec []byte) error {
+	now := time.Now()
+	return decodeRecord(rec, func(tenantID string, rs *recordStream) error {
+		t := i.getTenant(tenantID)
+		s := t.lookupRaw(rs.labels)
+		if s == nil {
+			lbs, err := parseStreamLabels(rs.labels)
+			if err != nil {
+				return fmt.Errorf("tenant %s stream %s: %w", tenantID, rs.labels, err)
+			}
+			s, _ = t.getOrCreate(lbs, rs.labels, 0)
+		}
+		_, _, err := s.append(&i.cfg, rs.entries, true, now, func(*push.Entry, string) {})
+		return err
+	})
+}
+
+// Series returns the label sets of tenantID's streams matching ms that hold
+// data in [from, through).
+func (i *Ingester) Series(tenantID string, from, through int64, ms []*labels.Matcher) []labels.Labels {
+	t := i.lookupTenant(tenantID)
+	if t == nil {
+		return nil
+	}
+	var out []labels.Labels
+	for _, s := range t.matching(ms) {
+		if s.overlaps(from, through) {
+			out = append(out, s.labels)
+		}
+	}
+	return out
+}

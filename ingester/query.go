@@ -1,0 +1,162 @@
+package ingester
+
+import (
+	"context"
+	"sort"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+)
+
+// StreamIterator is one stream's entries in a queried range.
+type StreamIterator struct {
+	Labels labels.Labels
+	// Fingerprint identifies the label set across ingesters and the store.
+	Fingerprint uint64
+	Iter        chunks.Iterator
+}
+
+// Select returns an iterator per stream of tenantID matching ms with entries
+// in [from, through), in direction dir. Entries a chunk holds more than once
+// (replayed WAL overlap) come out once. Stats receives decompression counts.
+func (i *Ingester) Select(ctx context.Context, tenantID string, from, through int64, dir chunks.Direction,
+	ms []*labels.Matcher, stats *chunks.Stats) []StreamIterator {
+	t := i.lookupTenant(tenantID)
+	if t == nil {
+		return nil
+	}
+	var out []StreamIterator
+	for _, s := range t.matching(ms) {
+		if it := s.iterator(ctx, from, through, dir, stats); it != nil {
+			out = append(out, StreamIterator{Labels: s.labels, Fingerprint: s.fp, Iter: it})
+		}
+	}
+	return out
+}
+
+// iterator merges the stream's chunks that overlap [from, through).
+func (s *stream) iterator(ctx context.Context, from, through int64, dir chunks.Direction, stats *chunks.Stats) chunks.Iterator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var its []chunks.Iterator
+	add := func(c *chunks.MemChunk) {
+		if c == nil || c.Entries() == 0 {
+			return
+		}
+		minT, maxT := c.Bounds()
+		if maxT < from || minT >= through {
+			return
+		}
+		its = append(its, c.Iterator(ctx, from, through, dir, stats))
+	}
+	for _, cd := range s.closed {
+		add(cd.chunk)
+	}
+	add(s.head)
+	switch len(its) {
+	case 0:
+		return nil
+	case 1:
+		return its[0]
+	}
+	return chunks.NewMergeIterator(dir, its...)
+}
+
+// overlaps reports whether the stream holds entries in [from, through).
+func (s *stream) overlaps(from, through int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	check := func(c *chunks.MemChunk) bool {
+		if c == nil || c.Entries() == 0 {
+			return false
+		}
+		minT, maxT := c.Bounds()
+		return maxT >= from && minT < through
+	}
+	if check(s.head) {
+		return true
+	}
+	for _, cd := range s.closed {
+		if check(cd.chunk) {
+			return true
+		}
+	}
+	return false
+}
+
+// LabelNames returns the sorted label names of tenantID's streams matching
+// ms with data in [from, through).
+func (i *Ingester) LabelNames(tenantID string, from, through int64, ms []*labels.Matcher) []string {
+	set := map[string]struct{}{}
+	for _, lbs := range i.Series(tenantID, from, through, ms) {
+		lbs.Range(func(l labels.Label) { set[l.Name] = struct{}{} })
+	}
+	return sortedKeys(set)
+}
+
+// LabelValues returns the sorted values of label name among tenantID's
+// streams matching ms with data in [from, through).
+func (i *Ingester) LabelValues(tenantID, name string, from, through int64, ms []*labels.Matcher) []string {
+	set := map[string]struct{}{}
+	for _, lbs := range i.Series(tenantID, from, through, ms) {
+		if v := lbs.Get(name); v != "" {
+			set[v] = struct{}{}
+		}
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys(set map[string]struct{}) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IndexStats sums what a selector covers, as /loki/api/v1/index/stats
+// reports it.
+type IndexStats struct {
+	Streams uint64 `json:"streams"`
+	Chunks  uint64 `json:"chunks"`
+	Entries uint64 `json:"entries"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Stats returns the streams, chunks, entries and uncompressed bytes of
+// tenantID's in-memory data matching ms in [from, through).
+func (i *Ingester) Stats(tenantID string, from, through int64, ms []*labels.Matcher) IndexStats {
+	var st IndexStats
+	t := i.lookupTenant(tenantID)
+	if t == nil {
+		return st
+	}
+	for _, s := range t.matching(ms) {
+		s.mu.Lock()
+		counted := false
+		add := func(c *chunks.MemChunk) {
+			if c == nil || c.Entries() == 0 {
+				return
+			}
+			minT, maxT := c.Bounds()
+			if maxT < from || minT >= through {
+				return
+			}
+			if !counted {
+				st.Streams++
+				counted = true
+			}
+			st.Chunks++
+			st.Entries += uint64(c.Entries())
+			st.Bytes += uint64(c.UncompressedSize())
+		}
+		for _, cd := range s.closed {
+			add(cd.chunk)
+		}
+		add(s.head)
+		s.mu.Unlock()
+	}
+	return st
+}

@@ -1,0 +1,117 @@
+package ingester
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/chunks/index"
+	"github.com/plgstack/plg/push"
+)
+
+// stream is one tenant's label set and its in-memory chunks.
+type stream struct {
+	labels       labels.Labels
+	labelsString string // canonical form, as written to the WAL
+	fp           uint64
+	aliases      []string // raw label strings cached in tenant.byRaw; guarded by tenant.mu
+
+	mu sync.Mutex
+	// head receives appends; nil until the first entry after a cut.
+	head        *chunks.MemChunk
+	headCreated time.Time
+	lastAppend  time.Time
+	// closed chunks wait here for upload, then for their index segment, then
+	// for the retain period.
+	closed []*chunkDesc
+	// newest is the latest timestamp accepted, for the out-of-order window.
+	newest int64
+}
+
+// chunkDesc tracks a closed chunk through flushing.
+type chunkDesc struct {
+	chunk     *chunks.MemChunk
+	data      []byte // encoded form, kept between upload retries
+	ref       index.ChunkRef
+	uploaded  bool
+	indexedAt time.Time // zero until the index segment naming it was written
+}
+
+// append adds entries that passed validation. It enforces the out-of-order
+// window unless replaying, and returns how many entries were appended and how
+// many were exact duplicates. The rejected callback hears of refused entries.
+func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time.Time,
+	rejected func(e *push.Entry, msg string)) (accepted []push.Entry, dups int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	accepted = entries[:0]
+	for i := range entries {
+		e := entries[i]
+		if !replay && s.newest != 0 && e.Timestamp < s.newest-cfg.OutOfOrderWindow.Nanoseconds() {
+			rejected(&e, "entry too far behind: timestamp "+formatTS(e.Timestamp)+" is older than "+
+				formatTS(s.newest-cfg.OutOfOrderWindow.Nanoseconds())+" (the stream's newest entry minus the "+
+				cfg.OutOfOrderWindow.String()+" out-of-order window)")
+			continue
+		}
+		ce := chunks.Entry{Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}
+		if s.head != nil && !s.head.SpaceFor(ce) {
+			s.cutLocked()
+		}
+		if s.head == nil {
+			s.head = newMemChunk(cfg)
+			s.headCreated = now
+		}
+		dup, aerr := s.head.Append(ce)
+		if aerr != nil {
+			return accepted, dups, aerr
+		}
+		if dup {
+			dups++
+			continue
+		}
+		if e.Timestamp > s.newest {
+			s.newest = e.Timestamp
+		}
+		accepted = append(accepted, e)
+	}
+	if len(accepted) > 0 {
+		s.lastAppend = now
+	}
+	return accepted, dups, nil
+}
+
+func newMemChunk(cfg *Config) *chunks.MemChunk {
+	enc, _ := chunks.ParseEncoding(cfg.ChunkEncoding) // validated in Config.Validate
+	return chunks.NewMemChunk(enc, cfg.ChunkBlockSize, cfg.ChunkTargetSize)
+}
+
+// cutLocked closes the head chunk and queues it for flushing.
+func (s *stream) cutLocked() {
+	if s.head == nil {
+		return
+	}
+	if s.head.Entries() > 0 {
+		_ = s.head.Close()
+		s.closed = append(s.closed, &chunkDesc{chunk: s.head})
+	}
+	s.head = nil
+}
+
+// memChunks returns the stream's chunks that are not yet safe in the store:
+// what a checkpoint must hold.
+func (s *stream) unindexedChunks() []*chunks.MemChunk {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*chunks.MemChunk
+	for _, cd := range s.closed {
+		if cd.indexedAt.IsZero() {
+			out = append(out, cd.chunk)
+		}
+	}
+	if s.head != nil && s.head.Entries() > 0 {
+		out = append(out, s.head)
+	}
+	return out
+}
