@@ -36,11 +36,15 @@ type Acker interface {
 	Ack(first, last uint64)
 }
 
-// Ticket identifies the range of source lines an entry carries. The zero
-// Ticket is valid and acknowledges nothing.
+// Ticket identifies the source lines an entry carries. The zero Ticket is
+// valid and acknowledges nothing.
 type Ticket struct {
 	acker       Acker
 	first, last uint64
+	// seqs lists the lines when they are not one contiguous range (a merge
+	// skipped lines that went elsewhere, e.g. a stderr line between stdout
+	// partials). Then first and last are unused.
+	seqs []uint64
 }
 
 // NewTicket returns a ticket for the single line seq of a.
@@ -51,17 +55,26 @@ func NewTicket(a Acker, seq uint64) Ticket {
 // Done acknowledges every line the ticket covers. Calling Done on the zero
 // Ticket does nothing.
 func (t Ticket) Done() {
-	if t.acker != nil {
+	if t.acker == nil {
+		return
+	}
+	if t.seqs == nil {
 		t.acker.Ack(t.first, t.last)
+		return
+	}
+	for _, s := range t.seqs {
+		t.acker.Ack(s, s)
 	}
 }
 
 // IsZero reports whether the ticket covers no line.
 func (t Ticket) IsZero() bool { return t.acker == nil }
 
-// Merge returns a ticket that covers t and later, for entries built from
-// several source lines (multiline, CRI partial lines). Both tickets must come
-// from the same source; if either is zero the other is returned.
+// Merge returns a ticket that covers the lines of both, for entries built
+// from several source lines (multiline, CRI partial lines). Both tickets
+// must come from the same source; if either is zero the other is returned.
+// Merging a ticket that directly follows t (the common case) allocates
+// nothing; lines in between are never covered.
 func (t Ticket) Merge(later Ticket) Ticket {
 	if t.acker == nil {
 		return later
@@ -69,14 +82,32 @@ func (t Ticket) Merge(later Ticket) Ticket {
 	if later.acker == nil {
 		return t
 	}
-	if later.first < t.first {
-		t.first = later.first
-	}
-	if later.last > t.last {
+	if t.seqs == nil && later.seqs == nil && later.first == t.last+1 {
 		t.last = later.last
+		return t
 	}
-	return t
+	seqs := t.list(nil)
+	seqs = later.list(seqs)
+	return Ticket{acker: t.acker, seqs: seqs}
 }
 
-// Range returns the first and last sequence numbers covered.
-func (t Ticket) Range() (first, last uint64) { return t.first, t.last }
+func (t Ticket) list(dst []uint64) []uint64 {
+	if t.seqs != nil {
+		return append(dst, t.seqs...)
+	}
+	for s := t.first; s <= t.last; s++ {
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// Lines returns how many source lines the ticket covers.
+func (t Ticket) Lines() int {
+	switch {
+	case t.acker == nil:
+		return 0
+	case t.seqs != nil:
+		return len(t.seqs)
+	}
+	return int(t.last - t.first + 1)
+}
