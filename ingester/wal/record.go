@@ -121,6 +121,11 @@ func (r *recordReader) readHeader() error {
 	if h[5] != r.kind {
 		return fmt.Errorf("file kind %d, want %d: %w", h[5], r.kind, errVersion)
 	}
+	if h[6] != 0 || h[7] != 0 {
+		// Reserved for flags of a later version; an older reader must not
+		// guess what they mean.
+		return fmt.Errorf("reserved header bytes %02x%02x set: %w", h[6], h[7], errVersion)
+	}
 	if _, err := r.br.Discard(fileHeaderSize); err != nil {
 		return err
 	}

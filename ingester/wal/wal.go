@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -331,6 +332,13 @@ func (w *WAL) run() {
 			w.mu.Unlock()
 			return
 		}
+		// Callers woken by the previous batch are runnable now; let them
+		// append before taking the batch. Without this the first caller
+		// to come back gets a batch (and an fsync) of its own, and batches
+		// alternate between one caller and all the others.
+		w.mu.Unlock()
+		runtime.Gosched()
+		w.mu.Lock()
 		buf, cuts, g := w.buf, w.cuts, w.gen
 		w.buf, w.cuts = w.spare[:0], w.spareCut[:0]
 		w.spare, w.spareCut = nil, nil
