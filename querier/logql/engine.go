@@ -1,0 +1,224 @@
+package logql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/querier/logql/syntax"
+)
+
+// Defaults of EngineOptions, Loki's.
+const (
+	DefaultMaxEntriesLimit = 5000
+	DefaultMaxSeries       = 500
+	DefaultQueryTimeout    = time.Minute
+	// DefaultLimit is the number of entries a log query returns when
+	// Params.Limit is 0 (the HTTP API's default).
+	DefaultLimit = 100
+	// maxPoints is the resolution limit of a range query, per series.
+	maxPoints = 11000
+)
+
+// EngineOptions configure an Engine. Zero values take the defaults.
+type EngineOptions struct {
+	// MaxEntriesLimit is the largest limit a log query may ask for (Loki's
+	// max_entries_limit_per_query).
+	MaxEntriesLimit int
+	// MaxSeries is the largest number of series a metric query may return
+	// (Loki's max_query_series).
+	MaxSeries int
+	// QueryTimeout bounds a query's execution (Loki's query_timeout).
+	QueryTimeout time.Duration
+}
+
+func (o *EngineOptions) withDefaults() EngineOptions {
+	out := *o
+	if out.MaxEntriesLimit <= 0 {
+		out.MaxEntriesLimit = DefaultMaxEntriesLimit
+	}
+	if out.MaxSeries <= 0 {
+		out.MaxSeries = DefaultMaxSeries
+	}
+	if out.QueryTimeout <= 0 {
+		out.QueryTimeout = DefaultQueryTimeout
+	}
+	return out
+}
+
+// Engine evaluates LogQL queries. It is safe for concurrent use: every
+// query builds its own pipelines and evaluators.
+type Engine struct {
+	opts   EngineOptions
+	logger *slog.Logger
+}
+
+// NewEngine returns an engine; a nil logger discards logs.
+func NewEngine(opts EngineOptions, logger *slog.Logger) *Engine {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{opts: opts.withDefaults(), logger: logger}
+}
+
+// Query parses and evaluates p.Query over src. Errors the client caused
+// (parse errors, limits, pipeline errors, an instant log query) satisfy
+// errors.Is(err, ErrBadRequest); a parse error also unwraps to the syntax
+// package's *ParseError.
+func (e *Engine) Query(ctx context.Context, src Source, p Params) (Result, error) {
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, e.opts.QueryTimeout)
+	defer cancel()
+
+	expr, err := syntax.ParseExpr(p.Query)
+	if err != nil {
+		return Result{}, asBadRequest(err)
+	}
+	q := &query{ctx: ctx, src: src, p: p, opts: e.opts}
+	if p.Instant {
+		q.p.End = p.Start
+	}
+	var res Result
+	switch expr := expr.(type) {
+	case *syntax.LogSelectorExpr:
+		res, err = q.evalLogs(expr)
+	case syntax.SampleExpr:
+		res, err = q.evalSample(expr)
+	default:
+		err = badRequestf("unsupported expression %T", expr)
+	}
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrBadRequest) {
+		err = fmt.Errorf("query %q: %w", p.Query, ctx.Err())
+	}
+	q.stats.ExecTime = time.Since(begin)
+	res.Stats = q.stats
+	level := slog.LevelDebug
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	e.logger.Log(ctx, level, "query",
+		"query", p.Query, "instant", p.Instant, "type", string(res.Type),
+		"duration", q.stats.ExecTime, "lines", q.stats.TotalLinesProcessed,
+		"bytes", q.stats.TotalBytesProcessed, "err", err)
+	if err != nil {
+		return Result{Stats: q.stats}, err
+	}
+	return res, nil
+}
+
+// query is the state of one evaluation.
+type query struct {
+	ctx   context.Context
+	src   Source
+	p     Params
+	opts  EngineOptions
+	stats Stats
+}
+
+// evalSample evaluates a metric query: one vector for an instant query, a
+// matrix for a range query, a scalar (or a constant matrix) for an
+// expression of literals only.
+func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
+	start, end := q.p.Start.UnixNano(), q.p.End.UnixNano()
+	step := q.p.Step.Nanoseconds()
+	if q.p.Instant {
+		step = 0
+	} else {
+		if step <= 0 {
+			return Result{}, badRequestf("zero or negative query resolution step widths are not accepted. Try a positive integer")
+		}
+		if end < start {
+			return Result{}, badRequestf("end timestamp must not be before start time")
+		}
+		if (end-start)/step > maxPoints {
+			return Result{}, &LimitError{msg: "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"}
+		}
+	}
+	if v, ok, err := scalarValue(expr); err != nil {
+		return Result{}, err
+	} else if ok {
+		return q.scalarResult(v, start, end, step), nil
+	}
+
+	ev, err := q.newEvaluator(expr, steps{start: start, end: end, step: step})
+	if err != nil {
+		return Result{}, err
+	}
+	defer ev.close()
+
+	if q.p.Instant {
+		ts, vec, ok := ev.next()
+		if err := ev.err(); err != nil {
+			return Result{}, err
+		}
+		out := make([]Sample, 0, len(vec))
+		if ok {
+			if len(vec) > q.opts.MaxSeries {
+				return Result{}, newSeriesLimitError(q.opts.MaxSeries)
+			}
+			for _, s := range vec {
+				out = append(out, Sample{Metric: s.metric, Point: Point{T: ts / 1e6, V: s.v}})
+			}
+		}
+		if !isSortExpr(expr) {
+			slices.SortFunc(out, func(a, b Sample) int { return labels.Compare(a.Metric, b.Metric) })
+		}
+		return Result{Type: ValueVector, Vector: out}, nil
+	}
+
+	index := make(map[uint64]int)
+	var matrix []Series
+	for {
+		ts, vec, ok := ev.next()
+		if !ok {
+			break
+		}
+		for _, s := range vec {
+			h := s.metric.Hash()
+			i, found := index[h]
+			if !found {
+				i = len(matrix)
+				index[h] = i
+				matrix = append(matrix, Series{Metric: s.metric})
+			}
+			matrix[i].Points = append(matrix[i].Points, Point{T: ts / 1e6, V: s.v})
+		}
+		if len(matrix) > q.opts.MaxSeries {
+			return Result{}, newSeriesLimitError(q.opts.MaxSeries)
+		}
+	}
+	if err := ev.err(); err != nil {
+		return Result{}, err
+	}
+	slices.SortFunc(matrix, func(a, b Series) int { return labels.Compare(a.Metric, b.Metric) })
+	if matrix == nil {
+		matrix = []Series{}
+	}
+	return Result{Type: ValueMatrix, Matrix: matrix}, nil
+}
+
+// scalarResult answers a query made of literals only: a scalar for an
+// instant query, one unlabeled series with the value at every step for a
+// range query, as Loki does.
+func (q *query) scalarResult(v float64, start, end, step int64) Result {
+	if q.p.Instant {
+		return Result{Type: ValueScalar, Scalar: Point{T: start / 1e6, V: v}}
+	}
+	s := Series{Metric: labels.EmptyLabels()}
+	for t := start; t <= end; t += step {
+		s.Points = append(s.Points, Point{T: t / 1e6, V: v})
+	}
+	return Result{Type: ValueMatrix, Matrix: []Series{s}}
+}
+
+// isSortExpr reports whether the query's outermost operation orders its
+// result by value, which an instant query must then keep.
+func isSortExpr(e syntax.SampleExpr) bool {
+	v, ok := e.(*syntax.VectorAggregationExpr)
+	return ok && (v.Op == syntax.VectorSort || v.Op == syntax.VectorSortDesc)
+}

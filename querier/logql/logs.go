@@ -1,0 +1,230 @@
+package logql
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/querier/logql/log"
+	"github.com/plgstack/plg/querier/logql/syntax"
+)
+
+// ctxCheckEvery is how many entries are read between two checks of the
+// query's context.
+const ctxCheckEvery = 4096
+
+// logCursor is one stream's entries after the pipeline: the next kept
+// entry, copied out of the iterator's and the stages' buffers (other
+// streams run through the same stages before this entry is consumed).
+type logCursor struct {
+	it     chunks.Iterator
+	sp     *log.StreamPipeline
+	stream labels.Labels
+	rank   int
+
+	ts       int64
+	line     []byte
+	lbls     labels.Labels
+	lblsStr  string // lbls.String(), computed on ties only
+	metadata labels.Labels
+}
+
+// evalLogs answers a log query over [start, end): the pipeline's output
+// lines grouped by their final labels, at most limit entries in the
+// requested direction, optionally one per interval.
+func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
+	if q.p.Instant {
+		return Result{}, &badRequest{err: ErrInstantLogQuery}
+	}
+	limit := q.p.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if limit > q.opts.MaxEntriesLimit {
+		return Result{}, newEntriesLimitError(limit, q.opts.MaxEntriesLimit)
+	}
+	if q.p.End.Before(q.p.Start) {
+		return Result{}, badRequestf("end timestamp must not be before start time")
+	}
+	p, err := buildPipeline(sel)
+	if err != nil {
+		return Result{}, err
+	}
+	dir := q.p.Direction
+	streams, err := q.src.Select(q.ctx, sel.Matchers, q.p.Start.UnixNano(), q.p.End.UnixNano(), dir, &q.stats.Stats)
+	if err != nil {
+		return Result{}, err
+	}
+	q.stats.Streams += int64(len(streams))
+	m := &logMerger{q: q, backward: dir == chunks.Backward}
+	defer m.close(streams)
+	for i, s := range streams {
+		c := &logCursor{it: s.Iter, sp: p.ForStream(s.Labels), stream: s.Labels, rank: i}
+		if m.fill(c) {
+			m.heap = append(m.heap, c)
+		}
+	}
+	if m.fail != nil {
+		return Result{}, m.fail
+	}
+	m.init()
+
+	interval := q.p.Interval.Nanoseconds()
+	var (
+		out     []Stream
+		byHash  = map[uint64]int{}
+		last    int64
+		emitted int
+	)
+	for emitted < limit && len(m.heap) > 0 {
+		c := m.heap[0]
+		if interval <= 0 || emitted == 0 || (!m.backward && c.ts >= last+interval) || (m.backward && c.ts <= last-interval) {
+			h := c.lbls.Hash()
+			i, ok := byHash[h]
+			if !ok {
+				i = len(out)
+				byHash[h] = i
+				out = append(out, Stream{Labels: c.lbls})
+			}
+			out[i].Entries = append(out[i].Entries, c.entry())
+			last = c.ts
+			emitted++
+		}
+		m.advance()
+		if m.fail != nil {
+			return Result{}, m.fail
+		}
+	}
+	slices.SortFunc(out, func(a, b Stream) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
+	if out == nil {
+		out = []Stream{}
+	}
+	return Result{Type: ValueStreams, Streams: out}, nil
+}
+
+// entry returns the cursor's current entry as a result entry. Parsed holds
+// the labels the pipeline added (not in the stream nor in the metadata).
+func (c *logCursor) entry() Entry {
+	e := Entry{Timestamp: c.ts, Line: string(c.line)}
+	if c.metadata.Len() > 0 {
+		e.StructuredMetadata = c.metadata
+	}
+	if !labels.Equal(c.lbls, c.stream) {
+		var parsed []labels.Label
+		c.lbls.Range(func(l labels.Label) {
+			if c.stream.Has(l.Name) && c.stream.Get(l.Name) == l.Value {
+				return
+			}
+			if c.metadata.Has(l.Name) && c.metadata.Get(l.Name) == l.Value {
+				return
+			}
+			parsed = append(parsed, l)
+		})
+		if len(parsed) > 0 {
+			e.Parsed = labels.New(parsed...)
+		}
+	}
+	return e
+}
+
+// logMerger orders stream cursors by their next entry in the query's
+// direction; equal timestamps are ordered by labels, then stream.
+type logMerger struct {
+	q        *query
+	backward bool
+	heap     []*logCursor
+	fail     error
+	sinceCtx int
+}
+
+func (m *logMerger) fill(c *logCursor) bool {
+	for c.it.Next() {
+		e := c.it.At()
+		m.q.stats.TotalLinesProcessed++
+		m.q.stats.TotalBytesProcessed += int64(len(e.Line))
+		if m.sinceCtx++; m.sinceCtx >= ctxCheckEvery {
+			m.sinceCtx = 0
+			if err := m.q.ctx.Err(); err != nil {
+				m.fail = err
+				return false
+			}
+		}
+		out, lbls, _, keep := c.sp.Process(e.Timestamp, e.Line, e.Metadata)
+		if !keep {
+			continue
+		}
+		c.ts = e.Timestamp
+		c.line = append(c.line[:0], out...)
+		if !labels.Equal(lbls, c.lbls) {
+			c.lbls, c.lblsStr = lbls, ""
+		}
+		c.metadata = e.Metadata
+		return true
+	}
+	if err := c.it.Err(); err != nil && m.fail == nil {
+		m.fail = err
+	}
+	return false
+}
+
+func (m *logMerger) init() {
+	for i := len(m.heap)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+}
+
+func (m *logMerger) advance() {
+	if m.fill(m.heap[0]) {
+		m.down(0)
+		return
+	}
+	n := len(m.heap) - 1
+	m.heap[0] = m.heap[n]
+	m.heap = m.heap[:n]
+	if n > 0 {
+		m.down(0)
+	}
+}
+
+func (m *logMerger) less(a, b *logCursor) bool {
+	if a.ts != b.ts {
+		return (a.ts < b.ts) != m.backward
+	}
+	if a.lblsStr == "" {
+		a.lblsStr = a.lbls.String()
+	}
+	if b.lblsStr == "" {
+		b.lblsStr = b.lbls.String()
+	}
+	if c := strings.Compare(a.lblsStr, b.lblsStr); c != 0 {
+		return c < 0
+	}
+	return a.rank < b.rank
+}
+
+func (m *logMerger) down(i int) {
+	h := m.heap
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && m.less(h[r], h[l]) {
+			j = r
+		}
+		if !m.less(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (m *logMerger) close(streams []SourceStream) {
+	for _, s := range streams {
+		_ = s.Iter.Close()
+	}
+}

@@ -1,0 +1,468 @@
+package logql
+
+import (
+	"math"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/querier/logql/log"
+	"github.com/plgstack/plg/querier/logql/syntax"
+)
+
+// point is one extracted sample: its entry's timestamp (ns) and value.
+type point struct {
+	t int64
+	v float64
+}
+
+// window is the samples of one series inside the current range, oldest
+// first. Evicted samples are dropped from the front; the backing array is
+// compacted when more than half of it is dead.
+type window struct {
+	metric labels.Labels
+	pts    []point
+	head   int
+}
+
+func (w *window) live() []point { return w.pts[w.head:] }
+
+// evict drops samples at or before t (the window's exclusive lower bound).
+func (w *window) evict(t int64) {
+	for w.head < len(w.pts) && w.pts[w.head].t <= t {
+		w.head++
+	}
+	if w.head == len(w.pts) {
+		w.pts, w.head = w.pts[:0], 0
+	} else if w.head > len(w.pts)/2 && w.head > 64 {
+		n := copy(w.pts, w.pts[w.head:])
+		w.pts, w.head = w.pts[:n], 0
+	}
+}
+
+// rangeEvaluator evaluates a range aggregation step by step. Samples come
+// from every selected stream merged in time order; each step loads the
+// samples up to its window's end, evicts those at or before its start and
+// aggregates what is left, so only samples inside the current window are
+// held in memory (one window per output series).
+type rangeEvaluator struct {
+	q       *query
+	op      syntax.RangeOp
+	phi     float64
+	rangeNs int64
+	offset  int64
+	st      steps
+	src     *sampleMerger
+	// unwrapped: rate sums the unwrapped values instead of counting lines.
+	unwrapped bool
+
+	windows map[uint64]*window
+	free    []*window
+	out     []sample
+	absent  labels.Labels // absent_over_time's labels
+	fail    error
+}
+
+func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *syntax.Grouping, st steps) (stepEvaluator, error) {
+	ex, err := buildExtractor(e, grouping)
+	if err != nil {
+		return nil, err
+	}
+	rangeNs, offset := e.Left.Range.Nanoseconds(), e.Left.Offset.Nanoseconds()
+	if rangeNs <= 0 {
+		return nil, badRequestf("range of %s must be positive", e.Op)
+	}
+	// Windows are (t-offset-range, t-offset]; Select's range is [from, through).
+	from := st.start - offset - rangeNs + 1
+	through := st.end - offset + 1
+	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, &q.stats.Stats)
+	if err != nil {
+		return nil, err
+	}
+	q.stats.Streams += int64(len(streams))
+	r := &rangeEvaluator{
+		q: q, op: e.Op, rangeNs: rangeNs, offset: offset, st: st,
+		src:       newSampleMerger(q, streams, ex),
+		windows:   map[uint64]*window{},
+		unwrapped: e.Left.Unwrap != nil,
+	}
+	if e.Param != nil {
+		r.phi = *e.Param
+	}
+	if e.Op == syntax.RangeAbsent {
+		r.absent = absentLabels(e.Left.Left.Matchers)
+	}
+	return r, nil
+}
+
+// absentLabels are the labels of absent_over_time's sample: the selector's
+// equality matchers, except names also matched otherwise.
+func absentLabels(ms []*labels.Matcher) labels.Labels {
+	b := labels.NewBuilder(labels.EmptyLabels())
+	var drop []string
+	for _, m := range ms {
+		if m.Type == labels.MatchEqual && b.Get(m.Name) == "" {
+			b.Set(m.Name, m.Value)
+		} else {
+			drop = append(drop, m.Name)
+		}
+	}
+	b.Del(drop...)
+	return b.Labels()
+}
+
+func (r *rangeEvaluator) next() (int64, []sample, bool) {
+	if r.fail != nil {
+		return 0, nil, false
+	}
+	ts, ok := r.st.next()
+	if !ok {
+		return 0, nil, false
+	}
+	end := ts - r.offset
+	start := end - r.rangeNs
+	for h, w := range r.windows {
+		w.evict(start)
+		if len(w.live()) == 0 {
+			delete(r.windows, h)
+			r.free = append(r.free, w)
+		}
+	}
+	if err := r.load(start, end); err != nil {
+		r.fail = err
+		return 0, nil, false
+	}
+	r.out = r.out[:0]
+	for _, w := range r.windows {
+		if w.metric.Has(errorLabel) {
+			r.fail = newPipelineError(w.metric)
+			return 0, nil, false
+		}
+		r.out = append(r.out, sample{metric: w.metric, v: r.aggregate(w.live())})
+	}
+	if r.op == syntax.RangeAbsent {
+		if len(r.out) > 0 {
+			r.out = r.out[:0]
+		} else {
+			r.out = append(r.out, sample{metric: r.absent, v: 1})
+		}
+	}
+	return ts, r.out, true
+}
+
+// load adds the samples in (start, end] to their windows.
+func (r *rangeEvaluator) load(start, end int64) error {
+	m := r.src
+	for m.peek() {
+		c := m.top()
+		if c.ts > end {
+			return nil
+		}
+		if c.ts > start {
+			w, ok := r.windows[c.hash]
+			if !ok {
+				w = r.newWindow(c.lbls)
+				r.windows[c.hash] = w
+			}
+			w.pts = append(w.pts, point{t: c.ts, v: c.v})
+		}
+		m.advance()
+	}
+	return m.err()
+}
+
+func (r *rangeEvaluator) newWindow(metric labels.Labels) *window {
+	if n := len(r.free); n > 0 {
+		w := r.free[n-1]
+		r.free = r.free[:n-1]
+		w.metric, w.pts, w.head = metric, w.pts[:0], 0
+		return w
+	}
+	return &window{metric: metric}
+}
+
+func (r *rangeEvaluator) aggregate(pts []point) float64 {
+	seconds := float64(r.rangeNs) / 1e9
+	switch r.op {
+	case syntax.RangeCount:
+		return float64(len(pts))
+	case syntax.RangeRate:
+		if r.unwrapped {
+			return sumPoints(pts) / seconds
+		}
+		return float64(len(pts)) / seconds
+	case syntax.RangeBytes, syntax.RangeSum:
+		return sumPoints(pts)
+	case syntax.RangeBytesRate:
+		return sumPoints(pts) / seconds
+	case syntax.RangeRateCounter:
+		return rateCounter(pts, r.rangeNs)
+	case syntax.RangeAvg:
+		return avgPoints(pts)
+	case syntax.RangeMin:
+		v := pts[0].v
+		for _, p := range pts[1:] {
+			if p.v < v || math.IsNaN(v) {
+				v = p.v
+			}
+		}
+		return v
+	case syntax.RangeMax:
+		v := pts[0].v
+		for _, p := range pts[1:] {
+			if p.v > v || math.IsNaN(v) {
+				v = p.v
+			}
+		}
+		return v
+	case syntax.RangeStdvar:
+		return stdvarPoints(pts)
+	case syntax.RangeStddev:
+		return math.Sqrt(stdvarPoints(pts))
+	case syntax.RangeQuantile:
+		return quantilePoints(r.phi, pts)
+	case syntax.RangeFirst:
+		return pts[0].v
+	case syntax.RangeLast:
+		return pts[len(pts)-1].v
+	case syntax.RangeAbsent:
+		return 1
+	}
+	return math.NaN()
+}
+
+func sumPoints(pts []point) float64 {
+	var s float64
+	for _, p := range pts {
+		s += p.v
+	}
+	return s
+}
+
+// avgPoints is the incremental mean Loki and Prometheus use, which stays
+// finite where a plain sum would overflow and handles infinities.
+func avgPoints(pts []point) float64 {
+	var mean, count float64
+	for _, p := range pts {
+		count++
+		if math.IsInf(mean, 0) {
+			if math.IsInf(p.v, 0) && (mean > 0) == (p.v > 0) {
+				continue
+			}
+			if !math.IsInf(p.v, 0) && !math.IsNaN(p.v) {
+				continue
+			}
+		}
+		mean += p.v/count - mean/count
+	}
+	return mean
+}
+
+// stdvarPoints is the population variance (Welford).
+func stdvarPoints(pts []point) float64 {
+	var aux, count, mean float64
+	for _, p := range pts {
+		count++
+		delta := p.v - mean
+		mean += delta / count
+		aux += delta * (p.v - mean)
+	}
+	return aux / count
+}
+
+// quantilePoints is PromQL's quantile: linear interpolation between the
+// closest ranks; -Inf below 0, +Inf above 1.
+func quantilePoints(phi float64, pts []point) float64 {
+	if len(pts) == 0 {
+		return math.NaN()
+	}
+	if phi < 0 {
+		return math.Inf(-1)
+	}
+	if phi > 1 {
+		return math.Inf(1)
+	}
+	vals := make([]float64, len(pts))
+	for i, p := range pts {
+		vals[i] = p.v
+	}
+	slices.Sort(vals)
+	n := float64(len(vals))
+	rank := phi * (n - 1)
+	lo := math.Max(0, math.Floor(rank))
+	hi := math.Min(n-1, lo+1)
+	w := rank - math.Floor(rank)
+	return vals[int(lo)]*(1-w) + vals[int(hi)]*w
+}
+
+// rateCounter is Loki's rate_counter: Prometheus' extrapolated rate of a
+// counter (resets add the value before the reset), computed exactly as
+// Loki computes it so the numbers agree. Loki bounds the range by the
+// samples themselves and mixes nanosecond timestamps with a millisecond
+// range, which makes the extrapolation negligible: the result is close to
+// the increase over the window divided by the range in seconds.
+func rateCounter(pts []point, rangeNs int64) float64 {
+	if len(pts) < 2 {
+		return 0
+	}
+	first, last := pts[0], pts[len(pts)-1]
+	rangeStart := first.t - rangeNs/1e6
+	rangeEnd := last.t
+	result := last.v - first.v
+	var prev float64
+	for _, p := range pts {
+		if p.v < prev {
+			result += prev
+		}
+		prev = p.v
+	}
+	toStart := float64(first.t-rangeStart) / 1000
+	toEnd := float64(rangeEnd-last.t) / 1000
+	sampled := float64(last.t-first.t) / 1000
+	avg := sampled / float64(len(pts)-1)
+	if result > 0 && first.v >= 0 {
+		if toZero := sampled * (first.v / result); toZero < toStart {
+			toStart = toZero
+		}
+	}
+	threshold := avg * 1.1
+	interval := sampled
+	if toStart < threshold {
+		interval += toStart
+	} else {
+		interval += avg / 2
+	}
+	if toEnd < threshold {
+		interval += toEnd
+	} else {
+		interval += avg / 2
+	}
+	result *= interval / sampled
+	return result / (float64(rangeNs) / 1e9)
+}
+
+func (r *rangeEvaluator) err() error { return r.fail }
+func (r *rangeEvaluator) close()     { r.src.close() }
+
+// sampleCursor is one stream's entries turned into samples.
+type sampleCursor struct {
+	it   chunks.Iterator
+	ex   *log.StreamSampleExtractor
+	rank int
+	ts   int64
+	v    float64
+	lbls labels.Labels
+	hash uint64
+}
+
+// sampleMerger merges the samples of all streams in time order with a
+// binary heap of cursors (equal timestamps: lower stream index first).
+type sampleMerger struct {
+	q        *query
+	heap     []*sampleCursor
+	all      []*sampleCursor
+	started  bool
+	fail     error
+	sinceCtx int
+}
+
+func newSampleMerger(q *query, streams []SourceStream, ex *log.SampleExtractor) *sampleMerger {
+	m := &sampleMerger{q: q, all: make([]*sampleCursor, len(streams))}
+	for i, s := range streams {
+		m.all[i] = &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i}
+	}
+	return m
+}
+
+// fill advances c to its next sample; false when the stream is done.
+func (m *sampleMerger) fill(c *sampleCursor) bool {
+	for c.it.Next() {
+		e := c.it.At()
+		m.q.stats.TotalLinesProcessed++
+		m.q.stats.TotalBytesProcessed += int64(len(e.Line))
+		if m.sinceCtx++; m.sinceCtx >= ctxCheckEvery {
+			m.sinceCtx = 0
+			if err := m.q.ctx.Err(); err != nil {
+				m.fail = err
+				return false
+			}
+		}
+		v, lbls, h, ok := c.ex.Process(e.Timestamp, e.Line, e.Metadata)
+		if !ok {
+			continue
+		}
+		c.ts, c.v, c.lbls, c.hash = e.Timestamp, v, lbls, h
+		return true
+	}
+	if err := c.it.Err(); err != nil && m.fail == nil {
+		m.fail = err
+	}
+	return false
+}
+
+// peek reports whether a sample is available at top.
+func (m *sampleMerger) peek() bool {
+	if !m.started {
+		m.started = true
+		for _, c := range m.all {
+			if m.fill(c) {
+				m.heap = append(m.heap, c)
+			}
+		}
+		for i := len(m.heap)/2 - 1; i >= 0; i-- {
+			m.down(i)
+		}
+	}
+	return m.fail == nil && len(m.heap) > 0
+}
+
+func (m *sampleMerger) top() *sampleCursor { return m.heap[0] }
+
+// advance moves past the top sample.
+func (m *sampleMerger) advance() {
+	if m.fill(m.heap[0]) {
+		m.down(0)
+		return
+	}
+	n := len(m.heap) - 1
+	m.heap[0] = m.heap[n]
+	m.heap = m.heap[:n]
+	if n > 0 {
+		m.down(0)
+	}
+}
+
+func (m *sampleMerger) less(a, b *sampleCursor) bool {
+	if a.ts != b.ts {
+		return a.ts < b.ts
+	}
+	return a.rank < b.rank
+}
+
+func (m *sampleMerger) down(i int) {
+	h := m.heap
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && m.less(h[r], h[l]) {
+			j = r
+		}
+		if !m.less(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (m *sampleMerger) err() error { return m.fail }
+
+func (m *sampleMerger) close() {
+	for _, c := range m.all {
+		_ = c.it.Close()
+	}
+}

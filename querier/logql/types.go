@@ -1,0 +1,107 @@
+package logql
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+)
+
+// Source gives the engine the raw streams a stream selector picks. The
+// querier implements it over the ingesters' memory and the object store,
+// already merged and deduplicated per stream; tests implement it over slices.
+type Source interface {
+	// Select returns one iterator per stream matching every matcher with
+	// entries in [from, through) (Unix ns), in direction dir. Stats, when not
+	// nil, receives the bytes and lines decompressed.
+	Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, stats *chunks.Stats) ([]SourceStream, error)
+}
+
+// SourceStream is one stream's entries.
+type SourceStream struct {
+	Labels labels.Labels
+	Iter   chunks.Iterator
+}
+
+// Params describe one query as the HTTP API received it.
+type Params struct {
+	Query string
+	// Start and End bound a range query; an instant query has Start == End
+	// and Instant set.
+	Start, End time.Time
+	Instant    bool
+	// Step is the resolution of a metric range query.
+	Step time.Duration
+	// Interval, for log queries only, keeps at most one entry per interval.
+	Interval  time.Duration
+	Limit     int
+	Direction chunks.Direction
+}
+
+// ValueType names a result's shape, with Loki's JSON spellings.
+type ValueType string
+
+const (
+	ValueStreams ValueType = "streams"
+	ValueMatrix  ValueType = "matrix"
+	ValueVector  ValueType = "vector"
+	ValueScalar  ValueType = "scalar"
+)
+
+// Result is a query's answer. Exactly one of Streams, Matrix, Vector or
+// Scalar is meaningful, as Type says.
+type Result struct {
+	Type    ValueType
+	Streams []Stream
+	Matrix  []Series
+	Vector  []Sample
+	Scalar  Point
+	Stats   Stats
+}
+
+// Stream is a log query's entries for one label set (stream labels plus
+// any labels the pipeline extracted or changed), in the requested direction.
+type Stream struct {
+	Labels  labels.Labels
+	Entries []Entry
+}
+
+// Entry is one result line.
+type Entry struct {
+	Timestamp int64 // Unix ns
+	Line      string
+	// StructuredMetadata and Parsed are returned as Loki's third value
+	// element when present (categorized labels).
+	StructuredMetadata labels.Labels
+	Parsed             labels.Labels
+}
+
+// Series is one metric series of a range query, points ascending in time.
+type Series struct {
+	Metric labels.Labels
+	Points []Point
+}
+
+// Sample is one series' value at the instant of an instant query.
+type Sample struct {
+	Metric labels.Labels
+	Point  Point
+}
+
+// Point is a value at a time (Unix ms, as Prometheus).
+type Point struct {
+	T int64
+	V float64
+}
+
+// Stats are filled from real counters while the query runs.
+type Stats struct {
+	chunks.Stats
+	TotalLinesProcessed int64
+	TotalBytesProcessed int64
+	ExecTime            time.Duration
+	// Streams is the number of streams the selectors picked.
+	Streams int64
+}
