@@ -1,6 +1,9 @@
 package syntax
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // malformedQueries pairs rejected queries with the exact error text users
 // see. Syntax errors read like Loki's yacc parser ("unexpected X, expecting
@@ -246,8 +249,9 @@ func TestParseMatchersAcceptsOnlyBareSelectors(t *testing.T) {
 		t.Errorf("ParseMatchers = %v", ms)
 	}
 	for _, q := range []string{`{app="foo"} |= "x"`, `rate({app="foo"}[5m])`} {
-		if _, err := ParseMatchers(q); err != ErrNotMatchers {
-			t.Errorf("ParseMatchers(%q) error = %v, want ErrNotMatchers", q, err)
+		_, err := ParseMatchers(q)
+		if !errors.Is(err, ErrNotMatchers) || !errors.Is(err, ErrParse) {
+			t.Errorf("ParseMatchers(%q) error = %v, want ErrNotMatchers (a parse error)", q, err)
 		}
 	}
 	if _, err := ParseMatchers(`{app="foo"`); err == nil {

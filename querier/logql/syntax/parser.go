@@ -1,7 +1,6 @@
 package syntax
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -18,8 +17,9 @@ const MaxQueryLength = 5120
 
 const errEmptyCompatible = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
 
-// ErrNotMatchers is returned by ParseMatchers for anything but a bare selector.
-var ErrNotMatchers = errors.New("only label matchers are supported")
+// ErrNotMatchers is returned by ParseMatchers for anything but a bare
+// selector. It is a *ParseError, so errors.Is(err, ErrParse) holds too.
+var ErrNotMatchers error = &ParseError{Msg: "only label matchers are supported"}
 
 // ParseExpr parses a LogQL query into a log query (*LogSelectorExpr) or a
 // metric query (SampleExpr). Every stream selector must contain a matcher

@@ -91,8 +91,11 @@ func formatBytes(b uint64) string {
 // Prometheus style ("1h30m", "1d") for whole milliseconds, Go style
 // otherwise ("1.5µs", "-5m0s").
 func formatDuration(d time.Duration) string {
-	if d > 0 && d%time.Millisecond == 0 {
+	switch {
+	case d > 0 && d%time.Millisecond == 0:
 		return model.Duration(d).String()
+	case d < 0 && d > math.MinInt64 && d%time.Millisecond == 0:
+		return "-" + model.Duration(-d).String()
 	}
 	return d.String()
 }

@@ -38,6 +38,25 @@ func Children(n Node) []Node {
 	return nil
 }
 
+// Visitor is called by Walk for each node; it returns the visitor for the
+// node's children, or nil to skip them (as go/ast.Visitor).
+type Visitor interface {
+	Visit(n Node) (w Visitor)
+}
+
+// Walk traverses the tree rooted at n depth-first in query order.
+func Walk(v Visitor, n Node) {
+	if n == nil {
+		return
+	}
+	if v = v.Visit(n); v == nil {
+		return
+	}
+	for _, c := range Children(n) {
+		Walk(v, c)
+	}
+}
+
 // Inspect walks the tree rooted at n depth-first in query order, calling f
 // for each node; if f returns false the node's children are skipped.
 func Inspect(n Node, f func(Node) bool) {

@@ -70,3 +70,25 @@ func TestQueryKindHelpers(t *testing.T) {
 		}
 	}
 }
+
+type countingVisitor struct{ n *int }
+
+func (v countingVisitor) Visit(n Node) Visitor {
+	*v.n++
+	if _, ok := n.(*LogRangeExpr); ok {
+		return nil
+	}
+	return v
+}
+
+func TestWalkStopsWhereTheVisitorReturnsNil(t *testing.T) {
+	e, err := ParseExpr(`sum(rate({a="b"} |= "x" [5m]))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	Walk(countingVisitor{&n}, e)
+	if n != 3 { // sum, rate, log range; the selector below the range is skipped
+		t.Errorf("visited %d nodes, want 3", n)
+	}
+}
