@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,7 +68,8 @@ type ReplayStats struct {
 // is truncated on disk with a warning and replay succeeds: under
 // SyncAlways none of it was acknowledged. Invalid data anywhere else is a
 // *CorruptionError naming the file and offset. A missing directory replays
-// nothing. Replay must not run while a WAL on dir is logging.
+// nothing. If a WAL has dir open (Open before Replay), Replay reads but
+// never modifies the newest segment, whose tail may be a write in flight.
 func Replay(dir string, fn func(rec []byte) error, logger *slog.Logger) (ReplayStats, error) {
 	return ReplayWithOptions(dir, ReplayOptions{Logger: logger}, fn)
 }
@@ -84,6 +86,23 @@ func ReplayWithOptions(dir string, opts ReplayOptions, fn func(rec []byte) error
 	m := newMetrics(opts.Registerer)
 	defer func() { st.Duration = time.Since(start) }()
 
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	// Repairing the newest segment is only safe when no WAL is writing it.
+	// If one holds the directory (Open ran first, in this process or
+	// another), Open already repaired the old tail and an invalid frame at
+	// the end is a write in flight: stop there and modify nothing.
+	readOnly := false
+	lock, err := lockDir(dir)
+	switch {
+	case errors.Is(err, ErrLocked):
+		readOnly = true
+	case err != nil:
+		return st, err
+	default:
+		defer lock.Close()
+	}
 	l, err := listDir(dir)
 	if err != nil {
 		return st, err
@@ -138,6 +157,11 @@ func ReplayWithOptions(dir string, opts ReplayOptions, fn func(rec []byte) error
 		}
 		var fe *frameError
 		if i == len(segs)-1 && errors.As(err, &fe) {
+			if readOnly {
+				log.Info("newest segment ends in an incomplete frame while a WAL has the directory open; not modifying it",
+					"segment", s.name, "offset", fe.Offset, "reason", fe.Reason)
+				continue
+			}
 			if terr := truncateFile(path, fe.Offset); terr != nil {
 				return st, terr
 			}

@@ -281,3 +281,30 @@ func TestReplayOfAMissingDirectoryIsEmpty(t *testing.T) {
 		t.Fatalf("Replay of missing dir = %+v, %v", st, err)
 	}
 }
+
+func TestReplayWhileTheWALIsOpenNeverTruncatesTheLiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	w := openTest(t, Options{Dir: dir})
+	recs := makeRecords(2, 30)
+	for _, r := range recs {
+		if err := w.Log(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An incomplete frame at the end of the live segment, as a write in
+	// flight would look.
+	path := filepath.Join(dir, SegmentName(0))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{recFull, 200, 0, 0, 0, 1, 2})
+	f.Close()
+	before, _ := os.Stat(path)
+	got, st := replayAll(t, dir)
+	equalRecords(t, got, recs)
+	after, _ := os.Stat(path)
+	if after.Size() != before.Size() || st.TruncatedBytes != 0 {
+		t.Fatalf("live segment truncated from %d to %d bytes (stats %+v)", before.Size(), after.Size(), st)
+	}
+}
