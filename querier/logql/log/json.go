@@ -288,7 +288,7 @@ func (p *JSONExpressionParser) Process(_ int64, line []byte, lbs *LabelsBuilder)
 		case jsonInvalid:
 			lbs.setParsed(name, "")
 		case jsonObject, jsonArray:
-			lbs.setParsed(name, lbs.intern(v))
+			lbs.setParsed(name, lbs.internValidUTF8(v))
 		default:
 			lbs.setParsed(name, jsonValue(lbs, v, kind))
 		}

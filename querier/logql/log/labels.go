@@ -3,6 +3,7 @@ package log
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -393,4 +394,21 @@ func (b *LabelsBuilder) internTail(start int) string {
 		return ""
 	}
 	return unsafe.String(&b.arena[start], len(b.arena)-start)
+}
+
+// internValidUTF8 is intern for values that may hold invalid UTF-8, which
+// is dropped (Prometheus rejects it).
+func (b *LabelsBuilder) internValidUTF8(v []byte) string {
+	if utf8.Valid(v) {
+		return b.intern(v)
+	}
+	start := len(b.arena)
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRune(v[i:])
+		if r != utf8.RuneError || n > 1 {
+			b.arena = append(b.arena, v[i:i+n]...)
+		}
+		i += n
+	}
+	return b.internTail(start)
 }

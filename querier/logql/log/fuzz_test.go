@@ -1,0 +1,120 @@
+package log
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// checkLabels fails when a parser produced a label Prometheus would reject.
+func checkLabels(t *testing.T, ls labels.Labels) {
+	t.Helper()
+	ls.Range(func(l labels.Label) {
+		if !model.LabelName(l.Name).IsValidLegacy() {
+			t.Fatalf("invalid label name %q in %s", l.Name, ls)
+		}
+		if l.Name != ErrorDetailsLabel && !utf8.ValidString(l.Value) {
+			t.Fatalf("invalid utf-8 value %q for %s", l.Value, l.Name)
+		}
+	})
+}
+
+func FuzzJSONParser(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"b","c":{"d":1,"e":[1,2,{"f":null}]},"g":true}`,
+		`{"a\u00e9":"\ud83d\ude00","b":"\\\"","1":-1e5}`,
+		`{"a":"1","b":`, `{`, `[]`, `"x"`, `{"a":{"b":{"c":{}}}}`, ` {"x" : [ "]" , "}" ] }`,
+		"{\"a\":\"\xff\"}", `{"a":tru}`, `{"":{"":""}}`,
+	} {
+		f.Add(s)
+	}
+	jp := NewJSONParser()
+	xp := must(NewJSONExpressionParser([]JSONExpr{{"a", "a"}, {"b", "c.e[2]"}, {"x", `x[0]`}}))
+	f.Fuzz(func(t *testing.T, line string) {
+		stream := labels.FromStrings("a", "s")
+		_, got, keep := runStages(t, []Stage{jp}, stream, line)
+		if !keep {
+			t.Fatal("json parser dropped a line")
+		}
+		checkLabels(t, got)
+		var obj map[string]any
+		if json.Unmarshal([]byte(line), &obj) == nil && obj != nil && got.Has(ErrorLabel) {
+			t.Fatalf("valid object %q got error %s", line, got)
+		}
+		_, got, _ = runStages(t, []Stage{xp}, stream, line)
+		checkLabels(t, got)
+		_, got, _ = runStages(t, []Stage{NewUnpackParser()}, stream, line)
+		checkLabels(t, got)
+	})
+}
+
+func FuzzLogfmtParser(f *testing.F) {
+	for _, s := range []string{
+		`level=info msg="hello world" dur=1ms`, `a= b="" c`, `=x`, `a="unterminated`, `a="x"y`,
+		`k="\u00e9\n\"" k=2`, "a=\xff", `"quoted"=1`, `a=b=c`,
+	} {
+		f.Add(s, false, false)
+		f.Add(s, true, true)
+	}
+	f.Fuzz(func(t *testing.T, line string, strict, keepEmpty bool) {
+		_, got, keep := runStages(t, []Stage{NewLogfmtParser(strict, keepEmpty)}, labels.FromStrings("level", "s"), line)
+		if !keep {
+			t.Fatal("logfmt parser dropped a line")
+		}
+		checkLabels(t, got)
+		if !strict && got.Has(ErrorLabel) {
+			t.Fatalf("lenient parser set an error: %s", got)
+		}
+		p := must(NewLogfmtExpressionParser([]LogfmtExpr{{"a", "a"}, {"lvl", "level"}}, strict, keepEmpty))
+		_, got, _ = runStages(t, []Stage{p}, labels.EmptyLabels(), line)
+		checkLabels(t, got)
+	})
+}
+
+func FuzzPatternParser(f *testing.F) {
+	for _, s := range [][2]string{
+		{`<ip> - - <_> "<method> <uri> <_>" <status>`, `1.2.3.4 - - [x] "GET / HTTP/1.1" 200`},
+		{`<a>:<b>`, `x:y:z`}, {`lit <a>`, `lit`}, {`<_> foo <a> bar`, `foo  bar`}, {`<<a>>`, `<<>>`},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, line string) {
+		if e, err := parsePattern(pattern, false); err == nil {
+			caps, full := e.captures([]byte(line), false, make([][]byte, 0, 4))
+			if len(caps) > len(e.names) {
+				t.Fatalf("%d captures for %d names", len(caps), len(e.names))
+			}
+			_ = full
+			_ = e.match([]byte(line))
+		}
+		p, err := NewPatternParser(pattern)
+		if err != nil {
+			return
+		}
+		_, got, keep := runStages(t, []Stage{p}, labels.EmptyLabels(), line)
+		if !keep {
+			t.Fatal("pattern parser dropped a line")
+		}
+		got.Range(func(l labels.Label) {
+			if !model.LabelName(l.Name).IsValidLegacy() {
+				t.Fatalf("invalid name %q", l.Name)
+			}
+		})
+	})
+}
+
+func FuzzDecolorize(f *testing.F) {
+	for _, s := range []string{"\x1b[31mred\x1b[0m", "\x1b]0;t\x07x", "\x1b", "\x9b1", "plain"} {
+		f.Add(s)
+	}
+	d := NewDecolorize()
+	f.Fuzz(func(t *testing.T, line string) {
+		out, keep := d.Process(0, []byte(line), nil)
+		if !keep || len(out) > len(line) {
+			t.Fatalf("got %q from %q", out, line)
+		}
+	})
+}
