@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/golang/snappy"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zlib"
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -135,8 +135,15 @@ func isJSONContentType(ct string) bool {
 	return strings.EqualFold(strings.TrimSpace(ct), "application/json")
 }
 
+// maxSnappyRatio bounds how much a snappy block can expand: its densest
+// element, a 3-byte copy, writes 64 bytes.
+const maxSnappyRatio = 22
+
 // decodeSnappyProto decodes a snappy block into d.plain, checking the length
-// it declares against maxBytes before allocating, then decodes the protobuf.
+// it declares before allocating, then decodes the protobuf.
+//
+// The block is decoded with github.com/golang/snappy, the implementation
+// Loki and Promtail use, so that exactly the same bodies are accepted.
 func (d *Decoder) decodeSnappyProto(b []byte, maxBytes int, req *Request) error {
 	n, err := snappy.DecodedLen(b)
 	if err != nil {
@@ -144,6 +151,10 @@ func (d *Decoder) decodeSnappyProto(b []byte, maxBytes int, req *Request) error 
 	}
 	if n > maxBytes {
 		return tooLargef("snappy body declares %d decompressed bytes, over the limit of %d bytes", n, maxBytes)
+	}
+	if n > maxSnappyRatio*len(b) {
+		// A lie that would make us allocate far more than the body is worth.
+		return badf("snappy body declares %d decompressed bytes, more than %d compressed bytes can hold", n, len(b))
 	}
 	if d.plain, err = snappy.Decode(d.plain[:cap(d.plain)], b); err != nil {
 		return badf("snappy body: %v", err)
@@ -204,7 +215,9 @@ func isZlibHeader(b []byte) bool {
 // the buffer up front.
 func readLimited(dst []byte, r io.Reader, sizeHint int64, limit int, what string) ([]byte, error) {
 	if sizeHint > 0 && sizeHint <= int64(limit) {
-		dst = growCap(dst, int(sizeHint)+1) // +1 so that EOF is seen without growing
+		// +1 so that EOF is seen without growing. Trust a Content-Length
+		// only so far: it costs a client nothing to claim the limit.
+		dst = growCap(dst, int(min(sizeHint, maxTrustedSizeHint))+1)
 	}
 	for {
 		if len(dst) == cap(dst) {
@@ -227,6 +240,9 @@ func readLimited(dst []byte, r io.Reader, sizeHint int64, limit int, what string
 		}
 	}
 }
+
+// maxTrustedSizeHint is the most readLimited allocates before data arrives.
+const maxTrustedSizeHint = 4 << 20
 
 // growCap returns b with capacity at least n, keeping its contents.
 func growCap(b []byte, n int) []byte {

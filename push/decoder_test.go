@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/snappy"
 )
 
@@ -123,6 +124,8 @@ func TestReadHTTPRejectsBadBodies(t *testing.T) {
 		{"gzip header on a plain body", snappyProto, "", "gzip", "gzip body"},
 		{"truncated gzip", gzipped(t, snappyProto)[:20], "", "gzip", "reading gzip-decompressed body after 9 bytes: unexpected EOF"},
 		{"corrupt deflate", []byte{0xff, 0xff, 0xff, 0xff}, "application/json", "deflate", "reading deflate-decompressed body after 0 bytes: flate: corrupt input"},
+		{"snappy header declaring more than the block can hold", []byte{0x80, 0x20, 0x00, 0x00, 0x00}, "", "", "snappy body declares 4096 decompressed bytes, more than 5 compressed bytes can hold"},
+		{"S2-only extensions are not snappy", s2.Encode(nil, EncodeProto(nil, benchRequest(3, 20, 100, 0))), "", "", "snappy body: snappy: corrupt input"},
 		{"invalid protobuf inside valid snappy", snappy.Encode(nil, []byte{0x0a, 0x7f}), "", "", "stream 0"},
 	}
 	for _, tt := range tests {

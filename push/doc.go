@@ -62,9 +62,14 @@
 // Content-Encoding snappy is a marker meaning nothing more than the default.
 // Any other encoding is an error naming it.
 //
+// Snappy blocks are read with github.com/golang/snappy, as Loki does, so S2
+// extensions are rejected; they are written with S2's snappy-compatible
+// encoder, whose output any snappy decoder reads.
+//
 // The size limit applies to the body as received and again to every
 // decompressed form: the snappy block's declared length is checked before
-// any memory is allocated for it, and gzip/deflate output is cut off one
+// any memory is allocated for it (against the limit, and against the 22x
+// that snappy can expand at most), and gzip/deflate output is cut off one
 // byte past the limit.
 //
 // # JSON

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/snappy"
+	gsnappy "github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -308,7 +308,9 @@ func TestEncodeProtoThenDecodeProtoRoundTrips(t *testing.T) {
 func TestEncodeBodyIsSnappyBlockOfProtobuf(t *testing.T) {
 	req := benchRequest(3, 5, 50, 2)
 	body := EncodeBody(req)
-	raw, err := snappy.Decode(nil, body)
+	// Loki and Promtail use github.com/golang/snappy: the body must be a
+	// block that reference implementation reads.
+	raw, err := gsnappy.Decode(nil, body)
 	if err != nil {
 		t.Fatalf("body is not a snappy block: %v", err)
 	}
@@ -321,7 +323,7 @@ func TestEncodeBodyIsSnappyBlockOfProtobuf(t *testing.T) {
 	if !bytes.Equal(got[:4], []byte("head")) {
 		t.Fatal("AppendBody overwrote dst")
 	}
-	raw2, err := snappy.Decode(nil, got[4:])
+	raw2, err := gsnappy.Decode(nil, got[4:])
 	if err != nil || !bytes.Equal(raw2, raw) {
 		t.Fatalf("AppendBody body differs from EncodeBody's (err %v)", err)
 	}
