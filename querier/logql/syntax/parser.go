@@ -90,7 +90,8 @@ func parse(q string, validate bool) (Expr, error) {
 	p := parserPool.Get().(*parser)
 	defer func() {
 		clear(p.selectors)
-		p.q, p.selectors, p.i = "", p.selectors[:0], 0
+		clear(p.toks) // drop references into q
+		p.q, p.selectors, p.toks, p.i = "", p.selectors[:0], p.toks[:0], 0
 		parserPool.Put(p)
 	}()
 	p.q = q

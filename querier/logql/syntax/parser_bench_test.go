@@ -34,3 +34,13 @@ func BenchmarkString(b *testing.B) {
 		_ = e.String()
 	}
 }
+
+func BenchmarkLex(b *testing.B) {
+	q := benchQueries[1].q
+	toks := lex(q, nil)
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		toks = lex(q, toks)
+	}
+}
