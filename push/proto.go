@@ -169,6 +169,10 @@ func (d *Decoder) decodeEntry(b []byte, base, si, ei int, e *Entry) error {
 	var nanos int32
 	e.Line = nil
 	meta := d.meta[:0]
+	defer func() {
+		clear(meta) // drop references into the request buffer
+		d.meta = meta[:0]
+	}()
 	for off := 0; off < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {
@@ -217,8 +221,6 @@ func (d *Decoder) decodeEntry(b []byte, base, si, ei int, e *Entry) error {
 	}
 	e.Timestamp = ts
 	e.Metadata = d.metadataLabels(meta)
-	clear(meta) // drop references to the request buffer
-	d.meta = meta[:0]
 	return nil
 }
 

@@ -3,6 +3,10 @@ package push
 import "github.com/prometheus/prometheus/model/labels"
 
 // Request is one push: what a client sends to /loki/api/v1/push.
+//
+// Decoding into a Request reuses its slices (and the Entries slices of its
+// streams), so one Request per worker makes decoding allocation-free in the
+// steady state. After a decoding error its contents are unspecified.
 type Request struct {
 	Streams []Stream
 }
@@ -17,8 +21,11 @@ type Stream struct {
 
 // Entry is one log line.
 //
-// Line aliases the decoded request buffer when it came from DecodeProto: it is
-// valid only as long as that buffer is, and a receiver that keeps it must copy.
+// Line is not a copy: it aliases the body it was decoded from (see the
+// package documentation, "Memory"). From DecodeProto and DecodeJSON it is
+// valid as long as their input is; from a Decoder's methods, only until that
+// Decoder's next call. A receiver that keeps a line beyond that must copy it,
+// and must not write to it.
 type Entry struct {
 	Timestamp int64 // Unix nanoseconds
 	Line      []byte
