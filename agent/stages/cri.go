@@ -167,3 +167,32 @@ func (s *criStage) Flush(now time.Time, force bool, emit func(*entry.Entry)) {
 		}
 	}
 }
+
+// AutoDetect returns a fresh cri or docker stage when line is in that
+// format, or nil. The agent uses it for files whose pipeline has neither.
+func AutoDetect(line string, o *Options) Stage {
+	if o == nil {
+		o = &Options{}
+	}
+	o.defaults()
+	if _, ok := ParseCRI(line); ok {
+		return &criStage{cfg: CRIConfig{MaxPartialLines: 100}, opts: o}
+	}
+	if strings.HasPrefix(line, "{") {
+		if _, ok := ParseDocker(line); ok {
+			return &dockerStage{opts: o}
+		}
+	}
+	return nil
+}
+
+// Format names the format a stage from AutoDetect parses.
+func Format(s Stage) string {
+	switch s.(type) {
+	case *criStage:
+		return "cri"
+	case *dockerStage:
+		return "docker"
+	}
+	return ""
+}

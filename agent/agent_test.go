@@ -1,0 +1,245 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/plgstack/plg/agent/positions"
+	"github.com/plgstack/plg/push"
+)
+
+// recorder is an httptest ingester that records accepted entries in order.
+// While down is set it answers 503.
+type recorder struct {
+	mu      sync.Mutex
+	entries []recEntry
+	down    bool
+	srv     *httptest.Server
+}
+
+type recEntry struct {
+	labels string
+	line   string
+	ts     int64
+}
+
+func newRecorder(t *testing.T) *recorder {
+	r := &recorder{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var pr push.Request
+		if err := push.ReadHTTP(req, 0, &pr); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.down {
+			http.Error(w, "ingester down", http.StatusServiceUnavailable)
+			return
+		}
+		for _, s := range pr.Streams {
+			for _, e := range s.Entries {
+				r.entries = append(r.entries, recEntry{labels: s.Labels, line: string(e.Line), ts: e.Timestamp})
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *recorder) setDown(v bool) {
+	r.mu.Lock()
+	r.down = v
+	r.mu.Unlock()
+}
+
+func (r *recorder) snapshot() []recEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recEntry(nil), r.entries...)
+}
+
+func (r *recorder) waitLines(t *testing.T, n int, timeout time.Duration) []recEntry {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if e := r.snapshot(); len(e) >= n {
+			return e
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e := r.snapshot()
+	t.Fatalf("timed out with %d of %d entries", len(e), n)
+	return nil
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fastConfig is an agent config with short periods for tests.
+func fastConfig(dir, url, scrape string) string {
+	return fmt.Sprintf(`
+server: {http_listen_port: 0}
+positions: {filename: %s/positions.yaml, sync_period: 100ms}
+clients:
+- url: %s/loki/api/v1/push
+  batchwait: 20ms
+  backoff_config: {min_period: 20ms, max_period: 100ms, max_retries: 0}
+target_config: {sync_period: 100ms}
+global: {file_watch_config: {min_poll_frequency: 5ms, max_poll_frequency: 20ms}}
+scrape_configs:
+%s`, dir, url, scrape)
+}
+
+func startAgent(t *testing.T, cfgText string, reg prometheus.Registerer) (*Agent, func() error) {
+	t.Helper()
+	cfg, err := LoadConfig([]byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return a, stop
+}
+
+func TestAgentShipsFilesWithLabelsAndDetectedFormats(t *testing.T) {
+	dir := t.TempDir()
+	rec := newRecorder(t)
+	writeFile(t, filepath.Join(dir, "logs/cri.log"), "2026-11-22T05:00:00.000000001Z stdout F hello cri\n2026-11-22T05:00:01Z stderr P part \n2026-11-22T05:00:01Z stderr F end\n")
+	writeFile(t, filepath.Join(dir, "logs/docker.log"), `{"log":"hello docker\n","stream":"stdout","time":"2026-11-22T05:00:02Z"}`+"\n")
+	writeFile(t, filepath.Join(dir, "logs/sub/plain.log"), "level=info hello plain\nlevel=debug noisy\n")
+	writeFile(t, filepath.Join(dir, "logs/skip.txt"), "not matched\n")
+	scrape := fmt.Sprintf(`
+- job_name: files
+  static_configs:
+  - targets: [localhost]
+    labels: {job: files, __path__: "%s/logs/**/*.log"}
+  pipeline_stages:
+  - match: {selector: '{job="files"} |= "debug"', action: drop}
+`, dir)
+	reg := prometheus.NewRegistry()
+	a, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), reg)
+	got := rec.waitLines(t, 4, 10*time.Second)
+	if !a.Ready() {
+		t.Error("agent not ready while running")
+	}
+	want := map[string]string{
+		"hello cri":    fmt.Sprintf(`{filename="%s/logs/cri.log", job="files", stream="stdout"}`, dir),
+		"part end":     fmt.Sprintf(`{filename="%s/logs/cri.log", job="files", stream="stderr"}`, dir),
+		"hello docker": fmt.Sprintf(`{filename="%s/logs/docker.log", job="files", stream="stdout"}`, dir),
+		"level=info hello plain": fmt.Sprintf(`{filename="%s/logs/sub/plain.log", job="files"}`, dir),
+	}
+	for _, e := range got {
+		w, ok := want[e.line]
+		if !ok {
+			t.Errorf("unexpected line %q", e.line)
+			continue
+		}
+		if e.labels != w {
+			t.Errorf("line %q labels %s, want %s", e.line, e.labels, w)
+		}
+		if e.line == "hello cri" && e.ts != time.Date(2026, 11, 22, 5, 0, 0, 1, time.UTC).UnixNano() {
+			t.Errorf("cri timestamp not applied: %d", e.ts)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Ready() {
+		t.Error("ready after shutdown")
+	}
+	if v := testutil.ToFloat64(a.tailM.ReadLines); v != 6 {
+		t.Errorf("read lines %v, want 6", v)
+	}
+	if v := testutil.ToFloat64(a.drops.WithLabelValues("match_stage")); v != 1 {
+		t.Errorf("match drops %v, want 1", v)
+	}
+	// Positions were flushed at shutdown and cover every file completely.
+	b, err := os.ReadFile(filepath.Join(dir, "positions.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := positions.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"logs/cri.log", "logs/docker.log", "logs/sub/plain.log"} {
+		p := filepath.Join(dir, f)
+		fi, _ := os.Stat(p)
+		if pos[p].Offset != fi.Size() {
+			t.Errorf("position of %s = %d, want %d", f, pos[p].Offset, fi.Size())
+		}
+	}
+}
+
+func TestAgentOutageDelaysButLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	rec := newRecorder(t)
+	rec.setDown(true)
+	path := filepath.Join(dir, "app.log")
+	var sb strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&sb, "line %d\n", i)
+	}
+	writeFile(t, path, sb.String())
+	scrape := fmt.Sprintf("- job_name: app\n  static_configs: [{labels: {__path__: %q}}]\n", path)
+	_, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), nil)
+	time.Sleep(300 * time.Millisecond)
+	// Nothing acknowledged: the position must not have moved.
+	if b, err := os.ReadFile(filepath.Join(dir, "positions.yaml")); err == nil {
+		pos, _ := positions.Decode(b)
+		if pos[path].Offset != 0 {
+			t.Fatalf("position %d during an outage, want 0", pos[path].Offset)
+		}
+	}
+	rec.setDown(false)
+	got := rec.waitLines(t, 200, 10*time.Second)
+	seen := map[string]int{}
+	for _, e := range got {
+		seen[e.line]++
+	}
+	for i := 0; i < 200; i++ {
+		if n := seen[fmt.Sprintf("line %d", i)]; n != 1 {
+			t.Fatalf("line %d arrived %d times", i, n)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
