@@ -160,9 +160,9 @@ func TestAgentShipsFilesWithLabelsAndDetectedFormats(t *testing.T) {
 		t.Error("agent not ready while running")
 	}
 	want := map[string]string{
-		"hello cri":    fmt.Sprintf(`{filename="%s/logs/cri.log", job="files", stream="stdout"}`, dir),
-		"part end":     fmt.Sprintf(`{filename="%s/logs/cri.log", job="files", stream="stderr"}`, dir),
-		"hello docker": fmt.Sprintf(`{filename="%s/logs/docker.log", job="files", stream="stdout"}`, dir),
+		"hello cri":              fmt.Sprintf(`{filename="%s/logs/cri.log", job="files", stream="stdout"}`, dir),
+		"part end":               fmt.Sprintf(`{filename="%s/logs/cri.log", job="files", stream="stderr"}`, dir),
+		"hello docker":           fmt.Sprintf(`{filename="%s/logs/docker.log", job="files", stream="stdout"}`, dir),
 		"level=info hello plain": fmt.Sprintf(`{filename="%s/logs/sub/plain.log", job="files"}`, dir),
 	}
 	for _, e := range got {

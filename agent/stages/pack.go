@@ -91,4 +91,3 @@ func needsEscape(s string) bool {
 	}
 	return false
 }
-
