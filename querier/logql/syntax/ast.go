@@ -331,6 +331,11 @@ type VectorMatching struct {
 
 // BinOpExpr is `LHS op [bool] [on|ignoring (...)] [group_left|group_right (...)] RHS`.
 // Matching is nil when neither on nor ignoring was written.
+//
+// Unlike Loki's parser, which folds them, operations between two literals
+// are kept as written (`1 + 1`); as in Loki, a comparison between two
+// scalars needs no bool and yields 0 or 1. Set operators never have a
+// literal leg (rejected at parse time).
 type BinOpExpr struct {
 	Op         BinOp
 	LHS, RHS   SampleExpr

@@ -217,6 +217,28 @@ func TestParseExprRejectsMalformedQueriesWithExactErrors(t *testing.T) {
 	}
 }
 
+func TestParseErrorPositionsCountLinesAndRunes(t *testing.T) {
+	tests := []struct {
+		in        string
+		line, col int
+	}{
+		{"{app=\"a\"}\n| json\n| x >", 3, 6},
+		{"sum(\n  rate({app=\"a\"}[5m])\n) by app", 3, 6},
+		{`{app="é"} foo`, 1, 11},
+		{"{app=\"a\"}\n\t|~ \"(\"", 2, 5},
+	}
+	for _, tc := range tests {
+		_, err := ParseExpr(tc.in)
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Fatalf("ParseExpr(%q) error = %v, want *ParseError", tc.in, err)
+		}
+		if pe.Line != tc.line || pe.Col != tc.col {
+			t.Errorf("ParseExpr(%q) error at %d:%d (%s), want %d:%d", tc.in, pe.Line, pe.Col, pe.Msg, tc.line, tc.col)
+		}
+	}
+}
+
 func TestParseExprRejectsOverlongQueries(t *testing.T) {
 	q := `{app="` + string(make([]byte, MaxQueryLength)) + `"}`
 	_, err := ParseExpr(q)
