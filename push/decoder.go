@@ -41,6 +41,9 @@ type Decoder struct {
 	slabels []labels.Label // one JSON stream's labels before sorting
 	lbuf    []byte         // one JSON stream's label string being formatted
 	sb      labels.ScratchBuilder
+	// prevMeta is the last structured metadata built, shared by entries
+	// that repeat it. It never aliases a request buffer.
+	prevMeta labels.Labels
 
 	rd bytes.Reader
 	gz *gzip.Reader

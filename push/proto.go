@@ -341,20 +341,44 @@ func labelString(v []byte) string {
 
 // metadataLabels turns the pairs of one entry, in the order sent, into sorted
 // labels. When a name repeats, the last value sent wins, as it does for a
-// JSON object. It allocates only the result.
+// JSON object. Metadata equal to the previous entry's (common: resource
+// attributes that OTLP bridges put on every entry of a stream) shares its
+// Labels; otherwise the result is the only allocation.
 func (d *Decoder) metadataLabels(pairs []labels.Label) labels.Labels {
 	if len(pairs) == 0 {
 		return labels.EmptyLabels()
 	}
 	sortPairs(pairs)
-	d.sb.Reset()
-	for i, p := range pairs {
-		if i+1 < len(pairs) && pairs[i+1].Name == p.Name {
+	w := 0
+	for i := range pairs {
+		if i+1 < len(pairs) && pairs[i+1].Name == pairs[i].Name {
 			continue // a later value for the same name wins
 		}
+		pairs[w] = pairs[i]
+		w++
+	}
+	pairs = pairs[:w]
+	if equalPairs(d.prevMeta, pairs) {
+		return d.prevMeta
+	}
+	d.sb.Reset()
+	for _, p := range pairs {
 		d.sb.Add(p.Name, p.Value)
 	}
-	return d.sb.Labels()
+	d.prevMeta = d.sb.Labels()
+	return d.prevMeta
+}
+
+// equalPairs reports whether ls holds exactly pairs, in order.
+func equalPairs(ls labels.Labels, pairs []labels.Label) bool {
+	i, eq := 0, true
+	ls.Range(func(l labels.Label) {
+		if eq {
+			eq = i < len(pairs) && l == pairs[i]
+			i++
+		}
+	})
+	return eq && i == len(pairs)
 }
 
 // sortPairs sorts by name, stably so that duplicates keep the order sent.

@@ -350,6 +350,32 @@ func TestDecodeProtoReusesRequestSlices(t *testing.T) {
 	}
 }
 
+func TestDecodeProtoSharesRepeatedMetadata(t *testing.T) {
+	req := benchRequest(2, 50, 20, 0)
+	for i := range req.Streams {
+		for j := range req.Streams[i].Entries {
+			md := labels.FromStrings("k8s_node", "node-1", "service_instance_id", "abc")
+			if j == 25 {
+				md = labels.FromStrings("k8s_node", "node-1", "service_instance_id", "other")
+			}
+			req.Streams[i].Entries[j].Metadata = md
+		}
+	}
+	body := EncodeProto(nil, req)
+	var d Decoder
+	var got Request
+	if err := d.DecodeProto(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	requireEqualRequests(t, &got, req)
+	// Each change of metadata costs one allocation (entries 0, 25, 26 of
+	// each stream, the first one shared with the previous stream's last).
+	if allocs := testing.AllocsPerRun(10, func() { _ = d.DecodeProto(body, &got) }); allocs > 4 {
+		t.Errorf("decoding 100 entries with 2 distinct metadata sets allocates %.0f times, want at most 4", allocs)
+	}
+	requireEqualRequests(t, &got, req)
+}
+
 func TestDecodeProtoLinesAliasInputWithCappedCapacity(t *testing.T) {
 	body := pbRequest(pbStream(`{a="b"}`, pbEntry(nil, "one"), pbEntry(nil, "two")))
 	var req Request
