@@ -148,3 +148,14 @@ func TestRegexMatchersAreFullyAnchored(t *testing.T) {
 		t.Errorf("label filter regexp is not anchored")
 	}
 }
+
+func TestLineFilterOpNegated(t *testing.T) {
+	for op, want := range map[LineFilterOp]bool{
+		LineContains: false, LineMatchRegexp: false, LineMatchPattern: false,
+		LineNotContains: true, LineNotMatchRegexp: true, LineNotPattern: true,
+	} {
+		if op.Negated() != want {
+			t.Errorf("%s.Negated() = %v, want %v", op, op.Negated(), want)
+		}
+	}
+}

@@ -198,6 +198,20 @@ var malformedQueries = []struct {
 		"parse error at line 1, col 14: syntax error: unexpected IDENTIFIER, expecting STRING or ip"},
 	{"{app=\"a\"} | json | json=\"x\"",
 		"parse error at line 1, col 24: syntax error: unexpected ="},
+	{"count_over_time(({a=\"b\"} |= \"x\"))",
+		"parse error at line 1, col 33: syntax error: unexpected )"},
+	{"count_over_time(({a=\"b\"} |= \"x\" [5m])",
+		"parse error at line 1, col 38: syntax error: unexpected $end, expecting )"},
+	{"rate({a=\"b\"}[5m] |= \"x\" [5m])",
+		"parse error at line 1, col 25: syntax error: unexpected RANGE, expecting )"},
+	{"{a=\"b\"} |= \"x\" or ip(\"1.2.3.4\"",
+		"parse error at line 1, col 31: syntax error: unexpected $end, expecting )"},
+	{"vector(1",
+		"parse error at line 1, col 9: syntax error: unexpected $end, expecting )"},
+	{"{a=\"b\"} | label_format a=1",
+		"parse error at line 1, col 26: syntax error: unexpected NUMBER, expecting IDENTIFIER or STRING"},
+	{"{a=\"b\"} | regexp \"(?P<1a>x)\"",
+		"parse error at line 1, col 18: regexp \"(?P<1a>x)\": invalid extracted label name '1a'"},
 }
 
 func TestParseExprRejectsMalformedQueriesWithExactErrors(t *testing.T) {

@@ -98,6 +98,11 @@ var validQueries = []struct {
 	{"absent_over_time over unwrap", `absent_over_time({a="b"} | unwrap x [5m])`, `absent_over_time({a="b"} | unwrap x [5m])`},
 	{"unwrap with offset", `max_over_time({app="foo"} | unwrap bar [5m] offset 5m) without (foo,bar)`, `max_over_time({app="foo"} | unwrap bar [5m] offset 5m) without (foo, bar)`},
 	{"empty grouping is kept", `min_over_time({a="b"} | unwrap x [5m]) by ()`, `min_over_time({a="b"} | unwrap x [5m]) by ()`},
+	{"parenthesised selector with range inside", `max_over_time(({a="b"}[5m] | unwrap x))`, `max_over_time({a="b"} | unwrap x [5m])`},
+	{"parenthesised full range with offset", `max_over_time(({a="b"} | json | unwrap x [5m] offset 1m))`, `max_over_time({a="b"} | json | unwrap x [5m] offset 1m)`},
+	{"doubly parenthesised log range", `rate((({a="b"} |= "x")[5m]))`, `rate({a="b"} |= "x" [5m])`},
+	{"parenthesised bare selector with offset", `count_over_time(({a="b"})[5m] offset 1h)`, `count_over_time({a="b"}[5m] offset 1h)`},
+	{"unwrap before a parenthesised range", `sum_over_time(({a="b"} | unwrap bytes(x) | x > 1KB)[1m])`, `sum_over_time({a="b"} | unwrap bytes(x) | x > 1kB [1m])`},
 	{"parenthesised pipeline with unwrap", `max_over_time(({a="b"} | json | unwrap foo)[5m])`, `max_over_time({a="b"} | json | unwrap foo [5m])`},
 
 	// Vector aggregations.
