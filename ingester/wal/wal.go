@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,9 +32,10 @@ type WAL struct {
 	m    *metrics
 	lock *os.File
 
-	// syncFile is the fsync used on segment and checkpoint files; tests
-	// replace it to model a slow disk.
-	syncFile func(*os.File) error
+	// syncFile and writeFile are the fsync and write(2) used on WAL
+	// files; tests replace them to model a slow or failing disk.
+	syncFile  func(*os.File) error
+	writeFile func(*os.File, []byte) (int, error)
 
 	mu       sync.Mutex
 	progress *sync.Cond // on mu; broadcast when a batch is done or the WAL fails
@@ -41,19 +43,19 @@ type WAL struct {
 	cuts     []int      // offsets in buf at which the flusher starts a new segment
 	spare    []byte
 	spareCut []int
-	gen      uint64 // generation of the batch being filled; callers wait for it
-	doneGen  uint64 // newest generation written (and fsynced under SyncAlways)
+	batch    *batch // result of the batch being filled; its callers wait on it
 	segLog   int    // segment that records appended now will land in
 	segFill  int64  // bytes assigned to segLog so far
-	err      error  // sticky: once a write or fsync failed, every call fails
+	err      error  // sticky: once an fsync (or an undo) failed, every call fails
 	closed   bool
 
 	kick        chan struct{} // wakes the flusher; capacity 1
 	flusherDone chan struct{}
 
 	// Owned by the flusher goroutine (by Close once the flusher stopped).
-	seg   *os.File
-	dirty bool // written since the last fsync
+	seg    *os.File
+	segOff int64 // bytes in seg
+	dirty  bool  // written since the last fsync
 
 	curSeg atomic.Int64 // segment the flusher writes into
 	size   atomic.Int64 // bytes on disk, maintained incrementally for the gauge
@@ -84,9 +86,10 @@ func Open(opts Options) (*WAL, error) {
 		m:           newMetrics(opts.Registerer),
 		lock:        lock,
 		syncFile:    (*os.File).Sync,
+		writeFile:   (*os.File).Write,
 		kick:        make(chan struct{}, 1),
 		flusherDone: make(chan struct{}),
-		gen:         1,
+		batch:       new(batch),
 	}
 	w.progress = sync.NewCond(&w.mu)
 	if err := w.recover(); err != nil {
@@ -195,6 +198,7 @@ func (w *WAL) openSegment(i int) error {
 		return err
 	}
 	w.seg = f
+	w.segOff = fileHeaderSize
 	w.dirty = true
 	w.curSeg.Store(int64(i))
 	w.addSize(fileHeaderSize)
@@ -211,7 +215,9 @@ func (w *WAL) addSize(n int64) {
 // records of concurrent calls are ordered by the moment each call took the
 // internal lock. Log does not retain recs.
 //
-// If a write or fsync ever fails, that call and every later one returns the
+// If write(2) fails (a full disk), the partial data is cut off again and
+// only the calls of that batch fail; later calls succeed once space is
+// free. If an fsync fails, that call and every later one returns the
 // error: after a failed fsync the page cache can no longer be trusted, so
 // the WAL refuses to acknowledge anything more. Close it and Open again.
 func (w *WAL) Log(recs ...[]byte) error {
@@ -286,19 +292,25 @@ func (w *WAL) cutLocked() {
 	w.segFill = fileHeaderSize
 }
 
+// batch is the outcome the callers of one flusher batch wait for.
+type batch struct {
+	done bool  // the flusher finished it
+	err  error // a write error that was undone: this batch failed, the WAL goes on
+}
+
 // waitLocked wakes the flusher and waits until the batch being filled is
 // done. Called with mu held; returns with mu held.
 func (w *WAL) waitLocked() error {
-	ticket := w.gen
+	b := w.batch
 	select {
 	case w.kick <- struct{}{}:
 	default: // a wake-up is already pending
 	}
-	for w.doneGen < ticket && w.err == nil {
+	for !b.done && w.err == nil {
 		w.progress.Wait()
 	}
-	if w.doneGen >= ticket {
-		return nil
+	if b.done {
+		return b.err
 	}
 	return w.err
 }
@@ -339,24 +351,24 @@ func (w *WAL) run() {
 		w.mu.Unlock()
 		runtime.Gosched()
 		w.mu.Lock()
-		buf, cuts, g := w.buf, w.cuts, w.gen
+		buf, cuts, b := w.buf, w.cuts, w.batch
 		w.buf, w.cuts = w.spare[:0], w.spareCut[:0]
 		w.spare, w.spareCut = nil, nil
-		w.gen++
+		w.batch = new(batch)
 		failed := w.err
 		w.mu.Unlock()
 
-		var err error
+		var batchErr, fatal error
 		if failed == nil {
-			err = w.writeBatch(buf, cuts)
+			batchErr, fatal = w.writeBatch(buf, cuts)
 		}
 
 		w.mu.Lock()
-		if err != nil && w.err == nil {
-			w.err = err
+		if fatal != nil {
+			w.failLocked(fatal)
 		}
 		if w.err == nil {
-			w.doneGen = g
+			b.done, b.err = true, batchErr
 		}
 		if cap(buf) <= maxSpareBuffer {
 			w.spare = buf[:0]
@@ -375,45 +387,80 @@ func (w *WAL) failed() error {
 
 func (w *WAL) fail(err error) {
 	w.mu.Lock()
-	if w.err == nil {
-		w.err = err
-		w.log.Error("write-ahead log failed; refusing further appends", "err", err)
-	}
+	w.failLocked(err)
 	w.progress.Broadcast()
 	w.mu.Unlock()
 }
 
-func (w *WAL) writeBatch(buf []byte, cuts []int) error {
+func (w *WAL) failLocked(err error) {
+	if w.err == nil {
+		w.err = err
+		w.log.Error("write-ahead log failed; refusing further appends until reopened", "err", err)
+	}
+}
+
+// writeBatch writes buf, starting a new segment at each cut. A failed
+// write(2) (ENOSPC, EDQUOT, EIO) that could be undone is returned as
+// batchErr: this batch's callers get it and the WAL goes on, so a full disk
+// fails pushes until space is freed instead of forever. Any error after
+// which the files cannot be trusted (a failed fsync, rotation or undo) is
+// returned as fatal. The segment cuts are performed even after a batchErr so
+// that segment numbering stays what NextSegment promised.
+func (w *WAL) writeBatch(buf []byte, cuts []int) (batchErr, fatal error) {
 	prev := 0
 	for _, c := range cuts {
-		if err := w.write(buf[prev:c]); err != nil {
-			return err
+		if batchErr == nil {
+			if batchErr, fatal = w.write(buf[prev:c]); fatal != nil {
+				return nil, fatal
+			}
 		}
-		if err := w.rotate(); err != nil {
-			return err
+		if fatal = w.rotate(); fatal != nil {
+			return nil, fatal
 		}
 		prev = c
 	}
-	if err := w.write(buf[prev:]); err != nil {
-		return err
+	if batchErr == nil {
+		if batchErr, fatal = w.write(buf[prev:]); fatal != nil {
+			return nil, fatal
+		}
 	}
 	if w.opts.Sync == SyncAlways && w.dirty {
-		return w.syncSeg()
+		if fatal = w.syncSeg(); fatal != nil {
+			return nil, fatal
+		}
 	}
-	return nil
+	return batchErr, nil
 }
 
-func (w *WAL) write(p []byte) error {
+// write appends p to the current segment. If write(2) fails, it cuts the
+// segment back to where p started, so no partial frame stays behind.
+func (w *WAL) write(p []byte) (writeErr, fatal error) {
 	if len(p) == 0 {
-		return nil
+		return nil, nil
 	}
-	n, err := w.seg.Write(p)
+	start := w.segOff
+	n, err := w.writeFile(w.seg, p)
+	w.segOff += int64(n)
 	w.addSize(int64(n))
 	w.dirty = true
-	if err != nil {
-		return fmt.Errorf("wal: write segment %s: %w", SegmentName(int(w.curSeg.Load())), err)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
 	}
-	return nil
+	if err == nil {
+		return nil, nil
+	}
+	name := SegmentName(int(w.curSeg.Load()))
+	writeErr = fmt.Errorf("wal: write segment %s: %w", name, err)
+	if terr := w.seg.Truncate(start); terr != nil {
+		return nil, fmt.Errorf("%w; undoing it failed: %w", writeErr, terr)
+	}
+	if _, serr := w.seg.Seek(start, io.SeekStart); serr != nil {
+		return nil, fmt.Errorf("%w; undoing it failed: %w", writeErr, serr)
+	}
+	w.addSize(start - w.segOff)
+	w.segOff = start
+	w.log.Warn("append failed and was undone; the WAL continues", "segment", name, "err", err)
+	return writeErr, nil
 }
 
 // rotate fsyncs and closes the current segment, whatever the policy, so

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -473,5 +474,47 @@ func TestParseSyncPolicy(t *testing.T) {
 				t.Errorf("text round trip of %v = %v, %v", got, p, err)
 			}
 		}
+	}
+}
+
+func TestFailedWriteFailsOnlyItsBatchAndLeavesNoPartialFrame(t *testing.T) {
+	dir := t.TempDir()
+	w := openTest(t, Options{Dir: dir, SegmentSize: 4 << 10})
+	first := testRecord(1, 100)
+	if err := w.Log(first); err != nil {
+		t.Fatal(err)
+	}
+	// Disk full: half of the batch reaches the file, then ENOSPC.
+	w.writeFile = func(f *os.File, p []byte) (int, error) {
+		n, _ := f.Write(p[:len(p)/2])
+		return n, syscall.ENOSPC
+	}
+	if err := w.Log(testRecord(2, 100)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Log on a full disk = %v, want ENOSPC", err)
+	}
+	// A failing batch that spans a segment boundary still rotates, so
+	// NextSegment keeps its promise.
+	if err := w.Log(testRecord(3, 3000), testRecord(4, 3000)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Log on a full disk = %v, want ENOSPC", err)
+	}
+	w.writeFile = (*os.File).Write
+	last := testRecord(5, 100)
+	if err := w.Log(last); err != nil {
+		t.Fatalf("Log after space was freed: %v", err)
+	}
+	closed, err := w.NextSegment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := listDir(dir); l.segments[len(l.segments)-1].index != closed+1 {
+		t.Fatalf("NextSegment closed %d but the newest segment is %s", closed, l.segments[len(l.segments)-1].name)
+	}
+	got, st := replayAll(t, dir)
+	equalRecords(t, got, [][]byte{first, last})
+	if st.TruncatedBytes != 0 || st.Corruptions != 0 {
+		t.Fatalf("undone write left damage: %+v", st)
 	}
 }
