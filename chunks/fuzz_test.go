@@ -21,13 +21,22 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(empty)
 	f.Add([]byte("PLGC"))
+	withBloom := NewMemChunkWithOptions(Options{Encoding: S2, BlockSize: 40, BloomBitsPerToken: 10})
+	appendAll(f, withBloom, []Entry{ent(1, "alpha beta"), ent(2, "gamma delta", "k", "v"), ent(3, "epsilon")})
+	bb, err := withBloom.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bb)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Decode(b)
 		if err != nil {
 			return
 		}
 		lo, hi := c.Bounds()
-		_ = c.Blocks()
+		for i := range c.Blocks() {
+			_ = c.BlockMayContain(i, []byte("alpha"))
+		}
 		counts := [2]int{}
 		errs := [2]error{}
 		for i, dir := range []Direction{Forward, Backward} {

@@ -33,6 +33,7 @@ type MemChunk struct {
 	enc        Encoding
 	blockSize  int
 	targetSize int
+	bloomBits  int
 
 	blocks       []block
 	head         headBlock
@@ -51,14 +52,32 @@ type MemChunk struct {
 // compressed size at which SpaceFor reports the chunk full (if 0, a chunk
 // is full at 10 blocks; if < 0, DefaultTargetSize).
 func NewMemChunk(enc Encoding, blockSize, targetSize int) *MemChunk {
-	if blockSize <= 0 {
-		blockSize = DefaultBlockSize
+	return NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: blockSize, TargetSize: targetSize})
+}
+
+// Options configures a MemChunk; see NewMemChunk for the sizes.
+type Options struct {
+	Encoding   Encoding
+	BlockSize  int
+	TargetSize int
+	// BloomBitsPerToken, if > 0, gives every sealed block a token bloom
+	// filter with about this many bits per distinct token (10 gives a
+	// false-positive rate near 1%). It costs ingest CPU (tokenising and
+	// hashing every line) and roughly BloomBitsPerToken/8 bytes per
+	// distinct token per block.
+	BloomBitsPerToken int
+}
+
+// NewMemChunkWithOptions returns an empty chunk configured by o.
+func NewMemChunkWithOptions(o Options) *MemChunk {
+	if o.BlockSize <= 0 {
+		o.BlockSize = DefaultBlockSize
 	}
-	blockSize = min(blockSize, MaxBlockSize-MaxEntrySize-1024)
-	if targetSize < 0 {
-		targetSize = DefaultTargetSize
+	o.BlockSize = min(o.BlockSize, MaxBlockSize-MaxEntrySize-1024)
+	if o.TargetSize < 0 {
+		o.TargetSize = DefaultTargetSize
 	}
-	return &MemChunk{enc: enc, blockSize: blockSize, targetSize: targetSize}
+	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0)}
 }
 
 // Encoding returns the chunk's codec.
@@ -134,6 +153,14 @@ func (c *MemChunk) cut() error {
 	sb.comp = comp
 	data := make([]byte, len(comp)) // exact size: the block lives until flush
 	copy(data, comp)
+	var filter []byte
+	if c.bloomBits > 0 {
+		filter = appendBloom(nil, c.bloomBits, func(yield func([]byte)) {
+			for _, e := range h.entries {
+				yield(h.line(e))
+			}
+		})
+	}
 	c.blocks = append(c.blocks, block{
 		BlockMeta: BlockMeta{
 			MinT:            minT,
@@ -143,8 +170,10 @@ func (c *MemChunk) cut() error {
 			CompressedLen:   len(data),
 			UncompressedLen: len(raw),
 			CRC:             crc32.Checksum(data, castagnoli),
+			FilterLen:       len(filter),
 		},
-		data: data,
+		data:   data,
+		filter: filter,
 	})
 	c.compressed += len(data)
 	c.uncompressed += len(raw)
