@@ -38,3 +38,39 @@ func FuzzParseExpr(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDuration checks that durations never panic and that every
+// accepted duration prints to text that parses back to the same value.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"5m", "1h30m", "250ms", "1.5h", "10µs", "-5m", "1y2w3d", "0s", "9223372036854775807ns"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseDuration(formatDuration(d))
+		if err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v; formatDuration = %q reparses to %v, %v", s, d, formatDuration(d), back, err)
+		}
+	})
+}
+
+// FuzzParseBytes checks that sizes never panic and that every accepted size
+// prints to text that parses back to the same value.
+func FuzzParseBytes(f *testing.F) {
+	for _, s := range []string{"20MB", "1.5KiB", "42B", "3k", "1PiB", "18446744073709551615B", "0.5GB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseBytes(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseBytes(formatBytes(b))
+		if err != nil || back != b {
+			t.Fatalf("ParseBytes(%q) = %d; formatBytes = %q reparses to %d, %v", s, b, formatBytes(b), back, err)
+		}
+	})
+}
