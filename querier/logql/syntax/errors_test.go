@@ -212,6 +212,12 @@ var malformedQueries = []struct {
 		"parse error at line 1, col 26: syntax error: unexpected NUMBER, expecting IDENTIFIER or STRING"},
 	{"{a=\"b\"} | regexp \"(?P<1a>x)\"",
 		"parse error at line 1, col 18: regexp \"(?P<1a>x)\": invalid extracted label name '1a'"},
+	{"",
+		"parse error at line 1, col 1: syntax error: unexpected $end"},
+	{"  # only a comment",
+		"parse error at line 1, col 19: syntax error: unexpected $end"},
+	{"sum(rate({a=\"b\"}[5m])",
+		"parse error at line 1, col 22: syntax error: unexpected $end"},
 }
 
 func TestParseExprRejectsMalformedQueriesWithExactErrors(t *testing.T) {

@@ -172,6 +172,17 @@ func (p *parser) expect(k tokenKind) (token, error) {
 	return p.next(), nil
 }
 
+// closeAfterExpr consumes the ")" ending a parenthesised expression. The
+// error names no expected token: after an expression Loki's grammar also
+// allows operators or pipeline stages, too many for goyacc to list.
+func (p *parser) closeAfterExpr() error {
+	if t := p.peek(); t.kind != tokCloseParen {
+		return p.unexpected(t)
+	}
+	p.next()
+	return nil
+}
+
 func (p *parser) errorf(pos int, format string, args ...any) *ParseError {
 	return newParseError(p.q, pos, fmt.Sprintf(format, args...))
 }
@@ -293,10 +304,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := p.expect(tokCloseParen); err != nil {
-			if p.peek().kind != tokCloseParen {
-				return nil, p.unexpected(p.peek())
-			}
+		if err := p.closeAfterExpr(); err != nil {
 			return nil, err
 		}
 		return e, nil
@@ -517,10 +525,7 @@ func (p *parser) parseVectorAggregation() (Expr, error) {
 		return nil, p.unexpected(p.peek())
 	}
 	e.Left = left
-	if _, err := p.expect(tokCloseParen); err != nil {
-		if p.peek().kind != tokCloseParen {
-			return nil, p.unexpected(p.peek())
-		}
+	if err := p.closeAfterExpr(); err != nil {
 		return nil, err
 	}
 	if k := p.peek().kind; e.Grouping == nil && (k == tokBy || k == tokWithout) {
@@ -634,8 +639,8 @@ func (p *parser) parseLogRange() (*LogRangeExpr, error) {
 			_, err = p.expect(tokCloseParen)
 			return r, err
 		}
-		if _, err := p.expect(tokCloseParen); err != nil {
-			return nil, p.unexpected(p.peek())
+		if err := p.closeAfterExpr(); err != nil {
+			return nil, err
 		}
 		if err := p.parseRangeAndOffset(r); err != nil {
 			return nil, err
@@ -1166,8 +1171,8 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := p.expect(tokCloseParen); err != nil {
-			return nil, p.unexpected(p.peek())
+		if err := p.closeAfterExpr(); err != nil {
+			return nil, err
 		}
 		return f, nil
 	case tokIdentifier:
