@@ -1,0 +1,193 @@
+package logql
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+)
+
+// benchSource is ~100 MB of JSON access-log lines in 8 streams of real
+// (default-encoded) chunks, spread over one hour.
+type benchSource struct {
+	memSource
+	rawBytes int64
+	lines    int64
+}
+
+var (
+	benchOnce sync.Once
+	benchSrc  *benchSource
+)
+
+const (
+	benchStreams    = 8
+	benchTotalBytes = 100 << 20
+	benchSpan       = time.Hour
+	benchNeedleEach = 10007 // one line in benchNeedleEach holds "needle"
+)
+
+func loadBenchSource(b *testing.B) *benchSource {
+	benchOnce.Do(func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		levels := []string{"info", "info", "info", "info", "debug", "warn", "error"}
+		methods := []string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+		paths := []string{"/api/v1/users", "/api/v1/orders", "/api/v1/cart", "/healthz", "/api/v2/search"}
+		src := &benchSource{}
+		perStream := int64(benchTotalBytes / benchStreams)
+		var line []byte
+		for si := range benchStreams {
+			c := chunks.NewMemChunk(chunks.DefaultEncoding, 0, -1)
+			var written int64
+			var n int64
+			for written < perStream {
+				n++
+				lvl := levels[rng.IntN(len(levels))]
+				msg := "request completed"
+				if (src.lines+n)%benchNeedleEach == 0 {
+					msg = "request completed needle"
+				}
+				line = fmt.Appendf(line[:0],
+					`{"ts":"2026-11-22T05:%02d:%02d.%03dZ","level":"%s","caller":"http/server.go:%d","msg":"%s","method":"%s","path":"%s/%d","status":%d,"duration_ms":%.2f,"bytes":%d,"trace_id":"%016x%016x"}`,
+					rng.IntN(60), rng.IntN(60), rng.IntN(1000), lvl, 100+rng.IntN(400), msg,
+					methods[rng.IntN(len(methods))], paths[rng.IntN(len(paths))], rng.IntN(100000),
+					[]int{200, 200, 200, 201, 204, 400, 404, 500}[rng.IntN(8)], rng.Float64()*250, rng.IntN(1<<16),
+					rng.Uint64(), rng.Uint64())
+				written += int64(len(line))
+				src.rawBytes += int64(len(line))
+				ts := t0.UnixNano() + int64(float64(benchSpan)*float64(written)/float64(perStream))
+				if _, err := c.Append(chunks.Entry{Timestamp: ts, Line: line}); err != nil {
+					panic(err)
+				}
+			}
+			src.lines += n
+			if err := c.Close(); err != nil {
+				panic(err)
+			}
+			src.streams = append(src.streams, memStream{
+				lbls:  labels.FromStrings("app", "x", "namespace", "prod", "pod", fmt.Sprintf("x-%d", si)),
+				chunk: c,
+			})
+		}
+		benchSrc = src
+	})
+	return benchSrc
+}
+
+// peakHeap samples the heap while f runs and returns the largest
+// HeapInuse seen above the level before f, in MiB.
+func peakHeap(f func()) float64 {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var m runtime.MemStats
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+	f()
+	close(done)
+	wg.Wait()
+	p := peak.Load()
+	if p < base.HeapInuse {
+		return 0
+	}
+	return float64(p-base.HeapInuse) / (1 << 20)
+}
+
+func benchmarkQuery(b *testing.B, p Params, check func(Result)) {
+	src := loadBenchSource(b)
+	eng := newTestEngine()
+	run := func() {
+		res, err := eng.Query(context.Background(), src, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		check(res)
+	}
+	b.SetBytes(src.rawBytes)
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		run()
+		n++
+	}
+	// The machine is shared: wall-clock MB/s understates what one core
+	// does, so report bytes per CPU-second of this process as well.
+	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+		b.ReportMetric(float64(src.rawBytes)*float64(n)/cpu/1e6, "MB/cpu-s")
+	}
+	b.StopTimer()
+	b.ReportMetric(peakHeap(run), "peak-heap-MiB")
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLineFilter scans every line for a rare substring: the needle
+// appears fewer times than the limit, so the whole data set is read.
+func BenchmarkLineFilter(b *testing.B) {
+	p := Params{Query: `{app="x"} |= "needle"`, Start: t0, End: t0.Add(benchSpan + time.Second), Limit: 1000, Direction: chunks.Backward}
+	benchmarkQuery(b, p, func(res Result) {
+		n := 0
+		for _, s := range res.Streams {
+			n += len(s.Entries)
+		}
+		if want := loadBenchSource(b).lines / benchNeedleEach; int64(n) != want {
+			b.Fatalf("found %d needles, want %d", n, want)
+		}
+	})
+}
+
+// BenchmarkVolumeJSON is Grafana's log-volume histogram over JSON lines:
+// every line is parsed.
+func BenchmarkVolumeJSON(b *testing.B) {
+	p := Params{Query: `sum by (level) (count_over_time({app="x"} | json [5m]))`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
+	benchmarkQuery(b, p, func(res Result) {
+		if len(res.Matrix) != 4 {
+			b.Fatalf("got %d level series, want 4", len(res.Matrix))
+		}
+	})
+}
+
+// BenchmarkCountOverTime counts lines without parsing them.
+func BenchmarkCountOverTime(b *testing.B) {
+	p := Params{Query: `sum by (pod) (count_over_time({app="x"}[5m]))`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
+	benchmarkQuery(b, p, func(res Result) {
+		if len(res.Matrix) != benchStreams {
+			b.Fatalf("got %d series, want %d", len(res.Matrix), benchStreams)
+		}
+	})
+}
