@@ -13,10 +13,13 @@ import (
 // deletes segments <= upto and older checkpoints.
 //
 // The caller promises that the emitted records, replayed before the
-// segments after upto, rebuild its state: typically it calls NextSegment to
-// get upto and then emits its in-memory state. That state may also contain
-// data of segments after upto (Log keeps running during Checkpoint), which
-// replay will then deliver twice; the caller's replay must be idempotent.
+// segments after upto, rebuild its state. For exactly-once replay, take the
+// snapshot and upto at one instant: block your own appends, call
+// NextSegment for upto, snapshot (cheaply: e.g. references to immutable
+// chunks), unblock, then call Checkpoint and emit the snapshot while Log
+// goes on. If instead you emit live state that may already contain records
+// of segments after upto, replay delivers those twice and your replay must
+// be idempotent.
 //
 // The file is written as checkpoint.<upto>.tmp, fsynced, renamed and the
 // directory fsynced, so a checkpoint is either complete or absent (see
