@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -17,9 +18,23 @@ const (
 	benchLineLen = 200
 )
 
-// reportLines adds a lines/s figure next to MB/s.
-func reportLines(b *testing.B, perOp int) {
-	b.ReportMetric(float64(perOp)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+// cpuClock measures the process CPU time of a benchmark loop; start it
+// right before the loop.
+type cpuClock time.Duration
+
+func startCPU() cpuClock { return cpuClock(processCPUTime()) }
+
+// report adds, next to ns/op and MB/s (wall time), the CPU time per
+// operation and lines per CPU-second. linesPerOp 0 omits the latter.
+func (c cpuClock) report(b *testing.B, linesPerOp int) {
+	cpu := processCPUTime() - time.Duration(c)
+	if cpu <= 0 || b.N == 0 {
+		return
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if linesPerOp > 0 {
+		b.ReportMetric(float64(linesPerOp)*float64(b.N)/cpu.Seconds(), "lines/cpu-s")
+	}
 }
 
 func BenchmarkDecodeProto(b *testing.B) {
@@ -37,12 +52,13 @@ func BenchmarkDecodeProto(b *testing.B) {
 			var req Request
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
+			clock := startCPU()
 			for b.Loop() {
 				if err := d.DecodeProto(raw, &req); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportLines(b, n)
+			clock.report(b, n)
 		})
 		b.Run(bc.name+"/snappy+protobuf", func(b *testing.B) {
 			var d Decoder
@@ -50,6 +66,7 @@ func BenchmarkDecodeProto(b *testing.B) {
 			var buf []byte
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
+			clock := startCPU()
 			for b.Loop() {
 				var err error
 				if buf, err = snappy.Decode(buf[:cap(buf)], body); err != nil {
@@ -59,7 +76,7 @@ func BenchmarkDecodeProto(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			reportLines(b, n)
+			clock.report(b, n)
 		})
 	}
 }
@@ -86,6 +103,7 @@ func BenchmarkReadHTTP(b *testing.B) {
 			var req Request
 			b.SetBytes(int64(rawLen))
 			b.ReportAllocs()
+			clock := startCPU()
 			for b.Loop() {
 				rd.Reset(body)
 				r.Body, r.ContentLength = http.NoBody, int64(len(body))
@@ -94,7 +112,7 @@ func BenchmarkReadHTTP(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			reportLines(b, countEntries(src))
+			clock.report(b, countEntries(src))
 		})
 	}
 }
@@ -108,10 +126,11 @@ func BenchmarkEncodeProto(b *testing.B) {
 	var buf []byte
 	b.SetBytes(int64(len(EncodeProto(nil, src))))
 	b.ReportAllocs()
+	clock := startCPU()
 	for b.Loop() {
 		buf = EncodeProto(buf[:0], src)
 	}
-	reportLines(b, countEntries(src))
+	clock.report(b, countEntries(src))
 }
 
 func BenchmarkEncodeBody(b *testing.B) {
@@ -119,19 +138,21 @@ func BenchmarkEncodeBody(b *testing.B) {
 	b.Run("EncodeBody", func(b *testing.B) {
 		b.SetBytes(int64(len(EncodeProto(nil, src))))
 		b.ReportAllocs()
+		clock := startCPU()
 		for b.Loop() {
 			_ = EncodeBody(src)
 		}
-		reportLines(b, countEntries(src))
+		clock.report(b, countEntries(src))
 	})
 	b.Run("AppendBody", func(b *testing.B) {
 		var body, scratch []byte
 		b.SetBytes(int64(len(EncodeProto(nil, src))))
 		b.ReportAllocs()
+		clock := startCPU()
 		for b.Loop() {
 			body, scratch = AppendBody(body[:0], scratch, src)
 		}
-		reportLines(b, countEntries(src))
+		clock.report(b, countEntries(src))
 	})
 }
 
@@ -142,12 +163,13 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	var req Request
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
+	clock := startCPU()
 	for b.Loop() {
 		if err := d.DecodeJSON(body, &req); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportLines(b, countEntries(src))
+	clock.report(b, countEntries(src))
 }
 
 func BenchmarkParseLabels(b *testing.B) {
@@ -155,20 +177,24 @@ func BenchmarkParseLabels(b *testing.B) {
 	b.Run("push.ParseLabels", func(b *testing.B) {
 		b.SetBytes(int64(len(in)))
 		b.ReportAllocs()
+		clock := startCPU()
 		for b.Loop() {
 			if _, err := ParseLabels(in); err != nil {
 				b.Fatal(err)
 			}
 		}
+		clock.report(b, 0)
 	})
 	b.Run("promql.ParseMetric", func(b *testing.B) {
 		p := parser.NewParser(parser.Options{})
 		b.SetBytes(int64(len(in)))
 		b.ReportAllocs()
+		clock := startCPU()
 		for b.Loop() {
 			if _, err := p.ParseMetric(in); err != nil {
 				b.Fatal(err)
 			}
 		}
+		clock.report(b, 0)
 	})
 }
