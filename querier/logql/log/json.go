@@ -16,7 +16,10 @@ import (
 type JSONParser struct {
 	prefix []byte // sanitized path of the current object
 	key    []byte // scratch for unescaping keys
+	name   []byte // scratch for building label names
 	lbs    *LabelsBuilder
+	names  nameCache
+	field  int // ordinal of the current scalar field in the line
 }
 
 // NewJSONParser returns the `| json` stage.
@@ -28,6 +31,8 @@ func NewJSONParser() *JSONParser {
 func (j *JSONParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	j.lbs = lbs
 	j.prefix = j.prefix[:0]
+	j.field = 0
+	j.names.reset(lbs)
 	lbs.newParserRun()
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
@@ -63,11 +68,17 @@ func (j *JSONParser) object(d []byte, i, depth int) (int, error) {
 			j.key = appendUnescaped(j.key[:0], key)
 			key = j.key
 		}
-		i = skipWS(d, kend)
-		if i >= len(d) || d[i] != ':' {
-			return 0, jsonErr(i, "expected ':' after object key")
+		i = kend
+		if i < len(d) && d[i] == ':' {
+			i++
+		} else {
+			i = skipWS(d, i)
+			if i >= len(d) || d[i] != ':' {
+				return 0, jsonErr(i, "expected ':' after object key")
+			}
+			i++
 		}
-		i = skipWS(d, i+1)
+		i = skipWS(d, i)
 		if i >= len(d) {
 			return 0, jsonErr(i, "unexpected end of input")
 		}
@@ -86,12 +97,12 @@ func (j *JSONParser) object(d []byte, i, depth int) (int, error) {
 				return 0, err
 			}
 		} else {
-			kind, end, err := scanValue(d, i)
+			kind, end, esc, err := scanValueEsc(d, i)
 			if err != nil {
 				return 0, err
 			}
 			if kind == jsonString || kind == jsonNumber || kind == jsonBool {
-				j.field(key, d, i, end, kind)
+				j.setField(key, d[i:end], kind, esc)
 			}
 			i = end
 		}
@@ -110,18 +121,40 @@ func (j *JSONParser) object(d []byte, i, depth int) (int, error) {
 	}
 }
 
-func (j *JSONParser) field(key, d []byte, start, end int, kind jsonKind) {
-	plen := len(j.prefix)
-	if plen > 0 {
-		j.prefix = append(j.prefix, '_')
+func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
+	k := j.field
+	j.field++
+	name, ok := j.names.get(k, j.prefix, key)
+	if !ok {
+		j.name = append(j.name[:0], j.prefix...)
+		if len(j.prefix) > 0 {
+			j.name = append(j.name, '_')
+		}
+		j.name = appendSanitized(j.name, key)
+		if len(j.name) > 0 && !(len(j.prefix) > 0 && len(j.name) == len(j.prefix)+1) {
+			name = j.lbs.parsedNameBytes(j.name)
+		}
+		j.names.put(k, j.prefix, key, name)
 	}
-	j.prefix = appendSanitized(j.prefix, key)
-	name := j.prefix
-	j.prefix = j.prefix[:plen]
-	if len(name) == 0 || (plen > 0 && len(name) == plen+1) {
+	if name == "" {
 		return
 	}
-	j.lbs.setParsed(j.lbs.parsedNameBytes(name), jsonValue(j.lbs, d[start:end], kind))
+	if kind == jsonString {
+		j.lbs.setParsed(name, jsonString2(j.lbs, v[1:len(v)-1], esc))
+		return
+	}
+	j.lbs.setParsed(name, j.lbs.view(v))
+}
+
+// jsonString2 returns the decoded content of a JSON string, valid for the
+// line.
+func jsonString2(lbs *LabelsBuilder, s []byte, esc bool) string {
+	if !esc && utf8.Valid(s) {
+		return lbs.view(s)
+	}
+	start := len(lbs.arena)
+	lbs.arena = appendUnescaped(lbs.arena, s)
+	return lbs.internTail(start)
 }
 
 // jsonValue returns the label value of a scalar: strings decoded, numbers
@@ -130,16 +163,11 @@ func jsonValue(lbs *LabelsBuilder, v []byte, kind jsonKind) string {
 	switch kind {
 	case jsonString:
 		s := v[1 : len(v)-1]
-		if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
-			return lbs.intern(s)
-		}
-		start := len(lbs.arena)
-		lbs.arena = appendUnescaped(lbs.arena, s)
-		return lbs.internTail(start)
+		return jsonString2(lbs, s, bytes.IndexByte(s, '\\') >= 0)
 	case jsonNull:
 		return ""
 	default:
-		return lbs.intern(v)
+		return lbs.view(v)
 	}
 }
 
@@ -288,7 +316,7 @@ func (p *JSONExpressionParser) Process(_ int64, line []byte, lbs *LabelsBuilder)
 		case jsonInvalid:
 			lbs.setParsed(name, "")
 		case jsonObject, jsonArray:
-			lbs.setParsed(name, lbs.internValidUTF8(v))
+			lbs.setParsed(name, lbs.viewValidUTF8(v))
 		default:
 			lbs.setParsed(name, jsonValue(lbs, v, kind))
 		}

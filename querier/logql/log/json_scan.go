@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -53,17 +54,34 @@ func skipWS(d []byte, i int) int {
 // scanString expects d[i] == '"' and returns the index after the closing
 // quote and whether the content contains escapes.
 func scanString(d []byte, i int) (int, bool, error) {
-	escaped := false
-	for j := i + 1; j < len(d); j++ {
+	j := i + 1
+	q := bytes.IndexByte(d[j:], '"')
+	if q < 0 {
+		return 0, false, jsonErr(i, "unterminated string")
+	}
+	if bytes.IndexByte(d[j:j+q], '\\') < 0 {
+		return j + q + 1, false, nil
+	}
+	for ; j < len(d); j++ {
 		switch d[j] {
 		case '"':
-			return j + 1, escaped, nil
+			return j + 1, true, nil
 		case '\\':
-			escaped = true
 			j++
 		}
 	}
 	return 0, false, jsonErr(i, "unterminated string")
+}
+
+// scanValueEsc is scanValue that also reports whether a string value
+// contains escapes.
+func scanValueEsc(d []byte, i int) (jsonKind, int, bool, error) {
+	if i < len(d) && d[i] == '"' {
+		end, esc, err := scanString(d, i)
+		return jsonString, end, esc, err
+	}
+	k, end, err := scanValue(d, i)
+	return k, end, false, err
 }
 
 // scanValue returns the kind of the value starting at d[i] (after

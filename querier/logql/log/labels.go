@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -58,8 +59,12 @@ type LabelsBuilder struct {
 	parsedNames map[string]string
 
 	scratch []labels.Label
-	digest  xxhash.Digest
-	cache   map[uint64]labels.Labels
+	merge   []labels.Label
+	key     []byte
+
+	streamHash   uint64
+	streamHashed bool
+	cache        map[uint64]cachedLabels
 }
 
 // NewLabelsBuilder returns a builder for lines of the stream with the given
@@ -68,7 +73,7 @@ func NewLabelsBuilder(stream labels.Labels) *LabelsBuilder {
 	return &LabelsBuilder{
 		stream:      stream,
 		parsedNames: make(map[string]string),
-		cache:       make(map[uint64]labels.Labels),
+		cache:       make(map[uint64]cachedLabels),
 	}
 }
 
@@ -172,6 +177,26 @@ func (b *LabelsBuilder) SetBytes(name string, value []byte) {
 	b.set(name, b.intern(value), 0)
 }
 
+// view returns v as a string without copying. Stages use it for values
+// inside the line being processed: a line's bytes (the caller's, or a
+// stage's output buffer) do not change until the next line, and final label
+// sets are copied before they are cached.
+func (b *LabelsBuilder) view(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return unsafe.String(&v[0], len(v))
+}
+
+// viewValidUTF8 is view for values that may hold invalid UTF-8, which is
+// dropped (copying only then).
+func (b *LabelsBuilder) viewValidUTF8(v []byte) string {
+	if utf8.Valid(v) {
+		return b.view(v)
+	}
+	return b.internValidUTF8(v)
+}
+
 func (b *LabelsBuilder) intern(v []byte) string {
 	if len(v) == 0 {
 		return ""
@@ -189,11 +214,19 @@ func (b *LabelsBuilder) newParserRun() { b.gen++ }
 // already set it.
 func (b *LabelsBuilder) setParsed(name, value string) {
 	for i := range b.add {
-		if b.add[i].name == name && b.add[i].gen == b.gen {
+		e := &b.add[i]
+		if e.name == name {
+			if e.gen != b.gen {
+				e.value, e.gen = value, b.gen
+			}
 			return
 		}
 	}
-	b.set(name, value, b.gen)
+	if len(b.del) > 0 || name == ErrorLabel || name == ErrorDetailsLabel {
+		b.set(name, value, b.gen)
+		return
+	}
+	b.add = append(b.add, entry{name: name, value: value, gen: b.gen})
 }
 
 func (b *LabelsBuilder) set(name, value string, gen uint32) {
@@ -266,24 +299,57 @@ func (b *LabelsBuilder) current() []labels.Label {
 		s = append(s, labels.Label{Name: ErrorDetailsLabel, Value: b.errDetails})
 	}
 	nAdd := len(s)
+	sortLabels(s)
+	added := s[:nAdd]
+	// Stream and metadata labels are sorted already: append those not
+	// shadowed, then merge the sorted runs.
 	b.metadata.Range(func(l labels.Label) {
-		if !b.shadowed(s[:nAdd], l.Name) {
+		if !b.shadowed(added, l.Name) {
 			s = append(s, l)
 		}
 	})
 	nMeta := len(s)
 	b.stream.Range(func(l labels.Label) {
-		if !b.shadowed(s[:nAdd], l.Name) && !containsName(s[nAdd:nMeta], l.Name) {
+		if !b.shadowed(added, l.Name) && !containsName(s[nAdd:nMeta], l.Name) {
 			s = append(s, l)
 		}
 	})
-	sortLabels(s)
+	if nMeta > nAdd || len(s) > nMeta {
+		s = b.merge3(s, nAdd, nMeta)
+	}
 	b.scratch = s
 	return s
 }
 
+// merge3 merges the three sorted runs s[:a], s[a:m], s[m:] using b.merge
+// as scratch.
+func (b *LabelsBuilder) merge3(s []labels.Label, a, m int) []labels.Label {
+	out := b.merge[:0]
+	x, y, z := s[:a], s[a:m], s[m:]
+	for len(x)+len(y)+len(z) > 0 {
+		switch {
+		case len(x) > 0 && (len(y) == 0 || x[0].Name <= y[0].Name) && (len(z) == 0 || x[0].Name <= z[0].Name):
+			out = append(out, x[0])
+			x = x[1:]
+		case len(y) > 0 && (len(z) == 0 || y[0].Name <= z[0].Name):
+			out = append(out, y[0])
+			y = y[1:]
+		default:
+			out = append(out, z[0])
+			z = z[1:]
+		}
+	}
+	b.merge, b.scratch = s[:0], out
+	return out
+}
+
 func (b *LabelsBuilder) shadowed(added []labels.Label, name string) bool {
-	return containsName(added, name) || slices.Contains(b.del, name)
+	return containsSorted(added, name) || (len(b.del) > 0 && slices.Contains(b.del, name))
+}
+
+func containsSorted(ls []labels.Label, name string) bool {
+	_, ok := slices.BinarySearchFunc(ls, name, func(l labels.Label, n string) int { return strings.Compare(l.Name, n) })
+	return ok
 }
 
 func containsName(ls []labels.Label, name string) bool {
@@ -309,6 +375,12 @@ func sortLabels(s []labels.Label) {
 // label sets of one stream share one labels.Labels value, so in steady state
 // this does not allocate.
 func (b *LabelsBuilder) Labels() (labels.Labels, uint64) {
+	if len(b.add) == 0 && len(b.del) == 0 && b.err == "" && b.errDetails == "" && b.metadata.IsEmpty() {
+		if !b.streamHashed {
+			b.streamHash, b.streamHashed = HashLabels(b.stream), true
+		}
+		return b.stream, b.streamHash
+	}
 	return b.result(b.current())
 }
 
@@ -331,9 +403,17 @@ func (b *LabelsBuilder) GroupedLabels(groups []string, without bool) (labels.Lab
 }
 
 func (b *LabelsBuilder) result(s []labels.Label) (labels.Labels, uint64) {
-	h := hashLabels(&b.digest, s)
-	if cached, ok := b.cache[h]; ok && equalLabels(cached, s) {
-		return cached, h
+	key := b.key[:0]
+	for _, l := range s {
+		key = append(key, l.Name...)
+		key = append(key, 0xff)
+		key = append(key, l.Value...)
+		key = append(key, 0xff)
+	}
+	b.key = key
+	h := xxhash.Sum64(key)
+	if c, ok := b.cache[h]; ok && bytes.Equal(c.key, key) {
+		return c.labels, h
 	}
 	cl := make([]labels.Label, len(s))
 	for i, l := range s {
@@ -343,24 +423,17 @@ func (b *LabelsBuilder) result(s []labels.Label) (labels.Labels, uint64) {
 	if len(b.cache) >= maxCachedResults {
 		clear(b.cache)
 	}
-	b.cache[h] = ls
+	b.cache[h] = cachedLabels{key: bytes.Clone(key), labels: ls}
 	return ls, h
 }
 
-// hashLabels hashes sorted labels; the value is stable across processes.
-func hashLabels(d *xxhash.Digest, s []labels.Label) uint64 {
-	d.Reset()
-	sep := [1]byte{0xff}
-	for _, l := range s {
-		_, _ = d.WriteString(l.Name)
-		_, _ = d.Write(sep[:])
-		_, _ = d.WriteString(l.Value)
-		_, _ = d.Write(sep[:])
-	}
-	return d.Sum64()
+type cachedLabels struct {
+	key    []byte // the labels as hashed
+	labels labels.Labels
 }
 
-// HashLabels returns the hash StreamPipeline.Process reports for ls.
+// HashLabels returns the hash StreamPipeline.Process reports for ls: xxhash
+// of name 0xff value 0xff for each label in order.
 func HashLabels(ls labels.Labels) uint64 {
 	var d xxhash.Digest
 	d.Reset()
@@ -372,20 +445,6 @@ func HashLabels(ls labels.Labels) uint64 {
 		_, _ = d.Write(sep[:])
 	})
 	return d.Sum64()
-}
-
-func equalLabels(ls labels.Labels, s []labels.Label) bool {
-	if ls.Len() != len(s) {
-		return false
-	}
-	i, eq := 0, true
-	ls.Range(func(l labels.Label) {
-		if eq && (l.Name != s[i].Name || l.Value != s[i].Value) {
-			eq = false
-		}
-		i++
-	})
-	return eq
 }
 
 // internTail returns the arena bytes appended since start as a string.

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 
@@ -134,19 +135,22 @@ func (d *logfmtDecoder) next() bool {
 	return true
 }
 
-// appendLogfmtValue appends the decoded value; invalid UTF-8 makes the
-// value empty, since Prometheus would reject it.
-func appendLogfmtValue(dst []byte, v []byte, quoted bool) []byte {
-	start := len(dst)
-	if quoted {
-		dst = appendUnquoted(dst, v)
-	} else {
-		dst = append(dst, v...)
+// logfmtValue returns the decoded value, valid for the line; invalid UTF-8
+// makes the value empty, since Prometheus would reject it.
+func logfmtValue(lbs *LabelsBuilder, v []byte, quoted bool) string {
+	if !quoted || bytes.IndexByte(v, '\\') < 0 {
+		if !utf8.Valid(v) {
+			return ""
+		}
+		return lbs.view(v)
 	}
-	if !utf8.Valid(dst[start:]) {
-		return dst[:start]
+	start := len(lbs.arena)
+	lbs.arena = appendUnquoted(lbs.arena, v)
+	if !utf8.Valid(lbs.arena[start:]) {
+		lbs.arena = lbs.arena[:start]
+		return ""
 	}
-	return dst
+	return lbs.internTail(start)
 }
 
 // appendUnquoted decodes Go/JSON-style escapes in the contents of a quoted
@@ -186,6 +190,7 @@ type LogfmtParser struct {
 	strict, keepEmpty bool
 	dec               logfmtDecoder
 	name              []byte
+	names             nameCache
 }
 
 // NewLogfmtParser returns the `| logfmt` stage. strict stops at the first
@@ -199,9 +204,10 @@ func NewLogfmtParser(strict, keepEmpty bool) *LogfmtParser {
 // Process implements Stage.
 func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	lbs.newParserRun()
+	l.names.reset(lbs)
 	d := &l.dec
 	d.reset(line)
-	for {
+	for k := 0; ; k++ {
 		if !d.next() {
 			if d.err == nil {
 				break
@@ -216,14 +222,18 @@ func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 		if len(d.value) == 0 && !l.keepEmpty {
 			continue
 		}
-		l.name = appendSanitized(l.name[:0], d.key)
-		if len(l.name) == 0 {
+		name, ok := l.names.get(k, nil, d.key)
+		if !ok {
+			l.name = appendSanitized(l.name[:0], d.key)
+			if len(l.name) > 0 {
+				name = lbs.parsedNameBytes(l.name)
+			}
+			l.names.put(k, nil, d.key, name)
+		}
+		if name == "" {
 			continue
 		}
-		name := lbs.parsedNameBytes(l.name)
-		start := len(lbs.arena)
-		lbs.arena = appendLogfmtValue(lbs.arena, d.value, d.quoted)
-		v := lbs.internTail(start)
+		v := logfmtValue(lbs, d.value, d.quoted)
 		if v == "" && !l.keepEmpty {
 			continue
 		}
@@ -286,9 +296,7 @@ func (l *LogfmtExpressionParser) Process(_ int64, line []byte, lbs *LabelsBuilde
 			if l.found[k] || string(d.key) != e.Key {
 				continue
 			}
-			start := len(lbs.arena)
-			lbs.arena = appendLogfmtValue(lbs.arena, d.value, d.quoted)
-			lbs.setParsed(lbs.ParsedName(e.Label), lbs.internTail(start))
+			lbs.setParsed(lbs.ParsedName(e.Label), logfmtValue(lbs, d.value, d.quoted))
 			l.found[k] = true
 		}
 	}

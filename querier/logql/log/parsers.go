@@ -50,7 +50,7 @@ func (r *RegexpParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 		if r.names[i] == "" || m[2*i] < 0 {
 			continue
 		}
-		lbs.setParsed(lbs.ParsedName(r.names[i]), lbs.intern(line[m[2*i]:m[2*i+1]]))
+		lbs.setParsed(lbs.ParsedName(r.names[i]), lbs.viewValidUTF8(line[m[2*i]:m[2*i+1]]))
 	}
 	return line, true
 }
@@ -82,7 +82,7 @@ func (p *PatternParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byt
 	lbs.newParserRun()
 	p.vals, _ = p.expr.captures(line, false, p.vals[:0])
 	for i, v := range p.vals {
-		lbs.setParsed(lbs.ParsedName(p.expr.names[i]), lbs.intern(v))
+		lbs.setParsed(lbs.ParsedName(p.expr.names[i]), lbs.viewValidUTF8(v))
 	}
 	return line, true
 }

@@ -1,0 +1,170 @@
+package log
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+var benchStream = labels.FromStrings("app", "checkout", "namespace", "prod", "pod", "checkout-7d9f8-x2x1", "container", "app")
+
+// benchLines returns n deterministic lines built by gen.
+func benchLines(n int, gen func(r *rand.Rand, i int) string) ([][]byte, int) {
+	r := rand.New(rand.NewSource(1))
+	lines := make([][]byte, n)
+	total := 0
+	for i := range lines {
+		lines[i] = []byte(gen(r, i))
+		total += len(lines[i])
+	}
+	return lines, total
+}
+
+var (
+	methods  = []string{"GET", "POST", "PUT", "DELETE"}
+	levels   = []string{"info", "info", "info", "debug", "warn", "error"}
+	statuses = []int{200, 200, 200, 200, 201, 204, 301, 400, 404, 500, 503}
+)
+
+func plainLine(r *rand.Rand, i int) string {
+	// ~200 bytes of text without the needle.
+	return fmt.Sprintf("%s %s request handled method=%s path=/api/v1/orders/%d status=%d duration=%dms user_agent=Mozilla/5.0 (X11; Linux x86_64) trace=%016x retries=%d",
+		time.Unix(1700000000+int64(i), 0).UTC().Format(time.RFC3339), levels[r.Intn(len(levels))], methods[r.Intn(4)], r.Intn(100000),
+		statuses[r.Intn(len(statuses))], r.Intn(900), r.Uint64(), r.Intn(3))
+}
+
+func jsonLine(r *rand.Rand, i int) string {
+	return fmt.Sprintf(`{"ts":"%s","level":"%s","msg":"request completed","method":"%s","path":"/api/v1/orders/%d","status":%d,"duration_ms":%.1f,"trace_id":"%016x%016x","user_agent":"Mozilla/5.0 (X11; Linux x86_64)","bytes":%d,"user":{"id":%d,"tier":"gold"}}`,
+		time.Unix(1700000000+int64(i), 0).UTC().Format(time.RFC3339Nano), levels[r.Intn(len(levels))], methods[r.Intn(4)], r.Intn(100000),
+		statuses[r.Intn(len(statuses))], r.Float64()*900, r.Uint64(), r.Uint64(), r.Intn(50000), r.Intn(1000))
+}
+
+func logfmtLine(r *rand.Rand, i int) string {
+	return fmt.Sprintf(`ts=%s level=%s caller=handler.go:142 msg="request completed" method=%s path=/api/v1/orders/%d status=%d duration=%dms trace_id=%016x bytes=%d`,
+		time.Unix(1700000000+int64(i), 0).UTC().Format(time.RFC3339Nano), levels[r.Intn(len(levels))], methods[r.Intn(4)], r.Intn(100000),
+		statuses[r.Intn(len(statuses))], r.Intn(400), r.Uint64(), r.Intn(50000))
+}
+
+func benchPipeline(b *testing.B, stages []Stage, lines [][]byte, total int) {
+	sp := NewPipeline(stages).ForStream(benchStream)
+	kept := 0
+	measure(b, total/len(lines), func(i int) {
+		if _, _, _, ok := sp.Process(int64(i), lines[i%len(lines)], labels.EmptyLabels()); ok {
+			kept++
+		}
+	})
+	b.ReportMetric(float64(kept)/float64(b.N), "kept/line")
+}
+
+// measure runs f b.N times and reports, besides the usual figures, the CPU
+// time of the benchmark's thread per op and the throughput per CPU-second.
+func measure(b *testing.B, lineBytes int, f func(i int)) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.SetBytes(int64(lineBytes))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := threadCPU()
+	for i := 0; i < b.N; i++ {
+		f(i)
+	}
+	cpu := threadCPU() - start
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(lineBytes)*float64(b.N)/cpu.Seconds()/1e6, "cpu-MB/s")
+	}
+}
+
+func BenchmarkLineFilter(b *testing.B) {
+	lines, total := benchLines(1024, plainLine)
+	for _, tc := range []struct {
+		name   string
+		op     LineFilterOp
+		values []string
+	}{
+		{"contains", LineContains, []string{"needle"}},
+		{"contains_or3", LineContains, []string{"needle", "haystack", "panic"}},
+		{"not_contains", LineNotContains, []string{"needle"}},
+		{"regex_fold_literal", LineRegex, []string{"(?i)NEEDLE"}},
+		{"regex_prefiltered", LineRegex, []string{`needle=\d+`}},
+		{"regex", LineRegex, []string{`status=5\d\d`}},
+		{"pattern", LinePattern, []string{`<_> method=POST <_> status=500 <_>`}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchPipeline(b, []Stage{must(NewLineFilter(tc.op, tc.values...))}, lines, total)
+		})
+	}
+	b.Run("ip", func(b *testing.B) {
+		benchPipeline(b, []Stage{must(NewIPLineFilter(LineContains, "10.0.0.0/8"))}, lines, total)
+	})
+}
+
+func BenchmarkJSON(b *testing.B) {
+	lines, total := benchLines(1024, jsonLine)
+	b.Run("parse", func(b *testing.B) {
+		benchPipeline(b, []Stage{NewJSONParser()}, lines, total)
+	})
+	b.Run("parse_status_ge_500", func(b *testing.B) {
+		benchPipeline(b, []Stage{NewJSONParser(), NewNumericLabelFilter(OpGreaterEqual, "status", 500)}, lines, total)
+	})
+	b.Run("expr_status_ge_500", func(b *testing.B) {
+		p := must(NewJSONExpressionParser([]JSONExpr{{"status", "status"}, {"tier", "user.tier"}}))
+		benchPipeline(b, []Stage{p, NewNumericLabelFilter(OpGreaterEqual, "status", 500)}, lines, total)
+	})
+}
+
+func BenchmarkLogfmt(b *testing.B) {
+	lines, total := benchLines(1024, logfmtLine)
+	b.Run("parse", func(b *testing.B) {
+		benchPipeline(b, []Stage{NewLogfmtParser(false, false)}, lines, total)
+	})
+	b.Run("parse_duration_gt_250ms", func(b *testing.B) {
+		benchPipeline(b, []Stage{NewLogfmtParser(false, false), NewDurationLabelFilter(OpGreater, "duration", 250*time.Millisecond)}, lines, total)
+	})
+}
+
+func BenchmarkOtherStages(b *testing.B) {
+	plain, ptotal := benchLines(1024, plainLine)
+	lf, ltotal := benchLines(1024, logfmtLine)
+	b.Run("pattern", func(b *testing.B) {
+		benchPipeline(b, []Stage{must(NewPatternParser(`<ts> <level> request handled method=<method> path=<path> status=<status> <_>`))}, plain, ptotal)
+	})
+	b.Run("regexp", func(b *testing.B) {
+		benchPipeline(b, []Stage{must(NewRegexpParser(`method=(?P<method>\w+) path=(?P<path>\S+) status=(?P<status>\d+)`))}, plain, ptotal)
+	})
+	b.Run("logfmt_line_format", func(b *testing.B) {
+		benchPipeline(b, []Stage{NewLogfmtParser(false, false), must(NewLineFormatter(`{{.level}} {{.method}} {{.path}} {{.status}}`))}, lf, ltotal)
+	})
+}
+
+func BenchmarkSampleExtraction(b *testing.B) {
+	lines, total := benchLines(1024, logfmtLine)
+	p := NewPipeline([]Stage{NewLogfmtParser(false, false)})
+	e := must(NewLabelSampleExtractor("duration", ConvertDuration, nil, p, []string{"method", "status"}, false))
+	s := e.ForStream(benchStream)
+	measure(b, total/len(lines), func(i int) {
+		s.Process(int64(i), lines[i%len(lines)], labels.EmptyLabels())
+	})
+}
+
+// BenchmarkBaseline_BytesContains is bytes.Contains over the same lines
+// without the pipeline: on a shared machine it calibrates the other
+// figures.
+func BenchmarkBaseline_BytesContains(b *testing.B) {
+	lines, total := benchLines(1024, plainLine)
+	needle := []byte("needle")
+	n := 0
+	measure(b, total/len(lines), func(i int) {
+		if bytes.Contains(lines[i%len(lines)], needle) {
+			n++
+		}
+	})
+	if n != 0 {
+		b.Fatal("needle found")
+	}
+}
