@@ -46,13 +46,13 @@ type ReplayOptions struct {
 
 // ReplayStats describes what Replay read.
 type ReplayStats struct {
-	Checkpoint        int // index of the checkpoint read, -1 if none
-	CheckpointRecords int // records read from the checkpoint
-	FirstSegment      int // first segment read, -1 if none
-	LastSegment       int // last segment read, -1 if none
-	Segments          int // segments read
-	Records           int // records delivered to fn, checkpoint included
-	Bytes             int64
+	Checkpoint        int   // index of the checkpoint read, -1 if none
+	CheckpointRecords int   // records read from the checkpoint
+	FirstSegment      int   // first segment read, -1 if none
+	LastSegment       int   // last segment read, -1 if none
+	Segments          int   // segments read
+	Records           int   // records delivered to fn, checkpoint included
+	Bytes             int64 // payload bytes delivered to fn
 	TruncatedBytes    int64 // torn tail removed from the newest segment
 	SkippedBytes      int64 // corrupt data dropped because of SkipCorrupt
 	Corruptions       int   // corrupt files or gaps skipped because of SkipCorrupt
@@ -168,7 +168,7 @@ func ReplayWithOptions(dir string, opts ReplayOptions, fn func(rec []byte) error
 			st.TruncatedBytes = s.size - fe.Offset
 			m.corruptions.WithLabelValues(corruptionTornTail).Inc()
 			log.Warn("truncated torn tail of newest segment (crash mid-write; the lost bytes were never acknowledged under sync=always)",
-				"segment", s.name, "offset", fe.Offset, "bytes_removed", st.TruncatedBytes, "reason", fe.Reason)
+				"segment", s.name, "offset", fe.Offset, "bytes_removed", st.TruncatedBytes, "reason", fe.Reason, "cut_short", fe.Torn)
 			continue
 		}
 		if err = skipOrFail(err, path, s.size, opts.SkipCorrupt, &st, m, log); err != nil {

@@ -155,7 +155,7 @@ func (w *WAL) repairTail(s fileRef) error {
 	}
 	w.m.corruptions.WithLabelValues(corruptionTornTail).Inc()
 	w.log.Warn("truncated torn tail of newest segment (crash mid-write; the lost bytes were never acknowledged under sync=always)",
-		"segment", s.name, "offset", fe.Offset, "bytes_removed", s.size-fe.Offset, "reason", fe.Reason)
+		"segment", s.name, "offset", fe.Offset, "bytes_removed", s.size-fe.Offset, "reason", fe.Reason, "cut_short", fe.Torn)
 	return nil
 }
 
