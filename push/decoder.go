@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 )
 
-// DefaultMaxBytes is the body limit ReadHTTP applies when given maxBytes <= 0;
-// it matches Loki's default max_recv_msg_size of 100 MiB.
+// DefaultMaxBytes is the body limit ReadHTTP applies when given maxBytes <= 0:
+// 100 MiB, the default of Loki's distributor.max-recv-msg-size.
 const DefaultMaxBytes = 100 << 20
 
 // maxPooledBuffer is the largest buffer kept for reuse, so that one huge

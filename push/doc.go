@@ -7,7 +7,9 @@
 //
 // It must not validate or limit content (label names the ingester rejects,
 // line length, timestamps too old, per-tenant rates): that is the ingester's
-// job. Errors here mean only "this is not a well-formed push" (ErrBadRequest,
+// job. The one exception is where the format forces it: a JSON stream object
+// is turned into a label string, so its names must be ones a label string
+// can carry. Errors here mean only "this is not a well-formed push" (ErrBadRequest,
 // HTTP 400) or "this body is too big" (ErrTooLarge, HTTP 413). It does no
 // I/O of its own beyond reading the request body, keeps no state between
 // requests except reusable buffers, and never logs.
@@ -84,7 +86,9 @@
 // a flat object of strings. The stream object becomes the canonical label
 // string {a="b", c="d"} (sorted, values quoted as Go does), so label names
 // must match [a-zA-Z_][a-zA-Z0-9_]* and values must be valid UTF-8. Unknown
-// keys are skipped; a repeated key keeps its last value.
+// keys are skipped (but must be well-formed JSON); a repeated key keeps its
+// last value, though the earlier ones must be valid too. Strings may hold
+// bytes that are not UTF-8: lines and metadata keep them as sent.
 //
 // # Memory
 //
