@@ -346,7 +346,10 @@ func (l *lexer) flagOrNegativeDuration(start int) (token, bool) {
 		return token{}, false
 	}
 	end := scanUnitRun(l.q, start+1, isDurationByte)
-	if end == start+1 {
+	if strings.TrimLeft(l.q[start+1:end], "0123456789.") == "" {
+		// No unit: "-1" is minus one. (Loki lexes "-0" as a zero
+		// duration because Go accepts a bare "0"; that makes -0
+		// unprintable, so a unit is required here.)
 		return token{}, false
 	}
 	d, err := ParseDuration(l.q[start:end])

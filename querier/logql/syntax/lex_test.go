@@ -34,6 +34,7 @@ func TestLexProducesLokiTokens(t *testing.T) {
 			{tokDuration, "10us"}, {tokDuration, "3µs"}, {tokDuration, "-5m"}}},
 		{"bytes", `20MB 1.5KiB 42B 3k`, []tok{{tokBytes, "20MB"}, {tokBytes, "1.5KiB"}, {tokBytes, "42B"}, {tokBytes, "3k"}}},
 		{"minus before number is an operator", `-1`, []tok{{tokSub, "-"}, {tokNumber, "1"}}},
+		{"minus zero is not a duration", `-0`, []tok{{tokSub, "-"}, {tokNumber, "0"}}},
 		{"range", `[5m]`, []tok{{tokRange, "5m"}}},
 		{"parser flags", `--strict --keep-empty`, []tok{{tokParserFlag, "--strict"}, {tokParserFlag, "--keep-empty"}}},
 		{"function words are tokens only before a call", `rate(x) rate sum by (a) sum without(a) count`, []tok{
