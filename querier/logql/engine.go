@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/querier/logql/syntax"
@@ -35,6 +36,8 @@ type EngineOptions struct {
 	MaxSeries int
 	// QueryTimeout bounds a query's execution (Loki's query_timeout).
 	QueryTimeout time.Duration
+	// Registerer receives the engine's metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 func (o *EngineOptions) withDefaults() EngineOptions {
@@ -54,8 +57,9 @@ func (o *EngineOptions) withDefaults() EngineOptions {
 // Engine evaluates LogQL queries. It is safe for concurrent use: every
 // query builds its own pipelines and evaluators.
 type Engine struct {
-	opts   EngineOptions
-	logger *slog.Logger
+	opts    EngineOptions
+	logger  *slog.Logger
+	metrics *engineMetrics
 }
 
 // NewEngine returns an engine; a nil logger discards logs.
@@ -63,7 +67,7 @@ func NewEngine(opts EngineOptions, logger *slog.Logger) *Engine {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{opts: opts.withDefaults(), logger: logger}
+	return &Engine{opts: opts.withDefaults(), logger: logger, metrics: newEngineMetrics(opts.Registerer)}
 }
 
 // Query parses and evaluates p.Query over src. Errors the client caused
@@ -77,15 +81,19 @@ func (e *Engine) Query(ctx context.Context, src Source, p Params) (Result, error
 
 	expr, err := syntax.ParseExpr(p.Query)
 	if err != nil {
-		return Result{}, asBadRequest(err)
+		err = asBadRequest(err)
+		e.metrics.observe("invalid", Stats{ExecTime: time.Since(begin)}, err)
+		return Result{}, err
 	}
 	q := &query{ctx: ctx, src: src, p: p, opts: e.opts}
 	if p.Instant {
 		q.p.End = p.Start
 	}
 	var res Result
+	queryType := "metric"
 	switch expr := expr.(type) {
 	case *syntax.LogSelectorExpr:
+		queryType = "log"
 		res, err = q.evalLogs(expr)
 	case syntax.SampleExpr:
 		res, err = q.evalSample(expr)
@@ -97,6 +105,7 @@ func (e *Engine) Query(ctx context.Context, src Source, p Params) (Result, error
 	}
 	q.stats.ExecTime = time.Since(begin)
 	res.Stats = q.stats
+	e.metrics.observe(queryType, q.stats, err)
 	level := slog.LevelDebug
 	if err != nil {
 		level = slog.LevelInfo

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/chunks"
@@ -33,6 +35,9 @@ func logData(t testing.TB) *memSource {
 		`{app="proxy", env="dev"}`: {
 			e(1*s, "\x1b[32mclient\x1b[0m 10.0.0.5 GET /a"),
 			e(2*s, "\x1b[32mclient\x1b[0m 192.168.1.9 GET /b"),
+		},
+		`{app="packed", env="test"}`: {
+			e(1*s, `{"_entry":"original line","container":"c1"}`),
 		},
 		`{app="meta", env="dev"}`: {
 			{off: 1 * s, line: "with trace", md: labels.FromStrings("trace_id", "abc")},
@@ -177,6 +182,9 @@ func TestLogQueryParsersAndLabels(t *testing.T) {
 			`{level="info"} +3.5s {"level":"info","method":"GET","status":200,"latency":"20ms"}`,
 			`{level="info"} +1.5s {"level":"info","method":"GET","status":200,"latency":"10ms"}`,
 		}},
+		{"unpack restores the packed line and labels", `{app="packed"} | unpack`, []string{
+			`{app="packed", container="c1", env="test"} +1s original line`,
+		}},
 		{"structured metadata can be filtered", `{app="meta"} | trace_id="abc"`, []string{
 			`{app="meta", env="dev", trace_id="abc"} +1s with trace`,
 		}},
@@ -305,5 +313,27 @@ func TestQueryTimeout(t *testing.T) {
 	_, err := newTestEngine().Query(ctx, logData(t), logParams(`{app="api"}`))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
+	}
+}
+
+func TestEngineMetricsCountQueriesByOutcome(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	eng := NewEngine(EngineOptions{Registerer: reg}, nil)
+	NewEngine(EngineOptions{Registerer: reg}, nil) // a second engine shares the metrics
+	src := logData(t)
+	if _, err := eng.Query(context.Background(), src, logParams(`{app="api"} |= "error"`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Query(context.Background(), src, logParams(`{app="api"`)); err == nil {
+		t.Fatal("parse error expected")
+	}
+	if got := testutil.ToFloat64(eng.metrics.queries.WithLabelValues("log", "ok")); got != 1 {
+		t.Errorf("log/ok queries = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(eng.metrics.queries.WithLabelValues("invalid", "bad_request")); got != 1 {
+		t.Errorf("invalid/bad_request queries = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(eng.metrics.lines); got != 4 {
+		t.Errorf("lines processed = %v, want the 4 lines of the api stream", got)
 	}
 }

@@ -226,6 +226,15 @@ func TestMetricQueryPipelineErrorsFailTheQuery(t *testing.T) {
 	checkMatrix(t, res.Matrix, map[string][]pt{})
 }
 
+func TestUnwrapSkipsLinesWithoutTheLabel(t *testing.T) {
+	src := newSource(t, map[string][]testEntry{`{app="u"}`: {
+		e(10*s, `v=1`), e(15*s, `w=2`), e(20*s, `v=`), e(25*s, `v=4`),
+	}})
+	// Only 10s and 25s carry a value; the others are skipped, not errors.
+	res := runQuery(t, src, rangeParams(`sum_over_time({app="u"} | logfmt | unwrap v [30s])`, 30*s, 30*s, 15*s))
+	checkMatrix(t, res.Matrix, map[string][]pt{`{app="u"}`: {{30, 5}}})
+}
+
 func TestGrafanaVolumeQuery(t *testing.T) {
 	// Windows (-5s,0], (0,5], (5,10]: only the second holds lines
 	// (info at 1.5s and 3.5s, error at 2.5s).

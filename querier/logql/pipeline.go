@@ -15,7 +15,15 @@ const errorLabel = "__error__"
 
 // buildPipeline maps a selector's stages onto a log pipeline.
 func buildPipeline(sel *syntax.LogSelectorExpr) (*log.Pipeline, error) {
-	stages := make([]log.Stage, 0, len(sel.Stages))
+	stages, err := buildStages(sel)
+	if err != nil {
+		return nil, err
+	}
+	return log.NewPipeline(stages), nil
+}
+
+func buildStages(sel *syntax.LogSelectorExpr) ([]log.Stage, error) {
+	stages := make([]log.Stage, 0, len(sel.Stages)+1)
 	for _, s := range sel.Stages {
 		st, err := buildStage(s)
 		if err != nil {
@@ -23,7 +31,18 @@ func buildPipeline(sel *syntax.LogSelectorExpr) (*log.Pipeline, error) {
 		}
 		stages = append(stages, st)
 	}
-	return log.NewPipeline(stages), nil
+	return stages, nil
+}
+
+// requireLabel drops lines on which a label is missing or empty. Loki
+// skips such lines when unwrapping (grafana/loki#6713) instead of
+// reporting a conversion error, so a query over streams where only some
+// lines carry the value still works.
+func requireLabel(name string) log.Stage {
+	return log.StageFunc(func(_ int64, line []byte, lbs *log.LabelsBuilder) ([]byte, bool) {
+		v, ok := lbs.Get(name)
+		return line, ok && v != ""
+	})
 }
 
 func buildStage(s syntax.Stage) (log.Stage, error) {
@@ -198,7 +217,7 @@ var noLabels = []string{""}
 // extraction: the range aggregation's own by/without, or the one of an
 // enclosing sum pushed down (see pushDownGrouping).
 func buildExtractor(r *syntax.RangeAggregationExpr, grouping *syntax.Grouping) (*log.SampleExtractor, error) {
-	p, err := buildPipeline(r.Left.Left)
+	stages, err := buildStages(r.Left.Left)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +239,7 @@ func buildExtractor(r *syntax.RangeAggregationExpr, grouping *syntax.Grouping) (
 		if !ok {
 			return nil, badRequestf("unknown unwrap conversion %q", u.Conv)
 		}
+		p := log.NewPipeline(append(stages, requireLabel(u.Label)))
 		ex, err := log.NewLabelSampleExtractor(u.Label, conv, post, p, groups, without)
 		if err != nil {
 			return nil, badRequestf("%w", err)
@@ -233,7 +253,7 @@ func buildExtractor(r *syntax.RangeAggregationExpr, grouping *syntax.Grouping) (
 	if r.Op == syntax.RangeBytes || r.Op == syntax.RangeBytesRate {
 		kind = log.BytesSample
 	}
-	return log.NewLineSampleExtractor(kind, p, groups, without), nil
+	return log.NewLineSampleExtractor(kind, log.NewPipeline(stages), groups, without), nil
 }
 
 // pushDownGrouping reports whether the grouping of an enclosing vector
