@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -56,7 +57,7 @@ func uvarint(b []byte, p int) (v uint64, next int, ok bool) {
 	return v, p + n, true
 }
 
-// skipString returns the bounds of a uvarint-length-prefixed string at b[p:].
+// lenPrefixed returns the bounds of a uvarint-length-prefixed string at b[p:].
 func lenPrefixed(b []byte, p int) (start, end int, ok bool) {
 	n, p, ok := uvarint(b, p)
 	if !ok || n > uint64(len(b)-p) {
@@ -139,10 +140,11 @@ func (d *metaDecoder) decode(raw []byte) labels.Labels {
 
 func yoloString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// entryPos locates one entry's body inside a decompressed block.
+// entryPos locates one entry's line and raw metadata inside a
+// decompressed block: data[start:lineEnd] and data[lineEnd:end].
 type entryPos struct {
-	ts  int64
-	pos int
+	ts                  int64
+	start, lineEnd, end int32
 }
 
 // blockCursor walks the entries of one decompressed block that fall in
@@ -155,10 +157,10 @@ type blockCursor struct {
 	from, through int64
 	backward      bool
 
-	pos  int   // forward: next entry's offset
-	prev int64 // forward: previous entry's timestamp
-	seen int   // forward: entries decoded so far
-	body int   // forward: offset of the last decoded entry's line length
+	pos  int      // forward: next entry's offset
+	prev int64    // forward: previous entry's timestamp
+	seen int      // forward: entries decoded so far
+	last entryPos // the entry step decoded last
 
 	offs []entryPos // backward: in-range entries, forward order
 	bi   int        // backward: next index into offs, counting down
@@ -186,7 +188,7 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data []byte, from, through int
 			break
 		}
 		if ts >= from {
-			c.offs = append(c.offs, entryPos{ts: ts, pos: c.body})
+			c.offs = append(c.offs, c.last)
 		}
 	}
 	c.bi = len(c.offs)
@@ -204,19 +206,73 @@ func (c *blockCursor) step() (int64, bool) {
 		}
 		return 0, false
 	}
-	ts, line, raw, body, next, err := decodeEntry(c.data, c.pos, c.prev, c.meta.MaxT)
-	if err != nil {
-		c.fail = blockErr(c.idx, "entry %d at byte %d: %v", c.seen, c.pos, err)
-		return 0, false
+	var (
+		ts        int64
+		line, raw []byte
+		next      int
+	)
+	// Fast path for the common shape: a line length of one or two bytes
+	// and no metadata. Anything else takes the general decoder.
+	d, p := c.data, c.pos
+	var delta uint64
+	if b := d[p]; b < 0x80 {
+		delta, p = uint64(b), p+1
+	} else {
+		// Up to 8 bytes (56 bits) here; longer deltas take the slow path.
+		q, shift := p, uint(0)
+		for p = -1; q < len(d) && shift < 56; shift += 7 {
+			b := d[q]
+			q++
+			delta |= uint64(b&0x7f) << shift
+			if b < 0x80 {
+				p = q
+				break
+			}
+		}
+	}
+	if p >= 0 && p+2 < len(d) && delta <= uint64(c.meta.MaxT)-uint64(c.prev) {
+		n := uint64(d[p])
+		if n < 0x80 {
+			p++
+		} else if d[p+1] < 0x80 {
+			n, p = n&0x7f|uint64(d[p+1])<<7, p+2
+		} else {
+			n = math.MaxUint64
+		}
+		if n < uint64(len(d)-p) && d[p+int(n)] == 0 {
+			ts = int64(uint64(c.prev) + delta)
+			e := p + int(n)
+			line, raw, next = d[p:e:e], d[e:e+1:e+1], e+1
+		} else {
+			p = -1
+		}
+	} else {
+		p = -1
+	}
+	if p < 0 {
+		var err error
+		ts, line, raw, _, next, err = decodeEntry(c.data, c.pos, c.prev, c.meta.MaxT)
+		if err != nil {
+			c.fail = blockErr(c.idx, "entry %d at byte %d: %v", c.seen, c.pos, err)
+			return 0, false
+		}
 	}
 	c.seen++
 	if c.seen > c.meta.Entries {
 		c.fail = blockErr(c.idx, "more than the %d entries the index says", c.meta.Entries)
 		return 0, false
 	}
-	c.pos, c.prev, c.body = next, ts, body
-	if !c.backward { // a backward cursor only indexes here; next decodes
-		c.cur.Timestamp, c.cur.Line, c.cur.Metadata = ts, line, c.mdec.decode(raw)
+	c.pos, c.prev = next, ts
+	if c.backward { // a backward cursor only indexes here; next yields
+		end := int32(next)
+		c.last = entryPos{ts: ts, start: end - int32(len(raw)+len(line)), lineEnd: end - int32(len(raw)), end: end}
+	} else {
+		c.cur.Timestamp, c.cur.Line = ts, line
+		if len(raw) > 1 {
+			c.cur.Metadata = c.mdec.decode(raw)
+		} else {
+			c.cur.Metadata = labels.EmptyLabels()
+		}
 	}
 	return ts, true
 }
@@ -231,8 +287,12 @@ func (c *blockCursor) next() bool {
 		}
 		c.bi--
 		o := c.offs[c.bi]
-		line, raw, _, _ := decodeBody(c.data, o.pos) // validated by reset
-		c.cur.Timestamp, c.cur.Line, c.cur.Metadata = o.ts, line, c.mdec.decode(raw)
+		c.cur.Timestamp, c.cur.Line = o.ts, c.data[o.start:o.lineEnd:o.lineEnd]
+		if o.end-o.lineEnd > 1 {
+			c.cur.Metadata = c.mdec.decode(c.data[o.lineEnd:o.end])
+		} else {
+			c.cur.Metadata = labels.EmptyLabels()
+		}
 		return true
 	}
 	for {

@@ -28,6 +28,9 @@ type headBlock struct {
 	lineBytes int64
 	overhead  int  // sum of entryOverhead over entries
 	shared    bool // a snapshot references entries; copy before shifting
+	// snapshotted: some snapshot has seen this head, so its memory must
+	// not be reused after the cut.
+	snapshotted bool
 }
 
 // size is the head's uncompressed size as counted against the block size:

@@ -370,18 +370,28 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 		c = &blockCursor{}
 		it.used = append(it.used, c)
 	}
-	if c.buf == nil {
-		c.buf, _ = decompressBuffers.Get().(*[]byte)
-		if c.buf == nil {
-			c.buf = new([]byte)
+	var data []byte
+	if it.enc == None {
+		// Uncompressed blocks are immutable: read them in place.
+		if len(b.data) != b.UncompressedLen {
+			return nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
 		}
-	}
-	data, err := it.enc.decompress(*c.buf, b.data, b.UncompressedLen)
-	if cap(data) > cap(*c.buf) {
-		*c.buf = data[:0]
-	}
-	if err != nil {
-		return nil, blockErr(rank, "%v", err)
+		data = b.data
+	} else {
+		if c.buf == nil {
+			c.buf, _ = decompressBuffers.Get().(*[]byte)
+			if c.buf == nil {
+				c.buf = new([]byte)
+			}
+		}
+		var err error
+		data, err = it.enc.decompress(*c.buf, b.data, b.UncompressedLen)
+		if cap(data) > cap(*c.buf) {
+			*c.buf = data[:0]
+		}
+		if err != nil {
+			return nil, blockErr(rank, "%v", err)
+		}
 	}
 	it.stats.CompressedBytes += int64(b.CompressedLen)
 	it.stats.DecompressedBytes += int64(b.UncompressedLen)

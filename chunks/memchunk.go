@@ -101,7 +101,7 @@ func (c *MemChunk) Append(e Entry) (dup bool, err error) {
 		return false, fmt.Errorf("%w: %d bytes, limit %d", ErrEntryTooLarge, n, MaxEntrySize)
 	}
 	if c.headShared.Load() {
-		c.head.shared = true
+		c.head.shared, c.head.snapshotted = true, true
 		c.headShared.Store(false)
 	}
 	if !c.head.append(e.Timestamp, e.Line, c.metaBuf) {
@@ -177,10 +177,27 @@ func (c *MemChunk) cut() error {
 	})
 	c.compressed += len(data)
 	c.uncompressed += len(raw)
-	// A fresh head: snapshots may still reference the old one's memory.
-	c.head = headBlock{}
-	c.headShared.Store(false)
+	c.resetHead()
 	return nil
+}
+
+// resetHead empties the head after a cut. If no iterator ever saw this
+// head, its memory is reused: a busy stream then appends without
+// allocating. Otherwise the snapshot keeps the old memory and the new head
+// starts fresh — sized for a full block if the stream has filled one.
+func (c *MemChunk) resetHead() {
+	h := &c.head
+	if !h.snapshotted && !c.headShared.Load() && !c.closed {
+		*h = headBlock{entries: h.entries[:0], arena: h.arena[:0]}
+		return
+	}
+	n := len(h.entries)
+	*h = headBlock{}
+	c.headShared.Store(false)
+	if !c.closed && len(c.blocks) > 0 {
+		h.entries = make([]headEntry, 0, n+n/8)
+		h.arena = make([]byte, 0, c.blockSize+c.blockSize/8)
+	}
 }
 
 // SpaceFor reports whether e fits without the chunk passing its target
@@ -213,10 +230,12 @@ func (c *MemChunk) close() error {
 	if c.closed {
 		return nil
 	}
+	c.closed = true // before cut, so the head's memory is released
 	if err := c.cut(); err != nil {
+		c.closed = false
 		return err
 	}
-	c.closed = true
+	c.head = headBlock{}
 	return nil
 }
 

@@ -400,3 +400,34 @@ func TestIteratorStopsOnCancelledContext(t *testing.T) {
 	}
 	_ = it.Close()
 }
+
+func TestRoundTripVaryingShapes(t *testing.T) {
+	// Line lengths and timestamp gaps around varint size boundaries, with
+	// and without metadata, exercise both the fast and general decoders.
+	var es []Entry
+	ts := int64(-1 << 40)
+	gaps := []int64{0, 1, 127, 128, 16383, 16384, 1 << 21, 1 << 28, 1 << 49, 1 << 56, 1 << 57}
+	lens := []int{0, 1, 127, 128, 16383, 16384, 70000}
+	for i, gap := range gaps {
+		for j, n := range lens {
+			ts += gap
+			e := Entry{Timestamp: ts, Line: []byte(strings.Repeat(string(rune('a'+j)), n))}
+			if (i+j)%3 == 0 {
+				e.Metadata = ent(0, "", "pod", fmt.Sprint(i), "trace_id", strings.Repeat("f", n%300)).Metadata
+			}
+			es = append(es, e)
+		}
+	}
+	for _, enc := range Encodings() {
+		c := NewMemChunk(enc, 50_000, 0)
+		acc := appendAll(t, c, es)
+		d := encodeDecode(t, c)
+		for _, dir := range []Direction{Forward, Backward} {
+			t.Run(enc.String()+"/"+dir.String(), func(t *testing.T) {
+				exp := want(acc, math.MinInt64, math.MaxInt64, dir)
+				sameEntries(t, drain(t, c.Iterator(bg, math.MinInt64, math.MaxInt64, dir, nil)), exp)
+				sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, dir, nil)), exp)
+			})
+		}
+	}
+}
