@@ -214,6 +214,8 @@ var malformedQueries = []struct {
 		"parse error at line 1, col 18: regexp \"(?P<1a>x)\": invalid extracted label name '1a'"},
 	{"",
 		"parse error at line 1, col 1: syntax error: unexpected $end"},
+	{"quantile_over_time(0.5 {a=\"b\"} | unwrap x [5m])",
+		"parse error at line 1, col 24: syntax error: unexpected {, expecting ,"},
 	{"  # only a comment",
 		"parse error at line 1, col 19: syntax error: unexpected $end"},
 	{"sum(rate({a=\"b\"}[5m])",

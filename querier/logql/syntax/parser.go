@@ -438,7 +438,10 @@ func (p *parser) parseRangeAggregation() (Expr, error) {
 	if hasParam {
 		paramTok = p.next()
 		p.next()
-	} else if k := p.peek().kind; k != tokOpenBrace && k != tokOpenParen {
+	} else if k := p.peek().kind; k == tokNumber {
+		p.next()
+		return nil, p.unexpected(p.peek(), tokComma)
+	} else if k != tokOpenBrace && k != tokOpenParen {
 		return nil, p.unexpected(p.peek(), tokNumber, tokOpenBrace, tokOpenParen)
 	}
 	r, err := p.parseLogRange()
