@@ -2,12 +2,15 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 func emitAll(recs [][]byte) func(emit func([]byte) error) error {
@@ -323,4 +326,85 @@ func TestTruncateDeletesOnlyTheGivenSegments(t *testing.T) {
 	}
 	got, _ := replayAll(t, dir)
 	equalRecords(t, got, [][]byte{testRecord(2, 10), testRecord(3, 10)})
+}
+
+// Checkpoint, NextSegment and Truncate run while loggers keep appending;
+// with the stop-the-world snapshot pattern every acknowledged record is
+// replayed exactly once.
+func TestCheckpointWhileLoggingReplaysEveryRecordOnce(t *testing.T) {
+	dir := t.TempDir()
+	w := openTest(t, Options{Dir: dir, SegmentSize: 8 << 10})
+	var (
+		barrier sync.RWMutex
+		stateMu sync.Mutex
+		state   = map[uint64][]byte{}
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	for g := range 4 {
+		wg.Go(func() {
+			for seq := uint64(0); ; seq++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := uint64(g)<<32 | seq
+				rec := testRecord(id, 50+int(seq%700))
+				barrier.RLock()
+				err := w.Log(rec)
+				if err == nil {
+					stateMu.Lock()
+					state[id] = rec
+					stateMu.Unlock()
+				}
+				barrier.RUnlock()
+				if err != nil {
+					t.Errorf("Log: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for range 8 {
+		time.Sleep(5 * time.Millisecond)
+		barrier.Lock()
+		upto, err := w.NextSegment()
+		snap := make([][]byte, 0, len(state))
+		for _, r := range state {
+			snap = append(snap, r)
+		}
+		barrier.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Checkpoint(upto, emitAll(snap)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint64]bool{}
+	if _, err := Replay(dir, func(rec []byte) error {
+		id := binary.LittleEndian.Uint64(rec)
+		if seen[id] {
+			return fmt.Errorf("record %x replayed twice", id)
+		}
+		seen[id] = true
+		if !bytes.Equal(rec, state[id]) {
+			return fmt.Errorf("record %x: content differs from what was logged", id)
+		}
+		return nil
+	}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(state) {
+		t.Fatalf("replayed %d records, %d were acknowledged", len(seen), len(state))
+	}
+	if len(checkpointFiles(t, dir)) != 1 {
+		t.Fatalf("checkpoints on disk: %v, want one", checkpointFiles(t, dir))
+	}
 }

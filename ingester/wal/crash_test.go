@@ -16,6 +16,7 @@ import (
 const (
 	crashDirEnv   = "PLG_WAL_CRASH_DIR"
 	crashRoundEnv = "PLG_WAL_CRASH_ROUND"
+	crashSyncEnv  = "PLG_WAL_CRASH_SYNC"
 )
 
 // crashRecordSize varies record sizes from 100 B to ~20 KiB, derived from
@@ -26,7 +27,11 @@ func crashRecordSize(id uint64) int { return 100 + int(id*7919%(20<<10)) }
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
 		round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
-		if err := crashChild(dir, round); err != nil {
+		policy, err := ParseSyncPolicy(os.Getenv(crashSyncEnv))
+		if err == nil {
+			err = crashChild(dir, round, policy)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)
 			os.Exit(3)
 		}
@@ -39,7 +44,7 @@ func TestMain(m *testing.M) {
 // ids, then logs new records from several goroutines, printing each id to
 // stdout once its Log returned (the acknowledgement), and checkpoints
 // periodically, until it is killed.
-func crashChild(dir string, round int) error {
+func crashChild(dir string, round int, policy SyncPolicy) error {
 	state := map[uint64]bool{}
 	_, err := Replay(dir, func(rec []byte) error {
 		if len(rec) < 8 {
@@ -55,7 +60,7 @@ func crashChild(dir string, round int) error {
 	if err != nil {
 		return err
 	}
-	w, err := Open(Options{Dir: dir, SegmentSize: 256 << 10, Logger: quiet})
+	w, err := Open(Options{Dir: dir, SegmentSize: 256 << 10, Sync: policy, Logger: quiet})
 	if err != nil {
 		return err
 	}
@@ -113,15 +118,23 @@ func crashChild(dir string, round int) error {
 	}
 }
 
+// SIGKILL loses the process, not the page cache, so every policy must keep
+// every acknowledged record (power loss is another matter: see FORMAT.md).
 func TestSIGKILLDuringLoggingLosesNoAcknowledgedRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	for _, policy := range []SyncPolicy{SyncAlways, SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) { crashRounds(t, policy, 3) })
+	}
+}
+
+func crashRounds(t *testing.T, policy SyncPolicy, rounds int) {
 	dir := t.TempDir()
 	acked := map[uint64]bool{}
-	for round := 1; round <= 3; round++ {
+	for round := 1; round <= rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashRoundEnv+"="+strconv.Itoa(round))
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashRoundEnv+"="+strconv.Itoa(round), crashSyncEnv+"="+policy.String())
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

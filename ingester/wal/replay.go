@@ -77,6 +77,12 @@ func Replay(dir string, fn func(rec []byte) error, logger *slog.Logger) (ReplayS
 // ReplayWithOptions is Replay with the option to skip corruption.
 func ReplayWithOptions(dir string, opts ReplayOptions, fn func(rec []byte) error) (ReplayStats, error) {
 	start := time.Now()
+	st, err := replayDir(dir, opts, fn)
+	st.Duration = time.Since(start)
+	return st, err
+}
+
+func replayDir(dir string, opts ReplayOptions, fn func(rec []byte) error) (ReplayStats, error) {
 	st := ReplayStats{Checkpoint: -1, FirstSegment: -1, LastSegment: -1}
 	log := opts.Logger
 	if log == nil {
@@ -84,7 +90,6 @@ func ReplayWithOptions(dir string, opts ReplayOptions, fn func(rec []byte) error
 	}
 	log = log.With("component", "wal", "dir", dir)
 	m := newMetrics(opts.Registerer)
-	defer func() { st.Duration = time.Since(start) }()
 
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return st, nil

@@ -136,6 +136,9 @@ func TestLogThenReplayReturnsEveryRecordInOrder(t *testing.T) {
 			if st.TruncatedBytes != 0 || st.Corruptions != 0 {
 				t.Fatalf("clean WAL reported damage: %+v", st)
 			}
+			if st.Records != len(want) || st.Duration <= 0 {
+				t.Fatalf("stats %+v: want %d records and a measured duration", st, len(want))
+			}
 			if tc.segmentSize > 0 && st.Segments < 2 {
 				t.Fatalf("expected rotation with SegmentSize %d, got %d segments", tc.segmentSize, st.Segments)
 			}
