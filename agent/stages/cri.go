@@ -78,14 +78,17 @@ type criStage struct {
 	opts     *Options
 	partials map[string]*partial // by stream
 	labels   labelCache
+	last     bool // no stage follows: skip the extracted map
 }
+
+func (s *criStage) setLast(v bool) { s.last = v }
 
 func (s *criStage) Process(e *entry.Entry) bool {
 	l, ok := ParseCRI(e.Line)
 	if !ok {
 		return true // not CRI: left as is, as Promtail's regex does
 	}
-	if e.Extracted != nil {
+	if e.Extracted != nil && !s.last {
 		e.Extracted["time"] = e.Line[:strings.IndexByte(e.Line, ' ')]
 		e.Extracted["stream"] = l.Stream
 		e.Extracted["flags"] = l.Flags
@@ -151,7 +154,7 @@ func (s *criStage) release(p *partial, e *entry.Entry) {
 	*e = p.e
 	e.Extracted = ext
 	e.Line = string(p.buf)
-	if ext != nil {
+	if ext != nil && !s.last {
 		ext["content"] = e.Line
 	}
 	p.lines = 0

@@ -73,7 +73,10 @@ type dockerStage struct {
 	buf     []byte
 	holding bool
 	since   time.Time
+	last    bool
 }
+
+func (s *dockerStage) setLast(v bool) { s.last = v }
 
 const maxDockerJoin = 1 << 20
 
@@ -82,7 +85,7 @@ func (s *dockerStage) Process(e *entry.Entry) bool {
 	if !ok {
 		return true
 	}
-	if e.Extracted != nil {
+	if e.Extracted != nil && !s.last {
 		e.Extracted["stream"] = l.Stream
 		e.Extracted["output"] = l.Log
 	}

@@ -184,7 +184,20 @@ func (t *Template) New() *Pipeline {
 	for _, f := range t.factories {
 		p.stages = append(p.stages, f())
 	}
+	p.markLast()
 	return p
+}
+
+// lastStage is implemented by stages that can skip work (filling the
+// extracted map) when no stage follows them.
+type lastStage interface{ setLast(bool) }
+
+func (p *Pipeline) markLast() {
+	for i, s := range p.stages {
+		if l, ok := s.(lastStage); ok {
+			l.setLast(i == len(p.stages)-1)
+		}
+	}
 }
 
 // Pipeline runs entries through stages. It is not safe for concurrent use.
@@ -196,6 +209,7 @@ type Pipeline struct {
 // Prepend returns a pipeline that runs s before p's stages.
 func (p *Pipeline) Prepend(s Stage) *Pipeline {
 	p.stages = append([]Stage{s}, p.stages...)
+	p.markLast()
 	return p
 }
 

@@ -155,6 +155,12 @@ func TestStages(t *testing.T) {
 			want: []out{{line: "abcd", labels: `{stream="stdout"}`}},
 		},
 		{
+			name: "cri fills the extracted map for later stages",
+			cfg:  "- cri: {}\n- labels: {flags: }\n- template: {source: content, template: '{{ ToUpper .Value }}'}\n- output: {source: content}",
+			in:   []in{{line: "2019-04-30T02:12:41Z stderr F msg"}},
+			want: []out{{line: "MSG", labels: `{flags="F", stream="stderr"}`}},
+		},
+		{
 			name: "cri leaves non-CRI lines alone",
 			cfg:  "- cri: {}",
 			in:   []in{{line: "plain text line", ts: 7}},

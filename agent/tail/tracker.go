@@ -20,6 +20,9 @@ type tracker struct {
 	// closed: the tailer is done; when every item is acknowledged and
 	// removeOnDrain is set, the path's position is forgotten.
 	closed, removeOnDrain bool
+	// committed is the last position this tracker wrote.
+	committed positions.Position
+	wrote     bool
 }
 
 type trackItem struct {
@@ -89,6 +92,7 @@ func (t *tracker) advanceLocked() {
 	}
 	if t.store != nil {
 		t.store.Set(t.path, last)
+		t.committed, t.wrote = last, true
 	}
 	t.maybeRemoveLocked()
 }
@@ -110,7 +114,12 @@ func (t *tracker) close(remove bool) {
 }
 
 func (t *tracker) maybeRemoveLocked() {
-	if t.closed && t.removeOnDrain && t.start == len(t.items) && t.store != nil {
+	if !t.closed || !t.removeOnDrain || t.start != len(t.items) || t.store == nil {
+		return
+	}
+	// A new tailer may already follow a new file at the same path: forget
+	// the position only if it is still the one this tracker wrote.
+	if cur, ok := t.store.Get(t.path); ok && (!t.wrote || cur == t.committed) {
 		t.store.Remove(t.path)
 	}
 }
