@@ -138,8 +138,11 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 	if q.p.Instant {
 		step = 0
 	} else {
-		if step <= 0 {
+		if step < 0 {
 			return Result{}, badRequestf("zero or negative query resolution step widths are not accepted. Try a positive integer")
+		}
+		if step == 0 {
+			step = DefaultStep(q.p.Start, q.p.End).Nanoseconds()
 		}
 		if end < start {
 			return Result{}, badRequestf("end timestamp must not be before start time")
@@ -223,6 +226,13 @@ func (q *query) scalarResult(v float64, start, end, step int64) Result {
 		s.Points = append(s.Points, Point{T: t / 1e6, V: v})
 	}
 	return Result{Type: ValueMatrix, Matrix: []Series{s}}
+}
+
+// DefaultStep is the step of a range query that gives none, as Loki
+// computes it: the range divided into 250 steps, in whole seconds, at
+// least one second.
+func DefaultStep(start, end time.Time) time.Duration {
+	return time.Duration(max(int64(end.Sub(start).Seconds()/250), 1)) * time.Second
 }
 
 // isSortExpr reports whether the query's outermost operation orders its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -233,6 +234,29 @@ func TestUnwrapSkipsLinesWithoutTheLabel(t *testing.T) {
 	// Only 10s and 25s carry a value; the others are skipped, not errors.
 	res := runQuery(t, src, rangeParams(`sum_over_time({app="u"} | logfmt | unwrap v [30s])`, 30*s, 30*s, 15*s))
 	checkMatrix(t, res.Matrix, map[string][]pt{`{app="u"}`: {{30, 5}}})
+}
+
+func TestRangeQueryWithoutStepUsesLokisDefault(t *testing.T) {
+	for _, tt := range []struct {
+		start, end time.Duration
+		want       time.Duration
+	}{
+		{0, time.Minute, time.Second},          // 60s/250 rounds down to 0: at least 1s
+		{0, time.Hour, 14 * time.Second},       // 3600s/250 = 14.4
+		{0, 24 * time.Hour, 345 * time.Second}, // 86400s/250 = 345.6
+		{time.Hour, time.Hour, time.Second},    // empty range
+	} {
+		if got := DefaultStep(at(tt.start), at(tt.end)); got != tt.want {
+			t.Errorf("DefaultStep(%s..%s) = %s, want %s", tt.start, tt.end, got, tt.want)
+		}
+	}
+	// 10s..60s by the default 1s step: the window (t-30s, t] is empty
+	// before 15s, then holds pod b's 15s line until 44s and its 45s line
+	// from 45s on: 46 points of value 1, from 15s to 60s.
+	res := runQuery(t, metricData(t), rangeParams(`count_over_time({app="m", pod="b"}[30s])`, 10*s, 60*s, 0))
+	if len(res.Matrix) != 1 || len(res.Matrix[0].Points) != 46 || res.Matrix[0].Points[0].T != ms(15*s) {
+		t.Fatalf("got %s, want one series with 46 points from 15s", matrixString(res.Matrix))
+	}
 }
 
 func TestGrafanaVolumeQuery(t *testing.T) {
