@@ -46,8 +46,9 @@ type LabelsBuilder struct {
 	stream   labels.Labels
 	metadata labels.Labels
 
-	add []entry
-	del []string
+	add     []entry
+	addMask uint64 // see nameBit
+	del     []string
 
 	err, errDetails string
 
@@ -82,6 +83,7 @@ func NewLabelsBuilder(stream labels.Labels) *LabelsBuilder {
 func (b *LabelsBuilder) Reset(metadata labels.Labels) {
 	b.metadata = metadata
 	b.add = b.add[:0]
+	b.addMask = 0
 	b.del = b.del[:0]
 	b.err, b.errDetails = "", ""
 	b.arena = b.arena[:0]
@@ -213,6 +215,12 @@ func (b *LabelsBuilder) newParserRun() { b.gen++ }
 // setParsed sets a label found by the current parser run unless the run
 // already set it.
 func (b *LabelsBuilder) setParsed(name, value string) {
+	bit := nameBit(name)
+	if b.addMask&bit == 0 && len(b.del) == 0 && name != ErrorLabel && name != ErrorDetailsLabel {
+		b.addMask |= bit
+		b.add = append(b.add, entry{name: name, value: value, gen: b.gen})
+		return
+	}
 	for i := range b.add {
 		e := &b.add[i]
 		if e.name == name {
@@ -226,7 +234,18 @@ func (b *LabelsBuilder) setParsed(name, value string) {
 		b.set(name, value, b.gen)
 		return
 	}
+	b.addMask |= bit
 	b.add = append(b.add, entry{name: name, value: value, gen: b.gen})
+}
+
+// nameBit maps a name to one bit of LabelsBuilder.addMask, a one-word
+// Bloom filter of the names in add: a clear bit proves a name is absent
+// without scanning add.
+func nameBit(name string) uint64 {
+	if name == "" {
+		return 1
+	}
+	return 1 << ((uint(len(name))*31 + uint(name[0])*7 + uint(name[len(name)-1])) & 63)
 }
 
 func (b *LabelsBuilder) set(name, value string, gen uint32) {
@@ -251,6 +270,7 @@ func (b *LabelsBuilder) set(name, value string, gen uint32) {
 			return
 		}
 	}
+	b.addMask |= nameBit(name)
 	b.add = append(b.add, entry{name: name, value: value, gen: gen})
 }
 

@@ -18,6 +18,7 @@ type logfmtDecoder struct {
 	key    []byte
 	value  []byte
 	quoted bool // value holds the raw contents of a quoted string
+	ascii  bool // value is all ASCII (so valid UTF-8)
 	err    error
 	errPos int
 }
@@ -91,7 +92,7 @@ func (d *logfmtDecoder) next() bool {
 		return d.fail(i, "unexpected '\"'")
 	}
 	d.key = b[start:i]
-	d.value, d.quoted = nil, false
+	d.value, d.quoted, d.ascii = nil, false, true
 	if i >= len(b) || b[i] != '=' {
 		d.pos = i
 		return true
@@ -103,15 +104,19 @@ func (d *logfmtDecoder) next() bool {
 	}
 	if b[i] == '"' {
 		j := i + 1
+		var hi byte
 		for ; j < len(b); j++ {
-			if b[j] == '\\' {
+			c := b[j]
+			hi |= c
+			if c == '\\' {
 				j++
 				continue
 			}
-			if b[j] == '"' {
+			if c == '"' {
 				break
 			}
 		}
+		d.ascii = hi < utf8.RuneSelf
 		if j >= len(b) {
 			return d.fail(i, "unterminated quoted value")
 		}
@@ -124,22 +129,25 @@ func (d *logfmtDecoder) next() bool {
 		return true
 	}
 	vstart := i
+	var hi byte
 	for i < len(b) && b[i] > ' ' {
 		if b[i] == '"' {
 			return d.fail(i, "unexpected '\"'")
 		}
+		hi |= b[i]
 		i++
 	}
 	d.value = b[vstart:i]
+	d.ascii = hi < utf8.RuneSelf
 	d.pos = i
 	return true
 }
 
 // logfmtValue returns the decoded value, valid for the line; invalid UTF-8
 // makes the value empty, since Prometheus would reject it.
-func logfmtValue(lbs *LabelsBuilder, v []byte, quoted bool) string {
+func logfmtValue(lbs *LabelsBuilder, v []byte, quoted, ascii bool) string {
 	if !quoted || bytes.IndexByte(v, '\\') < 0 {
-		if !utf8.Valid(v) {
+		if !ascii && !utf8.Valid(v) {
 			return ""
 		}
 		return lbs.view(v)
@@ -233,7 +241,7 @@ func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 		if name == "" {
 			continue
 		}
-		v := logfmtValue(lbs, d.value, d.quoted)
+		v := logfmtValue(lbs, d.value, d.quoted, d.ascii)
 		if v == "" && !l.keepEmpty {
 			continue
 		}
@@ -296,7 +304,7 @@ func (l *LogfmtExpressionParser) Process(_ int64, line []byte, lbs *LabelsBuilde
 			if l.found[k] || string(d.key) != e.Key {
 				continue
 			}
-			lbs.setParsed(lbs.ParsedName(e.Label), logfmtValue(lbs, d.value, d.quoted))
+			lbs.setParsed(lbs.ParsedName(e.Label), logfmtValue(lbs, d.value, d.quoted, d.ascii))
 			l.found[k] = true
 		}
 	}

@@ -80,7 +80,7 @@ func NewPatternParser(pattern string) (*PatternParser, error) {
 // matching are still extracted, as in Loki.
 func (p *PatternParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	lbs.newParserRun()
-	p.vals, _ = p.expr.captures(line, false, p.vals[:0])
+	p.vals = p.expr.captures(line, p.vals[:0])
 	for i, v := range p.vals {
 		lbs.setParsed(lbs.ParsedName(p.expr.names[i]), lbs.viewValidUTF8(v))
 	}

@@ -84,23 +84,15 @@ func parsePattern(p string, needNames bool) (*patternExpr, error) {
 	return e, nil
 }
 
-// captures appends to dst (when non-nil) the value of each named capture
-// matched in line, as Loki does: a
-// leading literal must start the line; each capture extends to the next
-// occurrence of the literal that follows it; when that literal is missing
-// the capture takes the rest of the line and matching stops. With full set,
-// a trailing literal must end the line (and the capture before it extends
-// to it). It reports whether the pattern matched the whole line.
-func (e *patternExpr) captures(line []byte, full bool, dst [][]byte) ([][]byte, bool) {
+// captures appends to dst the value of each named capture matched in line,
+// as Loki does: a leading literal must start the line; each capture extends
+// to the next occurrence of the literal that follows it; when that literal
+// is missing the capture takes the rest of the line and matching stops.
+func (e *patternExpr) captures(line []byte, dst [][]byte) [][]byte {
 	nodes := e.nodes
-	emit := func(c patternNode, v []byte) {
-		if c.name != "_" && dst != nil {
-			dst = append(dst, v)
-		}
-	}
 	if len(nodes) > 0 && !nodes[0].isCapture() {
 		if !bytes.HasPrefix(line, nodes[0].lit) {
-			return dst, false
+			return dst
 		}
 		line = line[len(nodes[0].lit):]
 		nodes = nodes[1:]
@@ -108,32 +100,48 @@ func (e *patternExpr) captures(line []byte, full bool, dst [][]byte) ([][]byte, 
 	for len(nodes) > 0 {
 		c := nodes[0]
 		if len(nodes) == 1 {
-			emit(c, line)
-			return dst, true
+			if c.name != "_" {
+				dst = append(dst, line)
+			}
+			return dst
 		}
 		lit := nodes[1].lit
 		nodes = nodes[2:]
-		var i int
-		if full && len(nodes) == 0 {
-			if !bytes.HasSuffix(line, lit) {
-				return dst, false
-			}
-			i = len(line) - len(lit)
-		} else {
-			i = bytes.Index(line, lit)
-		}
+		i := bytes.Index(line, lit)
 		if i < 0 {
-			emit(c, line)
-			return dst, false
+			if c.name != "_" {
+				dst = append(dst, line)
+			}
+			return dst
 		}
-		emit(c, line[:i])
+		if c.name != "_" {
+			dst = append(dst, line[:i])
+		}
 		line = line[i+len(lit):]
 	}
-	return dst, len(line) == 0
+	return dst
 }
 
-// match implements matcher for `|>`: the pattern must match the whole line.
+// match implements matcher for `|>` with Loki's semantics: the literals
+// must occur in order (first occurrence each), every capture must be
+// non-empty, a trailing literal must end the line and a trailing capture
+// must have something left to take. A leading literal is searched, not
+// anchored, as in Loki's filter.
 func (e *patternExpr) match(line []byte) bool {
-	_, ok := e.captures(line, true, nil)
-	return ok
+	if len(line) == 0 || len(e.nodes) == 0 {
+		return len(line) == 0 && len(e.nodes) == 0
+	}
+	off := 0
+	for i, n := range e.nodes {
+		if n.isCapture() {
+			continue
+		}
+		j := bytes.Index(line[off:], n.lit)
+		if j < 0 || (i != 0 && j == 0) {
+			return false
+		}
+		off += j + len(n.lit)
+	}
+	endsOnCapture := e.nodes[len(e.nodes)-1].isCapture()
+	return endsOnCapture == (off != len(line))
 }
