@@ -275,3 +275,18 @@ func TestDecoderReusesBuffersAcrossRequests(t *testing.T) {
 		t.Errorf("reused Decoder allocates %.0f times per request", allocs)
 	}
 }
+
+func TestDecoderDropsBuffersThatGrewHuge(t *testing.T) {
+	var d Decoder
+	d.body = make([]byte, 0, maxPooledBuffer+1)
+	d.plain = make([]byte, 0, maxPooledBuffer+1)
+	var req Request
+	want := benchRequest(1, 2, 10, 0)
+	if err := d.ReadHTTP(newPush(EncodeBody(want), "", "", false), 1<<20, &req); err != nil {
+		t.Fatal(err)
+	}
+	requireEqualRequests(t, &req, want)
+	if cap(d.body) > maxPooledBuffer || cap(d.plain) > maxPooledBuffer {
+		t.Errorf("Decoder kept buffers of %d and %d bytes, want at most %d", cap(d.body), cap(d.plain), maxPooledBuffer)
+	}
+}

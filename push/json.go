@@ -297,7 +297,7 @@ func (s *jsonScanner) metadata() (labels.Labels, error) {
 		if err != nil {
 			return labels.EmptyLabels(), err
 		}
-		meta = append(meta, labels.Label{Name: labelString(key), Value: labelString(value)})
+		meta = append(meta, labels.Label{Name: view(key), Value: view(value)}) // copied when the Labels are built
 	}
 	return d.metadataLabels(meta), nil
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/prometheus/model/labels"
@@ -35,8 +34,8 @@ const (
 )
 
 // aliasStrings is true when labels.ScratchBuilder copies the strings it is
-// given (the default stringlabels build), so metadata names and values can be
-// handed to it as unsafe views of the request buffer without a copy each.
+// given into one string (the default stringlabels build), so metadata names
+// and values can be handed to it as unsafe views of the request buffer.
 const aliasStrings = labels.ImplementationName == "stringlabels"
 
 // Bounds of google.protobuf.Timestamp seconds whose instant fits int64 Unix
@@ -319,7 +318,7 @@ func decodePair(b []byte) (name, value string, err error) {
 		if m < 0 {
 			return "", "", protowire.ParseError(m)
 		}
-		s := labelString(v)
+		s := view(v) // copied when the Labels are built
 		if num == fieldPairName {
 			name = s
 		} else {
@@ -328,15 +327,6 @@ func decodePair(b []byte) (name, value string, err error) {
 		off += n + m
 	}
 	return name, value, nil
-}
-
-// labelString returns v as a string to hand to labels.ScratchBuilder: an
-// unsafe view of v when the builder copies it anyway, else a copy.
-func labelString(v []byte) string {
-	if aliasStrings {
-		return unsafe.String(unsafe.SliceData(v), len(v))
-	}
-	return string(v)
 }
 
 // metadataLabels turns the pairs of one entry, in the order sent, into sorted
@@ -359,6 +349,16 @@ func (d *Decoder) metadataLabels(pairs []labels.Label) labels.Labels {
 	}
 	pairs = pairs[:w]
 	if equalPairs(d.prevMeta, pairs) {
+		return d.prevMeta
+	}
+	if !aliasStrings {
+		// Other labels implementations keep the strings they are given
+		// (and dedupelabels needs a symbol table): give them copies.
+		ls := make([]labels.Label, len(pairs))
+		for i, p := range pairs {
+			ls[i] = labels.Label{Name: strings.Clone(p.Name), Value: strings.Clone(p.Value)}
+		}
+		d.prevMeta = labels.New(ls...)
 		return d.prevMeta
 	}
 	d.sb.Reset()
