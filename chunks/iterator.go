@@ -1,6 +1,7 @@
 package chunks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/crc32"
@@ -126,7 +127,62 @@ type merger struct {
 
 	tieActive bool
 	tieTs     int64
-	tie       map[string]int // line -> rank of the source that yielded it at tieTs
+	ties      tieSet
+}
+
+// tieSet remembers the lines yielded at one timestamp and the rank of
+// the source that yielded each. Tie groups are small (one line per
+// replica), so lines are copied into an arena and searched linearly; a
+// map takes over if a group grows large.
+type tieSet struct {
+	arena []byte
+	ends  []int // ends[i] is where line i stops in arena
+	ranks []int
+	big   map[string]int
+}
+
+const tieSetLinearMax = 16
+
+func (t *tieSet) reset() {
+	t.arena, t.ends, t.ranks = t.arena[:0], t.ends[:0], t.ranks[:0]
+	if t.big != nil {
+		clear(t.big)
+	}
+}
+
+// lookup returns the rank that yielded line, if any.
+func (t *tieSet) lookup(line []byte) (int, bool) {
+	if len(t.ends) > tieSetLinearMax {
+		r, ok := t.big[yoloString(line)]
+		return r, ok
+	}
+	start := 0
+	for i, end := range t.ends {
+		if bytes.Equal(t.arena[start:end], line) {
+			return t.ranks[i], true
+		}
+		start = end
+	}
+	return 0, false
+}
+
+func (t *tieSet) add(line []byte, rank int) {
+	t.arena = append(t.arena, line...)
+	t.ends = append(t.ends, len(t.arena))
+	t.ranks = append(t.ranks, rank)
+	switch n := len(t.ends); {
+	case n == tieSetLinearMax+1:
+		if t.big == nil {
+			t.big = make(map[string]int)
+		}
+		start := 0
+		for i, end := range t.ends {
+			t.big[string(t.arena[start:end])] = t.ranks[i]
+			start = end
+		}
+	case n > tieSetLinearMax+1:
+		t.big[string(line)] = rank
+	}
 }
 
 func (m *merger) less(a, b *source) bool {
@@ -150,24 +206,21 @@ func (m *merger) next() bool {
 		t := m.top
 		if m.tieActive && t.ts == m.tieTs {
 			line := t.c.entry().Line
-			if r, ok := m.tie[yoloString(line)]; ok {
+			if r, ok := m.ties.lookup(line); ok {
 				if r != t.rank {
 					m.stats.Duplicates++
 					continue
 				}
 			} else {
-				m.tie[string(line)] = t.rank
+				m.ties.add(line, t.rank)
 			}
 			return true
 		}
 		m.tieActive = false
 		if len(m.heap) > 0 && m.heap[0].ts == t.ts {
-			if m.tie == nil {
-				m.tie = make(map[string]int)
-			}
-			clear(m.tie)
+			m.ties.reset()
 			m.tieActive, m.tieTs = true, t.ts
-			m.tie[string(t.c.entry().Line)] = t.rank
+			m.ties.add(t.c.entry().Line, t.rank)
 		}
 		return true
 	}

@@ -2,6 +2,7 @@ package chunks
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -144,4 +145,32 @@ func TestMergeChunksAcrossCodecsDropsDuplicates(t *testing.T) {
 		exp := want(all, math.MinInt64, math.MaxInt64, dir)
 		sameEntries(t, got, exp)
 	}
+}
+
+func TestMergeIteratorLargeTieGroups(t *testing.T) {
+	// Hundreds of lines share one timestamp (a batch import); two inputs
+	// overlap on part of them. Every distinct line comes out once.
+	var a, b, exp []Entry
+	for i := range 300 {
+		e := ent(7, fmt.Sprintf("batch line %d", i))
+		if i < 200 {
+			a = append(a, e)
+		}
+		if i >= 100 {
+			b = append(b, e)
+		}
+	}
+	exp = append(exp, a...)
+	exp = append(exp, b[100:]...) // lines 200..299, after input 0's
+	got := drain(t, NewMergeIterator(Forward, newSliceIterator(a...), newSliceIterator(b...)))
+	sameEntries(t, got, exp)
+
+	// Backward: input 1 first on ties, reversed.
+	ra, rb := append([]Entry(nil), a...), append([]Entry(nil), b...)
+	reverse(ra)
+	reverse(rb)
+	var bexp []Entry
+	bexp = append(bexp, rb...)
+	bexp = append(bexp, ra[100:]...) // lines 99..0
+	sameEntries(t, drain(t, NewMergeIterator(Backward, newSliceIterator(ra...), newSliceIterator(rb...))), bexp)
 }
