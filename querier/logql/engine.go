@@ -235,9 +235,16 @@ func DefaultStep(start, end time.Time) time.Duration {
 	return time.Duration(max(int64(end.Sub(start).Seconds()/250), 1)) * time.Second
 }
 
-// isSortExpr reports whether the query's outermost operation orders its
-// result by value, which an instant query must then keep.
+// isSortExpr reports whether the query uses sort or sort_desc anywhere;
+// Loki then keeps an instant result in evaluation order instead of
+// sorting it by labels.
 func isSortExpr(e syntax.SampleExpr) bool {
-	v, ok := e.(*syntax.VectorAggregationExpr)
-	return ok && (v.Op == syntax.VectorSort || v.Op == syntax.VectorSortDesc)
+	found := false
+	syntax.Inspect(e, func(n syntax.Node) bool {
+		if v, ok := n.(*syntax.VectorAggregationExpr); ok && (v.Op == syntax.VectorSort || v.Op == syntax.VectorSortDesc) {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
