@@ -62,5 +62,5 @@ func ExampleDecoder_ReadHTTP() {
 	// Output:
 	// {app="api", env="prod"} 1700000000000000000 GET /health 200 {}
 	// 204
-	// 400 bad push request: stream 0: entry 0: byte 47: timestamp must be a string of Unix nanoseconds, got number
+	// 400 bad push request: stream 0 entry 0: byte 47: timestamp must be a string of Unix nanoseconds, got number
 }

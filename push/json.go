@@ -97,8 +97,8 @@ func (s *jsonScanner) request(req *Request) error {
 				return fmt.Errorf("stream %d: %w", i, err)
 			}
 			streams = grow(streams)
-			if err := s.stream(&streams[i]); err != nil {
-				return fmt.Errorf("stream %d: %w", i, err)
+			if err := s.stream(i, &streams[i]); err != nil {
+				return err
 			}
 		}
 	}
@@ -109,7 +109,27 @@ func (s *jsonScanner) request(req *Request) error {
 	return nil
 }
 
-func (s *jsonScanner) stream(st *Stream) error {
+// stream decodes stream number si. Its errors name the stream (and entry).
+func (s *jsonScanner) stream(si int, st *Stream) error {
+	if err := s.streamFields(si, st); err != nil {
+		if _, ok := err.(*entryError); ok {
+			return err
+		}
+		return fmt.Errorf("stream %d: %w", si, err)
+	}
+	return nil
+}
+
+// entryError is an error already located at a stream and entry.
+type entryError struct {
+	si, ei int
+	err    error
+}
+
+func (e *entryError) Error() string { return fmt.Sprintf("stream %d entry %d: %v", e.si, e.ei, e.err) }
+func (e *entryError) Unwrap() error { return e.err }
+
+func (s *jsonScanner) streamFields(si int, st *Stream) error {
 	if s.peek() != '{' {
 		return s.errorf("must be an object with \"stream\" and \"values\", got %s", s.kind())
 	}
@@ -145,11 +165,11 @@ func (s *jsonScanner) stream(st *Stream) error {
 				if err := s.nextElem(i); err == errEnd {
 					break
 				} else if err != nil {
-					return fmt.Errorf("entry %d: %w", i, err)
+					return &entryError{si, i, err}
 				}
 				entries = grow(entries)
 				if err := s.entry(&entries[i]); err != nil {
-					return fmt.Errorf("entry %d: %w", i, err)
+					return &entryError{si, i, err}
 				}
 			}
 		default:

@@ -105,8 +105,8 @@ func TestDecodeJSONRejectsMalformedBodies(t *testing.T) {
 		body string
 		want string // substring of the error
 	}{
-		{"timestamp as number", pre + `[1700000000000000000,"x"]]}]}`, "stream 0: entry 1: byte 54: timestamp must be a string of Unix nanoseconds, got number"},
-		{"timestamp not an integer", pre + `["1.5","x"]]}]}`, `stream 0: entry 1: timestamp "1.5" is not an integer of Unix nanoseconds`},
+		{"timestamp as number", pre + `[1700000000000000000,"x"]]}]}`, "stream 0 entry 1: byte 54: timestamp must be a string of Unix nanoseconds, got number"},
+		{"timestamp not an integer", pre + `["1.5","x"]]}]}`, `stream 0 entry 1: timestamp "1.5" is not an integer of Unix nanoseconds`},
 		{"timestamp as RFC3339", pre + `["2024-01-01T00:00:00Z","x"]]}]}`, `entry 1: timestamp "2024-01-01T00:00:00Z" is not an integer`},
 		{"timestamp overflowing int64", pre + `["9223372036854775808","x"]]}]}`, `timestamp "9223372036854775808" is not an integer`},
 		{"empty timestamp", pre + `["","x"]]}]}`, `timestamp "" is not an integer`},
@@ -128,8 +128,8 @@ func TestDecodeJSONRejectsMalformedBodies(t *testing.T) {
 		{"body not an object", `[]`, "byte 0: the body must be a JSON object, got array"},
 		{"empty body", ``, "the body must be a JSON object, got end of input"},
 		{"trailing data", `{"streams":[]} {}`, "byte 15: unexpected object after the JSON object"},
-		{"truncated", pre, "stream 0: entry 1: byte 53: must be an array [timestamp, line] or [timestamp, line, metadata], got end of input"},
-		{"unterminated string", `{"streams":[{"values":[["1","abc`, "stream 0: entry 0: byte 28: unterminated string"},
+		{"truncated", pre, "stream 0 entry 1: byte 53: must be an array [timestamp, line] or [timestamp, line, metadata], got end of input"},
+		{"unterminated string", `{"streams":[{"values":[["1","abc`, "stream 0 entry 0: byte 28: unterminated string"},
 		{"raw newline in string", "{\"streams\":[{\"values\":[[\"1\",\"a\nb\"]]}]}", `byte 30: control character '\n' in string`},
 		{"invalid escape", `{"streams":[{"values":[["1","a\qb"]]}]}`, `invalid escape "\\q" in string`},
 		{"short unicode escape", `{"streams":[{"values":[["1","\u12"]]}]}`, `invalid \u escape in string`},
