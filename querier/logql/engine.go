@@ -162,6 +162,9 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 		return Result{}, err
 	}
 	defer ev.close()
+	if r, ok := ev.(*rangeEvaluator); ok && r.op != syntax.RangeAbsent {
+		r.maxSeries = q.opts.MaxSeries
+	}
 
 	if q.p.Instant {
 		ts, vec, ok := ev.next()

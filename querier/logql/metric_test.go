@@ -281,6 +281,10 @@ func TestSeriesLimit(t *testing.T) {
 			t.Errorf("instant=%v: error %v, want a series LimitError", p.Instant, err)
 		}
 	}
+	// Every line of pod a has its own v: the limit trips while loading.
+	if _, err := eng.Query(context.Background(), metricData(t), rangeParams(`count_over_time({app="m", pod="a"} | logfmt v [30s])`, 30*s, 60*s, 15*s)); !errors.Is(err, ErrLimit) {
+		t.Errorf("high-cardinality range aggregation: error %v, want a series LimitError", err)
+	}
 	if _, err := eng.Query(context.Background(), metricData(t), rangeParams(`sum(count_over_time({app="m"}[30s]))`, 30*s, 60*s, 15*s)); err != nil {
 		t.Errorf("an aggregated query under the limit failed: %v", err)
 	}

@@ -62,6 +62,10 @@ type rangeEvaluator struct {
 	out     []sample
 	absent  labels.Labels // absent_over_time's labels
 	fail    error
+	// maxSeries, when > 0, fails the query as soon as one window holds
+	// more series: set when the range aggregation is the query's result,
+	// so a high-cardinality query stops before loading the whole window.
+	maxSeries int
 }
 
 func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *syntax.Grouping, st steps) (stepEvaluator, error) {
@@ -162,6 +166,9 @@ func (r *rangeEvaluator) load(start, end int64) error {
 		if c.ts > start {
 			w, ok := r.windows[c.hash]
 			if !ok {
+				if r.maxSeries > 0 && len(r.windows) >= r.maxSeries {
+					return newSeriesLimitError(r.maxSeries)
+				}
 				w = r.newWindow(c.lbls)
 				r.windows[c.hash] = w
 			}
