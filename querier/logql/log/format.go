@@ -27,7 +27,7 @@ func newFormatTemplate(name, text string) (*formatTemplate, error) {
 	funcs := templateFuncs(&ft.rc)
 	funcs["__line__"] = func() string { return string(ft.line) }
 	funcs["__timestamp__"] = func() time.Time { return time.Unix(0, ft.ts) }
-	t, err := template.New(name).Option("missingkey=default").Funcs(funcs).Parse(text)
+	t, err := template.New(name).Option("missingkey=zero").Funcs(funcs).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,6 @@ type LineFormatter struct {
 	ft   *formatTemplate
 	data map[string]string
 	buf  bytes.Buffer
-	out  []byte
 }
 
 // NewLineFormatter compiles a line_format template: Go text/template over
@@ -142,10 +141,7 @@ func (f *LineFormatter) Process(ts int64, line []byte, lbs *LabelsBuilder) ([]by
 		lbs.setError(ErrTemplateFormat, err.Error())
 		return line, true
 	}
-	// The output must not alias line: a later stage's parse may point
-	// labels into it while this buffer is reused.
-	f.out = append(f.out[:0], f.buf.Bytes()...)
-	return f.out, true
+	return f.buf.Bytes(), true
 }
 
 // LabelFmt is one `dst=src` (Rename) or `dst="{{template}}"` of
@@ -175,8 +171,8 @@ func NewLabelFormatter(fmts []LabelFmt) (*LabelFormatter, error) {
 	seen := map[string]bool{}
 	lf := &LabelFormatter{data: make(map[string]string)}
 	for _, f := range fmts {
-		if !model.LabelName(f.Name).IsValidLegacy() {
-			return nil, fmt.Errorf("label_format: invalid label name %q", f.Name)
+		if !model.LabelName(f.Name).IsValidLegacy() || f.Name == ErrorLabel {
+			return nil, fmt.Errorf("label_format: label %q cannot be formatted", f.Name)
 		}
 		if seen[f.Name] {
 			return nil, fmt.Errorf("label_format: multiple label name %q not allowed in a single format operation", f.Name)

@@ -19,7 +19,7 @@ func TestLineFormatter(t *testing.T) {
 		{"labels", `{{.app}} {{.level}} {{.status}}`, "api info 200"},
 		{"line function", `{{.level}}: {{__line__}}`, "info: " + line},
 		{"timestamp function", `{{ __timestamp__ | unixEpoch }}`, "1700000000"},
-		{"missing label prints no value", `[{{.missing}}]`, "[<no value>]"},
+		{"missing label prints empty", `[{{.missing}}]`, "[]"},
 		{"pipeline of functions", `{{ .msg | ToUpper | replace "WORLD" "there" }}`, "HELLO there"},
 		{"conditionals", `{{ if eq .level "info" }}I{{ else }}O{{ end }}`, "I"},
 		{"range over all labels", `{{ range $k, $v := . }}{{$k}}={{$v}};{{ end }}`, "app=api;dur=1500ms;level=info;msg=hello world;status=200;"},
@@ -86,7 +86,7 @@ func TestLabelFormatter(t *testing.T) {
 			labels.FromStrings("app", "api", "env", "prod", "level", "info", "status", "200", "team", "core", "user", "bob")},
 		{"templates see labels from before the stage's templates", []LabelFmt{
 			{Name: "level", Value: "x"}, {Name: "a", Value: `{{.status}}`}, {Name: "status", Value: `{{.a}}`}},
-			labels.FromStrings("a", "200", "app", "api", "env", "prod", "level", "x", "status", "<no value>", "user", "bob")},
+			labels.FromStrings("a", "200", "app", "api", "env", "prod", "level", "x", "status", "", "user", "bob")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +103,7 @@ func TestLabelFormatter_Errors(t *testing.T) {
 	for _, fmts := range [][]LabelFmt{
 		{{Name: "a", Value: "b", Rename: true}, {Name: "a", Value: "c", Rename: true}},
 		{{Name: "1a", Value: "b"}},
+		{{Name: "__error__", Value: "b"}},
 		{{Name: "a", Value: "{{ .b "}},
 	} {
 		if _, err := NewLabelFormatter(fmts); err == nil {
@@ -145,6 +146,16 @@ func TestTemplateFunctions(t *testing.T) {
 		{`{{ repeat 3 "ab" }}`, "ababab"},
 		{`{{ substr 1 3 "hello" }}`, "el"},
 		{`{{ substr 2 99 "hello" }}`, "llo"},
+		{`{{ substr -1 2 "héllo" }}`, "hé"},
+		{`{{ substr 3 1 "hello" }}`, ""},
+		{`{{ trunc 2 "héllo" }}`, "hé"},
+		{`{{ trimAll "-" "--a--" }}`, "a"},
+		{`{{ trimPrefix "-" "-a" }}`, "a"},
+		{`{{ trimSuffix "-" "a-" }}`, "a"},
+		{`{{ trim " a " }}`, "a"},
+		{`{{ duration_seconds "2s" }}`, "2"},
+		{`{{ (toDate "2006-01-02" "garbage").IsZero }}`, "true"},
+		{`{{ (toDateInZone "2006-01-02" "No/Such_Zone" "2024-03-05").Location }}`, "UTC"},
 		{`{{ trunc 3 "hello" }}`, "hel"},
 		{`{{ trunc -2 "hello" }}`, "lo"},
 		{`{{ printf "%05.1f" 3.14159 }}`, "003.1"},
@@ -220,7 +231,7 @@ func TestTemplateFunctions_Errors(t *testing.T) {
 	for _, tmpl := range []string{
 		`{{ div 1 0 }}`, `{{ mod 1 0 }}`, `{{ unixToTime "123" }}`, `{{ unixToTime "abc" }}`,
 		`{{ regexReplaceAll "(" "a" "b" }}`, `{{ bytes "x" }}`, `{{ duration "x" }}`,
-		`{{ toDateInZone "2006" "No/Such_Zone" "2024" }}`, `{{ repeat -1 "a" }}`,
+		`{{ repeat -1 "a" }}`,
 	} {
 		f := must(NewLineFormatter(tmpl))
 		b := NewLabelsBuilder(labels.EmptyLabels())

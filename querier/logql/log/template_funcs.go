@@ -35,6 +35,9 @@ func templateFuncs(rc *regexCache) template.FuncMap {
 		"TrimSuffix": strings.TrimSuffix,
 		"TrimSpace":  strings.TrimSpace,
 		"trim":       strings.TrimSpace,
+		"trimAll":    func(cutset, s string) string { return strings.Trim(s, cutset) },
+		"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
+		"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
 		"regexReplaceAll": func(re, s, repl string) (string, error) {
 			r, err := rc.get(re)
 			if err != nil {
@@ -67,19 +70,13 @@ func templateFuncs(rc *regexCache) template.FuncMap {
 			}
 			return strings.Repeat(s, n), nil
 		},
-		"substr":   substr,
-		"trunc":    trunc,
-		"default":  dfault,
-		"fromJson": fromJSON,
-		"date":     date,
-		"toDate":   func(layout, s string) (time.Time, error) { return time.ParseInLocation(layout, s, time.Local) },
-		"toDateInZone": func(layout, zone, s string) (time.Time, error) {
-			loc, err := time.LoadLocation(zone)
-			if err != nil {
-				return time.Time{}, err
-			}
-			return time.ParseInLocation(layout, s, loc)
-		},
+		"substr":          substr,
+		"trunc":           trunc,
+		"default":         dfault,
+		"fromJson":        fromJSON,
+		"date":            date,
+		"toDate":          toDate,
+		"toDateInZone":    toDateInZone,
 		"now":             time.Now,
 		"unixEpoch":       func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) },
 		"unixEpochMillis": func(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) },
@@ -95,16 +92,11 @@ func templateFuncs(rc *regexCache) template.FuncMap {
 			}
 			return string(b)
 		},
-		"urlencode": url.QueryEscape,
-		"urldecode": url.QueryUnescape,
-		"bytes":     func(s string) (uint64, error) { return ParseBytes(s) },
-		"duration": func(s string) (float64, error) {
-			d, err := ParseDuration(s)
-			if err != nil {
-				return 0, err
-			}
-			return d.Seconds(), nil
-		},
+		"urlencode":        url.QueryEscape,
+		"urldecode":        url.QueryUnescape,
+		"bytes":            ConvertBytes.convert,
+		"duration":         ConvertDuration.convert,
+		"duration_seconds": ConvertDuration.convert,
 		"add": func(a any, rest ...any) int64 {
 			s := toInt64(a)
 			for _, v := range rest {
@@ -252,30 +244,55 @@ func indent(n int, s string) string {
 	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 }
 
-// substr is sprig's substr: byte offsets, a negative start means 0 and an
-// end beyond the string (or negative) means its end.
+// substr returns runes [start, end) of s: a negative start means from the
+// beginning, a negative or too large end means to the end.
 func substr(start, end int, s string) string {
-	if start < 0 {
-		start = 0
-	}
-	if end < 0 || end > len(s) {
-		end = len(s)
-	}
-	if start > end {
+	runes := []rune(s)
+	n := len(runes)
+	end = min(end, n)
+	start = min(start, n)
+	switch {
+	case start < 0 && end < 0:
+		return ""
+	case start < 0:
+		return string(runes[:end])
+	case end < 0:
+		return string(runes[start:])
+	case start > end:
 		return ""
 	}
-	return s[start:end]
+	return string(runes[start:end])
 }
 
-// trunc keeps the first n bytes, or for negative n the last -n bytes.
+// trunc keeps the first n runes, or for negative n the last -n runes.
 func trunc(n int, s string) string {
-	if n < 0 && len(s)+n > 0 {
-		return s[len(s)+n:]
+	runes := []rune(s)
+	l := len(runes)
+	if n < 0 && l+n > 0 {
+		return string(runes[l+n:])
 	}
-	if n >= 0 && len(s) > n {
-		return s[:n]
+	if n >= 0 && l > n {
+		return string(runes[:n])
 	}
 	return s
+}
+
+// toDate parses s with a Go layout in local time; failures give the zero
+// time, as sprig's toDate.
+func toDate(layout, s string) time.Time {
+	t, _ := time.ParseInLocation(layout, s, time.Local)
+	return t
+}
+
+// toDateInZone parses s with a Go layout in zone (UTC when the zone is
+// unknown); failures give the zero time.
+func toDateInZone(layout, zone, s string) time.Time {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	t, _ := time.ParseInLocation(layout, s, loc)
+	return t
 }
 
 // dfault is sprig's default: `{{ .x | default "fallback" }}` returns the
@@ -312,7 +329,7 @@ func isEmpty(v any) bool {
 func fromJSON(s string) any {
 	var out any
 	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return map[string]any{}
+		return nil
 	}
 	return out
 }
