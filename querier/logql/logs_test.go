@@ -337,3 +337,29 @@ func TestEngineMetricsCountQueriesByOutcome(t *testing.T) {
 		t.Errorf("lines processed = %v, want the 4 lines of the api stream", got)
 	}
 }
+
+func TestQueryStatsCountTheWorkDone(t *testing.T) {
+	lines := []string{"first line", "second, longer line", "third"}
+	var entries []testEntry
+	var bytes int64
+	for i, l := range lines {
+		entries = append(entries, e(time.Duration(i+1)*s, l))
+		bytes += int64(len(l))
+	}
+	src := newSource(t, map[string][]testEntry{`{app="s"}`: entries, `{app="other"}`: {e(s, "not selected")}})
+	for _, q := range []string{`{app="s"} |= "line"`, `count_over_time({app="s"}[1m])`} {
+		p := logParams(q)
+		p.Step = s
+		res := runQuery(t, src, p)
+		st := res.Stats
+		if st.TotalLinesProcessed != 3 || st.TotalBytesProcessed != bytes || st.Streams != 1 {
+			t.Errorf("%s: lines %d bytes %d streams %d, want 3, %d, 1", q, st.TotalLinesProcessed, st.TotalBytesProcessed, st.Streams, bytes)
+		}
+		if st.DecompressedLines+st.HeadLines < 3 {
+			t.Errorf("%s: chunk stats %+v count fewer than the 3 lines read", q, st.Stats)
+		}
+		if st.ExecTime <= 0 {
+			t.Errorf("%s: exec time %v", q, st.ExecTime)
+		}
+	}
+}
