@@ -142,13 +142,28 @@ func BenchmarkOtherStages(b *testing.B) {
 	})
 }
 
+// BenchmarkSampleExtraction measures metric-query extraction with a `by`
+// grouping, where parser hints skip the labels nobody reads.
 func BenchmarkSampleExtraction(b *testing.B) {
-	lines, total := benchLines(1024, logfmtLine)
-	p := NewPipeline([]Stage{NewLogfmtParser(false, false)})
-	e := must(NewLabelSampleExtractor("duration", ConvertDuration, nil, p, []string{"method", "status"}, false))
-	s := e.ForStream(benchStream)
-	measure(b, total/len(lines), func(i int) {
-		s.Process(int64(i), lines[i%len(lines)], labels.EmptyLabels())
+	lf, lfTotal := benchLines(1024, logfmtLine)
+	js, jsTotal := benchLines(1024, jsonLine)
+	run := func(b *testing.B, e *SampleExtractor, lines [][]byte, total int) {
+		s := e.ForStream(benchStream)
+		measure(b, total/len(lines), func(i int) {
+			s.Process(int64(i), lines[i%len(lines)], labels.EmptyLabels())
+		})
+	}
+	b.Run("logfmt_unwrap_duration_by_method_status", func(b *testing.B) {
+		p := NewPipeline([]Stage{NewLogfmtParser(false, false)})
+		run(b, must(NewLabelSampleExtractor("duration", ConvertDuration, nil, p, []string{"method", "status"}, false)), lf, lfTotal)
+	})
+	b.Run("json_count_by_level", func(b *testing.B) {
+		p := NewPipeline([]Stage{NewJSONParser()})
+		run(b, NewLineSampleExtractor(CountSample, p, []string{"level"}, false), js, jsTotal)
+	})
+	b.Run("json_count_without_trace_id", func(b *testing.B) {
+		p := NewPipeline([]Stage{NewJSONParser()})
+		run(b, NewLineSampleExtractor(CountSample, p, []string{"trace_id", "ts", "path", "bytes", "duration_ms"}, true), js, jsTotal)
 	})
 }
 

@@ -19,7 +19,8 @@ type JSONParser struct {
 	name   []byte // scratch for building label names
 	lbs    *LabelsBuilder
 	names  nameCache
-	field  int // ordinal of the current scalar field in the line
+	field  int                 // ordinal of the current scalar field in the line
+	wanted map[string]struct{} // extraction hints; nil extracts everything
 }
 
 // NewJSONParser returns the `| json` stage.
@@ -132,7 +133,7 @@ func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
 		}
 		j.name = appendSanitized(j.name, key)
 		if len(j.name) > 0 && !(len(j.prefix) > 0 && len(j.name) == len(j.prefix)+1) {
-			name = j.lbs.parsedNameBytes(j.name)
+			name = wantedName(j.wanted, j.lbs.parsedNameBytes(j.name))
 		}
 		j.names.put(k, j.prefix, key, name)
 	}

@@ -199,6 +199,7 @@ type LogfmtParser struct {
 	dec               logfmtDecoder
 	name              []byte
 	names             nameCache
+	wanted            map[string]struct{} // extraction hints; nil extracts everything
 }
 
 // NewLogfmtParser returns the `| logfmt` stage. strict stops at the first
@@ -234,7 +235,7 @@ func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 		if !ok {
 			l.name = appendSanitized(l.name[:0], d.key)
 			if len(l.name) > 0 {
-				name = lbs.parsedNameBytes(l.name)
+				name = wantedName(l.wanted, lbs.parsedNameBytes(l.name))
 			}
 			l.names.put(k, nil, d.key, name)
 		}

@@ -88,7 +88,36 @@ func NewLineSampleExtractor(kind LineSampleKind, p *Pipeline, grouping []string,
 	if len(g) == 0 && !w {
 		w = true // no grouping: keep everything
 	}
-	return &SampleExtractor{p: p, kind: kind, grouping: slices.Clone(g), without: w, streams: make(map[uint64][]*StreamSampleExtractor)}
+	e := &SampleExtractor{p: p, kind: kind, grouping: slices.Clone(g), without: w, streams: make(map[uint64][]*StreamSampleExtractor)}
+	e.hint()
+	return e
+}
+
+// hint tells the pipeline's parsers which labels the samples need: with a
+// `by` grouping only the grouped labels and those later stages read are
+// extracted. The extractor therefore owns p: the same Pipeline must not
+// also serve a log query.
+func (e *SampleExtractor) hint() {
+	if e.without {
+		return // every label not excluded is needed
+	}
+	needed := make(map[string]struct{}, len(e.grouping)+1)
+	for _, g := range e.grouping {
+		needed[g] = struct{}{}
+	}
+	if e.label != "" {
+		needed[e.label] = struct{}{}
+		for _, s := range e.post {
+			names, all := stageRequirements(s)
+			if all {
+				return
+			}
+			for _, n := range names {
+				needed[n] = struct{}{}
+			}
+		}
+	}
+	applyHints(e.p.stages, needed)
 }
 
 // NewLabelSampleExtractor returns an extractor for `| unwrap [conv](label)`:
@@ -112,10 +141,12 @@ func NewLabelSampleExtractor(label string, conv Conversion, postFilters []Stage,
 		w = true
 		g = append(g, label)
 	}
-	return &SampleExtractor{
+	e := &SampleExtractor{
 		p: p, label: label, conv: conv, post: postFilters,
 		grouping: g, without: w, streams: make(map[uint64][]*StreamSampleExtractor),
-	}, nil
+	}
+	e.hint()
+	return e, nil
 }
 
 // ForStream returns the extractor bound to one stream; calls with equal
