@@ -81,14 +81,15 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 	for emitted < limit && len(m.heap) > 0 {
 		c := m.heap[0]
 		if interval <= 0 || emitted == 0 || (!m.backward && c.ts >= last+interval) || (m.backward && c.ts <= last-interval) {
-			h := c.lbls.Hash()
+			key, en := c.entry(q.p.CategorizeLabels)
+			h := key.Hash()
 			i, ok := byHash[h]
 			if !ok {
 				i = len(out)
 				byHash[h] = i
-				out = append(out, Stream{Labels: c.lbls})
+				out = append(out, Stream{Labels: key})
 			}
-			out[i].Entries = append(out[i].Entries, c.entry())
+			out[i].Entries = append(out[i].Entries, en)
 			last = c.ts
 			emitted++
 		}
@@ -104,29 +105,37 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 	return Result{Type: ValueStreams, Streams: out}, nil
 }
 
-// entry returns the cursor's current entry as a result entry. Parsed holds
-// the labels the pipeline added (not in the stream nor in the metadata).
-func (c *logCursor) entry() Entry {
+// entry returns the cursor's current entry and the labels of the result
+// stream it belongs to. The pipeline's output labels split into the
+// stream's own labels, the entry's structured metadata, and the labels
+// the pipeline added or changed (Parsed). Uncategorized results (Loki's
+// default) are grouped by all of them; categorized ones by the first.
+func (c *logCursor) entry(categorize bool) (labels.Labels, Entry) {
 	e := Entry{Timestamp: c.ts, Line: string(c.line)}
-	if c.metadata.Len() > 0 {
-		e.StructuredMetadata = c.metadata
+	if labels.Equal(c.lbls, c.stream) {
+		return c.lbls, e
 	}
-	if !labels.Equal(c.lbls, c.stream) {
-		var parsed []labels.Label
-		c.lbls.Range(func(l labels.Label) {
-			if c.stream.Has(l.Name) && c.stream.Get(l.Name) == l.Value {
-				return
-			}
-			if c.metadata.Has(l.Name) && c.metadata.Get(l.Name) == l.Value {
-				return
-			}
+	var own, meta, parsed []labels.Label
+	c.lbls.Range(func(l labels.Label) {
+		switch {
+		case c.stream.Has(l.Name) && c.stream.Get(l.Name) == l.Value:
+			own = append(own, l)
+		case c.metadata.Has(l.Name) && c.metadata.Get(l.Name) == l.Value:
+			meta = append(meta, l)
+		default:
 			parsed = append(parsed, l)
-		})
-		if len(parsed) > 0 {
-			e.Parsed = labels.New(parsed...)
 		}
+	})
+	if len(meta) > 0 {
+		e.StructuredMetadata = labels.New(meta...)
 	}
-	return e
+	if len(parsed) > 0 {
+		e.Parsed = labels.New(parsed...)
+	}
+	if categorize {
+		return labels.New(own...), e
+	}
+	return c.lbls, e
 }
 
 // logMerger orders stream cursors by their next entry in the query's

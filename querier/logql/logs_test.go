@@ -205,6 +205,23 @@ func TestLogQueryParsersAndLabels(t *testing.T) {
 	}
 }
 
+func TestLogQueryCategorizedLabelsGroupByStreamLabels(t *testing.T) {
+	p := logParams(`{app="web"} | json | keep app, level`)
+	p.CategorizeLabels = true
+	res := runLogQuery(t, logData(t), p)
+	if len(res.Streams) != 1 || res.Streams[0].Labels.String() != `{app="web"}` {
+		t.Fatalf("got streams %q, want one stream {app=\"web\"}", flatten(res))
+	}
+	var levels []string
+	for _, en := range res.Streams[0].Entries {
+		levels = append(levels, en.Parsed.String())
+	}
+	want := []string{`{level="info"}`, `{level="error"}`, `{level="info"}`}
+	if !slices.Equal(levels, want) {
+		t.Errorf("parsed labels %q, want %q (newest first)", levels, want)
+	}
+}
+
 func TestLogQueryEntriesCarryMetadataAndParsedLabels(t *testing.T) {
 	res := runLogQuery(t, logData(t), logParams(`{app="meta"} |= "with" | label_format x="1"`))
 	if len(res.Streams) != 1 || len(res.Streams[0].Entries) != 1 {

@@ -38,6 +38,11 @@ type Params struct {
 	Interval  time.Duration
 	Limit     int
 	Direction chunks.Direction
+	// CategorizeLabels (Loki's categorize-labels encoding flag, which
+	// Grafana sends) groups a log query's entries by their stream labels
+	// only: structured metadata and parsed labels stay on each entry
+	// instead of splitting the result into one stream per label set.
+	CategorizeLabels bool
 }
 
 // ValueType names a result's shape, with Loki's JSON spellings.
