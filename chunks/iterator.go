@@ -69,8 +69,8 @@ func (s *Stats) Add(o Stats) {
 //
 // Next advances to the next entry and reports whether there is one; At
 // returns it. Before the first Next, and after Next returned false, At's
-// result is unspecified. The Line and Metadata At returns stay valid only
-// until the next call to Next: a caller that keeps them must copy Line
+// result is unspecified. The Line At returns stays valid only until the
+// next call to Next or Close: a caller that keeps it must copy it
 // (Metadata is immutable and may be kept). Err returns the error that
 // stopped iteration, if any; Close releases buffers and must be called
 // once the caller is done, whether or not iteration finished. An Iterator
@@ -515,8 +515,17 @@ func (c *iterCursor) err() error    { return c.it.Err() }
 // earlier in its come first going Forward and last going Backward. Close
 // closes every input; the first input error stops the merge.
 func NewMergeIterator(dir Direction, its ...Iterator) Iterator {
+	return NewMergeIteratorWithStats(dir, nil, its...)
+}
+
+// NewMergeIteratorWithStats is NewMergeIterator that also counts the
+// duplicates it drops into stats.Duplicates (stats may be nil).
+func NewMergeIteratorWithStats(dir Direction, stats *Stats, its ...Iterator) Iterator {
 	mi := &mergeIterator{its: its}
-	mi.m = merger{backward: dir == Backward, stats: &mi.stats}
+	if stats == nil {
+		stats = &mi.stats
+	}
+	mi.m = merger{backward: dir == Backward, stats: stats}
 	start := int64(math.MinInt64)
 	if dir == Backward {
 		start = math.MaxInt64

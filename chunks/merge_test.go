@@ -165,6 +165,12 @@ func TestMergeIteratorLargeTieGroups(t *testing.T) {
 	got := drain(t, NewMergeIterator(Forward, newSliceIterator(a...), newSliceIterator(b...)))
 	sameEntries(t, got, exp)
 
+	var st Stats
+	drain(t, NewMergeIteratorWithStats(Forward, &st, newSliceIterator(a...), newSliceIterator(b...)))
+	if st.Duplicates != 100 {
+		t.Fatalf("counted %d duplicates, want 100", st.Duplicates)
+	}
+
 	// Backward: input 1 first on ties, reversed.
 	ra, rb := append([]Entry(nil), a...), append([]Entry(nil), b...)
 	reverse(ra)
