@@ -105,12 +105,12 @@ func (k *KeepLabels) requiredLabels() ([]string, bool) {
 
 func (j *JSONParser) setWanted(names map[string]struct{}) {
 	j.wanted = names
-	j.names = nameCache{}
+	j.names = nameCaches{}
 }
 
 func (l *LogfmtParser) setWanted(names map[string]struct{}) {
 	l.wanted = names
-	l.names = nameCache{}
+	l.names = nameCaches{}
 }
 
 // wantedName filters a resolved label name through the parser's hints.

@@ -18,7 +18,8 @@ type JSONParser struct {
 	key    []byte // scratch for unescaping keys
 	name   []byte // scratch for building label names
 	lbs    *LabelsBuilder
-	names  nameCache
+	names  nameCaches
+	cache  *nameCache          // names' cache for the current stream
 	field  int                 // ordinal of the current scalar field in the line
 	wanted map[string]struct{} // extraction hints; nil extracts everything
 }
@@ -33,7 +34,7 @@ func (j *JSONParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, 
 	j.lbs = lbs
 	j.prefix = j.prefix[:0]
 	j.field = 0
-	j.names.reset(lbs)
+	j.cache = j.names.forBuilder(lbs)
 	lbs.newParserRun()
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
@@ -125,7 +126,7 @@ func (j *JSONParser) object(d []byte, i, depth int) (int, error) {
 func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
 	k := j.field
 	j.field++
-	name, ok := j.names.get(k, j.prefix, key)
+	name, ok := j.cache.get(k, j.prefix, key)
 	if !ok {
 		j.name = append(j.name[:0], j.prefix...)
 		if len(j.prefix) > 0 {
@@ -135,7 +136,7 @@ func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
 		if len(j.name) > 0 && !(len(j.prefix) > 0 && len(j.name) == len(j.prefix)+1) {
 			name = wantedName(j.wanted, j.lbs.parsedNameBytes(j.name))
 		}
-		j.names.put(k, j.prefix, key, name)
+		j.cache.put(k, j.prefix, key, name)
 	}
 	if name == "" {
 		return

@@ -198,7 +198,7 @@ type LogfmtParser struct {
 	strict, keepEmpty bool
 	dec               logfmtDecoder
 	name              []byte
-	names             nameCache
+	names             nameCaches
 	wanted            map[string]struct{} // extraction hints; nil extracts everything
 }
 
@@ -213,7 +213,7 @@ func NewLogfmtParser(strict, keepEmpty bool) *LogfmtParser {
 // Process implements Stage.
 func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	lbs.newParserRun()
-	l.names.reset(lbs)
+	cache := l.names.forBuilder(lbs)
 	d := &l.dec
 	d.reset(line)
 	for k := 0; ; k++ {
@@ -231,13 +231,13 @@ func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 		if len(d.value) == 0 && !l.keepEmpty {
 			continue
 		}
-		name, ok := l.names.get(k, nil, d.key)
+		name, ok := cache.get(k, nil, d.key)
 		if !ok {
 			l.name = appendSanitized(l.name[:0], d.key)
 			if len(l.name) > 0 {
 				name = wantedName(l.wanted, lbs.parsedNameBytes(l.name))
 			}
-			l.names.put(k, nil, d.key, name)
+			cache.put(k, nil, d.key, name)
 		}
 		if name == "" {
 			continue

@@ -135,3 +135,22 @@ func TestLabelsBuilder_SetGetDelPrecedence(t *testing.T) {
 		t.Fatalf("reset left %s", got)
 	}
 }
+
+func TestPipeline_InterleavedStreamsResolveCollisionsPerStream(t *testing.T) {
+	for _, parser := range []Stage{NewJSONParser(), NewLogfmtParser(false, false)} {
+		p := NewPipeline([]Stage{parser})
+		a := p.ForStream(labels.FromStrings("level", "stream"))
+		b := p.ForStream(labels.FromStrings("app", "x"))
+		line := []byte(`level=info`)
+		if _, ok := parser.(*JSONParser); ok {
+			line = []byte(`{"level":"info"}`)
+		}
+		for i := 0; i < 3; i++ {
+			_, la, _, _ := a.Process(0, line, labels.EmptyLabels())
+			_, lb, _, _ := b.Process(0, line, labels.EmptyLabels())
+			if la.Get("level_extracted") != "info" || lb.Get("level") != "info" || lb.Has("level_extracted") {
+				t.Fatalf("%T round %d: a=%s b=%s", parser, i, la, lb)
+			}
+		}
+	}
+}
