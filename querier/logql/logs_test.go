@@ -165,6 +165,14 @@ func TestLogQueryParsersAndLabels(t *testing.T) {
 			`{ip="10.0.0.5", path="/a"} +1s client 10.0.0.5 GET /a`,
 			`{ip="192.168.1.9", path="/b"} +2s client 192.168.1.9 GET /b`,
 		}},
+		{"ip label filter", `{app="proxy"} | decolorize | pattern "client <ip> <_>" | ip = ip("192.168.0.0/16") | keep ip`, []string{
+			`{ip="192.168.1.9"} +2s client 192.168.1.9 GET /b`,
+		}},
+		{"drop with a matcher drops only matching values", `{app="web"} | json | drop level="info" | keep level, method`, []string{
+			`{level="error", method="POST"} +2.5s {"level":"error","method":"POST","status":503,"latency":"250ms"}`,
+			`{method="GET"} +3.5s {"level":"info","method":"GET","status":200,"latency":"20ms"}`,
+			`{method="GET"} +1.5s {"level":"info","method":"GET","status":200,"latency":"10ms"}`,
+		}},
 		{"line_format rewrites the line", `{app="api"} | logfmt | status="500" | line_format "{{.level}}:{{.status}}" | keep app`, []string{
 			`{app="api"} +2s error:500`,
 		}},
