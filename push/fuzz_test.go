@@ -1,6 +1,7 @@
 package push
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -187,4 +188,44 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
+}
+
+func FuzzReadHTTP(f *testing.F) {
+	proto := EncodeBody(benchRequest(2, 2, 20, 1))
+	f.Add(proto, false, "")
+	f.Add(proto, false, "snappy")
+	f.Add(gzipped(f, proto), false, "gzip")
+	f.Add(deflated(f, proto, true), false, "deflate")
+	f.Add([]byte(testJSON), true, "")
+	f.Add(gzipped(f, []byte(testJSON)), true, "gzip")
+	f.Add(deflated(f, []byte(testJSON), false), true, "deflate")
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, false, "")
+	const limit = 64 << 10
+	f.Fuzz(func(t *testing.T, body []byte, isJSON bool, encoding string) {
+		ct := "application/x-protobuf"
+		if isJSON {
+			ct = "application/json"
+		}
+		var d Decoder
+		var req Request
+		err := d.ReadHTTP(newPush(body, ct, encoding, false), limit, &req)
+		if err != nil {
+			if errors.Is(err, ErrBadRequest) == errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error %v must match exactly one of ErrBadRequest and ErrTooLarge", err)
+			}
+			return
+		}
+		// Whatever was accepted re-encodes and decodes the same, and the
+		// package function agrees with the Decoder.
+		var again Request
+		if err := DecodeProto(EncodeProto(nil, &req), &again); err != nil {
+			t.Fatalf("accepted request does not re-encode: %v", err)
+		}
+		requireEqualRequests(t, &again, &req)
+		var viaFunc Request
+		if err := ReadHTTP(newPush(body, ct, encoding, false), limit, &viaFunc); err != nil {
+			t.Fatalf("Decoder accepted the body, ReadHTTP rejects it: %v", err)
+		}
+		requireEqualRequests(t, &viaFunc, &req)
+	})
 }
