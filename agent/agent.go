@@ -47,7 +47,7 @@ type Agent struct {
 type job struct {
 	cfg      *ScrapeConfig
 	template *stages.Template
-	detect   bool // no cri/docker stage: detect the format per file
+	detect   bool // no stages at all: detect cri/docker per file
 }
 
 type running struct {
@@ -94,7 +94,10 @@ func New(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (*Agent, e
 		if err != nil {
 			return nil, fmt.Errorf("job %s: pipeline_stages: %w", sc.JobName, err)
 		}
-		a.jobs = append(a.jobs, &job{cfg: sc, template: t, detect: !t.Has("cri") && !t.Has("docker")})
+		// Only an empty pipeline gets format detection: a Promtail config that
+		// parses raw CRI or Docker lines with its own stages must see them as
+		// Promtail would.
+		a.jobs = append(a.jobs, &job{cfg: sc, template: t, detect: t.Len() == 0})
 	}
 	if l := cfg.LimitsConfig; l.ReadlineRateEnabled {
 		drop := l.ReadlineRateDrop == nil || *l.ReadlineRateDrop

@@ -143,15 +143,13 @@ func TestAgentShipsFilesWithLabelsAndDetectedFormats(t *testing.T) {
 	rec := newRecorder(t)
 	writeFile(t, filepath.Join(dir, "logs/cri.log"), "2026-11-22T05:00:00.000000001Z stdout F hello cri\n2026-11-22T05:00:01Z stderr P part \n2026-11-22T05:00:01Z stderr F end\n")
 	writeFile(t, filepath.Join(dir, "logs/docker.log"), `{"log":"hello docker\n","stream":"stdout","time":"2026-11-22T05:00:02Z"}`+"\n")
-	writeFile(t, filepath.Join(dir, "logs/sub/plain.log"), "level=info hello plain\nlevel=debug noisy\n")
+	writeFile(t, filepath.Join(dir, "logs/sub/plain.log"), "level=info hello plain\n")
 	writeFile(t, filepath.Join(dir, "logs/skip.txt"), "not matched\n")
 	scrape := fmt.Sprintf(`
 - job_name: files
   static_configs:
   - targets: [localhost]
     labels: {job: files, __path__: "%s/logs/**/*.log"}
-  pipeline_stages:
-  - match: {selector: '{job="files"} |= "debug"', action: drop}
 `, dir)
 	reg := prometheus.NewRegistry()
 	a, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), reg)
@@ -184,11 +182,8 @@ func TestAgentShipsFilesWithLabelsAndDetectedFormats(t *testing.T) {
 	if a.Ready() {
 		t.Error("ready after shutdown")
 	}
-	if v := testutil.ToFloat64(a.tailM.ReadLines); v != 6 {
-		t.Errorf("read lines %v, want 6", v)
-	}
-	if v := testutil.ToFloat64(a.drops.WithLabelValues("match_stage")); v != 1 {
-		t.Errorf("match drops %v, want 1", v)
+	if v := testutil.ToFloat64(a.tailM.ReadLines); v != 5 {
+		t.Errorf("read lines %v, want 5", v)
 	}
 	// Positions were flushed at shutdown and cover every file completely.
 	b, err := os.ReadFile(filepath.Join(dir, "positions.yaml"))
@@ -205,6 +200,34 @@ func TestAgentShipsFilesWithLabelsAndDetectedFormats(t *testing.T) {
 		if pos[p].Offset != fi.Size() {
 			t.Errorf("position of %s = %d, want %d", f, pos[p].Offset, fi.Size())
 		}
+	}
+}
+
+func TestAgentPipelineStagesDisableFormatDetection(t *testing.T) {
+	dir := t.TempDir()
+	rec := newRecorder(t)
+	path := filepath.Join(dir, "cri.log")
+	writeFile(t, path, "2026-11-22T05:00:00Z stdout F keep me\n2026-11-22T05:00:01Z stdout F debug noise\n")
+	// A Promtail pipeline that parses the raw CRI line itself must see it raw.
+	scrape := fmt.Sprintf(`
+- job_name: raw
+  static_configs: [{labels: {job: raw, __path__: %q}}]
+  pipeline_stages:
+  - match: {selector: '{job="raw"} |= "debug"', action: drop, drop_counter_reason: noise}
+  - regex: {expression: '^\S+ (?P<s>\S+) \S+ (?P<msg>.*)$'}
+  - output: {source: msg}
+`, path)
+	a, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), prometheus.NewRegistry())
+	got := rec.waitLines(t, 1, 10*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got = rec.snapshot()
+	if len(got) != 1 || got[0].line != "keep me" || strings.Contains(got[0].labels, "stream") {
+		t.Fatalf("got %+v, want only the regex-parsed line without a detected stream label", got)
+	}
+	if v := testutil.ToFloat64(a.drops.WithLabelValues("noise")); v != 1 {
+		t.Errorf("drops{noise} = %v, want 1", v)
 	}
 }
 

@@ -281,6 +281,19 @@ func TestTailerFinishesFileRotatedWhileStopped(t *testing.T) {
 	c2 := &collector{}
 	startTailer(t, Config{Path: path, Positions: store}, c2)
 	equalLines(t, c2.waitFor(t, len(want)), want)
+	fi, _ := os.Stat(path)
+	id := identity(fi)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		p, _ := store.Get(path)
+		if p == (positions.Position{Offset: fi.Size(), Dev: id.dev, Inode: id.ino}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("position %+v, want the new file's end %d inode %d", p, fi.Size(), id.ino)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestTailerPositionWaitsForAcknowledgement(t *testing.T) {
