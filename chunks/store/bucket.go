@@ -1,0 +1,134 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/thanos-io/objstore"
+	"github.com/thanos-io/objstore/providers/azure"
+	"github.com/thanos-io/objstore/providers/filesystem"
+	"github.com/thanos-io/objstore/providers/gcs"
+	"github.com/thanos-io/objstore/providers/s3"
+)
+
+const component = "plg"
+
+// NewBucket opens the bucket cfg.Backend selects, instrumented with
+// objstore's bucket metrics registered on reg (nil registers nothing). Only
+// the filesystem, S3, GCS and Azure providers are linked in.
+func NewBucket(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (objstore.Bucket, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	kl := kitLogger{logger.With("component", "objstore", "backend", cfg.backend())}
+	var (
+		bkt objstore.Bucket
+		err error
+	)
+	switch cfg.backend() {
+	case BackendFilesystem:
+		var fs *filesystem.Bucket
+		if fs, err = filesystem.NewBucket(cfg.Filesystem.Dir); err == nil {
+			var dir string
+			if dir, err = filepath.Abs(cfg.Filesystem.Dir); err == nil {
+				bkt = &atomicFSBucket{Bucket: fs, root: dir}
+			}
+		}
+	case BackendS3:
+		bkt, err = s3.NewBucketWithConfig(kl, cfg.S3, component, nil)
+	case BackendGCS:
+		bkt, err = gcs.NewBucketWithConfig(context.Background(), kl, cfg.GCS, component, nil)
+	case BackendAzure:
+		bkt, err = azure.NewBucketWithConfig(kl, cfg.Azure, component, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s bucket: %w", cfg.backend(), err)
+	}
+	return objstore.WrapWithMetrics(bkt, reg, bkt.Name()), nil
+}
+
+// kitLogger adapts slog to the go-kit log.Logger interface the objstore
+// providers take.
+type kitLogger struct{ l *slog.Logger }
+
+func (k kitLogger) Log(keyvals ...any) error {
+	level, msg := slog.LevelInfo, ""
+	attrs := make([]any, 0, len(keyvals))
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		key := fmt.Sprint(keyvals[i])
+		switch key {
+		case "level":
+			switch fmt.Sprint(keyvals[i+1]) {
+			case "debug":
+				level = slog.LevelDebug
+			case "warn":
+				level = slog.LevelWarn
+			case "error":
+				level = slog.LevelError
+			}
+		case "msg":
+			msg = fmt.Sprint(keyvals[i+1])
+		default:
+			attrs = append(attrs, key, keyvals[i+1])
+		}
+	}
+	k.l.Log(context.Background(), level, msg, attrs...)
+	return nil
+}
+
+// atomicFSBucket makes filesystem uploads atomic: the object is written to
+// a temporary file beside its final path and renamed into place, so readers
+// in other processes and restarts after a crash never see a partial object.
+type atomicFSBucket struct {
+	*filesystem.Bucket
+	root string
+}
+
+func (b *atomicFSBucket) Upload(ctx context.Context, name string, r io.Reader, _ ...objstore.ObjectUploadOption) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dst := filepath.Join(b.root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:])
+	tmp := dst + ".tmp-" + hex.EncodeToString(suffix[:])
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = io.Copy(f, r); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// uploadBytes uploads b under name.
+func uploadBytes(ctx context.Context, bkt objstore.Bucket, name string, b []byte) error {
+	return bkt.Upload(ctx, name, bytes.NewReader(b))
+}

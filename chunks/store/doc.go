@@ -1,0 +1,18 @@
+// Package store owns the object storage layout of chunks and index
+// segments: which key each object lives under, how buckets are configured
+// (filesystem, S3, GCS, Azure through thanos-io/objstore), and how queriers
+// find a tenant's index segments for a time range, with a bounded cache of
+// downloaded segments and a short-lived cache of segment listings.
+//
+// Index segments are split by index period (default 24h, aligned to the Unix
+// epoch): [Store.PutIndex] writes one immutable segment per period a flush
+// touches, and [Store.Index] returns an [index.MultiReader] over every
+// segment of the periods a query overlaps. Chunk keys are deterministic, so
+// replicas flushing the same chunk write the same object. The key layout is
+// specified in FORMAT.md beside this file.
+//
+// The package must not know about LogQL or the contents of chunks: chunks
+// are opaque bytes, and queries are label matchers answered by package
+// chunks/index. Retrying failed writes is the caller's job; errors name the
+// object key involved.
+package store

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/plgstack/plg/chunks/index"
+)
+
+// MaxTenantLen is the longest tenant ID accepted, in bytes.
+const MaxTenantLen = 150
+
+// ErrInvalidTenant is wrapped by errors for tenant IDs that cannot be used
+// as an object key component; the HTTP layer maps it to 400.
+var ErrInvalidTenant = errors.New("invalid tenant ID")
+
+// ValidateTenant reports whether id can name a tenant: non-empty, at most
+// [MaxTenantLen] bytes, valid UTF-8, not "." or "..", and free of '/', '\\'
+// and control characters. Errors wrap [ErrInvalidTenant].
+func ValidateTenant(id string) error {
+	if err := validateName(id); err != nil {
+		return fmt.Errorf("%w %q: %s", ErrInvalidTenant, id, err)
+	}
+	return nil
+}
+
+// validateName checks a string used as one key path component.
+func validateName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case s == "." || s == "..":
+		return errors.New("a relative path element")
+	case len(s) > MaxTenantLen:
+		return fmt.Errorf("%d bytes, longer than %d", len(s), MaxTenantLen)
+	case !utf8.ValidString(s):
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range s {
+		if r == '/' || r == '\\' || unicode.IsControl(r) {
+			return fmt.Errorf("contains %q", r)
+		}
+	}
+	return nil
+}
+
+// periodOf returns the number of the index period containing t: periods are
+// [n*period, (n+1)*period) in Unix nanoseconds, so they align to the epoch.
+func periodOf(t int64, period time.Duration) int64 {
+	p := int64(period)
+	n := t / p
+	if t%p < 0 {
+		n--
+	}
+	return n
+}
+
+// ChunkKey returns the object key of a chunk. It depends only on the
+// tenant, the chunk identity and the index period length, so replicas that
+// flush the same chunk write the same object. The chunk lives under the
+// period of its MinT.
+func ChunkKey(tenant string, ref index.ChunkRef, period time.Duration) string {
+	return fmt.Sprintf("%s/%d/chunks/%016x/%x-%x-%08x", tenant, periodOf(ref.MinT, period), ref.Fingerprint, uint64(ref.MinT), uint64(ref.MaxT), ref.Checksum)
+}
+
+// indexDir returns the prefix under which the segments of one tenant and
+// period are stored, with a trailing slash.
+func indexDir(tenant string, period int64) string {
+	return tenant + "/" + strconv.FormatInt(period, 10) + "/index/"
+}
+
+const indexSuffix = ".idx"
+
+// indexKey returns the key of a segment written by writer at unixNano.
+func indexKey(tenant string, period int64, writer string, unixNano int64) string {
+	return indexDir(tenant, period) + writer + "-" + strconv.FormatInt(unixNano, 10) + indexSuffix
+}
+
+func isIndexKey(name string) bool { return strings.HasSuffix(name, indexSuffix) }
