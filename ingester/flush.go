@@ -49,6 +49,9 @@ type flushJob struct {
 // for the uploaded ones, and forget chunks that have been visible in the
 // store for the retain period (immediately when final).
 func (i *Ingester) flush(ctx context.Context, force, final bool) error {
+	if i.store == nil {
+		return errors.New("no object store configured: nothing can be flushed")
+	}
 	i.flushMu.Lock()
 	defer i.flushMu.Unlock()
 	now := time.Now()
