@@ -94,6 +94,7 @@ func (w *WAL) writeCheckpoint(path string, write func(emit func(rec []byte) erro
 	bw.Write(appendFileHeader(h[:0], kindCheckpoint)) //nolint:errcheck // surfaced by Flush
 	size := int64(fileHeaderSize)
 	done := false
+	var scratch []byte
 	emit := func(rec []byte) error {
 		if done {
 			return errors.New("emit called after the write callback returned")
@@ -101,14 +102,21 @@ func (w *WAL) writeCheckpoint(path string, write func(emit func(rec []byte) erro
 		if len(rec) > MaxRecordSize {
 			return fmt.Errorf("record is %d bytes, maximum %d", len(rec), MaxRecordSize)
 		}
-		h[0] = recFull
-		binary.LittleEndian.PutUint32(h[1:5], uint32(len(rec)))
-		binary.LittleEndian.PutUint32(h[5:9], recordCRC(rec))
+		typ, stored := byte(recFull), rec
+		if w.opts.Compress {
+			var ok bool
+			if scratch, ok = compressInto(scratch[:0], rec); ok {
+				typ, stored = recS2, scratch
+			}
+		}
+		h[0] = typ
+		binary.LittleEndian.PutUint32(h[1:5], uint32(len(stored)))
+		binary.LittleEndian.PutUint32(h[5:9], frameCRC(typ, stored))
 		bw.Write(h[:]) //nolint:errcheck // bufio keeps the first error; checked below and by Flush
-		if _, err := bw.Write(rec); err != nil {
+		if _, err := bw.Write(stored); err != nil {
 			return err
 		}
-		size += int64(recordHeaderSize + len(rec))
+		size += int64(recordHeaderSize + len(stored))
 		return nil
 	}
 	err = write(emit)

@@ -17,6 +17,7 @@ const (
 	crashDirEnv   = "PLG_WAL_CRASH_DIR"
 	crashRoundEnv = "PLG_WAL_CRASH_ROUND"
 	crashSyncEnv  = "PLG_WAL_CRASH_SYNC"
+	crashS2Env    = "PLG_WAL_CRASH_S2"
 )
 
 // crashRecordSize varies record sizes from 100 B to ~20 KiB, derived from
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
 		policy, err := ParseSyncPolicy(os.Getenv(crashSyncEnv))
 		if err == nil {
-			err = crashChild(dir, round, policy)
+			err = crashChild(dir, round, Options{Sync: policy, Compress: os.Getenv(crashS2Env) != ""})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 // ids, then logs new records from several goroutines, printing each id to
 // stdout once its Log returned (the acknowledgement), and checkpoints
 // periodically, until it is killed.
-func crashChild(dir string, round int, policy SyncPolicy) error {
+func crashChild(dir string, round int, opts Options) error {
 	state := map[uint64]bool{}
 	_, err := Replay(dir, func(rec []byte) error {
 		if len(rec) < 8 {
@@ -60,7 +61,8 @@ func crashChild(dir string, round int, policy SyncPolicy) error {
 	if err != nil {
 		return err
 	}
-	w, err := Open(Options{Dir: dir, SegmentSize: 256 << 10, Sync: policy, Logger: quiet})
+	opts.Dir, opts.SegmentSize, opts.Logger = dir, 256<<10, quiet
+	w, err := Open(opts)
 	if err != nil {
 		return err
 	}
@@ -124,17 +126,25 @@ func TestSIGKILLDuringLoggingLosesNoAcknowledgedRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	for _, policy := range []SyncPolicy{SyncAlways, SyncNever} {
-		t.Run(policy.String(), func(t *testing.T) { crashRounds(t, policy, 3) })
+	for _, tc := range []struct {
+		policy   SyncPolicy
+		compress bool
+	}{{SyncAlways, false}, {SyncNever, true}} {
+		t.Run(fmt.Sprintf("sync=%s/compress=%v", tc.policy, tc.compress), func(t *testing.T) {
+			crashRounds(t, tc.policy, tc.compress, 3)
+		})
 	}
 }
 
-func crashRounds(t *testing.T, policy SyncPolicy, rounds int) {
+func crashRounds(t *testing.T, policy SyncPolicy, compress bool, rounds int) {
 	dir := t.TempDir()
 	acked := map[uint64]bool{}
 	for round := 1; round <= rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashRoundEnv+"="+strconv.Itoa(round), crashSyncEnv+"="+policy.String())
+		if compress {
+			cmd.Env = append(cmd.Env, crashS2Env+"=1")
+		}
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

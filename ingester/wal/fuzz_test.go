@@ -4,15 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
 )
 
 func fuzzSeeds() [][]byte {
 	valid := appendFileHeader(nil, kindSegment)
 	for _, r := range [][]byte{[]byte("hello"), {}, bytes.Repeat([]byte{0xAB}, 300), testRecord(3, 40)} {
 		valid = appendRecord(valid, r, recordCRC(r))
+	}
+	if c, ok := compressInto(nil, bytes.Repeat([]byte("compressible "), 40)); ok {
+		valid = appendFrame(valid, recS2, c, frameCRC(recS2, c))
 	}
 	flipped := bytes.Clone(valid)
 	flipped[len(flipped)/2] ^= 0x10
@@ -30,20 +36,41 @@ func fuzzSeeds() [][]byte {
 }
 
 // FuzzDecode checks the decoder on arbitrary bytes: it never panics, never
-// reads past the data, and the records it accepts re-encode to exactly the
-// valid prefix it reports, so nothing is invented or dropped.
+// reads past the data, every record it returns is what its frame stores
+// (raw or S2-decoded), and the accepted frames are exactly the valid prefix
+// it reports, so nothing is invented or dropped.
 func FuzzDecode(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
 	}
 	br := bufio.NewReaderSize(nil, 4096) // small, to exercise the copy path too
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var recs [][]byte
+		var frames [][]byte
 		br.Reset(bytes.NewReader(data))
-		_, err := decode(br, int64(len(data)), kindSegment, func(rec []byte) error {
-			recs = append(recs, bytes.Clone(rec))
-			return nil
-		})
+		r := newRecordReader(br, int64(len(data)), kindSegment)
+		err := r.readHeader()
+		for err == nil {
+			var rec []byte
+			if rec, err = r.next(); err != nil {
+				break
+			}
+			frame := r.frame
+			want := frame[recordHeaderSize:]
+			if frame[0] == recS2 {
+				d, derr := s2.Decode(nil, want)
+				if derr != nil {
+					t.Fatalf("accepted an undecodable S2 frame: %v", derr)
+				}
+				want = d
+			}
+			if !bytes.Equal(rec, want) {
+				t.Fatalf("record %d differs from what its frame stores", len(frames))
+			}
+			frames = append(frames, bytes.Clone(frame))
+		}
+		if err == io.EOF {
+			err = nil
+		}
 		end := int64(len(data))
 		var fe *frameError
 		switch {
@@ -54,7 +81,7 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("invalid frame reported at %d of %d bytes", end, len(data))
 			}
 		case errors.Is(err, errVersion):
-			if len(recs) > 0 {
+			if len(frames) > 0 {
 				t.Fatal("records decoded from a file with a bad header")
 			}
 			return
@@ -62,17 +89,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("unexpected error type %T: %v", err, err)
 		}
 		if end == 0 {
-			if len(recs) > 0 {
+			if len(frames) > 0 {
 				t.Fatal("records decoded before the header")
 			}
 			return
 		}
 		re := appendFileHeader(nil, kindSegment)
-		for _, r := range recs {
-			re = appendRecord(re, r, recordCRC(r))
+		for _, fr := range frames {
+			re = append(re, fr...)
 		}
 		if !bytes.Equal(re, data[:end]) {
-			t.Fatalf("re-encoded %d records = %d bytes, differ from the %d-byte valid prefix", len(recs), len(re), end)
+			t.Fatalf("%d accepted frames = %d bytes, differ from the %d-byte valid prefix", len(frames), len(re), end)
 		}
 	})
 }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // File header, at offset 0 of every segment and checkpoint file (FORMAT.md).
@@ -29,6 +32,13 @@ const (
 	// written, so a zero-filled region (a crash after the file grew but
 	// before its data reached the disk) never decodes as a record.
 	recFull = 1
+	// recS2 marks a frame whose stored bytes are an S2 block
+	// (github.com/klauspost/compress/s2, block format) of one whole record.
+	recS2 = 2
+
+	// minCompressSize: smaller records are stored raw; compressing them
+	// saves too little to pay for the call.
+	minCompressSize = 256
 
 	// MaxRecordSize bounds one record's payload. Larger records are
 	// rejected by Log and, on replay, a length above it is corruption.
@@ -42,23 +52,47 @@ func appendFileHeader(dst []byte, kind byte) []byte {
 	return append(dst, formatVersion, kind, 0, 0)
 }
 
-// recordCRC returns the checksum stored in a frame: CRC32C over the type
-// byte, the length field and the payload.
-func recordCRC(payload []byte) uint32 {
+// recordCRC returns the checksum of a raw (recFull) frame holding payload.
+func recordCRC(payload []byte) uint32 { return frameCRC(recFull, payload) }
+
+// frameCRC returns the checksum stored in a frame: CRC32C over the type
+// byte, the length field and the stored bytes.
+func frameCRC(typ byte, stored []byte) uint32 {
 	var h [5]byte
-	h[0] = recFull
-	binary.LittleEndian.PutUint32(h[1:], uint32(len(payload)))
-	return crc32.Update(crc32.Update(0, castagnoli, h[:]), castagnoli, payload)
+	h[0] = typ
+	binary.LittleEndian.PutUint32(h[1:], uint32(len(stored)))
+	return crc32.Update(crc32.Update(0, castagnoli, h[:]), castagnoli, stored)
 }
 
-// appendRecord appends the frame of payload, whose recordCRC is crc.
+// appendRecord appends the raw frame of payload, whose recordCRC is crc.
 func appendRecord(dst, payload []byte, crc uint32) []byte {
+	return appendFrame(dst, recFull, payload, crc)
+}
+
+// appendFrame appends a frame of type typ holding stored, whose frameCRC is crc.
+func appendFrame(dst []byte, typ byte, stored []byte, crc uint32) []byte {
 	var h [recordHeaderSize]byte
-	h[0] = recFull
-	binary.LittleEndian.PutUint32(h[1:5], uint32(len(payload)))
+	h[0] = typ
+	binary.LittleEndian.PutUint32(h[1:5], uint32(len(stored)))
 	binary.LittleEndian.PutUint32(h[5:9], crc)
 	dst = append(dst, h[:]...)
-	return append(dst, payload...)
+	return append(dst, stored...)
+}
+
+// compressInto appends the S2 block of rec to scratch if that saves at least
+// 1/8 of its size. It returns the extended scratch and whether it did; on
+// false scratch is returned unchanged and rec is to be stored raw.
+func compressInto(scratch, rec []byte) ([]byte, bool) {
+	if len(rec) < minCompressSize {
+		return scratch, false
+	}
+	start := len(scratch)
+	scratch = slices.Grow(scratch, s2.MaxEncodedLen(len(rec)))
+	enc := s2.Encode(scratch[start:cap(scratch)], rec)
+	if len(enc) > len(rec)-len(rec)/8 {
+		return scratch[:start], false
+	}
+	return scratch[:start+len(enc)], true
 }
 
 // errVersion is returned for a file whose header is intact but names a
@@ -86,7 +120,11 @@ type recordReader struct {
 	size int64 // file size; bounds every length field
 	off  int64 // offset of the next frame
 	kind byte
-	buf  []byte
+	buf  []byte // frames larger than the read buffer
+	dec  []byte // decompressed records
+	// frame is the stored frame of the record next returned last (for
+	// tests); valid until the next call.
+	frame []byte
 }
 
 const readBufferSize = 1 << 20
@@ -151,7 +189,7 @@ func (r *recordReader) next() ([]byte, error) {
 	n := binary.LittleEndian.Uint32(h[1:5])
 	want := binary.LittleEndian.Uint32(h[5:9])
 	switch {
-	case typ != recFull:
+	case typ != recFull && typ != recS2:
 		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("invalid record type %d", typ)}
 	case n > MaxRecordSize:
 		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("record length %d exceeds maximum %d", n, MaxRecordSize)}
@@ -179,6 +217,21 @@ func (r *recordReader) next() ([]byte, error) {
 	payload := frame[recordHeaderSize:]
 	if got := crc32.Update(crc32.Update(0, castagnoli, frame[:5]), castagnoli, payload); got != want {
 		return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("checksum mismatch: stored %08x, computed %08x", want, got)}
+	}
+	r.frame = frame
+	if typ == recS2 {
+		// The checksum matched, so these are the bytes the writer stored;
+		// a block that does not decode means a writer bug, not a torn write.
+		n, err := s2.DecodedLen(payload)
+		if err != nil || n > MaxRecordSize {
+			return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("invalid compressed record (decoded length %d): %v", n, err)}
+		}
+		if cap(r.dec) < n {
+			r.dec = make([]byte, n)
+		}
+		if payload, err = s2.Decode(r.dec[:n], payload); err != nil {
+			return nil, &frameError{Offset: r.off, Reason: fmt.Sprintf("invalid compressed record: %v", err)}
+		}
 	}
 	if peeked {
 		// Discard only advances past bytes Peek already buffered; the

@@ -40,3 +40,15 @@ func TestSegmentBytesMatchTheDocumentedFormat(t *testing.T) {
 		t.Fatalf("segment bytes\n got %x\nwant %x", got, want)
 	}
 }
+
+func TestCompressedSegmentFromTheDocumentedFormatDecodes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, SegmentName(0)), readHexGolden(t, "segment-v1-s2.hex"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, st := replayAll(t, dir)
+	equalRecords(t, got, [][]byte{bytes.Repeat([]byte("plg "), 100)})
+	if st.TruncatedBytes != 0 {
+		t.Fatalf("golden segment needed repair: %+v", st)
+	}
+}

@@ -224,14 +224,40 @@ func (w *WAL) Log(recs ...[]byte) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	// Checksums outside the lock, so concurrent callers compute in parallel.
-	var crcArr [16]uint32
-	crcs := crcArr[:0]
+	// Compression and checksums outside the lock, so concurrent callers
+	// compute in parallel; under the lock only the copy into the batch.
+	var frameArr [8]pendingFrame
+	frames := frameArr[:0]
+	var scratch *[]byte
+	if w.opts.Compress {
+		scratch = scratchPool.Get().(*[]byte)
+		defer func() {
+			if cap(*scratch) <= maxSpareBuffer {
+				*scratch = (*scratch)[:0]
+				scratchPool.Put(scratch)
+			}
+		}()
+	}
 	for i, r := range recs {
 		if len(r) > MaxRecordSize {
 			return fmt.Errorf("wal: record %d is %d bytes, maximum %d", i, len(r), MaxRecordSize)
 		}
-		crcs = append(crcs, recordCRC(r))
+		f := pendingFrame{typ: recFull, stored: r}
+		if scratch != nil {
+			start := len(*scratch)
+			var ok bool
+			if *scratch, ok = compressInto(*scratch, r); ok {
+				f = pendingFrame{typ: recS2, start: start, end: len(*scratch)}
+			}
+		}
+		frames = append(frames, f)
+	}
+	for i := range frames {
+		f := &frames[i]
+		if f.typ == recS2 { // scratch may have moved while growing: slice it now
+			f.stored = (*scratch)[f.start:f.end]
+		}
+		f.crc = frameCRC(f.typ, f.stored)
 	}
 
 	w.mu.Lock()
@@ -239,13 +265,13 @@ func (w *WAL) Log(recs ...[]byte) error {
 		w.mu.Unlock()
 		return err
 	}
-	for i, r := range recs {
-		frame := int64(recordHeaderSize + len(r))
-		if w.segFill > fileHeaderSize && w.segFill+frame > w.opts.SegmentSize {
+	for _, f := range frames {
+		size := int64(recordHeaderSize + len(f.stored))
+		if w.segFill > fileHeaderSize && w.segFill+size > w.opts.SegmentSize {
 			w.cutLocked()
 		}
-		w.buf = appendRecord(w.buf, r, crcs[i])
-		w.segFill += frame
+		w.buf = appendFrame(w.buf, f.typ, f.stored, f.crc)
+		w.segFill += size
 	}
 	err := w.waitLocked()
 	w.mu.Unlock()
@@ -255,6 +281,17 @@ func (w *WAL) Log(recs ...[]byte) error {
 	w.m.records.Add(float64(len(recs)))
 	return nil
 }
+
+// pendingFrame is one record of a Log call, prepared outside the lock.
+type pendingFrame struct {
+	typ        byte
+	stored     []byte // the record, or its S2 block in scratch[start:end]
+	start, end int
+	crc        uint32
+}
+
+// scratchPool holds the compression buffers of Log calls.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // NextSegment closes the current segment (after fsyncing it) and starts a
 // new one. It returns the index of the segment it closed: every record whose
