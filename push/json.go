@@ -62,7 +62,7 @@ var errEnd = errors.New("end")
 
 func (s *jsonScanner) request(req *Request) error {
 	streams := req.Streams[:0]
-	defer func() { req.Streams = streams }()
+	defer func() { setStreams(req, streams) }()
 	s.ws()
 	if s.peek() != '{' {
 		return s.errorf("the body must be a JSON object, got %s", s.kind())
@@ -135,7 +135,7 @@ func (s *jsonScanner) streamFields(si int, st *Stream) error {
 	}
 	s.pos++
 	entries := st.Entries[:0]
-	defer func() { st.Entries = entries }()
+	defer func() { st.Entries = setEntries(st.Entries, entries) }()
 	sawLabels := false
 	for n := 0; ; n++ {
 		key, err := s.nextKey(n)

@@ -85,13 +85,38 @@ func (d *Decoder) DecodeProto(b []byte, req *Request) error {
 		}
 		streams = grow(streams)
 		if err := d.decodeStream(v, off+n+m-len(v), len(streams)-1, &streams[len(streams)-1]); err != nil {
-			req.Streams = streams
+			setStreams(req, streams)
 			return err
 		}
 		off += n + m
 	}
-	req.Streams = streams
+	setStreams(req, streams)
 	return nil
+}
+
+// setStreams stores the decoded streams in req, first releasing what the
+// unused rest of the reused array points to: without that, a pooled Request
+// would keep its last large body alive through stale lines.
+func setStreams(req *Request, streams []Stream) {
+	if cap(streams) == cap(req.Streams) { // the same array, not a grown copy
+		tail := streams[len(streams):cap(streams)]
+		for i := range tail {
+			if st := &tail[i]; len(st.Entries) > 0 {
+				clear(st.Entries)
+				st.Entries = st.Entries[:0]
+			}
+		}
+	}
+	req.Streams = streams
+}
+
+// setEntries returns entries, the decoded replacement of old, after clearing
+// the entries of old it no longer uses.
+func setEntries(old, entries []Entry) []Entry {
+	if len(entries) < len(old) && cap(entries) == cap(old) {
+		clear(old[len(entries):])
+	}
+	return entries
 }
 
 // grow extends s by one element, reusing the backing array (and so the old
@@ -111,7 +136,7 @@ func (d *Decoder) decodeStream(b []byte, base, si int, s *Stream) error {
 	prev := s.Labels
 	s.Labels = ""
 	entries := s.Entries[:0]
-	defer func() { s.Entries = entries }()
+	defer func() { s.Entries = setEntries(s.Entries, entries) }()
 	for off := 0; off < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {

@@ -361,6 +361,42 @@ func TestDecodeProtoReusesRequestSlices(t *testing.T) {
 	}
 }
 
+func TestDecodeReleasesLinesOfUnusedEntries(t *testing.T) {
+	big := benchRequest(4, 10, 30, 2)
+	small := benchRequest(2, 3, 20, 0)
+	for _, tc := range []struct {
+		name   string
+		decode func(*Request, *Request) error
+	}{
+		{"protobuf", func(src, dst *Request) error { return DecodeProto(EncodeProto(nil, src), dst) }},
+		{"JSON", func(src, dst *Request) error { return DecodeJSON(appendJSON(nil, src), dst) }},
+	} {
+		for _, resetFirst := range []bool{false, true} {
+			var req Request
+			if err := tc.decode(big, &req); err != nil {
+				t.Fatal(err)
+			}
+			if resetFirst { // what a pool of Requests does
+				req.Streams = req.Streams[:0]
+			}
+			if err := tc.decode(small, &req); err != nil {
+				t.Fatal(err)
+			}
+			requireEqualRequests(t, &req, small)
+			for i, st := range req.Streams[:cap(req.Streams)] {
+				for j, e := range st.Entries[len(st.Entries):cap(st.Entries)] {
+					if e.Line != nil || !e.Metadata.IsEmpty() {
+						t.Errorf("%s (reset %v): stream %d keeps unused entry %d with line %q", tc.name, resetFirst, i, len(st.Entries)+j, e.Line)
+					}
+				}
+				if i >= len(req.Streams) && len(st.Entries) > 0 {
+					t.Errorf("%s (reset %v): unused stream %d keeps %d entries", tc.name, resetFirst, i, len(st.Entries))
+				}
+			}
+		}
+	}
+}
+
 func TestDecodeProtoSharesRepeatedMetadata(t *testing.T) {
 	req := benchRequest(2, 50, 20, 0)
 	for i := range req.Streams {
