@@ -18,27 +18,45 @@ type point struct {
 }
 
 // window is the samples of one series inside the current range, oldest
-// first. Evicted samples are dropped from the front; the backing array is
+// first: points, or buckets for mergeable aggregations (see buckets.go).
+// Evicted entries are dropped from the front; the backing array is
 // compacted when more than half of it is dead.
 type window struct {
 	metric labels.Labels
 	pts    []point
+	bs     []bucket
 	head   int
 }
 
-func (w *window) live() []point { return w.pts[w.head:] }
+func (w *window) live() []point     { return w.pts[w.head:] }
+func (w *window) buckets() []bucket { return w.bs[w.head:] }
+func (w *window) empty() bool       { return w.head == len(w.pts) && w.head == len(w.bs) }
 
-// evict drops samples at or before t (the window's exclusive lower bound).
+// evict drops what lies at or before t (the window's exclusive lower
+// bound): samples, or buckets whose cell ends there.
 func (w *window) evict(t int64) {
+	if len(w.bs) > 0 {
+		for w.head < len(w.bs) && w.bs[w.head].end <= t {
+			w.head++
+		}
+		w.bs, w.head = compact(w.bs, w.head)
+		return
+	}
 	for w.head < len(w.pts) && w.pts[w.head].t <= t {
 		w.head++
 	}
-	if w.head == len(w.pts) {
-		w.pts, w.head = w.pts[:0], 0
-	} else if w.head > len(w.pts)/2 && w.head > 64 {
-		n := copy(w.pts, w.pts[w.head:])
-		w.pts, w.head = w.pts[:n], 0
+	w.pts, w.head = compact(w.pts, w.head)
+}
+
+func compact[T any](s []T, head int) ([]T, int) {
+	if head == len(s) {
+		return s[:0], 0
 	}
+	if head > len(s)/2 && head > 64 {
+		n := copy(s, s[head:])
+		return s[:n], 0
+	}
+	return s, head
 }
 
 // rangeEvaluator evaluates a range aggregation step by step. Samples come
@@ -56,6 +74,8 @@ type rangeEvaluator struct {
 	src     *sampleMerger
 	// unwrapped: rate sums the unwrapped values instead of counting lines.
 	unwrapped bool
+	// bucketed: windows hold per-cell aggregates instead of samples.
+	bucketed bool
 
 	windows map[uint64]*window
 	free    []*window
@@ -90,6 +110,7 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 		src:       newSampleMerger(q, streams, ex),
 		windows:   map[uint64]*window{},
 		unwrapped: e.Left.Unwrap != nil,
+		bucketed:  bucketed(e.Op),
 	}
 	if e.Param != nil {
 		r.phi = *e.Param
@@ -128,7 +149,7 @@ func (r *rangeEvaluator) next() (int64, []sample, bool) {
 	start := end - r.rangeNs
 	for h, w := range r.windows {
 		w.evict(start)
-		if len(w.live()) == 0 {
+		if w.empty() {
 			delete(r.windows, h)
 			r.free = append(r.free, w)
 		}
@@ -143,7 +164,13 @@ func (r *rangeEvaluator) next() (int64, []sample, bool) {
 			r.fail = newPipelineError(w.metric)
 			return 0, nil, false
 		}
-		r.out = append(r.out, sample{metric: w.metric, v: r.aggregate(w.live())})
+		var v float64
+		if r.bucketed {
+			v = r.aggregateBuckets(w.buckets())
+		} else {
+			v = r.aggregate(w.live())
+		}
+		r.out = append(r.out, sample{metric: w.metric, v: v})
 	}
 	if r.op == syntax.RangeAbsent {
 		if len(r.out) > 0 {
@@ -172,7 +199,11 @@ func (r *rangeEvaluator) load(start, end int64) error {
 				w = r.newWindow(c.lbls)
 				r.windows[c.hash] = w
 			}
-			w.pts = append(w.pts, point{t: c.ts, v: c.v})
+			if r.bucketed {
+				w.addToBucket(r.cellEnd(c.ts), c.v)
+			} else {
+				w.pts = append(w.pts, point{t: c.ts, v: c.v})
+			}
 		}
 		m.advance()
 	}
@@ -183,7 +214,7 @@ func (r *rangeEvaluator) newWindow(metric labels.Labels) *window {
 	if n := len(r.free); n > 0 {
 		w := r.free[n-1]
 		r.free = r.free[:n-1]
-		w.metric, w.pts, w.head = metric, w.pts[:0], 0
+		w.metric, w.pts, w.bs, w.head = metric, w.pts[:0], w.bs[:0], 0
 		return w
 	}
 	return &window{metric: metric}

@@ -1,0 +1,120 @@
+package logql
+
+import (
+	"math"
+
+	"github.com/plgstack/plg/querier/logql/syntax"
+)
+
+// Range aggregations whose value can be merged from partial aggregates
+// (count, sum, min, max, first, last) do not keep a window's samples.
+// Every window (t-range, t] of the query starts and ends on a boundary of
+// the grid {t_k} ∪ {t_k - range}; a series keeps one bucket per grid cell
+// holding samples, so a window is a run of whole buckets and a series
+// costs O(range/step) memory however many lines fall in its window.
+
+// bucket aggregates one series' samples in one grid cell.
+type bucket struct {
+	end         int64 // the cell's inclusive upper bound
+	count       float64
+	sum         float64
+	min, max    float64
+	first, last float64
+}
+
+// bucketed reports whether op is evaluated with buckets.
+func bucketed(op syntax.RangeOp) bool {
+	switch op {
+	case syntax.RangeCount, syntax.RangeRate, syntax.RangeBytes, syntax.RangeBytesRate,
+		syntax.RangeSum, syntax.RangeMin, syntax.RangeMax, syntax.RangeFirst, syntax.RangeLast,
+		syntax.RangeAbsent:
+		return true
+	}
+	return false
+}
+
+// cellEnd returns the upper bound of the grid cell holding ts: the
+// smallest window end (t_k - offset) or window start (t_k - offset -
+// range) at or after ts.
+func (r *rangeEvaluator) cellEnd(ts int64) int64 {
+	s0 := r.st.start - r.offset
+	if r.st.step == 0 {
+		return s0
+	}
+	a := s0 + ceilDiv(ts-s0, r.st.step)*r.st.step
+	b := s0 - r.rangeNs + ceilDiv(ts-(s0-r.rangeNs), r.st.step)*r.st.step
+	return min(a, b)
+}
+
+// ceilDiv is ⌈a/b⌉ for b > 0.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a > 0 {
+		q++
+	}
+	return q
+}
+
+// addToBucket adds a sample to the series' last bucket, or opens one.
+func (w *window) addToBucket(end int64, v float64) {
+	if n := len(w.bs); n > w.head && w.bs[n-1].end == end {
+		b := &w.bs[n-1]
+		b.count++
+		b.sum += v
+		if v < b.min || math.IsNaN(b.min) {
+			b.min = v
+		}
+		if v > b.max || math.IsNaN(b.max) {
+			b.max = v
+		}
+		b.last = v
+		return
+	}
+	w.bs = append(w.bs, bucket{end: end, count: 1, sum: v, min: v, max: v, first: v, last: v})
+}
+
+// aggregateBuckets merges the buckets of a window.
+func (r *rangeEvaluator) aggregateBuckets(bs []bucket) float64 {
+	seconds := float64(r.rangeNs) / 1e9
+	var count, sum float64
+	for i := range bs {
+		count += bs[i].count
+		sum += bs[i].sum
+	}
+	switch r.op {
+	case syntax.RangeCount:
+		return count
+	case syntax.RangeRate:
+		if r.unwrapped {
+			return sum / seconds
+		}
+		return count / seconds
+	case syntax.RangeBytes, syntax.RangeSum:
+		return sum
+	case syntax.RangeBytesRate:
+		return sum / seconds
+	case syntax.RangeMin:
+		v := bs[0].min
+		for _, b := range bs[1:] {
+			if b.min < v || math.IsNaN(v) {
+				v = b.min
+			}
+		}
+		return v
+	case syntax.RangeMax:
+		v := bs[0].max
+		for _, b := range bs[1:] {
+			if b.max > v || math.IsNaN(v) {
+				v = b.max
+			}
+		}
+		return v
+	case syntax.RangeFirst:
+		return bs[0].first
+	case syntax.RangeLast:
+		return bs[len(bs)-1].last
+	case syntax.RangeAbsent:
+		return 1
+	}
+	return math.NaN()
+}
