@@ -388,3 +388,15 @@ func TestQueryStatsCountTheWorkDone(t *testing.T) {
 		}
 	}
 }
+
+func TestQueryTimeoutStopsEvaluation(t *testing.T) {
+	eng := NewEngine(EngineOptions{QueryTimeout: time.Nanosecond}, nil)
+	for _, q := range []string{`{app="api"}`, `count_over_time({app="api"}[1m])`} {
+		p := logParams(q)
+		p.Step = s
+		_, err := eng.Query(context.Background(), logData(t), p)
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: error %v, want a deadline error that is not a bad request", q, err)
+		}
+	}
+}
