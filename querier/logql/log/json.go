@@ -149,7 +149,7 @@ func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
 }
 
 // jsonString2 returns the decoded content of a JSON string, valid for the
-// line.
+// line; esc tells whether the content contains escapes.
 func jsonString2(lbs *LabelsBuilder, s []byte, esc bool) string {
 	if !esc && utf8.Valid(s) {
 		return lbs.view(s)

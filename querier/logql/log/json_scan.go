@@ -52,7 +52,8 @@ func skipWS(d []byte, i int) int {
 }
 
 // scanString expects d[i] == '"' and returns the index after the closing
-// quote and whether the content contains escapes.
+// quote and whether the content contains escapes. (Two IndexByte scans beat
+// a byte loop and an eight-bytes-at-a-time loop on typical log values.)
 func scanString(d []byte, i int) (int, bool, error) {
 	j := i + 1
 	q := bytes.IndexByte(d[j:], '"')

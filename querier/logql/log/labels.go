@@ -242,10 +242,13 @@ func (b *LabelsBuilder) setParsed(name, value string) {
 // Bloom filter of the names in add: a clear bit proves a name is absent
 // without scanning add.
 func nameBit(name string) uint64 {
-	if name == "" {
-		return 1
+	n := len(name)
+	h := uint64(n)
+	if n > 0 {
+		h |= uint64(name[0])<<8 | uint64(name[n-1])<<16 | uint64(name[n/2])<<24
 	}
-	return 1 << ((uint(len(name))*31 + uint(name[0])*7 + uint(name[len(name)-1])) & 63)
+	h *= 0x9E3779B97F4A7C15
+	return 1 << (h >> 58)
 }
 
 func (b *LabelsBuilder) set(name, value string, gen uint32) {
