@@ -43,7 +43,7 @@ func (m *MultiReader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series,
 	if sources <= 1 {
 		return all, nil
 	}
-	slices.SortStableFunc(all, func(a, b Series) int { return labels.Compare(a.Labels, b.Labels) })
+	slices.SortFunc(all, func(a, b Series) int { return labels.Compare(a.Labels, b.Labels) })
 	out := all[:0]
 	merged := false
 	for _, s := range all {

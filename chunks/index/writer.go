@@ -88,7 +88,7 @@ func normalize(series []Series) ([]Series, error) {
 		}
 		ss = append(ss, Series{Labels: s.Labels, Fingerprint: s.Fingerprint, Chunks: slices.Clone(s.Chunks)})
 	}
-	slices.SortStableFunc(ss, func(a, b Series) int { return labels.Compare(a.Labels, b.Labels) })
+	slices.SortFunc(ss, func(a, b Series) int { return labels.Compare(a.Labels, b.Labels) })
 
 	out := ss[:0]
 	for _, s := range ss {
