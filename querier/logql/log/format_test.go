@@ -247,3 +247,53 @@ func TestTitle(t *testing.T) {
 		t.Fatalf("title = %q", got)
 	}
 }
+
+func TestTemplateConversions(t *testing.T) {
+	ints := []struct {
+		in   any
+		want int64
+	}{
+		{int(3), 3}, {int8(3), 3}, {int16(3), 3}, {int32(3), 3}, {int64(3), 3},
+		{uint(3), 3}, {uint8(3), 3}, {uint16(3), 3}, {uint32(3), 3}, {uint64(3), 3},
+		{float32(3.9), 3}, {3.9, 3}, {true, 1}, {false, 0}, {"42", 42}, {" 0x10 ", 16}, {"7.0", 7},
+		{"7.5", 0}, {"x", 0}, {nil, 0}, {[]int{1}, 0},
+	}
+	for _, tt := range ints {
+		if got := toInt64(tt.in); got != tt.want {
+			t.Errorf("toInt64(%#v) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+	floats := []struct {
+		in   any
+		want float64
+	}{
+		{1.5, 1.5}, {float32(0.5), 0.5}, {"2.25", 2.25}, {"x", 0}, {true, 1}, {false, 0}, {int(4), 4},
+	}
+	for _, tt := range floats {
+		if got := toFloat64(tt.in); got != tt.want {
+			t.Errorf("toFloat64(%#v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	for _, v := range []any{nil, "", false, 0, int64(0), 0.0, []any{}, map[string]any{}} {
+		if !isEmpty(v) {
+			t.Errorf("isEmpty(%#v) = false", v)
+		}
+	}
+	for _, v := range []any{"x", true, 1, int64(1), 0.5, []any{1}, map[string]any{"a": 1}, struct{}{}} {
+		if isEmpty(v) {
+			t.Errorf("isEmpty(%#v) = true", v)
+		}
+	}
+	utc := func(layout string, v any) string {
+		old := time.Local
+		time.Local = time.UTC
+		defer func() { time.Local = old }()
+		return date(layout, v)
+	}
+	ts := time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)
+	for _, v := range []any{ts, &ts, ts.Unix(), int(ts.Unix()), int32(ts.Unix())} {
+		if got := utc("2006-01-02", v); got != "2024-03-05" {
+			t.Errorf("date(%T) = %q", v, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -60,5 +61,51 @@ func TestHints_ParserSkipsUnwantedLabels(t *testing.T) {
 	}
 	if _, has := s.sp.builder.Get("user"); has {
 		t.Fatal("parser extracted a label nothing reads")
+	}
+}
+
+func TestStageRequirements(t *testing.T) {
+	eq := labels.MustNewMatcher(labels.MatchEqual, "a", "1")
+	tests := []struct {
+		name  string
+		stage Stage
+		want  []string
+		all   bool
+	}{
+		{"string filter", NewStringLabelFilter(eq), []string{"a"}, false},
+		{"numeric filter", NewNumericLabelFilter(OpGreater, "n", 1), []string{"n"}, false},
+		{"duration filter", NewDurationLabelFilter(OpGreater, "d", 1), []string{"d"}, false},
+		{"bytes filter", NewBytesLabelFilter(OpGreater, "b", 1), []string{"b"}, false},
+		{"ip filter", must(NewIPLabelFilter(OpEqual, "ip", "10.0.0.1")), []string{"ip"}, false},
+		{"and filter", NewAndLabelFilter(NewStringLabelFilter(eq), NewNumericLabelFilter(OpGreater, "n", 1)), []string{"a", "n"}, false},
+		{"line_format fields", must(NewLineFormatter("{{.x}} {{.y | upper}}")), []string{"x", "y"}, false},
+		{"line_format range reads all", must(NewLineFormatter("{{range $k, $v := .}}{{$k}}{{end}}")), nil, true},
+		{"label_format", must(NewLabelFormatter([]LabelFmt{{Name: "r", Value: "src", Rename: true}, {Name: "t", Value: "{{.z}}"}})), []string{"src", "z"}, false},
+		{"drop with matcher", NewDropLabels(NamedLabelMatcher{Name: "plain"}, NamedLabelMatcher{Matcher: eq}), []string{"a"}, false},
+		{"keep", NewKeepLabels(NamedLabelMatcher{Name: "k"}, NamedLabelMatcher{Matcher: eq}), []string{"k", "a"}, false},
+		{"line filter", must(NewLineFilter(LineContains, "x")), nil, false},
+		{"parser", NewJSONParser(), nil, false},
+		{"unknown stage", StageFunc(func(_ int64, l []byte, _ *LabelsBuilder) ([]byte, bool) { return l, true }), nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, all := stageRequirements(tt.stage)
+			if all != tt.all || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("got %v all=%v, want %v all=%v", got, all, tt.want, tt.all)
+			}
+		})
+	}
+}
+
+func TestHints_PostFiltersOfUnwrapAreRead(t *testing.T) {
+	p := NewPipeline([]Stage{NewLogfmtParser(false, false)})
+	post := []Stage{NewStringLabelFilter(labels.MustNewMatcher(labels.MatchEqual, "user", "bob"))}
+	e := must(NewLabelSampleExtractor("latency", ConvertDuration, post, p, []string{"level"}, false))
+	s := e.ForStream(labels.EmptyLabels())
+	if _, _, _, ok := s.Process(0, []byte("level=info latency=1s user=bob"), labels.EmptyLabels()); !ok {
+		t.Fatal("post filter did not see the user label")
+	}
+	if _, _, _, ok := s.Process(0, []byte("level=info latency=1s user=eve"), labels.EmptyLabels()); ok {
+		t.Fatal("post filter kept a non-matching sample")
 	}
 }
