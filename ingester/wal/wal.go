@@ -53,9 +53,10 @@ type WAL struct {
 	flusherDone chan struct{}
 
 	// Owned by the flusher goroutine (by Close once the flusher stopped).
-	seg    *os.File
-	segOff int64 // bytes in seg
-	dirty  bool  // written since the last fsync
+	seg      *os.File
+	segOff   int64     // bytes in seg
+	dirty    bool      // written since the last fsync
+	lastSync time.Time // of seg, for SyncInterval
 
 	curSeg atomic.Int64 // segment the flusher writes into
 	size   atomic.Int64 // bytes on disk, maintained incrementally for the gauge
@@ -66,8 +67,9 @@ type WAL struct {
 // Open opens or creates the WAL in opts.Dir. It removes leftovers of
 // interrupted checkpoints, repairs a torn tail of the newest segment (so it
 // can never end up in the middle of the log), and starts a new segment after
-// every existing segment and checkpoint. Existing records are not read back;
-// use Replay for that, before or after Open (never concurrently with Log).
+// every existing segment and checkpoint. Existing records are not read back:
+// call Replay for that, normally before Open. (Replay after Open also works;
+// it then only reads, since Open already repaired the old newest segment.)
 func Open(opts Options) (*WAL, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -200,6 +202,7 @@ func (w *WAL) openSegment(i int) error {
 	w.seg = f
 	w.segOff = fileHeaderSize
 	w.dirty = true
+	w.lastSync = time.Now()
 	w.curSeg.Store(int64(i))
 	w.addSize(fileHeaderSize)
 	return nil
@@ -461,7 +464,10 @@ func (w *WAL) writeBatch(buf []byte, cuts []int) (batchErr, fatal error) {
 			return nil, fatal
 		}
 	}
-	if w.opts.Sync == SyncAlways && w.dirty {
+	// SyncInterval: the ticker covers idle periods; under sustained load
+	// the flusher never idles, so check the clock here too.
+	if w.dirty && (w.opts.Sync == SyncAlways ||
+		w.opts.Sync == SyncInterval && time.Since(w.lastSync) >= w.opts.SyncInterval) {
 		if fatal = w.syncSeg(); fatal != nil {
 			return nil, fatal
 		}
@@ -531,6 +537,7 @@ func (w *WAL) syncSeg() error {
 		return err
 	}
 	w.dirty = false
+	w.lastSync = time.Now()
 	return nil
 }
 

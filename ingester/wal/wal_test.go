@@ -521,3 +521,30 @@ func TestFailedWriteFailsOnlyItsBatchAndLeavesNoPartialFrame(t *testing.T) {
 		t.Fatalf("undone write left damage: %+v", st)
 	}
 }
+
+func TestSyncIntervalFsyncsWhileWritersKeepLogging(t *testing.T) {
+	w := openTest(t, Options{Dir: t.TempDir(), Sync: SyncInterval, SyncInterval: 2 * time.Millisecond})
+	// Slow writes and four writers keep the flusher busy most of the time;
+	// fsyncs must still come at about the interval, whether the flusher
+	// catches the ticker while idle or checks the clock after a batch.
+	w.writeFile = func(f *os.File, p []byte) (int, error) {
+		time.Sleep(500 * time.Microsecond)
+		return f.Write(p)
+	}
+	stop := time.Now().Add(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				if err := w.Log(testRecord(1, 100)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := testutil.ToFloat64(w.m.fsyncs); got < 2 {
+		t.Fatalf("%v fsyncs in 100ms of sustained load with a 2ms sync interval", got)
+	}
+}
