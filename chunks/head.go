@@ -3,6 +3,7 @@ package chunks
 import (
 	"bytes"
 	"sort"
+	"sync"
 )
 
 // headEntry locates one appended entry in the head's arena: the line
@@ -91,6 +92,15 @@ func (h *headBlock) append(ts int64, line, rawMeta []byte) bool {
 		}
 	}
 	e := headEntry{ts: ts, off: uint32(len(h.arena)), lineLen: uint32(len(line)), metaLen: uint32(len(rawMeta))}
+	if n := len(line) + len(rawMeta); cap(h.arena)-len(h.arena) < n {
+		h.arena = arenaPool.grow(h.arena, n, !h.snapshotted)
+	}
+	if len(h.entries) == cap(h.entries) {
+		// A live snapshot shares entries; the copy made here also serves
+		// as the copy-on-write an insert below would need.
+		h.entries = entriesPool.grow(h.entries, 1, !h.snapshotted)
+		h.shared = false
+	}
 	h.arena = append(h.arena, line...)
 	h.arena = append(h.arena, rawMeta...)
 	h.lineBytes += int64(len(line))
@@ -100,13 +110,76 @@ func (h *headBlock) append(ts int64, line, rawMeta []byte) bool {
 		return true
 	}
 	if h.shared {
-		h.entries = append(make([]headEntry, 0, cap(h.entries)+1), h.entries...)
+		h.entries = entriesPool.grow(h.entries, 1, false)
 		h.shared = false
 	}
 	h.entries = append(h.entries, headEntry{})
 	copy(h.entries[at+1:], h.entries[at:])
 	h.entries[at] = e
 	return true
+}
+
+// Head memory (the arena and the entries slice) comes from size-classed
+// pools shared by all chunks: a head grows by doubling like append, but
+// the buffers it outgrows, and those of a sealed head, go back to the
+// pools instead of becoming garbage. Busy streams append without
+// allocating; slow streams hold memory in proportion to their data.
+// Buffers a snapshot may read are never recycled.
+const (
+	minPoolClass = 8  // 256 elements
+	maxPoolClass = 26 // 64 Mi elements
+)
+
+type slicePool[T any] [maxPoolClass + 1]sync.Pool // *[]T with cap 1<<class
+
+var (
+	arenaPool   slicePool[byte]
+	entriesPool slicePool[headEntry]
+)
+
+func poolClass(n int) int {
+	c := minPoolClass
+	for 1<<c < n {
+		c++
+	}
+	return c
+}
+
+// grow returns s moved to a pooled slice with room for n more elements,
+// recycling s's backing array if recycle is true.
+func (p *slicePool[T]) grow(s []T, n int, recycle bool) []T {
+	need := len(s) + n
+	c := poolClass(max(need, 2*cap(s)))
+	var ns []T
+	if c > maxPoolClass {
+		ns = make([]T, 0, need)
+	} else if b, _ := p[c].Get().(*[]T); b != nil {
+		ns = (*b)[:0]
+	} else {
+		ns = make([]T, 0, 1<<c)
+	}
+	ns = append(ns, s...)
+	if recycle {
+		p.put(s)
+	}
+	return ns
+}
+
+// put recycles s's backing array if it came from the pool.
+func (p *slicePool[T]) put(s []T) {
+	if c := poolClass(cap(s)); cap(s) > 0 && c <= maxPoolClass && cap(s) == 1<<c {
+		s = s[:0]
+		p[c].Put(&s)
+	}
+}
+
+// release recycles the head's memory unless a snapshot may still read it.
+func (h *headBlock) release() {
+	if !h.snapshotted {
+		arenaPool.put(h.arena)
+		entriesPool.put(h.entries)
+	}
+	h.arena, h.entries = nil, nil
 }
 
 // headSnapshot is an immutable view of a head block.

@@ -181,23 +181,16 @@ func (c *MemChunk) cut() error {
 	return nil
 }
 
-// resetHead empties the head after a cut. If no iterator ever saw this
-// head, its memory is reused: a busy stream then appends without
-// allocating. Otherwise the snapshot keeps the old memory and the new head
-// starts fresh — sized for a full block if the stream has filled one.
+// resetHead empties the head after a cut, recycling its arena unless an
+// iterator's snapshot may still read it.
 func (c *MemChunk) resetHead() {
 	h := &c.head
-	if !h.snapshotted && !c.headShared.Load() && !c.closed {
-		*h = headBlock{entries: h.entries[:0], arena: h.arena[:0]}
-		return
+	if c.headShared.Load() {
+		h.snapshotted = true
 	}
-	n := len(h.entries)
+	h.release()
 	*h = headBlock{}
 	c.headShared.Store(false)
-	if !c.closed && len(c.blocks) > 0 {
-		h.entries = make([]headEntry, 0, n+n/8)
-		h.arena = make([]byte, 0, c.blockSize+c.blockSize/8)
-	}
 }
 
 // SpaceFor reports whether e fits without the chunk passing its target
