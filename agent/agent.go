@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/agent/client"
 	"github.com/plgstack/plg/agent/discovery"
+	"github.com/plgstack/plg/agent/discovery/kube"
 	"github.com/plgstack/plg/agent/entry"
 	"github.com/plgstack/plg/agent/positions"
 	"github.com/plgstack/plg/agent/stages"
@@ -38,6 +40,8 @@ type Agent struct {
 	drops  *prometheus.CounterVec
 	rl     *rateLimiter
 	ready  atomic.Bool
+	// watchers by api_server ("" = in-cluster) for kubernetes_sd_configs.
+	watchers map[string]*kube.Watcher
 
 	mu      sync.Mutex
 	running map[string]*running // by job + "\x00" + path
@@ -53,6 +57,7 @@ type job struct {
 type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	labels labels.Labels
 }
 
 // New builds an agent from cfg. Metrics are registered with reg (may be
@@ -99,6 +104,9 @@ func New(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (*Agent, e
 		// Promtail would.
 		a.jobs = append(a.jobs, &job{cfg: sc, template: t, detect: t.Len() == 0})
 	}
+	if err := a.setupKube(); err != nil {
+		return nil, err
+	}
 	if l := cfg.LimitsConfig; l.ReadlineRateEnabled {
 		drop := l.ReadlineRateDrop == nil || *l.ReadlineRateDrop
 		a.rl = newRateLimiter(l.ReadlineRate, l.ReadlineBurst, drop)
@@ -131,6 +139,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() { defer cwg.Done(); c.Run(clientCtx) }()
 	}
 
+	for _, w := range a.watchers {
+		go w.Run(ctx)
+	}
+	a.waitKube(ctx)
 	a.sync(ctx)
 	a.ready.Store(true)
 	t := time.NewTicker(a.cfg.TargetConfig.SyncPeriod)
@@ -173,7 +185,11 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // sync discovers targets and starts and stops tailers to match.
 func (a *Agent) sync(ctx context.Context) {
-	want := map[string]func(){}
+	type wanted struct {
+		labels labels.Labels
+		start  func()
+	}
+	want := map[string]wanted{}
 	for _, j := range a.jobs {
 		targets, err := discovery.Discover(&j.cfg.Config, a.env)
 		if err != nil {
@@ -182,19 +198,21 @@ func (a *Agent) sync(ctx context.Context) {
 		}
 		for _, t := range targets {
 			key := j.cfg.JobName + "\x00" + t.Path
-			want[key] = func() { a.startTailer(ctx, key, j, t) }
+			want[key] = wanted{labels: t.Labels, start: func() { a.startTailer(ctx, key, j, t) }}
 		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for key, r := range a.running {
-		if _, ok := want[key]; !ok {
+		// Gone, or its labels changed: stop it; a changed target restarts
+		// on a later sync once the old tailer's lines are acknowledged.
+		if w, ok := want[key]; !ok || !labels.Equal(w.labels, r.labels) {
 			r.cancel()
 		}
 	}
-	for key, start := range want {
+	for key, w := range want {
 		if _, ok := a.running[key]; !ok {
-			start()
+			w.start()
 		}
 	}
 	a.cleanupPositions()
@@ -224,7 +242,7 @@ func (a *Agent) cleanupPositions() {
 // startTailer must be called with a.mu held.
 func (a *Agent) startTailer(parent context.Context, key string, j *job, t discovery.Target) {
 	ctx, cancel := context.WithCancel(parent)
-	r := &running{cancel: cancel, done: make(chan struct{})}
+	r := &running{cancel: cancel, done: make(chan struct{}), labels: t.Labels}
 	a.running[key] = r
 	maxLine := tail.DefaultMaxLineSize
 	lim := a.cfg.LimitsConfig
@@ -263,6 +281,12 @@ func (a *Agent) startTailer(parent context.Context, key string, j *job, t discov
 		}()
 		if err := tl.Run(ctx, h); err != nil && !errors.Is(err, tail.ErrNotFound) {
 			a.log.Error("tailing failed", "job", j.cfg.JobName, "path", t.Path, "err", err)
+		}
+		// Stopped while the agent runs (target gone or relabeled): keep the
+		// slot until its lines are acknowledged, so a successor starting from
+		// the positions does not send them again.
+		for deadline := time.Now().Add(time.Minute); parent.Err() == nil && tl.InFlight() > 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}()
 }
@@ -319,6 +343,54 @@ func (h *fileHandler) emit(e *entry.Entry) {
 	// If ctx is done the entry is neither sent nor acknowledged: it will be
 	// read again after a restart.
 	h.a.multi.Handle(h.ctx, *e)
+}
+
+// setupKube creates an API watcher per distinct api_server of the
+// kubernetes_sd_configs, when there is an API to talk to (api_server set, or
+// running in a cluster). Without one, pods are found on disk.
+func (a *Agent) setupKube() error {
+	a.watchers = map[string]*kube.Watcher{}
+	for _, sc := range a.cfg.ScrapeConfigs {
+		for _, sd := range sc.KubernetesSD {
+			if _, ok := a.watchers[sd.APIServer]; ok || (sd.APIServer == "" && !kube.InCluster()) {
+				continue
+			}
+			w, err := kube.New(kube.Config{
+				APIServer:          sd.APIServer,
+				TokenFile:          sd.BearerTokenFile,
+				CAFile:             sd.TLSConfig.CAFile,
+				InsecureSkipVerify: sd.TLSConfig.InsecureSkipVerify,
+				NodeName:           a.env.NodeName,
+			}, a.log)
+			if err != nil {
+				return fmt.Errorf("job %s: kubernetes_sd_configs: %w", sc.JobName, err)
+			}
+			a.watchers[sd.APIServer] = w
+		}
+	}
+	if len(a.watchers) > 0 {
+		a.env.Kube = func(sd *discovery.KubernetesSDConfig) ([]labels.Labels, bool) {
+			w := a.watchers[sd.APIServer]
+			if w == nil || !w.Synced() {
+				return nil, false
+			}
+			return w.Targets(), true
+		}
+	}
+	return nil
+}
+
+// KubeSyncWait bounds how long Run waits for the Kubernetes API before its
+// first sync falls back to pod directories on disk.
+var KubeSyncWait = 10 * time.Second
+
+func (a *Agent) waitKube(ctx context.Context) {
+	deadline := time.Now().Add(KubeSyncWait)
+	for _, w := range a.watchers {
+		for !w.Synced() && ctx.Err() == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 // rateLimiter is the readline rate limit shared by all files.

@@ -69,10 +69,15 @@ func newIngester(t *testing.T, statuses ...int) *ingester {
 		}
 		in.attempts++
 		if status/100 == 2 {
-			in.tenants = append(in.tenants, r.Header.Get("X-Scope-OrgID"))
+			tenant := r.Header.Get("X-Scope-OrgID")
+			in.tenants = append(in.tenants, tenant)
 			for _, s := range req.Streams {
+				key := s.Labels
+				if tenant != "" {
+					key = tenant + " " + key
+				}
 				for _, e := range s.Entries {
-					in.streams[s.Labels] = append(in.streams[s.Labels], string(e.Line))
+					in.streams[key] = append(in.streams[key], string(e.Line))
 				}
 			}
 		}
@@ -136,7 +141,7 @@ func TestClientGroupsStreamsPerTenantAndAcks(t *testing.T) {
 	stop()
 
 	_, streams, tenants := in.snapshot()
-	want := map[string][]string{`{app="a"}`: {"a1", "a2", "t1"}, `{app="b"}`: {"b1"}}
+	want := map[string][]string{`{app="a"}`: {"a1", "a2"}, `{app="b"}`: {"b1"}, `team-x {app="a"}`: {"t1"}}
 	for k, v := range want {
 		if strings.Join(streams[k], ",") != strings.Join(v, ",") {
 			t.Errorf("stream %s: got %v, want %v", k, streams[k], v)

@@ -42,6 +42,11 @@ type KubernetesSDConfig struct {
 	KubeconfigFile  string      `yaml:"kubeconfig_file"`
 	FollowRedirects *bool       `yaml:"follow_redirects"`
 	EnableHTTP2     *bool       `yaml:"enable_http2"`
+	BearerTokenFile string      `yaml:"bearer_token_file"`
+	TLSConfig       struct {
+		CAFile             string `yaml:"ca_file"`
+		InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	} `yaml:"tls_config"`
 	// PodLogsDir is plg's: where pod logs are (default /var/log/pods).
 	PodLogsDir string `yaml:"pod_logs_dir"`
 }
@@ -88,6 +93,10 @@ type Env struct {
 	// NodeName is this node (the DaemonSet's spec.nodeName via NODE_NAME,
 	// else the hostname). Pods of other nodes are not tailed.
 	NodeName string
+	// Kube, when set, returns the pod targets an API watch knows for sd;
+	// ok false (no API, or not synced yet) falls back to the pod log
+	// directories on disk.
+	Kube func(sd *KubernetesSDConfig) (targets []labels.Labels, ok bool)
 }
 
 // DefaultEnv reads NODE_NAME / HOSTNAME.
@@ -120,14 +129,22 @@ func Discover(c *Config, env Env) ([]Target, error) {
 			cands = append(cands, b.Labels())
 		}
 	}
-	for _, k := range c.KubernetesSD {
-		dir := k.PodLogsDir
-		if dir == "" {
-			dir = DefaultPodLogsDir
+	for i := range c.KubernetesSD {
+		k := &c.KubernetesSD[i]
+		var pods []labels.Labels
+		fromAPI := false
+		if env.Kube != nil {
+			pods, fromAPI = env.Kube(k)
 		}
-		pods, err := PodLogTargets(dir, env.NodeName)
-		if err != nil {
-			return nil, err
+		if !fromAPI {
+			dir := k.PodLogsDir
+			if dir == "" {
+				dir = DefaultPodLogsDir
+			}
+			var err error
+			if pods, err = PodLogTargets(dir, env.NodeName); err != nil {
+				return nil, err
+			}
 		}
 		for _, p := range pods {
 			if k.Namespaces != nil && len(k.Namespaces.Names) > 0 && !contains(k.Namespaces.Names, p.Get(MetaNamespace)) {
