@@ -259,6 +259,35 @@ func TestRangeQueryWithoutStepUsesLokisDefault(t *testing.T) {
 	}
 }
 
+func TestStructuredMetadataLabelsMetricSamples(t *testing.T) {
+	src := newSource(t, map[string][]testEntry{`{app="mix"}`: {
+		e(1*s, "plain one"),
+		{off: 2 * s, line: "with metadata", md: labels.FromStrings("trace_id", "x")},
+		e(3*s, "plain two"),
+	}})
+	tests := []struct {
+		query string
+		want  map[string][]pt
+	}{
+		{`count_over_time({app="mix"}[10s])`, map[string][]pt{
+			`{app="mix"}`:               {{10, 2}},
+			`{app="mix", trace_id="x"}`: {{10, 1}},
+		}},
+		// "plain one" 9 + "plain two" 9 bytes; "with metadata" 13.
+		{`bytes_over_time({app="mix"}[10s])`, map[string][]pt{
+			`{app="mix"}`:               {{10, 18}},
+			`{app="mix", trace_id="x"}`: {{10, 13}},
+		}},
+		{`sum by (app) (count_over_time({app="mix"}[10s]))`, map[string][]pt{`{app="mix"}`: {{10, 3}}}},
+		{`sum(count_over_time({app="mix"}[10s]))`, map[string][]pt{`{}`: {{10, 3}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			checkMatrix(t, runQuery(t, src, rangeParams(tt.query, 10*s, 10*s, s)).Matrix, tt.want)
+		})
+	}
+}
+
 func TestGrafanaVolumeQuery(t *testing.T) {
 	// Windows (-5s,0], (0,5], (5,10]: only the second holds lines
 	// (info at 1.5s and 3.5s, error at 2.5s).

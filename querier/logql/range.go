@@ -93,6 +93,13 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	if err != nil {
 		return nil, err
 	}
+	plain := notPlain
+	if len(e.Left.Left.Stages) == 0 && e.Left.Unwrap == nil {
+		plain = plainCount
+		if e.Op == syntax.RangeBytes || e.Op == syntax.RangeBytesRate {
+			plain = plainLength
+		}
+	}
 	rangeNs, offset := e.Left.Range.Nanoseconds(), e.Left.Offset.Nanoseconds()
 	if rangeNs <= 0 {
 		return nil, badRequestf("range of %s must be positive", e.Op)
@@ -107,7 +114,7 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	q.stats.Streams += int64(len(streams))
 	r := &rangeEvaluator{
 		q: q, op: e.Op, rangeNs: rangeNs, offset: offset, st: st,
-		src:       newSampleMerger(q, streams, ex),
+		src:       newSampleMerger(q, streams, ex, plain),
 		windows:   map[uint64]*window{},
 		unwrapped: e.Left.Unwrap != nil,
 		bucketed:  bucketed(e.Op),
@@ -392,6 +399,10 @@ type sampleCursor struct {
 	v    float64
 	lbls labels.Labels
 	hash uint64
+
+	plain     extractKind
+	plainLbls labels.Labels // labels of lines without metadata, if plain
+	plainHash uint64
 }
 
 // sampleMerger merges the samples of all streams in time order with a
@@ -405,13 +416,31 @@ type sampleMerger struct {
 	sinceCtx int
 }
 
-func newSampleMerger(q *query, streams []SourceStream, ex *log.SampleExtractor) *sampleMerger {
+// newSampleMerger builds the cursors of the selected streams. With a
+// plain line extractor (no pipeline stage, no unwrap), a line's sample
+// depends only on its stream's labels and its structured metadata, so
+// lines without metadata skip the extractor: their labels are computed
+// once per stream and their value is 1 (count) or the line's length.
+func newSampleMerger(q *query, streams []SourceStream, ex *log.SampleExtractor, plain extractKind) *sampleMerger {
 	m := &sampleMerger{q: q, all: make([]*sampleCursor, len(streams))}
 	for i, s := range streams {
-		m.all[i] = &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i}
+		c := &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i, plain: plain}
+		if plain != notPlain {
+			_, c.plainLbls, c.plainHash, _ = c.ex.Process(0, nil, labels.EmptyLabels())
+		}
+		m.all[i] = c
 	}
 	return m
 }
+
+// extractKind tells whether a sample cursor may bypass its extractor.
+type extractKind uint8
+
+const (
+	notPlain    extractKind = iota
+	plainCount              // every line is a sample of value 1
+	plainLength             // every line is a sample of its length
+)
 
 // fill advances c to its next sample; false when the stream is done.
 func (m *sampleMerger) fill(c *sampleCursor) bool {
@@ -425,6 +454,13 @@ func (m *sampleMerger) fill(c *sampleCursor) bool {
 				m.fail = err
 				return false
 			}
+		}
+		if c.plain != notPlain && e.Metadata.IsEmpty() {
+			c.ts, c.lbls, c.hash, c.v = e.Timestamp, c.plainLbls, c.plainHash, 1
+			if c.plain == plainLength {
+				c.v = float64(len(e.Line))
+			}
+			return true
 		}
 		v, lbls, h, ok := c.ex.Process(e.Timestamp, e.Line, e.Metadata)
 		if !ok {
