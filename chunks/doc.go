@@ -16,6 +16,9 @@
 // Iterators yield entries in time order in either direction, merging
 // blocks that overlap in time; NewMergeIterator merges many iterators
 // (chunks of a stream, replicas, WAL overlap) and drops exact duplicates.
+// Optionally each block carries a token bloom filter (Options), which a
+// querier consults through Chunk.BlockMayContain to skip blocks in
+// needle-in-haystack searches.
 //
 // This package must not do storage (no object store, files or caching of
 // chunks), indexing across chunks or labels (see chunks/index), networking,

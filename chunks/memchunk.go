@@ -2,6 +2,7 @@ package chunks
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -73,7 +74,7 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	if o.BlockSize <= 0 {
 		o.BlockSize = DefaultBlockSize
 	}
-	o.BlockSize = min(o.BlockSize, MaxBlockSize-MaxEntrySize-1024)
+	o.BlockSize = min(o.BlockSize, maxHeadRaw)
 	if o.TargetSize < 0 {
 		o.TargetSize = DefaultTargetSize
 	}
@@ -114,11 +115,23 @@ func (c *MemChunk) Append(e Entry) (dup bool, err error) {
 		c.maxT = e.Timestamp
 	}
 	c.entries++
-	if c.head.size() >= c.blockSize {
+	// The block size counts line and metadata bytes, like Loki's. The
+	// second rule bounds the framing of very many tiny entries so a block
+	// never outgrows MaxBlockSize.
+	if c.head.size() >= c.blockSize || c.head.size()+maxFraming*len(c.head.entries) >= maxHeadRaw {
 		return false, c.cut()
 	}
 	return false, nil
 }
+
+const (
+	// maxFraming bounds the bytes a block adds per entry beyond its line
+	// and raw metadata: a timestamp delta and a line length, as uvarints.
+	maxFraming = binary.MaxVarintLen64 + binary.MaxVarintLen32
+	// maxHeadRaw is the largest serialised head that leaves room for one
+	// more entry under MaxBlockSize.
+	maxHeadRaw = MaxBlockSize - MaxEntrySize - 1024
+)
 
 // sealBuffers recycles the scratch space used to serialise and compress a
 // head block, so idle streams do not each hold one.
