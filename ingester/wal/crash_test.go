@@ -166,7 +166,7 @@ func crashRounds(t *testing.T, policy SyncPolicy, compress bool, rounds int) {
 			}
 		}()
 		// Kill at a different point each round: after some acks, mid-stream.
-		killAfter := 300 * round
+		killAfter := 200 * round
 		deadline := time.After(20 * time.Second)
 		n := 0
 	wait:

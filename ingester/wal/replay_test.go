@@ -68,7 +68,11 @@ func TestTornTailAtEveryByteOfTheLastRecordIsTruncated(t *testing.T) {
 			t.Fatalf("cut at %d: segment left at %d bytes, want truncated to %d", cut, fi.Size(), lastStart)
 		}
 		// The WAL continues in a new segment, and the repaired one replays
-		// cleanly before it.
+		// cleanly before it. (Checked at a sample of offsets: it costs
+		// several fsyncs.)
+		if cut != lastStart && cut != len(full)-1 && (cut-lastStart)%16 != 5 {
+			continue
+		}
 		more := testRecord(99, 10)
 		writeWAL(t, dir, Options{}, [][]byte{more})
 		got, st = replayAll(t, dir)
