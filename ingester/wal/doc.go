@@ -6,8 +6,10 @@
 // and checkpoint files, see FORMAT.md), durability (fsync policy with group
 // commit: concurrent Log calls share one fsync), crash repair (a torn tail
 // of the newest segment is truncated; corruption anywhere else is reported
-// with file and offset), atomic checkpoints, and deletion of segments that a
-// checkpoint or a flush to object storage superseded.
+// with file and offset; ReplayWithOptions can skip it for an operator, at
+// the cost of the data), atomic checkpoints, deletion of segments that a
+// checkpoint or a flush to object storage superseded, optional per-record
+// S2 compression, and the plg_wal_* metrics.
 //
 // It must not know about streams, tenants, labels or log entries: records
 // are opaque bytes encoded and decoded by the ingester. It does not decide
