@@ -31,38 +31,37 @@
 // positions.sync_period and at shutdown. After SIGKILL the agent resumes
 // from the last written position, so lines sent after it are sent again.
 //
-// # Kubernetes discovery without client-go (design; not implemented)
+// # Kubernetes discovery without client-go
 //
-// Today kubernetes_sd_configs role pod is served from the node's disk:
+// kubernetes_sd_configs role pod is served two ways. Without an API server
+// (no api_server and not in a cluster) pods are found on the node's disk:
 // /var/log/pods/<namespace>_<pod>_<uid>/<container>/ gives namespace, pod,
-// uid and container, and NODE_NAME the node. Pod labels and annotations
-// (app, component, the config-hash annotation of static pods) need the API.
-// client-go would add tens of MB to a binary that must stay under 50 MB, so
-// the plan is a minimal watch client in agent/discovery/kube:
+// uid and container, and NODE_NAME the node; pod labels and annotations are
+// unknown. With an API server, agent/discovery/kube watches pods instead of
+// client-go, which would add tens of MB to a binary that must stay under
+// 50 MB:
 //
 //   - Credentials: the service-account token at
 //     /var/run/secrets/kubernetes.io/serviceaccount/token (re-read on every
-//     reconnect, it is rotated), the CA bundle beside it, and
-//     KUBERNETES_SERVICE_HOST/PORT; or api_server plus TLS options.
+//     request, it is rotated), the CA bundle beside it, and
+//     KUBERNETES_SERVICE_HOST/PORT; or api_server, bearer_token_file and
+//     tls_config from the SD config.
 //   - List then watch, restricted to this node so memory is O(pods on the
 //     node): GET /api/v1/pods?fieldSelector=spec.nodeName=$NODE_NAME gives
-//     the items and metadata.resourceVersion; then GET the same URL with
-//     &watch=1&resourceVersion=<rv>&allowWatchBookmarks=true, a stream of
-//     newline-delimited JSON objects {"type": ADDED|MODIFIED|DELETED|
-//     BOOKMARK|ERROR, "object": {...}}. Decode only the fields used
-//     (metadata.name/namespace/uid/labels/annotations/ownerReferences,
-//     spec.nodeName/containers[].name/initContainers, status.podIP/phase)
-//     with encoding/json into small structs.
-//   - Keep a map uid -> pod; on each event recompute that pod's target label
-//     sets with Prometheus' names (__meta_kubernetes_pod_label_<sanitized>,
+//     the items and metadata.resourceVersion; then the same URL with
+//     watch=1&resourceVersion=<rv>&allowWatchBookmarks=true streams
+//     newline-delimited JSON events {"type": ADDED|MODIFIED|DELETED|
+//     BOOKMARK|ERROR, "object": {...}}. Only the fields used are decoded.
+//   - A map uid -> pod; each container becomes a label set with Prometheus'
+//     pod-role names (__meta_kubernetes_pod_label_<sanitized>,
 //     _labelpresent_, _annotation_, _annotationpresent_, _controller_kind,
-//     _controller_name, _container_name, _node_name, _ip, _phase,
-//     _pod_uid, __meta_kubernetes_namespace) and notify the sync loop.
-//   - On 410 Gone (or an ERROR event with code 410) relist; on disconnects
-//     reconnect with backoff from the last seen resourceVersion; bookmarks
-//     just advance it. Until the first list succeeds, and whenever the API
-//     is unreachable, fall back to the disk-derived targets so logs keep
-//     flowing.
-//   - Test against an httptest server that serves a list and then a chunked
-//     watch stream in the real format, including a 410 and a bookmark.
+//     _controller_name, _container_name, _container_image, _container_init,
+//     _node_name, _ip, _phase, _ready, _uid, __meta_kubernetes_namespace).
+//   - 410 Gone (status or ERROR event) relists; other failures reconnect
+//     with backoff from the last resourceVersion; bookmarks advance it.
+//     Until the first list succeeds (Run waits up to KubeSyncWait) targets
+//     come from the disk, so logs keep flowing when the API is down at start.
+//   - Pod changes are picked up at the next target sync
+//     (target_config.sync_period); a target whose labels changed is
+//     restarted after its in-flight lines are acknowledged.
 package agent

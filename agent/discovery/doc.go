@@ -9,7 +9,8 @@
 // and glob matching. It must not open or tail files, and keeps no state
 // between syncs: the caller diffs successive results.
 //
-// Without a Kubernetes API client, a pod's labels and annotations are not
-// known; only namespace, pod name, uid, container and node are. Relabel
-// rules that read `__meta_kubernetes_pod_label_*` see empty values.
+// Pods come from an API watch (package kube, through Env.Kube) when there
+// is one. Without it, a pod's labels and annotations are not known; only
+// namespace, pod name, uid, container and node are, and relabel rules that
+// read `__meta_kubernetes_pod_label_*` see empty values.
 package discovery
