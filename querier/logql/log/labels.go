@@ -27,9 +27,8 @@ const (
 	// with a stream label.
 	duplicateSuffix = "_extracted"
 
-	// maxCachedResults bounds the per-stream cache of final label sets;
-	// the cache is dropped and rebuilt when a query produces more distinct
-	// sets than this (e.g. a parsed request id).
+	// maxCachedResults bounds a pipeline's cache of final label sets; the
+	// cache is dropped and rebuilt when it fills.
 	maxCachedResults = 4096
 )
 
@@ -61,21 +60,68 @@ type LabelsBuilder struct {
 
 	scratch []labels.Label
 	merge   []labels.Label
+	out     []labels.Label
 	key     []byte
 
 	streamHash   uint64
 	streamHashed bool
-	cache        map[uint64]cachedLabels
+	cache        *resultCache
 }
 
 // NewLabelsBuilder returns a builder for lines of the stream with the given
 // labels.
 func NewLabelsBuilder(stream labels.Labels) *LabelsBuilder {
+	return newLabelsBuilder(stream, newResultCache())
+}
+
+func newLabelsBuilder(stream labels.Labels, cache *resultCache) *LabelsBuilder {
 	return &LabelsBuilder{
 		stream:      stream,
 		parsedNames: make(map[string]string),
-		cache:       make(map[uint64]cachedLabels),
+		cache:       cache,
 	}
+}
+
+// resultCache maps the hash of a final label set to its labels.Labels, so
+// that lines producing the same labels share one value. It is shared by the
+// streams of a Pipeline and bounded; when label sets rarely repeat (a parsed
+// request id), it stops inserting so that misses cost no extra copy.
+type resultCache struct {
+	m            map[uint64]cachedLabels
+	hits, misses int
+}
+
+type cachedLabels struct {
+	key    []byte // the labels as hashed
+	labels labels.Labels
+}
+
+func newResultCache() *resultCache {
+	return &resultCache{m: make(map[uint64]cachedLabels)}
+}
+
+func (c *resultCache) get(h uint64, key []byte) (labels.Labels, bool) {
+	if e, ok := c.m[h]; ok && bytes.Equal(e.key, key) {
+		c.hits++
+		return e.labels, true
+	}
+	c.misses++
+	return labels.EmptyLabels(), false
+}
+
+func (c *resultCache) put(h uint64, key []byte, ls labels.Labels) {
+	if c.hits+c.misses > 1<<13 {
+		c.hits, c.misses = c.hits/2, c.misses/2
+	}
+	if c.misses > 64 && c.hits*4 < c.misses && c.misses%16 != 0 {
+		// Mostly unique label sets: caching would only cost. Every 16th
+		// miss is still cached so that sets that start repeating get in.
+		return
+	}
+	if len(c.m) >= maxCachedResults {
+		clear(c.m)
+	}
+	c.m[h] = cachedLabels{key: bytes.Clone(key), labels: ls}
 }
 
 // Reset prepares the builder for a new line carrying the given structured
@@ -435,24 +481,32 @@ func (b *LabelsBuilder) result(s []labels.Label) (labels.Labels, uint64) {
 	}
 	b.key = key
 	h := xxhash.Sum64(key)
-	if c, ok := b.cache[h]; ok && bytes.Equal(c.key, key) {
-		return c.labels, h
+	if ls, ok := b.cache.get(h, key); ok {
+		return ls, h
 	}
-	cl := make([]labels.Label, len(s))
-	for i, l := range s {
-		cl[i] = labels.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)}
+	// Names are stable strings (stream/metadata labels, interned parsed
+	// names, constants); values may point into the line, so they are
+	// copied, all into one string.
+	n := 0
+	for _, l := range s {
+		n += len(l.Value)
 	}
-	ls := labels.New(cl...)
-	if len(b.cache) >= maxCachedResults {
-		clear(b.cache)
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, l := range s {
+		sb.WriteString(l.Value)
 	}
-	b.cache[h] = cachedLabels{key: bytes.Clone(key), labels: ls}
+	vals := sb.String()
+	out := b.out[:0]
+	off := 0
+	for _, l := range s {
+		out = append(out, labels.Label{Name: l.Name, Value: vals[off : off+len(l.Value)]})
+		off += len(l.Value)
+	}
+	b.out = out
+	ls := labels.New(out...)
+	b.cache.put(h, key, ls)
 	return ls, h
-}
-
-type cachedLabels struct {
-	key    []byte // the labels as hashed
-	labels labels.Labels
 }
 
 // HashLabels returns the hash StreamPipeline.Process reports for ls: xxhash

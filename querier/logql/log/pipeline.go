@@ -25,12 +25,13 @@ func (f StageFunc) Process(ts int64, line []byte, lbs *LabelsBuilder) ([]byte, b
 type Pipeline struct {
 	stages  []Stage
 	streams map[uint64][]*StreamPipeline
+	results *resultCache
 }
 
 // NewPipeline returns a pipeline running stages in order. A nil or empty
 // list yields a pipeline that keeps every line unchanged.
 func NewPipeline(stages []Stage) *Pipeline {
-	return &Pipeline{stages: stages, streams: make(map[uint64][]*StreamPipeline)}
+	return &Pipeline{stages: stages, streams: make(map[uint64][]*StreamPipeline), results: newResultCache()}
 }
 
 // Stages returns the pipeline's stages.
@@ -47,7 +48,7 @@ func (p *Pipeline) ForStream(streamLabels labels.Labels) *StreamPipeline {
 	}
 	sp := &StreamPipeline{
 		stages:     p.stages,
-		builder:    NewLabelsBuilder(streamLabels),
+		builder:    newLabelsBuilder(streamLabels, p.results),
 		streamHash: HashLabels(streamLabels),
 	}
 	p.streams[h] = append(p.streams[h], sp)

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -152,5 +153,28 @@ func TestPipeline_InterleavedStreamsResolveCollisionsPerStream(t *testing.T) {
 				t.Fatalf("%T round %d: a=%s b=%s", parser, i, la, lb)
 			}
 		}
+	}
+}
+
+func TestResultCache_StopsCachingUniqueLabelSets(t *testing.T) {
+	p := NewPipeline([]Stage{NewLogfmtParser(false, false)})
+	sp := p.ForStream(labels.FromStrings("app", "api"))
+	for i := 0; i < 2000; i++ {
+		line := []byte("id=" + strconv.Itoa(i))
+		_, l, _, _ := sp.Process(0, line, labels.EmptyLabels())
+		if l.Get("id") != strconv.Itoa(i) {
+			t.Fatalf("line %d: %s", i, l)
+		}
+	}
+	if n := len(p.results.m); n > 300 {
+		t.Fatalf("cache holds %d never-repeating label sets", n)
+	}
+	// Repeating sets are cached again once they hit.
+	for i := 0; i < 5000; i++ {
+		sp.Process(0, []byte("id=x"+strconv.Itoa(i%3)), labels.EmptyLabels())
+	}
+	line := []byte("id=x1")
+	if n := testing.AllocsPerRun(50, func() { sp.Process(0, line, labels.EmptyLabels()) }); n != 0 {
+		t.Fatalf("repeating label set allocates %v per line", n)
 	}
 }
