@@ -67,18 +67,17 @@ func lenPrefixed(b []byte, p int) (start, end int, ok bool) {
 }
 
 // decodeEntry parses the entry at data[p:] following timestamp prev; the
-// entry's timestamp must not exceed maxT. body is the offset of the
-// entry's line length, where decodeBody can re-read it.
-func decodeEntry(data []byte, p int, prev, maxT int64) (ts int64, line, rawMeta []byte, body, next int, err error) {
-	delta, body, ok := uvarint(data, p)
+// entry's timestamp must not exceed maxT.
+func decodeEntry(data []byte, p int, prev, maxT int64) (ts int64, line, rawMeta []byte, next int, err error) {
+	delta, p, ok := uvarint(data, p)
 	if !ok {
-		return 0, nil, nil, 0, 0, errShort
+		return 0, nil, nil, 0, errShort
 	}
 	if delta > uint64(maxT)-uint64(prev) { // exact: callers guarantee prev <= maxT
-		return 0, nil, nil, 0, 0, errors.New("timestamp beyond the block's max time")
+		return 0, nil, nil, 0, errors.New("timestamp beyond the block's max time")
 	}
-	line, rawMeta, next, err = decodeBody(data, body)
-	return int64(uint64(prev) + delta), line, rawMeta, body, next, err
+	line, rawMeta, next, err = decodeBody(data, p)
+	return int64(uint64(prev) + delta), line, rawMeta, next, err
 }
 
 // decodeBody parses an entry's line and raw metadata at data[p:].
@@ -251,7 +250,7 @@ func (c *blockCursor) step() (int64, bool) {
 	}
 	if p < 0 {
 		var err error
-		ts, line, raw, _, next, err = decodeEntry(c.data, c.pos, c.prev, c.meta.MaxT)
+		ts, line, raw, next, err = decodeEntry(c.data, c.pos, c.prev, c.meta.MaxT)
 		if err != nil {
 			c.fail = blockErr(c.idx, "entry %d at byte %d: %v", c.seen, c.pos, err)
 			return 0, false

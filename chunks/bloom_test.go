@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -117,6 +118,29 @@ func TestBloomSkipsBlocksWithoutToken(t *testing.T) {
 	}
 	if rate := float64(fp) / float64(probes); rate > 0.03 {
 		t.Fatalf("false-positive rate %.3f, want about 0.01", rate)
+	}
+	// A needle search reads only the blocks whose filters admit the token.
+	var st Stats
+	it := d.FilteredIterator(bg, math.MinInt64, math.MaxInt64, Forward, &st, func(i int) bool {
+		return d.BlockMayContain(i, []byte("778899"))
+	})
+	found := 0
+	for it.Next() {
+		if strings.Contains(string(it.At().Line), "ORD-778899") {
+			found++
+		}
+	}
+	if err := it.Close(); err != nil || it.Err() != nil {
+		t.Fatal(err, it.Err())
+	}
+	var admittedLines int64
+	for i, b := range blocks {
+		if d.BlockMayContain(i, []byte("778899")) {
+			admittedLines += int64(b.Entries)
+		}
+	}
+	if found != 1 || st.BlocksSkipped != int64(len(blocks)-admitted) || st.DecompressedLines != admittedLines {
+		t.Fatalf("found %d, stats %+v with %d of %d blocks admitted", found, st, admitted, len(blocks))
 	}
 	// Filters do not change what iteration returns.
 	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want(es, math.MinInt64, math.MaxInt64, Forward))

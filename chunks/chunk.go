@@ -136,5 +136,14 @@ func (c *Chunk) Blocks() []BlockMeta { return c.metas }
 // being read. stats, if not nil, receives the work done; it must not be
 // shared with a concurrently running iterator.
 func (c *Chunk) Iterator(ctx context.Context, from, through int64, dir Direction, stats *Stats) Iterator {
-	return newChunkIterator(ctx, c.enc, c.blocks, nil, from, through, dir, stats)
+	return newChunkIterator(ctx, c.enc, c.blocks, nil, from, through, dir, stats, nil)
+}
+
+// FilteredIterator is Iterator restricted to the blocks for which keep
+// returns true; the others are skipped unread and counted in
+// stats.BlocksSkipped. A querier passes a keep that consults
+// BlockMayContain to skip blocks in a needle search, or one that drops
+// blocks it already answered from their BlockMeta counts.
+func (c *Chunk) FilteredIterator(ctx context.Context, from, through int64, dir Direction, stats *Stats, keep func(block int) bool) Iterator {
+	return newChunkIterator(ctx, c.enc, c.blocks, nil, from, through, dir, stats, keep)
 }

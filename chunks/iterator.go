@@ -356,7 +356,7 @@ type chunkIterator struct {
 	closed        bool
 }
 
-func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, dir Direction, stats *Stats) *chunkIterator {
+func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, dir Direction, stats *Stats, keep func(int) bool) *chunkIterator {
 	if stats == nil {
 		stats = new(Stats)
 	}
@@ -369,7 +369,7 @@ func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *h
 	pending := make([]pendingSource, 0, len(blocks)+1)
 	for i := range blocks {
 		b := &blocks[i].BlockMeta
-		if !b.overlaps(from, through) {
+		if !b.overlaps(from, through) || (keep != nil && !keep(i)) {
 			stats.BlocksSkipped++
 			continue
 		}

@@ -324,5 +324,5 @@ func (c *MemChunk) Iterator(ctx context.Context, from, through int64, dir Direct
 		c.headShared.Store(true)
 	}
 	c.mu.RUnlock()
-	return newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats)
+	return newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats, nil)
 }
