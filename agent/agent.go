@@ -300,6 +300,7 @@ type fileHandler struct {
 	pipeline *stages.Pipeline
 	detect   bool
 	emitFn   func(*entry.Entry)
+	e        entry.Entry
 }
 
 func (h *fileHandler) Line(line []byte, t entry.Ticket) {
@@ -319,7 +320,9 @@ func (h *fileHandler) Line(line []byte, t entry.Ticket) {
 			return // shutting down: not acknowledged, read again after restart
 		}
 	}
-	e := entry.Entry{
+	// The entry lives in the handler: the pipeline runs synchronously and
+	// the client receives a copy, so no per-line heap allocation for it.
+	h.e = entry.Entry{
 		Labels:    h.labels.Labels,
 		Timestamp: time.Now().UnixNano(),
 		Line:      string(line),
@@ -327,12 +330,12 @@ func (h *fileHandler) Line(line []byte, t entry.Ticket) {
 	}
 	if h.detect {
 		h.detect = false
-		if s := stages.AutoDetect(e.Line, nil); s != nil {
+		if s := stages.AutoDetect(h.e.Line, nil); s != nil {
 			h.pipeline.Prepend(s)
 			h.a.log.Debug("detected log format", "path", h.labels.Path, "format", stages.Format(s))
 		}
 	}
-	h.pipeline.Process(&e, h.emitFn)
+	h.pipeline.Process(&h.e, h.emitFn)
 }
 
 func (h *fileHandler) Idle(now time.Time) {

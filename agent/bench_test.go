@@ -24,11 +24,12 @@ type benchHandler struct {
 	want   int
 	cancel context.CancelFunc
 	emit   func(*entry.Entry)
+	e      entry.Entry
 }
 
 func (h *benchHandler) Line(line []byte, t entry.Ticket) {
-	e := entry.Entry{Line: string(line), Timestamp: time.Now().UnixNano(), Ticket: t}
-	h.p.Process(&e, h.emit)
+	h.e = entry.Entry{Line: string(line), Timestamp: time.Now().UnixNano(), Ticket: t}
+	h.p.Process(&h.e, h.emit)
 }
 
 func (h *benchHandler) Idle(time.Time) {}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 var errBadJSON = errors.New("malformed JSON")
@@ -102,7 +103,11 @@ func readEscaped(s string, start, j int) (string, int, error) {
 		c := s[j]
 		switch {
 		case c == '"':
-			return string(b), j + 1, nil
+			if len(b) == 0 {
+				return "", j + 1, nil
+			}
+			// b is never written again: share it instead of copying.
+			return unsafe.String(&b[0], len(b)), j + 1, nil
 		case c < 0x20:
 			return "", 0, errBadJSON
 		case c != '\\':
