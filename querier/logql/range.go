@@ -62,8 +62,9 @@ func compact[T any](s []T, head int) ([]T, int) {
 // rangeEvaluator evaluates a range aggregation step by step. Samples come
 // from every selected stream merged in time order; each step loads the
 // samples up to its window's end, evicts those at or before its start and
-// aggregates what is left, so only samples inside the current window are
-// held in memory (one window per output series).
+// aggregates what is left. Only what lies inside the current window is
+// held, one window per output series: its samples, or for mergeable
+// aggregations one partial aggregate per grid cell (see buckets.go).
 type rangeEvaluator struct {
 	q       *query
 	op      syntax.RangeOp
