@@ -61,7 +61,11 @@ type LabelsBuilder struct {
 	scratch []labels.Label
 	merge   []labels.Label
 	out     []labels.Label
-	key     []byte
+
+	// order of add by name for the last seen sequence of added names
+	perm      []int
+	permNames []string
+	key       []byte
 
 	streamHash   uint64
 	streamHashed bool
@@ -214,7 +218,9 @@ func (b *LabelsBuilder) Get(name string) (string, bool) {
 	return "", false
 }
 
-// Set sets a label, replacing any stream, metadata or parsed value.
+// Set sets a label, replacing any stream, metadata or parsed value. The
+// name must not be a view of a reusable buffer (names are kept across
+// lines); the value only needs to stay valid until the next line.
 func (b *LabelsBuilder) Set(name, value string) {
 	b.set(name, value, 0)
 }
@@ -357,18 +363,17 @@ func (b *LabelsBuilder) del1(name string) {
 // __error__ and __error_details__ when set. Precedence on equal names:
 // added > metadata > stream.
 func (b *LabelsBuilder) current() []labels.Label {
-	s := b.scratch[:0]
-	for _, e := range b.add {
-		s = append(s, labels.Label{Name: e.name, Value: e.value})
-	}
-	if b.err != "" {
-		s = append(s, labels.Label{Name: ErrorLabel, Value: b.err})
-	}
-	if b.errDetails != "" {
-		s = append(s, labels.Label{Name: ErrorDetailsLabel, Value: b.errDetails})
+	s := b.sortedAdds(b.scratch[:0])
+	if b.err != "" || b.errDetails != "" {
+		if b.err != "" {
+			s = append(s, labels.Label{Name: ErrorLabel, Value: b.err})
+		}
+		if b.errDetails != "" {
+			s = append(s, labels.Label{Name: ErrorDetailsLabel, Value: b.errDetails})
+		}
+		sortLabels(s)
 	}
 	nAdd := len(s)
-	sortLabels(s)
 	added := s[:nAdd]
 	// Stream and metadata labels are sorted already: append those not
 	// shadowed, then merge the sorted runs.
@@ -428,6 +433,35 @@ func containsName(ls []labels.Label, name string) bool {
 		}
 	}
 	return false
+}
+
+// sortedAdds appends the added labels to s sorted by name. Lines of a
+// stream usually add the same names in the same order, so the order found
+// for the previous line is reused when the names are the very same strings.
+func (b *LabelsBuilder) sortedAdds(s []labels.Label) []labels.Label {
+	same := len(b.add) == len(b.permNames)
+	for i := 0; same && i < len(b.add); i++ {
+		n, p := b.add[i].name, b.permNames[i]
+		same = len(n) == len(p) && unsafe.StringData(n) == unsafe.StringData(p)
+	}
+	if !same {
+		b.perm, b.permNames = b.perm[:0], b.permNames[:0]
+		for i := range b.add {
+			b.perm = append(b.perm, i)
+			b.permNames = append(b.permNames, b.add[i].name)
+		}
+		p := b.perm
+		for i := 1; i < len(p); i++ {
+			for j := i; j > 0 && b.add[p[j]].name < b.add[p[j-1]].name; j-- {
+				p[j], p[j-1] = p[j-1], p[j]
+			}
+		}
+	}
+	for _, k := range b.perm {
+		e := &b.add[k]
+		s = append(s, labels.Label{Name: e.name, Value: e.value})
+	}
+	return s
 }
 
 // sortLabels is an insertion sort: label sets are small and mostly sorted,

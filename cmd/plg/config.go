@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/plgstack/plg/chunks/store"
+	"github.com/plgstack/plg/ingester"
+	"github.com/plgstack/plg/querier"
+)
+
+// Config is the whole of plg.yaml. Every section has working defaults, so an
+// empty file (or none) runs the all-in-one stack.
+type Config struct {
+	Mode        string `yaml:"mode"`
+	AuthEnabled bool   `yaml:"auth_enabled"`
+	DataDir     string `yaml:"data_dir"`
+
+	Server   ServerConfig        `yaml:"server"`
+	Ingester ingester.Config     `yaml:"ingester"`
+	Limits   *ingester.Overrides `yaml:"limits"`
+	Storage  store.Config        `yaml:"storage"`
+	Querier  querier.Config      `yaml:"querier"`
+	// Agent is a Promtail-format configuration (server, positions,
+	// clients, scrape_configs) for the agent role.
+	Agent yaml.Node `yaml:"agent,omitempty"`
+
+	// agentRaw is the agent's YAML: the agent section, or the whole file
+	// when it is a Promtail configuration.
+	agentRaw []byte
+}
+
+// ServerConfig configures the HTTP server and logging.
+type ServerConfig struct {
+	HTTPAddr  string `yaml:"http_addr"`
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+}
+
+const (
+	modeAll      = "all"
+	modeAgent    = "agent"
+	modeIngester = "ingester"
+	modeQuerier  = "querier"
+)
+
+func defaultConfig() *Config {
+	return &Config{
+		Mode:    modeAll,
+		DataDir: "./data",
+		Server: ServerConfig{
+			HTTPAddr:  "127.0.0.1:3100",
+			LogLevel:  "info",
+			LogFormat: "logfmt",
+		},
+		Ingester: ingester.DefaultConfig(),
+		Limits:   &ingester.Overrides{Defaults: ingester.DefaultLimits()},
+		Storage:  store.DefaultConfig(),
+		Querier:  querier.DefaultConfig(),
+	}
+}
+
+// options are the command-line switches that are not config settings.
+type options struct {
+	configFile  string
+	printConfig bool
+	version     bool
+}
+
+// registerFlags binds the common settings to fs, defaulting to cfg's values.
+func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
+	fs.StringVar(&o.configFile, "config.file", "", "YAML configuration file; ${VAR} and ${VAR:-default} are expanded from the environment.")
+	fs.BoolVar(&o.printConfig, "print-config", false, "Print the effective configuration, defaults included, and exit.")
+	fs.BoolVar(&o.version, "version", false, "Print the version and exit.")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "Which roles to run: all, agent, ingester or querier.")
+	fs.StringVar(&cfg.Server.HTTPAddr, "http.addr", cfg.Server.HTTPAddr, "Address of the HTTP API, /metrics and the UI.")
+	fs.StringVar(&cfg.DataDir, "data.dir", cfg.DataDir, "Directory for the WAL (wal/), the agent's positions and the filesystem store (store/).")
+	fs.BoolVar(&cfg.AuthEnabled, "auth.enabled", cfg.AuthEnabled, "Require X-Scope-OrgID on every request (multi-tenant); when off every request is tenant \"fake\".")
+	fs.StringVar(&cfg.Server.LogLevel, "log.level", cfg.Server.LogLevel, "Log level: debug, info, warn or error.")
+	fs.StringVar(&cfg.Server.LogFormat, "log.format", cfg.Server.LogFormat, "Log format: logfmt or json.")
+	fs.Func("querier.ingesters", "Comma-separated addresses (host:port) of the ingesters a -mode=querier process reads recent data from.", func(v string) error {
+		cfg.Querier.Ingesters = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.Querier.Ingesters = append(cfg.Querier.Ingesters, a)
+			}
+		}
+		return nil
+	})
+	cfg.Ingester.RegisterFlags(fs)
+	cfg.Limits.Defaults.RegisterFlags(fs)
+	cfg.Storage.RegisterFlags(fs)
+}
+
+// loadConfig builds the effective configuration: defaults, then the file,
+// then the flags given on the command line (flags win).
+func loadConfig(args []string) (*Config, *options, error) {
+	cfg := defaultConfig()
+	var o options
+	fs := flag.NewFlagSet("plg", flag.ContinueOnError)
+	registerFlags(fs, cfg, &o)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if o.configFile == "" {
+		return cfg, &o, cfg.validate()
+	}
+	raw, err := os.ReadFile(o.configFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	expanded, err := expandEnv(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", o.configFile, err)
+	}
+	// Decode the file over fresh defaults, then re-apply the flags.
+	cfg = defaultConfig()
+	promtail := isPromtailFile(expanded)
+	if promtail {
+		cfg.agentRaw = expanded
+	} else {
+		dec := yaml.NewDecoder(bytes.NewReader(expanded))
+		dec.KnownFields(true)
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("%s: %w", o.configFile, err)
+		}
+		if !cfg.Agent.IsZero() {
+			if cfg.agentRaw, err = yaml.Marshal(&cfg.Agent); err != nil {
+				return nil, nil, fmt.Errorf("%s: agent: %w", o.configFile, err)
+			}
+		}
+	}
+	fs = flag.NewFlagSet("plg", flag.ContinueOnError)
+	registerFlags(fs, cfg, &o)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if promtail {
+		// A Promtail file means the agent role unless -mode says otherwise.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["mode"] {
+			cfg.Mode = modeAgent
+		}
+	}
+	return cfg, &o, cfg.validate()
+}
+
+func (c *Config) validate() error {
+	switch c.Mode {
+	case modeAll, modeAgent, modeIngester, modeQuerier:
+	default:
+		return fmt.Errorf("-mode=%q: must be one of all, agent, ingester, querier", c.Mode)
+	}
+	if c.Limits == nil {
+		c.Limits = &ingester.Overrides{Defaults: ingester.DefaultLimits()}
+	}
+	if err := c.Limits.Defaults.Validate(); err != nil {
+		return err
+	}
+	for t, l := range c.Limits.PerTenant {
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("limits.per_tenant[%s]: %w", t, err)
+		}
+	}
+	return c.Ingester.Validate()
+}
+
+// envRef matches ${NAME} and ${NAME:-default}. A bare $ is left alone, since
+// relabel rules and regexes use $1.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+func expandEnv(b []byte) ([]byte, error) {
+	var missing []string
+	out := envRef.ReplaceAllFunc(b, func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		name := string(sub[1])
+		if v, ok := os.LookupEnv(name); ok {
+			return []byte(v)
+		}
+		if len(sub[2]) > 0 {
+			return sub[3]
+		}
+		missing = append(missing, name)
+		return nil
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variables not set and without a default: %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}

@@ -1,0 +1,363 @@
+package querier
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/chunks/index"
+	"github.com/plgstack/plg/chunks/store"
+	"github.com/plgstack/plg/ingester"
+	"github.com/plgstack/plg/querier/logql"
+)
+
+// Ingesters is how the querier reads recent, not yet flushed data: the
+// in-process ingester in -mode=all, or clients of remote ingesters.
+type Ingesters interface {
+	Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
+		ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error)
+	Series(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]labels.Labels, error)
+	Stats(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) (ingester.IndexStats, error)
+}
+
+// Local adapts an in-process ingester to Ingesters.
+type Local struct{ *ingester.Ingester }
+
+func (l Local) Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
+	ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
+	return l.Ingester.Select(ctx, tenant, from, through, dir, ms, stats), nil
+}
+
+func (l Local) Series(_ context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]labels.Labels, error) {
+	return l.Ingester.Series(tenant, from, through, ms), nil
+}
+
+func (l Local) Stats(_ context.Context, tenant string, from, through int64, ms []*labels.Matcher) (ingester.IndexStats, error) {
+	return l.Ingester.Stats(tenant, from, through, ms), nil
+}
+
+// Querier reads streams from the ingesters and the store.
+type Querier struct {
+	ingesters Ingesters    // may be nil: store only
+	store     *store.Store // may be nil: ingesters only
+	// fetchConcurrency bounds parallel chunk downloads per query.
+	fetchConcurrency int
+}
+
+// New returns a Querier over ingesters and st; either may be nil.
+func New(ing Ingesters, st *store.Store) *Querier {
+	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16}
+}
+
+// source binds a request's tenants to the Querier as a logql.Source.
+type source struct {
+	q       *Querier
+	tenants []string
+}
+
+// TenantLabel is added to results of queries across several tenants, as in
+// Loki.
+const TenantLabel = "__tenant_id__"
+
+func (s source) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction,
+	stats *chunks.Stats) ([]logql.SourceStream, error) {
+	var out []logql.SourceStream
+	for _, t := range s.tenants {
+		tms, ok := tenantMatchers(ms, t, len(s.tenants) > 1)
+		if !ok {
+			continue
+		}
+		streams, err := s.q.selectTenant(ctx, t, tms, from, through, dir, stats)
+		if err != nil {
+			return nil, err
+		}
+		if len(s.tenants) > 1 {
+			for i := range streams {
+				b := labels.NewBuilder(streams[i].Labels)
+				b.Set(TenantLabel, t)
+				streams[i].Labels = b.Labels()
+			}
+		}
+		out = append(out, streams...)
+	}
+	return out, nil
+}
+
+// tenantMatchers removes matchers on the tenant label, reporting false when
+// they exclude tenant t.
+func tenantMatchers(ms []*labels.Matcher, t string, multi bool) ([]*labels.Matcher, bool) {
+	if !multi {
+		return ms, true
+	}
+	out := make([]*labels.Matcher, 0, len(ms))
+	for _, m := range ms {
+		if m.Name == TenantLabel {
+			if !m.Matches(t) {
+				return nil, false
+			}
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, true
+}
+
+// selectTenant merges, per stream, the ingesters' entries and the store's
+// chunks for [from, through).
+func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.Matcher, from, through int64,
+	dir chunks.Direction, stats *chunks.Stats) ([]logql.SourceStream, error) {
+	type group struct {
+		labels labels.Labels
+		its    []chunks.Iterator
+	}
+	groups := map[string]*group{}
+	get := func(lbs labels.Labels) *group {
+		key := lbs.String()
+		g := groups[key]
+		if g == nil {
+			g = &group{labels: lbs}
+			groups[key] = g
+		}
+		return g
+	}
+	if q.ingesters != nil {
+		streams, err := q.ingesters.Select(ctx, tenant, from, through, dir, ms, stats)
+		if err != nil {
+			return nil, fmt.Errorf("querying ingesters: %w", err)
+		}
+		for _, s := range streams {
+			g := get(s.Labels)
+			g.its = append(g.its, s.Iter)
+		}
+	}
+	if q.store != nil {
+		idx, err := q.store.Index(ctx, tenant, from, through-1)
+		if err != nil {
+			return nil, fmt.Errorf("reading the index: %w", err)
+		}
+		series, err := idx.Select(from, through-1, ms...)
+		if err != nil {
+			return nil, fmt.Errorf("selecting series: %w", err)
+		}
+		for _, sr := range series {
+			g := get(sr.Labels)
+			g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, stats))
+		}
+	}
+	out := make([]logql.SourceStream, 0, len(groups))
+	for _, g := range groups {
+		var it chunks.Iterator
+		if len(g.its) == 1 {
+			it = g.its[0]
+		} else {
+			it = chunks.NewMergeIterator(dir, g.its...)
+		}
+		out = append(out, logql.SourceStream{Labels: g.labels, Iter: it})
+	}
+	sort.Slice(out, func(i, j int) bool { return labels.Compare(out[i].Labels, out[j].Labels) < 0 })
+	return out, nil
+}
+
+// storeIterator reads a stream's chunks from the store lazily: chunks are
+// grouped into runs that overlap in time; a run is downloaded (in parallel)
+// only when iteration reaches it, so a query holds one run per stream at a
+// time rather than the whole range.
+func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index.ChunkRef, from, through int64,
+	dir chunks.Direction, stats *chunks.Stats) chunks.Iterator {
+	sort.Slice(refs, func(i, j int) bool { return refs[i].MinT < refs[j].MinT })
+	var runs [][]index.ChunkRef
+	var runMax int64
+	for _, r := range refs {
+		if len(runs) > 0 && r.MinT <= runMax {
+			runs[len(runs)-1] = append(runs[len(runs)-1], r)
+			runMax = max(runMax, r.MaxT)
+			continue
+		}
+		runs = append(runs, []index.ChunkRef{r})
+		runMax = r.MaxT
+	}
+	if dir == chunks.Backward {
+		for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
+			runs[i], runs[j] = runs[j], runs[i]
+		}
+	}
+	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, stats: stats}
+}
+
+type runIterator struct {
+	ctx           context.Context
+	q             *Querier
+	tenant        string
+	runs          [][]index.ChunkRef
+	from, through int64
+	dir           chunks.Direction
+	stats         *chunks.Stats
+	cur           chunks.Iterator
+	err           error
+}
+
+func (r *runIterator) Next() bool {
+	for {
+		if r.cur != nil {
+			if r.cur.Next() {
+				return true
+			}
+			if err := r.cur.Err(); err != nil {
+				r.err = err
+				return false
+			}
+			r.cur.Close()
+			r.cur = nil
+		}
+		if r.err != nil || len(r.runs) == 0 {
+			return false
+		}
+		run := r.runs[0]
+		r.runs = r.runs[1:]
+		r.cur, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.stats)
+		if r.err != nil {
+			return false
+		}
+	}
+}
+
+func (r *runIterator) At() chunks.Entry { return r.cur.At() }
+func (r *runIterator) Err() error       { return r.err }
+func (r *runIterator) Close() error {
+	if r.cur != nil {
+		return r.cur.Close()
+	}
+	return nil
+}
+
+// openRun downloads and decodes the chunks of one run and merges them.
+func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
+	dir chunks.Direction, stats *chunks.Stats) (chunks.Iterator, error) {
+	decoded := make([]*chunks.Chunk, len(run))
+	errs := make([]error, len(run))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, q.fetchConcurrency)
+	for i, ref := range run {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			data, err := q.store.GetChunk(ctx, tenant, ref)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			c, err := chunks.Decode(data)
+			if err != nil {
+				errs[i] = fmt.Errorf("chunk %x/%d-%d: %w", ref.Fingerprint, ref.MinT, ref.MaxT, err)
+				return
+			}
+			decoded[i] = c
+		}()
+	}
+	wg.Wait()
+	its := make([]chunks.Iterator, 0, len(run))
+	for i, c := range decoded {
+		if errs[i] != nil {
+			for _, it := range its {
+				it.Close()
+			}
+			return nil, errs[i]
+		}
+		its = append(its, c.Iterator(ctx, from, through, dir, stats))
+	}
+	if len(its) == 1 {
+		return its[0], nil
+	}
+	return chunks.NewMergeIterator(dir, its...), nil
+}
+
+// Series returns the distinct label sets matching ms in [from, through)
+// across ingesters and store.
+func (q *Querier) Series(ctx context.Context, tenants []string, from, through int64, ms []*labels.Matcher) ([]labels.Labels, error) {
+	seen := map[string]labels.Labels{}
+	for _, t := range tenants {
+		tms, ok := tenantMatchers(ms, t, len(tenants) > 1)
+		if !ok {
+			continue
+		}
+		add := func(lbs labels.Labels) {
+			if len(tenants) > 1 {
+				b := labels.NewBuilder(lbs)
+				b.Set(TenantLabel, t)
+				lbs = b.Labels()
+			}
+			seen[lbs.String()] = lbs
+		}
+		if q.ingesters != nil {
+			ss, err := q.ingesters.Series(ctx, t, from, through, tms)
+			if err != nil {
+				return nil, fmt.Errorf("querying ingesters: %w", err)
+			}
+			for _, lbs := range ss {
+				add(lbs)
+			}
+		}
+		if q.store != nil {
+			idx, err := q.store.Index(ctx, t, from, through-1)
+			if err != nil {
+				return nil, fmt.Errorf("reading the index: %w", err)
+			}
+			series, err := idx.Select(from, through-1, tms...)
+			if err != nil {
+				return nil, err
+			}
+			for _, sr := range series {
+				add(sr.Labels)
+			}
+		}
+	}
+	out := make([]labels.Labels, 0, len(seen))
+	for _, lbs := range seen {
+		out = append(out, lbs)
+	}
+	sort.Slice(out, func(i, j int) bool { return labels.Compare(out[i], out[j]) < 0 })
+	return out, nil
+}
+
+// Stats sums streams, chunks, entries and bytes matching ms in [from,
+// through) over the ingesters and the store. Data both in memory and in the
+// store (a recent flush) is counted twice, as Loki's estimate also may.
+func (q *Querier) Stats(ctx context.Context, tenants []string, from, through int64, ms []*labels.Matcher) (ingester.IndexStats, error) {
+	var total ingester.IndexStats
+	for _, t := range tenants {
+		tms, ok := tenantMatchers(ms, t, len(tenants) > 1)
+		if !ok {
+			continue
+		}
+		if q.ingesters != nil {
+			st, err := q.ingesters.Stats(ctx, t, from, through, tms)
+			if err != nil {
+				return total, err
+			}
+			total.Streams += st.Streams
+			total.Chunks += st.Chunks
+			total.Entries += st.Entries
+			total.Bytes += st.Bytes
+		}
+		if q.store != nil {
+			idx, err := q.store.Index(ctx, t, from, through-1)
+			if err != nil {
+				return total, err
+			}
+			st, err := idx.Stats(from, through-1, tms...)
+			if err != nil {
+				return total, err
+			}
+			total.Streams += st.Streams
+			total.Chunks += st.Chunks
+			total.Entries += st.Entries
+			total.Bytes += st.Bytes
+		}
+	}
+	return total, nil
+}
