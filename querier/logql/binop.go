@@ -2,6 +2,7 @@ package logql
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -43,7 +44,7 @@ func (q *query) newBinOpEvaluator(e *syntax.BinOpExpr, st steps) (stepEvaluator,
 	if m == nil {
 		m = &syntax.VectorMatching{Card: syntax.CardOneToOne}
 	}
-	return &binOpEvaluator{lhs: lhs, rhs: rhs, op: e.Op, returnBool: e.ReturnBool, m: m}, nil
+	return &binOpEvaluator{lhs: lhs, rhs: rhs, op: e.Op, returnBool: e.ReturnBool, m: m, matching: slices.Sorted(slices.Values(m.MatchingLabels))}, nil
 }
 
 // scalarBinOpEvaluator applies `scalar op vector` or `vector op scalar`.
@@ -95,8 +96,10 @@ type binOpEvaluator struct {
 	m          *syntax.VectorMatching
 	fail       error
 
+	matching     []string // m.MatchingLabels, sorted
 	lsigs, rsigs []uint64
 	lb           *labels.Builder
+	buf          []byte
 	out          []sample
 }
 
@@ -139,20 +142,20 @@ func (e *binOpEvaluator) next() (int64, []sample, bool) {
 	return ts, e.out, true
 }
 
+// signatures hashes each sample's matching labels: the on() labels, all
+// but the ignoring() ones, or all of them.
 func (e *binOpEvaluator) signatures(dst []uint64, vec []sample) []uint64 {
 	for _, s := range vec {
+		var h uint64
 		switch {
 		case e.m.On:
-			e.lb.Reset(s.metric)
-			e.lb.Keep(e.m.MatchingLabels...)
-			dst = append(dst, e.lb.Labels().Hash())
-		case len(e.m.MatchingLabels) > 0:
-			e.lb.Reset(s.metric)
-			e.lb.Del(e.m.MatchingLabels...)
-			dst = append(dst, e.lb.Labels().Hash())
+			h, e.buf = s.metric.HashForLabels(e.buf, e.matching...)
+		case len(e.matching) > 0:
+			h, e.buf = s.metric.HashWithoutLabels(e.buf, e.matching...)
 		default:
-			dst = append(dst, s.metric.Hash())
+			h = s.metric.Hash()
 		}
+		dst = append(dst, h)
 	}
 	return dst
 }
