@@ -30,7 +30,12 @@ type window struct {
 
 func (w *window) live() []point     { return w.pts[w.head:] }
 func (w *window) buckets() []bucket { return w.bs[w.head:] }
-func (w *window) empty() bool       { return w.head == len(w.pts) && w.head == len(w.bs) }
+func (w *window) empty() bool {
+	if len(w.bs) > 0 {
+		return w.head == len(w.bs)
+	}
+	return w.head == len(w.pts)
+}
 
 // evict drops what lies at or before t (the window's exclusive lower
 // bound): samples, or buckets whose cell ends there.
@@ -82,6 +87,7 @@ type rangeEvaluator struct {
 	free    []*window
 	out     []sample
 	absent  labels.Labels // absent_over_time's labels
+	scratch []float64     // quantile_over_time's sort buffer
 	fail    error
 	// maxSeries, when > 0, fails the query as soon as one window holds
 	// more series: set when the range aggregation is the query's result,
@@ -267,7 +273,9 @@ func (r *rangeEvaluator) aggregate(pts []point) float64 {
 	case syntax.RangeStddev:
 		return math.Sqrt(stdvarPoints(pts))
 	case syntax.RangeQuantile:
-		return quantilePoints(r.phi, pts)
+		var v float64
+		v, r.scratch = quantilePoints(r.phi, pts, r.scratch)
+		return v
 	case syntax.RangeFirst:
 		return pts[0].v
 	case syntax.RangeLast:
@@ -319,19 +327,20 @@ func stdvarPoints(pts []point) float64 {
 
 // quantilePoints is PromQL's quantile: linear interpolation between the
 // closest ranks; -Inf below 0, +Inf above 1.
-func quantilePoints(phi float64, pts []point) float64 {
+// vals is scratch space, returned for reuse.
+func quantilePoints(phi float64, pts []point, vals []float64) (float64, []float64) {
 	if len(pts) == 0 {
-		return math.NaN()
+		return math.NaN(), vals
 	}
 	if phi < 0 {
-		return math.Inf(-1)
+		return math.Inf(-1), vals
 	}
 	if phi > 1 {
-		return math.Inf(1)
+		return math.Inf(1), vals
 	}
-	vals := make([]float64, len(pts))
-	for i, p := range pts {
-		vals[i] = p.v
+	vals = vals[:0]
+	for _, p := range pts {
+		vals = append(vals, p.v)
 	}
 	slices.Sort(vals)
 	n := float64(len(vals))
@@ -339,7 +348,7 @@ func quantilePoints(phi float64, pts []point) float64 {
 	lo := math.Max(0, math.Floor(rank))
 	hi := math.Min(n-1, lo+1)
 	w := rank - math.Floor(rank)
-	return vals[int(lo)]*(1-w) + vals[int(hi)]*w
+	return vals[int(lo)]*(1-w) + vals[int(hi)]*w, vals
 }
 
 // rateCounter is Loki's rate_counter: Prometheus' extrapolated rate of a
