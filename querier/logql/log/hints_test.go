@@ -109,3 +109,22 @@ func TestHints_PostFiltersOfUnwrapAreRead(t *testing.T) {
 		t.Fatal("post filter kept a non-matching sample")
 	}
 }
+
+func TestLabelPresentFilter(t *testing.T) {
+	f := NewLabelPresentFilter("latency")
+	for line, want := range map[string]bool{"latency=1s": true, "latency=": false, "other=1": false} {
+		if _, _, keep := runStages(t, []Stage{NewLogfmtParser(false, true), f}, labels.EmptyLabels(), line); keep != want {
+			t.Errorf("%q: keep=%v", line, keep)
+		}
+	}
+	// Used before unwrap, it does not disable hints.
+	p := NewPipeline([]Stage{NewLogfmtParser(false, false), f})
+	e := must(NewLabelSampleExtractor("latency", ConvertDuration, nil, p, []string{"level"}, false))
+	s := e.ForStream(labels.EmptyLabels())
+	if _, got, _, ok := s.Process(0, []byte("level=a latency=1s user=u"), labels.EmptyLabels()); !ok || !labels.Equal(got, labels.FromStrings("level", "a")) {
+		t.Fatalf("got %s %v", got, ok)
+	}
+	if _, has := s.sp.builder.Get("user"); has {
+		t.Fatal("hints disabled by the presence filter")
+	}
+}

@@ -219,3 +219,26 @@ func (f *BinaryLabelFilter) String() string {
 	}
 	return "( " + f.left.String() + op + f.right.String() + " )"
 }
+
+// LabelPresentFilter keeps lines on which a label is present and not empty.
+// Engines use it before `| unwrap`, where Loki skips lines lacking the
+// value rather than reporting a conversion error.
+type LabelPresentFilter struct {
+	name string
+}
+
+// NewLabelPresentFilter returns a filter keeping lines that carry name with
+// a non-empty value.
+func NewLabelPresentFilter(name string) *LabelPresentFilter {
+	return &LabelPresentFilter{name: name}
+}
+
+// Process implements Stage.
+func (f *LabelPresentFilter) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
+	v, ok := lbs.Get(f.name)
+	return line, ok && v != ""
+}
+
+func (f *LabelPresentFilter) String() string { return f.name + `!=""` }
+
+func (f *LabelPresentFilter) requiredLabels() ([]string, bool) { return []string{f.name}, false }

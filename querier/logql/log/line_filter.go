@@ -344,3 +344,30 @@ func requiredLiteral(r *syntax.Regexp) string {
 	}
 	return ""
 }
+
+// filterSet combines whole line filters (each with its own negation).
+type filterSet struct {
+	fs  []*LineFilter
+	all bool
+}
+
+func (s filterSet) match(line []byte) bool {
+	for _, f := range s.fs {
+		if f.Match(line) != s.all {
+			return !s.all
+		}
+	}
+	return s.all
+}
+
+// NewLineFilterAny keeps lines that any of fs keeps, e.g. an or-chain
+// mixing strings and ip() values: `|= "a" or ip("10.0.0.0/8")`.
+func NewLineFilterAny(fs ...*LineFilter) *LineFilter {
+	return &LineFilter{m: filterSet{fs: fs}}
+}
+
+// NewLineFilterAll keeps lines that every one of fs keeps, e.g. a negated
+// or-chain mixing strings and ip() values: `!= "a" or ip("10.0.0.0/8")`.
+func NewLineFilterAll(fs ...*LineFilter) *LineFilter {
+	return &LineFilter{m: filterSet{fs: fs, all: true}}
+}

@@ -123,3 +123,28 @@ func TestLineFilter_DoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestLineFilterAnyAll(t *testing.T) {
+	s := must(NewLineFilter(LineContains, "error"))
+	ip := must(NewIPLineFilter(LineContains, "10.0.0.0/8"))
+	ns := must(NewLineFilter(LineNotContains, "error"))
+	nip := must(NewIPLineFilter(LineNotContains, "10.0.0.0/8"))
+	any := NewLineFilterAny(s, ip)
+	all := NewLineFilterAll(ns, nip)
+	for _, tt := range []struct {
+		line          string
+		wantAny, wAll bool
+	}{
+		{"error from 10.1.1.1", true, false},
+		{"error from 192.168.1.1", true, false},
+		{"ok from 10.1.1.1", true, false},
+		{"ok from 192.168.1.1", false, true},
+	} {
+		if got := any.Match([]byte(tt.line)); got != tt.wantAny {
+			t.Errorf("any(%q) = %v", tt.line, got)
+		}
+		if got := all.Match([]byte(tt.line)); got != tt.wAll {
+			t.Errorf("all(%q) = %v", tt.line, got)
+		}
+	}
+}
