@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // At 45s with a 30s range the window is (15s,45s]:
@@ -155,4 +158,27 @@ func TestRangeQueryOfVectorAndBinOp(t *testing.T) {
 	// Steps 30, 45, 60: pod a counts 3, 3, 2 and pod b 1, 1, 1 per step.
 	res := runQuery(t, metricData(t), rangeParams(`sum(count_over_time({app="m"}[30s])) / vector(2)`, 30*s, 60*s, 15*s))
 	checkMatrix(t, res.Matrix, map[string][]pt{`{}`: {{30, 2}, {45, 2}, {60, 1.5}}})
+}
+
+func TestEngineIsSafeForConcurrentQueries(t *testing.T) {
+	eng := NewEngine(EngineOptions{Registerer: prometheus.NewRegistry()}, nil)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := metricData(t)
+			q := `sum by (pod) (count_over_time({app=~"m|k"}[30s]))`
+			if i%2 == 1 {
+				q = `topk(1, ` + counts + `)`
+			}
+			for range 20 {
+				if _, err := eng.Query(context.Background(), src, instantParams(q, 45*s)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
