@@ -15,10 +15,11 @@ import (
 // per-line state its functions read and the label names it references.
 type formatTemplate struct {
 	tmpl   *template.Template
-	fields []string // labels the template reads, when all is false
-	all    bool     // the template reads the whole label map
-	line   []byte   // current line, for __line__
-	ts     int64    // current timestamp, for __timestamp__
+	simple []templateSegment // set when the template is only text and {{.label}}
+	fields []string          // labels the template reads, when all is false
+	all    bool              // the template reads the whole label map
+	line   []byte            // current line, for __line__
+	ts     int64             // current timestamp, for __timestamp__
 	rc     regexCache
 }
 
@@ -32,6 +33,7 @@ func newFormatTemplate(name, text string) (*formatTemplate, error) {
 		return nil, err
 	}
 	ft.tmpl = t
+	ft.simple = simpleSegments(t)
 	seen := map[string]bool{}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
@@ -95,6 +97,60 @@ func (ft *formatTemplate) walk(n parse.Node, seen map[string]bool) {
 	}
 }
 
+// templateSegment is literal text or, when label is set, a label's value.
+type templateSegment struct {
+	text  string
+	label string
+}
+
+// simpleSegments returns the template as segments when it consists only of
+// text and {{.label}} actions, which then render without text/template (a
+// missing label renders empty, as with missingkey=zero).
+func simpleSegments(t *template.Template) []templateSegment {
+	if len(t.Templates()) != 1 || t.Tree == nil || t.Tree.Root == nil {
+		return nil
+	}
+	var segs []templateSegment
+	for _, n := range t.Tree.Root.Nodes {
+		switch x := n.(type) {
+		case *parse.TextNode:
+			segs = append(segs, templateSegment{text: string(x.Text)})
+		case *parse.ActionNode:
+			p := x.Pipe
+			if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+				return nil
+			}
+			f, ok := p.Cmds[0].Args[0].(*parse.FieldNode)
+			if !ok || len(f.Ident) != 1 {
+				return nil
+			}
+			segs = append(segs, templateSegment{label: f.Ident[0]})
+		default:
+			return nil
+		}
+	}
+	if segs == nil {
+		segs = []templateSegment{}
+	}
+	return segs
+}
+
+// render writes the template for the current line into buf.
+func (ft *formatTemplate) render(buf *bytes.Buffer, data map[string]string, lbs *LabelsBuilder) error {
+	if ft.simple != nil {
+		for _, s := range ft.simple {
+			if s.label == "" {
+				buf.WriteString(s.text)
+			} else if v, ok := lbs.Get(s.label); ok {
+				buf.WriteString(v)
+			}
+		}
+		return nil
+	}
+	ft.fill(data, lbs)
+	return ft.tmpl.Execute(buf, data)
+}
+
 // fill loads the labels the template reads into data.
 func (ft *formatTemplate) fill(data map[string]string, lbs *LabelsBuilder) {
 	clear(data)
@@ -133,9 +189,8 @@ func NewLineFormatter(tmpl string) (*LineFormatter, error) {
 // Process implements Stage.
 func (f *LineFormatter) Process(ts int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	f.ft.line, f.ft.ts = line, ts
-	f.ft.fill(f.data, lbs)
 	f.buf.Reset()
-	err := f.ft.tmpl.Execute(&f.buf, f.data)
+	err := f.ft.render(&f.buf, f.data, lbs)
 	f.ft.line = nil
 	if err != nil {
 		lbs.setError(ErrTemplateFormat, err.Error())

@@ -297,3 +297,26 @@ func TestTemplateConversions(t *testing.T) {
 		}
 	}
 }
+
+func TestLineFormatter_SimpleTemplatesRenderLikeTextTemplate(t *testing.T) {
+	line := `level=info msg="a b" empty=`
+	for _, tmpl := range []string{
+		`{{.level}}`, `{{.level}} {{.msg}}!`, `[{{.missing}}]`, `plain text`, ``, `{{ .level }}-{{.empty}}`,
+	} {
+		f := must(NewLineFormatter(tmpl))
+		if f.ft.simple == nil {
+			t.Fatalf("%q not recognised as simple", tmpl)
+		}
+		fast, _, _ := runStages(t, []Stage{NewLogfmtParser(false, true), f}, labels.EmptyLabels(), line)
+		f.ft.simple = nil
+		slow, _, _ := runStages(t, []Stage{NewLogfmtParser(false, true), f}, labels.EmptyLabels(), line)
+		if fast != slow {
+			t.Errorf("%q: fast %q, text/template %q", tmpl, fast, slow)
+		}
+	}
+	for _, tmpl := range []string{`{{.a | upper}}`, `{{if .a}}x{{end}}`, `{{$x := .a}}{{$x}}`, `{{.a.b}}`, `{{__line__}}`} {
+		if must(NewLineFormatter(tmpl)).ft.simple != nil {
+			t.Errorf("%q treated as simple", tmpl)
+		}
+	}
+}
