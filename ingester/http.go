@@ -14,7 +14,16 @@ import (
 // MaxPushBytes bounds a push body, compressed and decompressed.
 const MaxPushBytes = 64 << 20
 
-var requestPool = sync.Pool{New: func() any { return new(push.Request) }}
+// pushState is what one push request needs: a decoder whose buffers are
+// reused across requests, and the decoded request. Lines alias the
+// decoder's buffer, which is safe because Push copies what it keeps (into
+// chunks and the WAL record) before returning.
+type pushState struct {
+	dec push.Decoder
+	req push.Request
+}
+
+var pushPool = sync.Pool{New: func() any { return new(pushState) }}
 
 // RegisterRoutes adds the push and flush endpoints to r.
 func (i *Ingester) RegisterRoutes(r gin.IRouter, authEnabled bool) {
@@ -40,12 +49,10 @@ func (i *Ingester) handlePush(c *gin.Context, authEnabled bool) {
 		c.String(status, "%v\n", err)
 		return
 	}
-	req := requestPool.Get().(*push.Request)
-	defer func() {
-		req.Streams = req.Streams[:0]
-		requestPool.Put(req)
-	}()
-	if err := push.ReadHTTP(c.Request, MaxPushBytes, req); err != nil {
+	st := pushPool.Get().(*pushState)
+	defer pushPool.Put(st)
+	req := &st.req
+	if err := st.dec.ReadHTTP(c.Request, MaxPushBytes, req); err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, push.ErrTooLarge) {
 			status = http.StatusRequestEntityTooLarge

@@ -28,6 +28,7 @@ import (
 	"github.com/plgstack/plg/chunks/store"
 	"github.com/plgstack/plg/ingester"
 	"github.com/plgstack/plg/querier"
+	"github.com/plgstack/plg/ui"
 )
 
 // Set by the linker (see Makefile).
@@ -186,6 +187,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		api := querier.NewAPI(cfg.Querier, querier.New(ings, st), cfg.AuthEnabled, logger.With("component", "querier"))
 		api.RegisterRoutes(router)
+		ui.Register(router)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Server.HTTPAddr)
