@@ -103,7 +103,7 @@ func (w *WAL) writeCheckpoint(path string, write func(emit func(rec []byte) erro
 			return fmt.Errorf("record is %d bytes, maximum %d", len(rec), MaxRecordSize)
 		}
 		typ, stored := byte(recFull), rec
-		if w.opts.Compress {
+		if !w.opts.NoCompression {
 			var ok bool
 			if scratch, ok = compressInto(scratch[:0], rec); ok {
 				typ, stored = recS2, scratch

@@ -68,7 +68,7 @@ func TestCompressStoresOnlyRecordsThatShrink(t *testing.T) {
 	}
 	wantTypes := []byte{recFull, recS2, recFull, recFull, recS2, recS2}
 	dir := t.TempDir()
-	writeWAL(t, dir, Options{Compress: true}, recs)
+	writeWAL(t, dir, Options{}, recs)
 	got, _ := replayAll(t, dir)
 	equalRecords(t, got, recs)
 	seg := filepath.Join(dir, SegmentName(0))
@@ -89,7 +89,7 @@ func TestCompressedAndRawSegmentsReplayTogether(t *testing.T) {
 	dir := t.TempDir()
 	var want [][]byte
 	for run, compress := range []bool{false, true, false, true} {
-		w := openTest(t, Options{Dir: dir, Compress: compress, SegmentSize: 16 << 10})
+		w := openTest(t, Options{Dir: dir, NoCompression: !compress, SegmentSize: 16 << 10})
 		for i := range 20 {
 			r := logLine(run*100+i, 500+i*100)
 			if err := w.Log(r); err != nil {
@@ -117,7 +117,7 @@ func TestCompressedAndRawSegmentsReplayTogether(t *testing.T) {
 
 func TestCompressedCheckpointRoundTrips(t *testing.T) {
 	dir := t.TempDir()
-	w := openTest(t, Options{Dir: dir, Compress: true})
+	w := openTest(t, Options{Dir: dir})
 	upto, _ := w.NextSegment()
 	state := [][]byte{logLine(1, 64<<10), randomBytes(2, 1000), logLine(3, 10)}
 	if err := w.Checkpoint(upto, emitAll(state)); err != nil {

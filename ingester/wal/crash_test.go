@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
 		policy, err := ParseSyncPolicy(os.Getenv(crashSyncEnv))
 		if err == nil {
-			err = crashChild(dir, round, Options{Sync: policy, Compress: os.Getenv(crashS2Env) != ""})
+			err = crashChild(dir, round, Options{Sync: policy, NoCompression: os.Getenv(crashS2Env) == ""})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)

@@ -97,11 +97,12 @@ type Options struct {
 	Sync SyncPolicy
 	// SyncInterval is the fsync period under SyncInterval; default 1s.
 	SyncInterval time.Duration
-	// Compress stores each record of 256 bytes or more as an S2 block
-	// when that saves at least 1/8, in segments and checkpoints. Log lines
-	// typically shrink 3-6x: less disk, less write and replay I/O, for some
-	// CPU outside the WAL's lock. Replay reads both forms whatever is set.
-	Compress bool
+	// NoCompression stores every record raw. By default each record of
+	// 256 bytes or more is stored as an S2 block when that saves at least
+	// 1/8, in segments and checkpoints: log lines typically shrink 3-6x,
+	// so less disk, less write, fsync and replay I/O, for some CPU outside
+	// the WAL's lock. Replay reads both forms whatever is set.
+	NoCompression bool
 	// Logger receives warnings (repaired torn tails, removed leftovers).
 	// Default slog.Default().
 	Logger *slog.Logger

@@ -38,16 +38,35 @@ func makeRecords(n, size int) [][]byte {
 }
 
 func TestTornTailAtEveryByteOfTheLastRecordIsTruncated(t *testing.T) {
+	t.Run("raw frame", func(t *testing.T) { tornTailAtEveryByte(t, makeRecords(5, 120)) })
+	t.Run("compressed frame", func(t *testing.T) {
+		recs := makeRecords(4, 120)
+		tornTailAtEveryByte(t, append(recs, logLine(9, 1500)))
+	})
+}
+
+func tornTailAtEveryByte(t *testing.T, recs [][]byte) {
 	src := t.TempDir()
-	recs := makeRecords(5, 120)
 	writeWAL(t, src, Options{}, recs)
 	seg := filepath.Join(src, SegmentName(0))
 	full, err := os.ReadFile(seg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lastLen := recordHeaderSize + len(recs[4])
-	lastStart := len(full) - lastLen
+	// Find where the last frame starts: after the frames of recs[:4].
+	br := newTestReader()
+	br.Reset(bytes.NewReader(full))
+	r := newRecordReader(br, int64(len(full)), kindSegment)
+	if err := r.readHeader(); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := r.next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastStart := int(r.off)
+	t.Logf("last frame: type %d, %d bytes", full[lastStart], len(full)-lastStart)
 
 	for cut := lastStart; cut < len(full); cut++ {
 		dir := t.TempDir()

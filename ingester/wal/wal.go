@@ -232,7 +232,7 @@ func (w *WAL) Log(recs ...[]byte) error {
 	var frameArr [8]pendingFrame
 	frames := frameArr[:0]
 	var scratch *[]byte
-	if w.opts.Compress {
+	if !w.opts.NoCompression {
 		scratch = scratchPool.Get().(*[]byte)
 		defer func() {
 			if cap(*scratch) <= maxSpareBuffer {

@@ -99,19 +99,21 @@ func TestLogThenReplayReturnsEveryRecordInOrder(t *testing.T) {
 		segmentSize int64
 		sizes       []int // record sizes, logged one call per record
 		batch       int   // records per Log call
+		raw         bool  // Options.NoCompression
 	}{
 		{name: "single small record", sync: SyncAlways, sizes: []int{10}},
 		{name: "empty record survives", sync: SyncAlways, sizes: []int{0, 0, 5}},
 		{name: "many records one call", sync: SyncAlways, sizes: repeat(100, 200), batch: 100},
 		{name: "records larger than the read buffer", sync: SyncNever, sizes: []int{3 << 20, 10, 2 << 20}},
-		{name: "record larger than a segment gets its own segment", sync: SyncAlways, segmentSize: 8 << 10, sizes: []int{100, 20 << 10, 100}},
+		{name: "record larger than a segment gets its own segment", sync: SyncAlways, segmentSize: 8 << 10, sizes: []int{100, 20 << 10, 100}, raw: true},
+		{name: "uncompressed rotation", sync: SyncNever, segmentSize: 4 << 10, sizes: repeat(500, 300), batch: 7, raw: true},
 		{name: "rotation across many small segments", sync: SyncNever, segmentSize: 4 << 10, sizes: repeat(500, 300), batch: 7},
 		{name: "interval policy", sync: SyncInterval, sizes: repeat(50, 1000), batch: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			w := openTest(t, Options{Dir: dir, Sync: tc.sync, SegmentSize: tc.segmentSize})
+			w := openTest(t, Options{Dir: dir, Sync: tc.sync, SegmentSize: tc.segmentSize, NoCompression: tc.raw})
 			var want [][]byte
 			batch := max(tc.batch, 1)
 			for i := 0; i < len(tc.sizes); i += batch {
@@ -157,7 +159,7 @@ func repeat(size, n int) []int {
 func TestSegmentsNeverExceedSizeUnlessOneRecordDoes(t *testing.T) {
 	dir := t.TempDir()
 	const segSize = 16 << 10
-	w := openTest(t, Options{Dir: dir, Sync: SyncNever, SegmentSize: segSize})
+	w := openTest(t, Options{Dir: dir, Sync: SyncNever, SegmentSize: segSize, NoCompression: true})
 	for i := range 200 {
 		if err := w.Log(testRecord(uint64(i), 1000)); err != nil {
 			t.Fatal(err)
