@@ -185,12 +185,16 @@ func BenchmarkLineFilter(b *testing.B) {
 // BenchmarkVolumeJSON is Grafana's log-volume histogram over JSON lines:
 // every line is parsed.
 func BenchmarkVolumeJSON(b *testing.B) {
-	p := Params{Query: `sum by (level) (count_over_time({app="x"} | json [5m]))`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
-	benchmarkQuery(b, chunks.DefaultEncoding, p, func(res Result) {
-		if len(res.Matrix) != 4 {
-			b.Fatalf("got %d level series, want 4", len(res.Matrix))
-		}
-	})
+	for _, enc := range []chunks.Encoding{chunks.DefaultEncoding, chunks.S2} {
+		b.Run(enc.String(), func(b *testing.B) {
+			p := Params{Query: `sum by (level) (count_over_time({app="x"} | json [5m]))`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
+			benchmarkQuery(b, enc, p, func(res Result) {
+				if len(res.Matrix) != 4 {
+					b.Fatalf("got %d level series, want 4", len(res.Matrix))
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkCountOverTime counts lines without parsing them.
