@@ -80,7 +80,7 @@ func FuzzDecode(f *testing.F) {
 			if end < 0 || end > int64(len(data)) {
 				t.Fatalf("invalid frame reported at %d of %d bytes", end, len(data))
 			}
-		case errors.Is(err, errVersion):
+		case errors.Is(err, ErrUnknownFormat):
 			if len(frames) > 0 {
 				t.Fatal("records decoded from a file with a bad header")
 			}
@@ -125,7 +125,7 @@ func FuzzReplay(f *testing.F) {
 		}
 		recs, st, err := replayCollect(dir, ReplayOptions{Logger: quiet})
 		if err != nil {
-			if !errors.Is(err, errVersion) {
+			if !errors.Is(err, ErrUnknownFormat) {
 				t.Fatalf("Replay of a damaged newest segment failed: %v", err)
 			}
 			return

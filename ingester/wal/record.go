@@ -95,9 +95,11 @@ func compressInto(scratch, rec []byte) ([]byte, bool) {
 	return scratch[:start+len(enc)], true
 }
 
-// errVersion is returned for a file whose header is intact but names a
-// format this code does not know; such a file is never truncated.
-var errVersion = errors.New("unsupported WAL format version")
+// ErrUnknownFormat is wrapped by errors about a file whose header is intact
+// but is not a version-1 segment or checkpoint (a newer version, or not a
+// WAL file at all). Such a file is never truncated or skipped: Open and
+// Replay fail and an operator decides.
+var ErrUnknownFormat = errors.New("unknown WAL file format")
 
 // frameError describes the first invalid byte range of a file. Offset is
 // where the invalid frame (or header) starts; everything before it is valid.
@@ -135,7 +137,7 @@ func newRecordReader(br *bufio.Reader, size int64, kind byte) *recordReader {
 
 // readHeader validates the file header. An empty file is valid and holds no
 // records. It returns a *frameError for a cut-short or zero-filled header
-// and errVersion (wrapped) for a foreign or newer file.
+// and ErrUnknownFormat (wrapped) for a foreign or newer file.
 func (r *recordReader) readHeader() error {
 	if r.size == 0 {
 		return io.EOF
@@ -151,18 +153,18 @@ func (r *recordReader) readHeader() error {
 		return &frameError{Offset: 0, Reason: "zero-filled file header"}
 	}
 	if !bytes.Equal(h[:4], fileMagic[:]) {
-		return fmt.Errorf("bad magic %q: %w", h[:4], errVersion)
+		return fmt.Errorf("bad magic %q: %w", h[:4], ErrUnknownFormat)
 	}
 	if h[4] != formatVersion {
-		return fmt.Errorf("version %d: %w", h[4], errVersion)
+		return fmt.Errorf("version %d: %w", h[4], ErrUnknownFormat)
 	}
 	if h[5] != r.kind {
-		return fmt.Errorf("file kind %d, want %d: %w", h[5], r.kind, errVersion)
+		return fmt.Errorf("file kind %d, want %d: %w", h[5], r.kind, ErrUnknownFormat)
 	}
 	if h[6] != 0 || h[7] != 0 {
 		// Reserved for flags of a later version; an older reader must not
 		// guess what they mean.
-		return fmt.Errorf("reserved header bytes %02x%02x set: %w", h[6], h[7], errVersion)
+		return fmt.Errorf("reserved header bytes %02x%02x set: %w", h[6], h[7], ErrUnknownFormat)
 	}
 	if _, err := r.br.Discard(fileHeaderSize); err != nil {
 		return err

@@ -215,7 +215,7 @@ func (e callbackError) Error() string { return e.err.Error() }
 func (e callbackError) Unwrap() error { return e.err }
 
 // scanFile decodes path, calling fn (if not nil) for each record. It returns
-// a *frameError for invalid data, an error wrapping errVersion for a file
+// a *frameError for invalid data, an error wrapping ErrUnknownFormat for a file
 // it must not touch, or an I/O or callback error, each naming the file.
 func scanFile(path string, kind byte, br *bufio.Reader, fn func([]byte) error) (fileStats, error) {
 	var st fileStats

@@ -180,10 +180,10 @@ func TestUnknownFormatIsNeverTruncated(t *testing.T) {
 			content := append(bytes.Clone(tc.header), "whatever follows"...)
 			os.WriteFile(path, content, 0o644)
 			_, _, err := replayCollect(dir, ReplayOptions{Logger: quiet, SkipCorrupt: true})
-			if !errors.Is(err, errVersion) {
+			if !errors.Is(err, ErrUnknownFormat) {
 				t.Fatalf("Replay = %v, want an unsupported-format error", err)
 			}
-			if _, err := Open(Options{Dir: dir, Logger: quiet}); !errors.Is(err, errVersion) {
+			if _, err := Open(Options{Dir: dir, Logger: quiet}); !errors.Is(err, ErrUnknownFormat) {
 				t.Fatalf("Open = %v, want an unsupported-format error", err)
 			}
 			if b, _ := os.ReadFile(path); !bytes.Equal(b, content) {
