@@ -35,7 +35,6 @@ func e(off time.Duration, line string) testEntry { return testEntry{off: off, li
 // memSource is a Source over real in-memory chunks, one per stream.
 type memSource struct {
 	streams []memStream
-	selects int
 }
 
 type memStream struct {
@@ -70,7 +69,6 @@ func newSource(t testing.TB, streams map[string][]testEntry) *memSource {
 }
 
 func (s *memSource) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, stats *chunks.Stats) ([]SourceStream, error) {
-	s.selects++
 	var out []SourceStream
 	for _, st := range s.streams {
 		ok := true
