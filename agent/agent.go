@@ -86,6 +86,7 @@ func New(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (*Agent, e
 	}
 	var clients []*client.Client
 	for i, cc := range cfg.Clients {
+		cc.MaxStreams = cfg.LimitsConfig.MaxStreams
 		c, err := client.New(cc, cm, logger)
 		if err != nil {
 			return nil, fmt.Errorf("clients[%d]: %w", i, err)

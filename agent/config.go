@@ -65,22 +65,21 @@ type ScrapeConfig struct {
 	PipelineStages   stages.Config `yaml:"pipeline_stages"`
 	Encoding         string        `yaml:"encoding"`
 
-	Journal             *Unsupported `yaml:"journal"`
-	Syslog              *Unsupported `yaml:"syslog"`
-	GELF                *Unsupported `yaml:"gelf"`
-	LokiPushAPI         *Unsupported `yaml:"loki_push_api"`
-	Kafka               *Unsupported `yaml:"kafka"`
-	WindowsEvents       *Unsupported `yaml:"windows_events"`
-	GCPLog              *Unsupported `yaml:"gcplog"`
-	Cloudflare          *Unsupported `yaml:"cloudflare"`
-	HerokuDrain         *Unsupported `yaml:"heroku_drain"`
-	AzureEventHubs      *Unsupported `yaml:"azure_event_hubs"`
-	DockerSDConfigs     *Unsupported `yaml:"docker_sd_configs"`
-	ConsulSDConfigs     *Unsupported `yaml:"consul_sd_configs"`
-	ConsulAgentSD       *Unsupported `yaml:"consulagent_sd_configs"`
-	FileSDConfigs       *Unsupported `yaml:"file_sd_configs"`
-	Decompression       *Unsupported `yaml:"decompression"`
-	MetricsStageConfigs *Unsupported `yaml:"metrics"`
+	Journal         *Unsupported `yaml:"journal"`
+	Syslog          *Unsupported `yaml:"syslog"`
+	GELF            *Unsupported `yaml:"gelf"`
+	LokiPushAPI     *Unsupported `yaml:"loki_push_api"`
+	Kafka           *Unsupported `yaml:"kafka"`
+	WindowsEvents   *Unsupported `yaml:"windows_events"`
+	GCPLog          *Unsupported `yaml:"gcplog"`
+	Cloudflare      *Unsupported `yaml:"cloudflare"`
+	HerokuDrain     *Unsupported `yaml:"heroku_drain"`
+	AzureEventHubs  *Unsupported `yaml:"azure_event_hubs"`
+	DockerSDConfigs *Unsupported `yaml:"docker_sd_configs"`
+	ConsulSDConfigs *Unsupported `yaml:"consul_sd_configs"`
+	ConsulAgentSD   *Unsupported `yaml:"consulagent_sd_configs"`
+	FileSDConfigs   *Unsupported `yaml:"file_sd_configs"`
+	Decompression   *Unsupported `yaml:"decompression"`
 }
 
 // LimitsConfig is Promtail's limits_config.
@@ -230,7 +229,7 @@ func (sc *ScrapeConfig) unsupported() string {
 		{"cloudflare", sc.Cloudflare}, {"heroku_drain", sc.HerokuDrain}, {"azure_event_hubs", sc.AzureEventHubs},
 		{"docker_sd_configs", sc.DockerSDConfigs}, {"consul_sd_configs", sc.ConsulSDConfigs},
 		{"consulagent_sd_configs", sc.ConsulAgentSD}, {"file_sd_configs", sc.FileSDConfigs},
-		{"decompression", sc.Decompression}, {"metrics", sc.MetricsStageConfigs},
+		{"decompression", sc.Decompression},
 	} {
 		if f.n != nil {
 			return f.name

@@ -39,7 +39,9 @@ func entrySize(e *entry.Entry) int {
 	return n
 }
 
-func (b *batch) add(e *entry.Entry, lbls labels.Labels) {
+// add appends e to its stream; it returns false, without taking e, when e
+// would start a stream beyond maxStreams (0: unlimited).
+func (b *batch) add(e *entry.Entry, lbls labels.Labels, maxStreams int) bool {
 	h := lbls.Hash()
 	var s *stream
 	for _, c := range b.streams[h] {
@@ -49,6 +51,9 @@ func (b *batch) add(e *entry.Entry, lbls labels.Labels) {
 		}
 	}
 	if s == nil {
+		if maxStreams > 0 && len(b.order) >= maxStreams {
+			return false
+		}
 		s = &stream{labels: lbls, str: lbls.String()}
 		b.streams[h] = append(b.streams[h], s)
 		b.order = append(b.order, s)
@@ -65,6 +70,7 @@ func (b *batch) add(e *entry.Entry, lbls labels.Labels) {
 	if !e.Ticket.IsZero() {
 		b.tickets = append(b.tickets, e.Ticket)
 	}
+	return true
 }
 
 // request fills req (reusing its slices) with the batch's streams.

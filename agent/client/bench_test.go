@@ -28,7 +28,7 @@ func BenchmarkBatchEncode(b *testing.B) {
 		bt := newBatch("", time.Now())
 		for j := 0; j < n; j++ {
 			e := entry.Entry{Labels: streams[j%len(streams)], Timestamp: int64(j), Line: line}
-			bt.add(&e, e.Labels)
+			bt.add(&e, e.Labels, 0)
 		}
 		bt.request(&req)
 		body, scratch = push.AppendBody(body[:0], scratch, &req)

@@ -143,7 +143,10 @@ func (c *Client) Run(ctx context.Context) {
 				b = newBatch(tenant, time.Now())
 				batches[tenant] = b
 			}
-			b.add(&e, c.streamLabels(e.Labels))
+			if !b.add(&e, c.streamLabels(e.Labels), c.cfg.MaxStreams) {
+				c.metrics.DroppedEntries.WithLabelValues(ReasonStreamLimited).Inc()
+				e.Ticket.Done()
+			}
 		case now := <-tick.C:
 			for tenant, b := range batches {
 				if now.Sub(b.created) >= c.cfg.BatchWait {

@@ -313,6 +313,33 @@ func TestClientFlushesAtBatchSize(t *testing.T) {
 	}
 }
 
+func TestClientMaxStreamsDropsEntriesOfExtraStreams(t *testing.T) {
+	in := newIngester(t)
+	cfg := testConfig(in.url())
+	cfg.MaxStreams = 2
+	m := NewMetrics(prometheus.NewRegistry())
+	c, err := New(cfg, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runClient(c, context.Background())
+	a := &acks{}
+	for i, app := range []string{"a", "b", "c", "a"} {
+		c.Handle(context.Background(), ent(a, uint64(i), "l"+app, "app", app))
+	}
+	stop()
+	_, s, _ := in.snapshot()
+	if len(s) != 2 || len(s[`{app="a"}`]) != 2 || len(s[`{app="c"}`]) != 0 {
+		t.Fatalf("streams %v: want a and b only", s)
+	}
+	if v := testutil.ToFloat64(m.DroppedEntries.WithLabelValues(ReasonStreamLimited)); v != 1 {
+		t.Fatalf("stream_limited drops %v, want 1", v)
+	}
+	if a.count() != 4 {
+		t.Fatalf("acked %d, want 4 (dropped entries are acknowledged)", a.count())
+	}
+}
+
 func TestClientExternalLabels(t *testing.T) {
 	in := newIngester(t)
 	cfg := testConfig(in.url())

@@ -23,6 +23,9 @@ type Config struct {
 	BearerTokenFile        string    `yaml:"bearer_token_file"`
 	TLSConfig              TLSConfig `yaml:"tls_config"`
 	DropRateLimitedBatches bool      `yaml:"drop_rate_limited_batches"`
+	// MaxStreams is limits_config.max_streams: at most this many streams
+	// per batch; entries of further streams are dropped. 0 is no limit.
+	MaxStreams int `yaml:"-"`
 }
 
 // BackoffConfig is Promtail's backoff_config. MaxRetries 0 retries forever.

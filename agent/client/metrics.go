@@ -16,6 +16,7 @@ const (
 	ReasonRejected         = "rejected"          // a 4xx other than 429
 	ReasonRateLimited      = "rate_limited"      // 429 with drop_rate_limited_batches
 	ReasonRetriesExhausted = "retries_exhausted" // max_retries reached
+	ReasonStreamLimited    = "stream_limited"    // limits_config.max_streams
 )
 
 // NewMetrics registers the client metrics with reg (may be nil).

@@ -99,6 +99,11 @@ type builder func(n *yaml.Node, o *Options) (factory, error)
 
 var builders map[string]builder
 
+// unsupportedStages are Promtail stages plg does not implement.
+var unsupportedStages = map[string]bool{
+	"metrics": true, "geoip": true, "luhn": true, "eventlogmessage": true,
+}
+
 func init() {
 	builders = map[string]builder{
 		"cri":                 buildCRI,
@@ -122,6 +127,7 @@ func init() {
 		"limit":               buildLimit,
 		"pack":                buildPack,
 		"decolorize":          buildDecolorize,
+		"sampling":            buildSampling,
 	}
 }
 
@@ -152,7 +158,11 @@ func Compile(cfg Config, opts Options) (*Template, error) {
 	for i, sc := range cfg {
 		b, ok := builders[sc.Name]
 		if !ok {
-			return nil, &ConfigError{Index: i, Stage: sc.Name, Err: fmt.Errorf("unknown stage %q", sc.Name)}
+			err := fmt.Errorf("unknown stage %q", sc.Name)
+			if unsupportedStages[sc.Name] {
+				err = fmt.Errorf("stage %q is not supported by plg's agent", sc.Name)
+			}
+			return nil, &ConfigError{Index: i, Stage: sc.Name, Err: err}
 		}
 		f, err := b(sc.Node, &t.opts)
 		if err != nil {

@@ -460,6 +460,25 @@ func TestLimitStage(t *testing.T) {
 	}
 }
 
+func TestSamplingKeepsAboutRate(t *testing.T) {
+	tpl, dropped := compile(t, "- sampling: {rate: 0.25}")
+	p := tpl.New()
+	i := 0
+	seq := []float64{0.1, 0.3, 0.2, 0.9, 0.24999, 0.25}
+	p.stages[0].(*samplingStage).random = func() float64 { v := seq[i%len(seq)]; i++; return v }
+	kept := 0
+	for range seq {
+		e := entry.Entry{Line: "x"}
+		p.Process(&e, func(*entry.Entry) { kept++ })
+	}
+	if kept != 3 {
+		t.Fatalf("kept %d, want the 3 draws below 0.25", kept)
+	}
+	if v := testutil.ToFloat64(dropped.WithLabelValues("sampling_stage")); v != 3 {
+		t.Fatalf("dropped %v, want 3", v)
+	}
+}
+
 func TestConfigErrorsNameStageAndField(t *testing.T) {
 	tests := []struct {
 		name string
@@ -479,6 +498,8 @@ func TestConfigErrorsNameStageAndField(t *testing.T) {
 		{name: "bad longer_than", cfg: "- drop: {longer_than: lots}", want: []string{"longer_than"}},
 		{name: "limit needs rate", cfg: "- limit: {burst: 1}", want: []string{"limit", "rate"}},
 		{name: "multiline needs firstline", cfg: "- multiline: {max_lines: 3}", want: []string{"firstline"}},
+		{name: "known but unsupported stage", cfg: "- metrics: {}", want: []string{"metrics", "not supported"}},
+		{name: "sampling rate out of range", cfg: "- sampling: {rate: 2}", want: []string{"sampling", "rate"}},
 		{name: "invalid label name", cfg: "- static_labels: {'bad-name': x}", want: []string{"bad-name"}},
 		{name: "stage item with two keys", cfg: "- cri: {}\n  docker: {}", want: []string{"exactly one key"}},
 	}
