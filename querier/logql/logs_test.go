@@ -400,3 +400,42 @@ func TestQueryTimeoutStopsEvaluation(t *testing.T) {
 		}
 	}
 }
+
+// failingSource fails Select, or yields one entry and then an iterator error.
+type failingSource struct{ failSelect bool }
+
+var errStorage = errors.New("object store unavailable")
+
+func (f failingSource) Select(context.Context, []*labels.Matcher, int64, int64, chunks.Direction, *chunks.Stats) ([]SourceStream, error) {
+	if f.failSelect {
+		return nil, errStorage
+	}
+	return []SourceStream{{Labels: labels.FromStrings("app", "f"), Iter: &failingIter{}}}, nil
+}
+
+type failingIter struct{ n int }
+
+func (it *failingIter) Next() bool { it.n++; return it.n == 1 }
+func (it *failingIter) At() chunks.Entry {
+	return chunks.Entry{Timestamp: ns(time.Second), Line: []byte("only line")}
+}
+func (it *failingIter) Err() error {
+	if it.n > 1 {
+		return errStorage
+	}
+	return nil
+}
+func (it *failingIter) Close() error { return nil }
+
+func TestStorageErrorsFailTheQueryAsServerErrors(t *testing.T) {
+	for _, src := range []failingSource{{failSelect: true}, {}} {
+		for _, q := range []string{`{app="f"}`, `count_over_time({app="f"}[1m])`} {
+			p := logParams(q)
+			p.Step = s
+			_, err := newTestEngine().Query(context.Background(), src, p)
+			if !errors.Is(err, errStorage) || errors.Is(err, ErrBadRequest) {
+				t.Errorf("select fails=%v %s: error %v, want the storage error, not a bad request", src.failSelect, q, err)
+			}
+		}
+	}
+}
