@@ -9,6 +9,21 @@
 // Prometheus matching semantics, the series and entries limits, and the
 // query statistics.
 //
+// Evaluation model. A log query merges the selected streams with a heap in
+// the requested direction and stops reading once limit entries are taken.
+// A metric query is a tree of step evaluators; a range aggregation reads
+// its streams once, in time order, and keeps per output series only what
+// lies inside the current window: the samples, or for mergeable
+// aggregations (count, rate, bytes, sum, min, max, first, last) one partial
+// aggregate per cell of the step grid. A `sum` over an additive range
+// aggregation applies its grouping while extracting samples, as Loki does.
+//
+// Loki behaviours kept on purpose: windows are (t-range, t] and log ranges
+// [start, end); rate_counter reproduces Loki's arithmetic exactly; lines
+// without the unwrapped label are skipped, not errors; a sample carrying
+// __error__ fails a metric query with Loki's message; instant log queries
+// are rejected with Loki's message.
+//
 // It must not know where entries come from: storage, ingesters and tests
 // plug in behind the Source interface. It must not render HTTP responses
 // (the API layer serializes Result) and must not implement line-level
