@@ -82,7 +82,7 @@ func Decode(b []byte) (*Chunk, error) {
 			return nil, headerErr("index entry %d: %d compressed bytes overrun the chunk", i, m.CompressedLen)
 		case m.UncompressedLen > MaxBlockSize:
 			return nil, headerErr("index entry %d: uncompressed length %d over the %d limit", i, m.UncompressedLen, MaxBlockSize)
-		case m.LineBytes > int64(m.UncompressedLen) || m.Entries > m.UncompressedLen:
+		case m.LineBytes > int64(m.UncompressedLen) || m.Entries > m.UncompressedLen/minEntryBytes:
 			return nil, headerErr("index entry %d: %d entries with %d line bytes cannot fit %d bytes", i, m.Entries, m.LineBytes, m.UncompressedLen)
 		case m.FilterLen > fEnd-fOff:
 			return nil, headerErr("index entry %d: filter of %d bytes overruns the filter section", i, m.FilterLen)
@@ -122,7 +122,8 @@ func Decode(b []byte) (*Chunk, error) {
 // are 0 for an empty chunk.
 func (c *Chunk) Bounds() (minT, maxT int64) { return c.minT, c.maxT }
 
-// Entries returns the number of entries in the chunk.
+// Entries returns the number of entries stored in the chunk. Exact
+// duplicates in different blocks are counted here but yielded once.
 func (c *Chunk) Entries() int { return c.entries }
 
 // Encoding returns the codec the chunk's blocks are compressed with.

@@ -20,6 +20,9 @@ const (
 	// IndexEntrySize is the fixed size of one block's index entry.
 	IndexEntrySize = 48
 	crcSize        = 4
+	// minEntryBytes is the smallest encoded entry: three one-byte uvarints
+	// (timestamp delta, line length 0, metadata count 0).
+	minEntryBytes = 3
 
 	// MaxBlockSize bounds one block's uncompressed size. Decoders refuse
 	// anything larger, which bounds the memory a corrupt chunk can claim.

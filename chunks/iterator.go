@@ -360,6 +360,9 @@ func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *h
 	if stats == nil {
 		stats = new(Stats)
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	it := &chunkIterator{ctx: ctx, enc: enc, blocks: blocks, head: head, from: from, through: through, backward: dir == Backward, stats: stats}
 	it.m = merger{backward: it.backward, open: it.open, release: it.release, stats: stats}
 	if from >= through {

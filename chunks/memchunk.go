@@ -253,7 +253,9 @@ func (c *MemChunk) Bounds() (minT, maxT int64) {
 	return c.minT, c.maxT
 }
 
-// Entries returns the number of entries appended (duplicates excluded).
+// Entries returns the number of entries stored: duplicates Append
+// dropped are excluded, duplicates in different blocks (which iterators
+// yield once) are counted.
 func (c *MemChunk) Entries() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
