@@ -234,9 +234,9 @@ func TestGroupCommitSharesOneFsyncAmongConcurrentCallers(t *testing.T) {
 	dir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	w := openTest(t, Options{Dir: dir, Sync: SyncAlways, Registerer: reg})
-	// A disk whose fsync takes 3 ms: callers arriving meanwhile must join
+	// A disk whose fsync takes 5 ms: callers arriving meanwhile must join
 	// the next batch rather than queue one fsync each.
-	w.syncFile = func(f *os.File) error { time.Sleep(3 * time.Millisecond); return f.Sync() }
+	w.syncFile = func(f *os.File) error { time.Sleep(5 * time.Millisecond); return f.Sync() }
 	before := testutil.ToFloat64(w.m.fsyncs)
 	const writers, calls = 8, 20
 	rec := testRecord(1, 100<<10)
