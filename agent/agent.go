@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,10 +192,13 @@ func (a *Agent) sync(ctx context.Context) {
 		start  func()
 	}
 	want := map[string]wanted{}
+	failed := map[string]bool{}
 	for _, j := range a.jobs {
 		targets, err := discovery.Discover(&j.cfg.Config, a.env)
 		if err != nil {
-			a.log.Error("target discovery failed", "job", j.cfg.JobName, "err", err)
+			// Keep what the job tails rather than stop it on a failed scan.
+			a.log.Error("target discovery failed; keeping current targets", "job", j.cfg.JobName, "err", err)
+			failed[j.cfg.JobName] = true
 			continue
 		}
 		for _, t := range targets {
@@ -205,6 +209,9 @@ func (a *Agent) sync(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for key, r := range a.running {
+		if job, _, _ := strings.Cut(key, "\x00"); failed[job] {
+			continue
+		}
 		// Gone, or its labels changed: stop it; a changed target restarts
 		// on a later sync once the old tailer's lines are acknowledged.
 		if w, ok := want[key]; !ok || !labels.Equal(w.labels, r.labels) {
@@ -223,12 +230,8 @@ func (a *Agent) sync(ctx context.Context) {
 func (a *Agent) cleanupPositions() {
 	active := map[string]bool{}
 	for key := range a.running {
-		for i := 0; i < len(key); i++ {
-			if key[i] == 0 {
-				active[key[i+1:]] = true
-				break
-			}
-		}
+		_, path, _ := strings.Cut(key, "\x00")
+		active[path] = true
 	}
 	for path := range a.store.Snapshot() {
 		if active[path] {
