@@ -70,6 +70,12 @@ func (c *Config) Validate() error {
 		if k.Role != "pod" {
 			return fmt.Errorf("kubernetes_sd_configs[%d].role: %q is not supported (only pod)", i, k.Role)
 		}
+		if k.KubeconfigFile != "" {
+			return fmt.Errorf("kubernetes_sd_configs[%d].kubeconfig_file: not supported (use api_server, bearer_token_file, tls_config)", i)
+		}
+		if len(k.Selectors) > 0 {
+			return fmt.Errorf("kubernetes_sd_configs[%d].selectors: not supported (use relabel_configs keep/drop)", i)
+		}
 	}
 	for i, s := range c.StaticConfigs {
 		for name := range s.Labels {

@@ -235,6 +235,8 @@ func TestValidateRejectsBadRules(t *testing.T) {
 	tests := []struct{ name, cfg, want string }{
 		{"hashmod without modulus", "relabel_configs: [{action: hashmod, source_labels: [a], target_label: b}]", "relabel_configs[0]"},
 		{"unsupported role", "kubernetes_sd_configs: [{role: node}]", "role"},
+		{"kubeconfig unsupported", "kubernetes_sd_configs: [{role: pod, kubeconfig_file: /k}]", "kubeconfig_file"},
+		{"selectors unsupported", "kubernetes_sd_configs: [{role: pod, selectors: [{role: pod, label: a=b}]}]", "selectors"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
