@@ -34,14 +34,23 @@ func BenchmarkLogCompressed(b *testing.B) {
 	}
 }
 
+// BenchmarkGroupCommit is the brief's yardstick: 8 concurrent loggers of
+// 100 KiB records under sync=always; calls/fsync must be far above 1.
+func BenchmarkGroupCommit(b *testing.B) {
+	benchmarkLogSize(b, Options{Sync: SyncAlways, NoCompression: true}, 8, 100<<10)
+}
+
 func benchmarkLog(b *testing.B, opts Options, writers int) {
-	const recSize = 20 << 10
+	benchmarkLogSize(b, opts, writers, 20<<10)
+}
+
+func benchmarkLogSize(b *testing.B, opts Options, writers, recSize int) {
 	opts.Dir = b.TempDir()
 	w := openTest(b, opts)
 	rec := logLine(1, recSize)
 	fsyncs0 := testutil.ToFloat64(w.m.fsyncs)
 	var next atomic.Int64
-	b.SetBytes(recSize)
+	b.SetBytes(int64(recSize))
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range writers {
