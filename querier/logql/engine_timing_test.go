@@ -206,3 +206,14 @@ func BenchmarkCountOverTime(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCountFiltered is an error-rate panel: count lines holding a
+// substring, per pod.
+func BenchmarkCountFiltered(b *testing.B) {
+	p := Params{Query: `sum by (pod) (count_over_time({app="x"} |= "error" [5m]))`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
+	benchmarkQuery(b, chunks.DefaultEncoding, p, func(res Result) {
+		if len(res.Matrix) != benchStreams {
+			b.Fatalf("got %d series, want %d", len(res.Matrix), benchStreams)
+		}
+	})
+}

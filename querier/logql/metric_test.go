@@ -280,6 +280,11 @@ func TestStructuredMetadataLabelsMetricSamples(t *testing.T) {
 		}},
 		{`sum by (app) (count_over_time({app="mix"}[10s]))`, map[string][]pt{`{app="mix"}`: {{10, 3}}}},
 		{`sum(count_over_time({app="mix"}[10s]))`, map[string][]pt{`{}`: {{10, 3}}}},
+		{`count_over_time({app="mix"} |= "with" or "two" != "one" [10s])`, map[string][]pt{
+			`{app="mix"}`:               {{10, 1}},
+			`{app="mix", trace_id="x"}`: {{10, 1}},
+		}},
+		{`count_over_time({app="mix"} |~ "pl.in" | decolorize [10s])`, map[string][]pt{`{app="mix"}`: {{10, 2}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

@@ -256,6 +256,31 @@ func buildExtractor(r *syntax.RangeAggregationExpr, grouping *syntax.Grouping) (
 	return log.NewLineSampleExtractor(kind, log.NewPipeline(stages), groups, without), nil
 }
 
+// plainExtraction reports whether the samples of r can bypass the sample
+// extractor for lines without structured metadata (see newSampleMerger):
+// no unwrap and no stage but line filters, which it returns built.
+func plainExtraction(r *syntax.RangeAggregationExpr) (extractKind, []log.Stage, error) {
+	if r.Left.Unwrap != nil {
+		return notPlain, nil, nil
+	}
+	var filters []log.Stage
+	for _, s := range r.Left.Left.Stages {
+		lf, ok := s.(*syntax.LineFilter)
+		if !ok {
+			return notPlain, nil, nil
+		}
+		f, err := buildLineFilter(lf)
+		if err != nil {
+			return notPlain, nil, badRequestf("stage '%s': %w", s, err)
+		}
+		filters = append(filters, f)
+	}
+	if r.Op == syntax.RangeBytes || r.Op == syntax.RangeBytesRate {
+		return plainLength, filters, nil
+	}
+	return plainCount, filters, nil
+}
+
 // pushDownGrouping reports whether the grouping of an enclosing vector
 // aggregation may be applied while extracting samples of r, as Loki does:
 // only for sum over additive range aggregations without their own grouping.

@@ -100,11 +100,20 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	if err != nil {
 		return nil, err
 	}
-	plain := notPlain
-	if len(e.Left.Left.Stages) == 0 && e.Left.Unwrap == nil {
-		plain = plainCount
-		if e.Op == syntax.RangeBytes || e.Op == syntax.RangeBytesRate {
-			plain = plainLength
+	plain, filters, err := plainExtraction(e)
+	if err != nil {
+		return nil, err
+	}
+	var bare *log.SampleExtractor // labels of plain samples, filters left out
+	if plain != notPlain {
+		sel := *e.Left.Left
+		sel.Stages = nil
+		lr := *e.Left
+		lr.Left = &sel
+		ra := *e
+		ra.Left = &lr
+		if bare, err = buildExtractor(&ra, grouping); err != nil {
+			return nil, err
 		}
 	}
 	rangeNs, offset := e.Left.Range.Nanoseconds(), e.Left.Offset.Nanoseconds()
@@ -121,7 +130,7 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	q.stats.Streams += int64(len(streams))
 	r := &rangeEvaluator{
 		q: q, op: e.Op, rangeNs: rangeNs, offset: offset, st: st,
-		src:       newSampleMerger(q, streams, ex, plain),
+		src:       newSampleMerger(q, streams, ex, bare, plain, filters),
 		windows:   map[uint64]*window{},
 		unwrapped: e.Left.Unwrap != nil,
 		bucketed:  bucketed(e.Op),
@@ -421,22 +430,35 @@ type sampleMerger struct {
 	q        *query
 	heap     []*sampleCursor
 	all      []*sampleCursor
+	filters  []log.Stage // line filters of plain extraction
 	started  bool
 	fail     error
 	sinceCtx int
 }
 
+// pass runs the line filters of a plain extraction. Line filters read
+// only the line, never the labels builder.
+func (m *sampleMerger) pass(ts int64, line []byte) bool {
+	for _, f := range m.filters {
+		if _, ok := f.Process(ts, line, nil); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // newSampleMerger builds the cursors of the selected streams. With a
-// plain line extractor (no pipeline stage, no unwrap), a line's sample
-// depends only on its stream's labels and its structured metadata, so
-// lines without metadata skip the extractor: their labels are computed
-// once per stream and their value is 1 (count) or the line's length.
-func newSampleMerger(q *query, streams []SourceStream, ex *log.SampleExtractor, plain extractKind) *sampleMerger {
-	m := &sampleMerger{q: q, all: make([]*sampleCursor, len(streams))}
+// plain line extractor (no unwrap, no stage but line filters), a line's
+// sample depends only on its stream's labels, its structured metadata and
+// whether it passes the filters, so lines without metadata skip the
+// extractor: their labels are computed once per stream and their value is
+// 1 (count) or the line's length.
+func newSampleMerger(q *query, streams []SourceStream, ex, bare *log.SampleExtractor, plain extractKind, filters []log.Stage) *sampleMerger {
+	m := &sampleMerger{q: q, all: make([]*sampleCursor, len(streams)), filters: filters}
 	for i, s := range streams {
 		c := &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i, plain: plain}
 		if plain != notPlain {
-			_, c.plainLbls, c.plainHash, _ = c.ex.Process(0, nil, labels.EmptyLabels())
+			_, c.plainLbls, c.plainHash, _ = bare.ForStream(s.Labels).Process(0, nil, labels.EmptyLabels())
 		}
 		m.all[i] = c
 	}
@@ -466,6 +488,9 @@ func (m *sampleMerger) fill(c *sampleCursor) bool {
 			}
 		}
 		if c.plain != notPlain && e.Metadata.IsEmpty() {
+			if !m.pass(e.Timestamp, e.Line) {
+				continue
+			}
 			c.ts, c.lbls, c.hash, c.v = e.Timestamp, c.plainLbls, c.plainHash, 1
 			if c.plain == plainLength {
 				c.v = float64(len(e.Line))
