@@ -430,17 +430,18 @@ type sampleMerger struct {
 	q        *query
 	heap     []*sampleCursor
 	all      []*sampleCursor
-	filters  []log.Stage // line filters of plain extraction
+	filters  []log.Stage        // line filters of plain extraction
+	scratch  *log.LabelsBuilder // handed to the filters, which ignore it
 	started  bool
 	fail     error
 	sinceCtx int
 }
 
 // pass runs the line filters of a plain extraction. Line filters read
-// only the line, never the labels builder.
+// only the line, not the labels builder.
 func (m *sampleMerger) pass(ts int64, line []byte) bool {
 	for _, f := range m.filters {
-		if _, ok := f.Process(ts, line, nil); !ok {
+		if _, ok := f.Process(ts, line, m.scratch); !ok {
 			return false
 		}
 	}
@@ -455,6 +456,9 @@ func (m *sampleMerger) pass(ts int64, line []byte) bool {
 // 1 (count) or the line's length.
 func newSampleMerger(q *query, streams []SourceStream, ex, bare *log.SampleExtractor, plain extractKind, filters []log.Stage) *sampleMerger {
 	m := &sampleMerger{q: q, all: make([]*sampleCursor, len(streams)), filters: filters}
+	if len(filters) > 0 {
+		m.scratch = log.NewLabelsBuilder(labels.EmptyLabels())
+	}
 	for i, s := range streams {
 		c := &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i, plain: plain}
 		if plain != notPlain {
