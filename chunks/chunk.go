@@ -24,6 +24,52 @@ type Chunk struct {
 // Errors wrap ErrCorrupt and name the part that failed (a *CorruptError);
 // callers add the object key.
 func Decode(b []byte) (*Chunk, error) {
+	ix, err := DecodeIndex(b)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Size != len(b) {
+		if ix.Size > len(b) {
+			return nil, headerErr("truncated at byte %d: chunk is %d bytes", len(b), ix.Size)
+		}
+		return nil, headerErr("%d trailing bytes after the last block", len(b)-ix.Size)
+	}
+	fStart := HeaderSize + len(ix.Blocks)*IndexEntrySize + crcSize
+	fEnd := fStart + ix.FiltersLen
+	if want, got := binary.BigEndian.Uint32(b[fEnd:]), crc32.Checksum(b[fStart:fEnd], castagnoli); want != got {
+		return nil, headerErr("filter section crc mismatch: stored %#08x, computed %#08x", want, got)
+	}
+	c := &Chunk{enc: ix.Encoding, minT: ix.MinT, maxT: ix.MaxT, entries: ix.Entries, metas: ix.Blocks}
+	c.blocks = make([]block, len(ix.Blocks))
+	fOff := fStart
+	for i, m := range ix.Blocks {
+		c.blocks[i] = block{
+			BlockMeta: m,
+			data:      b[m.Offset : m.Offset+m.CompressedLen : m.Offset+m.CompressedLen],
+			filter:    b[fOff : fOff+m.FilterLen : fOff+m.FilterLen],
+		}
+		fOff += m.FilterLen
+	}
+	return c, nil
+}
+
+// Index is a chunk's header and block index: everything needed to plan a
+// scan (which blocks, at which byte ranges) without the block data.
+type Index struct {
+	Encoding   Encoding
+	MinT, MaxT int64
+	Entries    int
+	Blocks     []BlockMeta // Offset and CompressedLen give each block's byte range
+	FiltersLen int         // bytes of the filter section, which follows the index
+	Size       int         // total length of the chunk in bytes
+}
+
+// DecodeIndex validates and decodes the header and block index from the
+// first bytes of a chunk: at least HeaderAndIndexSize bytes, which a
+// reader gets with one ranged read (a few KiB cover typical chunks).
+// Bytes beyond the index are ignored.
+func DecodeIndex(prefix []byte) (*Index, error) {
+	b := prefix
 	h, err := parseHeader(b)
 	if err != nil {
 		return nil, err
@@ -36,24 +82,17 @@ func Decode(b []byte) (*Chunk, error) {
 	if want, got := binary.BigEndian.Uint32(b[indexEnd:]), crc32.Checksum(b[:indexEnd], castagnoli); want != got {
 		return nil, headerErr("index crc mismatch: stored %#08x, computed %#08x", want, got)
 	}
-	fStart := indexEnd + crcSize
-	dataStart := uint64(fStart) + uint64(h.filtersLen) + crcSize
-	if total := dataStart + uint64(h.dataLen); total != uint64(len(b)) {
-		if total > uint64(len(b)) {
-			return nil, headerErr("truncated at byte %d: chunk is %d bytes", len(b), total)
-		}
-		return nil, headerErr("%d trailing bytes after the last block", uint64(len(b))-total)
+	dataStart := indexEnd + crcSize + int(h.filtersLen) + crcSize
+	ix := &Index{
+		Encoding:   h.enc,
+		MinT:       h.minT,
+		MaxT:       h.maxT,
+		Entries:    int(h.entries),
+		Blocks:     make([]BlockMeta, n),
+		FiltersLen: int(h.filtersLen),
+		Size:       dataStart + int(h.dataLen),
 	}
-	fEnd := fStart + int(h.filtersLen)
-	if want, got := binary.BigEndian.Uint32(b[fEnd:]), crc32.Checksum(b[fStart:fEnd], castagnoli); want != got {
-		return nil, headerErr("filter section crc mismatch: stored %#08x, computed %#08x", want, got)
-	}
-
-	c := &Chunk{enc: h.enc, minT: h.minT, maxT: h.maxT, entries: int(h.entries)}
-	c.blocks = make([]block, n)
-	c.metas = make([]BlockMeta, n)
-	off, fOff := int(dataStart), fStart
-	entries := 0
+	off, filters, entries := dataStart, 0, 0
 	for i := range n {
 		e := b[HeaderSize+i*IndexEntrySize:]
 		m := BlockMeta{
@@ -78,44 +117,39 @@ func Decode(b []byte) (*Chunk, error) {
 			return nil, headerErr("index entry %d: no entries", i)
 		case m.Offset != off:
 			return nil, headerErr("index entry %d: offset %d, want %d", i, m.Offset, off)
-		case m.CompressedLen > len(b)-off:
+		case m.CompressedLen > ix.Size-off:
 			return nil, headerErr("index entry %d: %d compressed bytes overrun the chunk", i, m.CompressedLen)
 		case m.UncompressedLen > MaxBlockSize:
 			return nil, headerErr("index entry %d: uncompressed length %d over the %d limit", i, m.UncompressedLen, MaxBlockSize)
 		case m.LineBytes > int64(m.UncompressedLen) || m.Entries > m.UncompressedLen/minEntryBytes:
 			return nil, headerErr("index entry %d: %d entries with %d line bytes cannot fit %d bytes", i, m.Entries, m.LineBytes, m.UncompressedLen)
-		case m.FilterLen > fEnd-fOff:
+		case m.FilterLen > ix.FiltersLen-filters:
 			return nil, headerErr("index entry %d: filter of %d bytes overruns the filter section", i, m.FilterLen)
 		}
-		c.blocks[i] = block{
-			BlockMeta: m,
-			data:      b[off : off+m.CompressedLen : off+m.CompressedLen],
-			filter:    b[fOff : fOff+m.FilterLen : fOff+m.FilterLen],
-		}
-		c.metas[i] = m
+		ix.Blocks[i] = m
 		off += m.CompressedLen
-		fOff += m.FilterLen
+		filters += m.FilterLen
 		entries += m.Entries
 	}
-	if off != len(b) {
-		return nil, headerErr("blocks cover %d of %d data bytes", off-int(dataStart), h.dataLen)
+	if off != ix.Size {
+		return nil, headerErr("blocks cover %d of %d data bytes", off-dataStart, h.dataLen)
 	}
-	if fOff != fEnd {
-		return nil, headerErr("block filters cover %d of %d filter bytes", fOff-fStart, h.filtersLen)
+	if filters != ix.FiltersLen {
+		return nil, headerErr("block filters cover %d of %d filter bytes", filters, h.filtersLen)
 	}
-	if entries != c.entries {
-		return nil, headerErr("blocks hold %d entries, header says %d", entries, c.entries)
+	if entries != ix.Entries {
+		return nil, headerErr("blocks hold %d entries, header says %d", entries, ix.Entries)
 	}
 	if n > 0 {
-		lo, hi := c.blocks[0].MinT, c.blocks[0].MaxT
-		for i := range c.blocks {
-			lo, hi = min(lo, c.blocks[i].MinT), max(hi, c.blocks[i].MaxT)
+		lo, hi := ix.Blocks[0].MinT, ix.Blocks[0].MaxT
+		for _, m := range ix.Blocks {
+			lo, hi = min(lo, m.MinT), max(hi, m.MaxT)
 		}
 		if lo != h.minT || hi != h.maxT {
 			return nil, headerErr("blocks span [%d, %d], header says [%d, %d]", lo, hi, h.minT, h.maxT)
 		}
 	}
-	return c, nil
+	return ix, nil
 }
 
 // Bounds returns the first and last entry timestamps (ns, inclusive); both

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -273,5 +274,44 @@ func sameEntriesErr(t *testing.T, what string, got, exp []Entry) {
 		if got[i].Timestamp != exp[i].Timestamp || !bytes.Equal(got[i].Line, exp[i].Line) {
 			t.Fatalf("%s: corruption went unnoticed: entry %d is {%d %q}, want {%d %q}", what, i, got[i].Timestamp, got[i].Line, exp[i].Timestamp, exp[i].Line)
 		}
+	}
+}
+
+func TestDecodeIndexFromPrefix(t *testing.T) {
+	c := NewMemChunkWithOptions(Options{Encoding: Zstd, BlockSize: 40, BloomBitsPerToken: 8})
+	appendAll(t, c, []Entry{ent(1, "one two"), ent(2, "three four five"), ent(3, "six"), ent(9, "seven eight nine ten")})
+	full, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Decode(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := HeaderAndIndexSize(full[:HeaderSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := DecodeIndex(full[:n])
+	if err != nil {
+		t.Fatalf("DecodeIndex(prefix of %d bytes): %v", n, err)
+	}
+	if ix.Size != len(full) || ix.Entries != d.Entries() || ix.Encoding != Zstd || ix.FiltersLen == 0 {
+		t.Fatalf("index %+v for a %d-byte chunk", ix, len(full))
+	}
+	if lo, hi := d.Bounds(); ix.MinT != lo || ix.MaxT != hi {
+		t.Fatalf("index bounds [%d, %d], chunk [%d, %d]", ix.MinT, ix.MaxT, lo, hi)
+	}
+	if !slices.Equal(ix.Blocks, d.Blocks()) {
+		t.Fatalf("index blocks %+v, chunk blocks %+v", ix.Blocks, d.Blocks())
+	}
+	for i, m := range ix.Blocks {
+		// The byte range a ranged GET would fetch holds the block.
+		if crc32.Checksum(full[m.Offset:m.Offset+m.CompressedLen], castagnoli) != m.CRC {
+			t.Fatalf("block %d: range [%d, +%d) does not hold the block", i, m.Offset, m.CompressedLen)
+		}
+	}
+	if _, err := DecodeIndex(full[:n-1]); err == nil || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("DecodeIndex of a short prefix: err=%v", err)
 	}
 }

@@ -29,9 +29,13 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(bb)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		ix, ixErr := DecodeIndex(b)
 		c, err := Decode(b)
 		if err != nil {
 			return
+		}
+		if ixErr != nil || ix.Size != len(b) || len(ix.Blocks) != len(c.Blocks()) {
+			t.Fatalf("Decode accepted what DecodeIndex did not: %v", ixErr)
 		}
 		lo, hi := c.Bounds()
 		for i := range c.Blocks() {
