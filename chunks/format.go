@@ -70,9 +70,12 @@ func blockErr(i int, format string, args ...any) error {
 }
 
 // BlockMeta describes one sealed block, as recorded in the chunk's index.
-// Counts (Entries, LineBytes) are exact, so a querier can answer
-// count_over_time and bytes_over_time for a block lying wholly inside a
-// step without decompressing it.
+// Counts (Entries, LineBytes) are exact for the block, so a querier can
+// answer count_over_time and bytes_over_time for a block lying wholly
+// inside a step without decompressing it. (An exact duplicate of an entry
+// in another block is counted in both blocks; iterators yield it once.
+// Appends drop duplicates within the head, so this needs the same line
+// and timestamp to straddle a block cut.)
 type BlockMeta struct {
 	MinT, MaxT      int64  // first and last entry timestamp, ns, inclusive
 	Entries         int    // number of entries
