@@ -112,9 +112,34 @@ func BenchmarkJSON(b *testing.B) {
 	b.Run("parse_status_ge_500", func(b *testing.B) {
 		benchPipeline(b, []Stage{NewJSONParser(), NewNumericLabelFilter(OpGreaterEqual, "status", 500)}, lines, total)
 	})
+	b.Run("parse_unique_labels", func(b *testing.B) {
+		benchUnique(b, []Stage{NewJSONParser()}, lines, total, `"trace_id":"`)
+	})
 	b.Run("expr_status_ge_500", func(b *testing.B) {
 		p := must(NewJSONExpressionParser([]JSONExpr{{"status", "status"}, {"tier", "user.tier"}}))
 		benchPipeline(b, []Stage{p, NewNumericLabelFilter(OpGreaterEqual, "status", 500)}, lines, total)
+	})
+}
+
+// benchUnique runs stages over lines whose trace id is rewritten for every
+// op, so every kept line has a new label set: the cost a log query pays
+// for lines with unique values (one labels.Labels per line).
+func benchUnique(b *testing.B, stages []Stage, lines [][]byte, total int, marker string) {
+	sp := NewPipeline(stages).ForStream(benchStream)
+	bufs := make([][]byte, len(lines))
+	offs := make([]int, len(lines))
+	for i, l := range lines {
+		bufs[i] = bytes.Clone(l)
+		offs[i] = bytes.Index(l, []byte(marker)) + len(marker)
+	}
+	const hexdigits = "0123456789abcdef"
+	measure(b, total/len(lines), func(i int) {
+		k := i % len(bufs)
+		buf := bufs[k]
+		for j, v := 0, uint64(i); j < 16; j, v = j+1, v>>4 {
+			buf[offs[k]+15-j] = hexdigits[v&15]
+		}
+		sp.Process(int64(i), buf, labels.EmptyLabels())
 	})
 }
 
@@ -125,6 +150,9 @@ func BenchmarkLogfmt(b *testing.B) {
 	})
 	b.Run("parse_duration_gt_250ms", func(b *testing.B) {
 		benchPipeline(b, []Stage{NewLogfmtParser(false, false), NewDurationLabelFilter(OpGreater, "duration", 250*time.Millisecond)}, lines, total)
+	})
+	b.Run("parse_unique_labels", func(b *testing.B) {
+		benchUnique(b, []Stage{NewLogfmtParser(false, false)}, lines, total, "trace_id=")
 	})
 }
 
