@@ -185,9 +185,9 @@ type pathElem struct {
 	isIndex bool
 }
 
-// ParseJSONPath parses a json expression path such as `a.b`, `list[0]`,
+// parseJSONPath parses a json expression path such as `a.b`, `list[0]`,
 // `m["k"]` or `a.b[1]["c d"]`.
-func ParseJSONPath(p string) ([]pathElem, error) {
+func parseJSONPath(p string) ([]pathElem, error) {
 	var out []pathElem
 	i := 0
 	readIdent := func() (string, error) {
@@ -285,7 +285,7 @@ func NewJSONExpressionParser(exprs []JSONExpr) (*JSONExpressionParser, error) {
 		if !model.LabelName(e.Label).IsValidLegacy() {
 			return nil, fmt.Errorf("json: invalid extracted label name %q", e.Label)
 		}
-		path, err := ParseJSONPath(e.Path)
+		path, err := parseJSONPath(e.Path)
 		if err != nil {
 			return nil, fmt.Errorf("json: expression %s=%q: %w", e.Label, e.Path, err)
 		}
@@ -492,7 +492,7 @@ func (u *UnpackParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 			if string(key) == "_entry" {
 				u.entry = appendUnescaped(u.entry[:0], d[i+1:end-1])
 				packed = true
-			} else if name := SanitizeLabelNameBytes(lbs, key); name != "" {
+			} else if name := sanitizedParsedName(lbs, key); name != "" {
 				u.names = append(u.names, name)
 				u.vals = append(u.vals, jsonValue(lbs, d[i:end], kind))
 			}
@@ -520,9 +520,9 @@ func (u *UnpackParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 	return u.entry, true
 }
 
-// SanitizeLabelNameBytes sanitizes key and resolves collisions with the
+// sanitizedParsedName sanitizes key and resolves collisions with the
 // stream labels, without allocating for names seen before.
-func SanitizeLabelNameBytes(lbs *LabelsBuilder, key []byte) string {
+func sanitizedParsedName(lbs *LabelsBuilder, key []byte) string {
 	start := len(lbs.arena)
 	lbs.arena = appendSanitized(lbs.arena, key)
 	name := lbs.arena[start:]
