@@ -123,3 +123,32 @@ func FuzzTimeParser(f *testing.F) {
 		_, _ = p(value)
 	})
 }
+
+// FuzzJSONLookup checks the selective lookup against decoding everything
+// with encoding/json and walking the result.
+func FuzzJSONLookup(f *testing.F) {
+	f.Add(`{"a":{"b":[1,{"c":"x\"y"}]},"d":true,"a":{"b":[2]}}`, `a.b[0]`)
+	f.Add(`{"log":{"level":"warn"},"items":[{"name":"a"},{"name":"b"}]}`, `items[-1].name`)
+	f.Add(`{"x.y":{"z":null}}`, `"x.y".z`)
+	f.Add(`{"n":-1.5e3,"s":"\u00e9"}`, `n`)
+	f.Fuzz(func(t *testing.T, doc, expr string) {
+		p, err := parseJPath(expr)
+		if err != nil || !json.Valid([]byte(doc)) || !utf8.ValidString(doc) {
+			return
+		}
+		var v any
+		if json.Unmarshal([]byte(doc), &v) != nil {
+			return
+		}
+		want, wok := p.eval(v)
+		got, gok := p.lookup(doc)
+		if wok != gok {
+			t.Fatalf("%s in %s: found %v, encoding/json path found %v", expr, doc, gok, wok)
+		}
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if string(wb) != string(gb) {
+			t.Fatalf("%s in %s: got %s, want %s", expr, doc, gb, wb)
+		}
+	})
+}

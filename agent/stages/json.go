@@ -2,6 +2,7 @@ package stages
 
 import (
 	"encoding/json"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 
@@ -59,22 +60,23 @@ func (s *jsonStage) Process(e *entry.Entry) bool {
 	if !ok {
 		return true
 	}
-	var v any
-	if err := json.Unmarshal([]byte(in), &v); err != nil {
+	// Validate, then pick out only the expressions' values: no map of the
+	// whole document is built.
+	start := skipWS(in, 0)
+	if !json.Valid(unsafeBytes(in)) || start >= len(in) || in[start] != '{' {
 		if s.drop {
 			s.opts.drop("malformed_json")
 			return false
 		}
 		return true
 	}
-	if _, ok := v.(map[string]any); !ok && s.drop {
-		s.opts.drop("malformed_json")
-		return false
-	}
 	for _, x := range s.exprs {
-		if r, ok := x.path.eval(v); ok {
+		if r, ok := x.path.lookup(in); ok {
 			e.Extracted[x.name] = r
 		}
 	}
 	return true
 }
+
+// unsafeBytes views s as bytes for read-only use.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
