@@ -1,7 +1,8 @@
 package chunks
 
 import (
-	"slices"
+	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -89,30 +90,49 @@ func appendBloom(dst []byte, bitsPerToken int, forEachLine func(func(line []byte
 			i = j
 		}
 	})
-	slices.Sort(hs)
-	hs = slices.Compact(hs)
 	*hp = hs
 	if len(hs) == 0 {
 		return dst
 	}
-	nbytes := min(max((len(hs)*bitsPerToken+7)/8, 8), bloomMaxBytes)
+	nbytes := min(max((distinct(hs)*bitsPerToken+7)/8, 8), bloomMaxBytes)
 	// k = ln2 · bits per token minimises false positives.
 	k := min(max(int(float64(bitsPerToken)*0.693+0.5), 1), bloomMaxK)
 	start := len(dst)
 	dst = append(dst, filterKindBloom, byte(k))
 	dst = append(dst, make([]byte, nbytes)...)
-	bits := dst[start+2:]
+	set := dst[start+2:]
 	m := uint64(nbytes) * 8
 	for _, h := range hs {
 		step := h>>32 | 1
 		x := h
 		for range k {
 			b := x % m
-			bits[b>>3] |= 1 << (b & 7)
+			set[b>>3] |= 1 << (b & 7)
 			x += step
 		}
 	}
 	return dst
+}
+
+// distinct estimates the number of distinct values in hs by linear
+// counting on a 64 Ki-bit bitmap: a few percent off up to several hundred
+// thousand values, and O(n) where sorting would be O(n log n). Only the
+// filter's size depends on it; repeated hashes set the same bits.
+func distinct(hs []uint64) int {
+	const m = 1 << 16
+	var bitmap [m / 64]uint64
+	for _, h := range hs {
+		b := h >> 48
+		bitmap[b>>6] |= 1 << (b & 63)
+	}
+	zeros := 0
+	for _, w := range bitmap {
+		zeros += 64 - bits.OnesCount64(w)
+	}
+	if zeros == 0 {
+		return len(hs) // saturated: fall back to the upper bound
+	}
+	return min(int(math.Ceil(-m*math.Log(float64(zeros)/m))), len(hs))
 }
 
 // filterMayContain reports whether a block filter admits a token hash. An
@@ -121,16 +141,16 @@ func filterMayContain(f []byte, h uint64) bool {
 	if len(f) < 3 || f[0] != filterKindBloom {
 		return true
 	}
-	k, bits := int(f[1]), f[2:]
+	k, set := int(f[1]), f[2:]
 	if k < 1 || k > bloomMaxK {
 		return true
 	}
-	m := uint64(len(bits)) * 8
+	m := uint64(len(set)) * 8
 	step := h>>32 | 1
 	x := h
 	for range k {
 		b := x % m
-		if bits[b>>3]&(1<<(b&7)) == 0 {
+		if set[b>>3]&(1<<(b&7)) == 0 {
 			return false
 		}
 		x += step

@@ -189,3 +189,18 @@ func BenchmarkAppendWithBloom(b *testing.B) {
 func binaryFiltersLen(b []byte) uint32 {
 	return uint32(b[32])<<24 | uint32(b[33])<<16 | uint32(b[34])<<8 | uint32(b[35])
 }
+
+func TestDistinctEstimate(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 10, 1000, 30_000, 200_000} {
+		var hs []uint64
+		for range n {
+			h := r.Uint64()
+			hs = append(hs, h, h, h) // every value three times
+		}
+		got := distinct(hs)
+		if diff := math.Abs(float64(got - n)); diff > 0.05*float64(n)+1 {
+			t.Errorf("distinct of %d values (each thrice) = %d", n, got)
+		}
+	}
+}
