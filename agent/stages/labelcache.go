@@ -1,8 +1,6 @@
 package stages
 
 import (
-	"strings"
-
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -13,7 +11,6 @@ type labelCache struct {
 	in   labels.Labels
 	have bool
 	out  map[string]labels.Labels
-	key  strings.Builder
 	b    *labels.Builder
 }
 
@@ -22,6 +19,23 @@ const labelCacheMax = 256
 // get returns in with set applied; set sets (name, value) pairs on the
 // builder and writes the same values to key.
 func (c *labelCache) get(in labels.Labels, key string, set func(b *labels.Builder)) labels.Labels {
+	c.check(in)
+	if l, ok := c.out[key]; ok {
+		return l
+	}
+	return c.build(in, key, set)
+}
+
+// getBytes is get with a byte key: a hit does not allocate.
+func (c *labelCache) getBytes(in labels.Labels, key []byte, set func(b *labels.Builder)) labels.Labels {
+	c.check(in)
+	if l, ok := c.out[string(key)]; ok {
+		return l
+	}
+	return c.build(in, string(key), set)
+}
+
+func (c *labelCache) check(in labels.Labels) {
 	if !c.have || !labels.Equal(c.in, in) {
 		c.in, c.have = in, true
 		clear(c.out)
@@ -29,9 +43,9 @@ func (c *labelCache) get(in labels.Labels, key string, set func(b *labels.Builde
 	if c.out == nil {
 		c.out = map[string]labels.Labels{}
 	}
-	if l, ok := c.out[key]; ok {
-		return l
-	}
+}
+
+func (c *labelCache) build(in labels.Labels, key string, set func(b *labels.Builder)) labels.Labels {
 	if c.b == nil {
 		c.b = labels.NewBuilder(in)
 	} else {

@@ -3,7 +3,6 @@ package stages
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -55,12 +54,12 @@ type labelsStage struct {
 	ns    []nameSource
 	cache labelCache
 	vals  []string
-	key   strings.Builder
+	key   []byte
 }
 
 func (s *labelsStage) Process(e *entry.Entry) bool {
 	s.vals = s.vals[:0]
-	s.key.Reset()
+	s.key = s.key[:0]
 	any := false
 	for _, x := range s.ns {
 		v, ok := valueString(e.Extracted[x.source])
@@ -70,13 +69,13 @@ func (s *labelsStage) Process(e *entry.Entry) bool {
 			any = true
 		}
 		s.vals = append(s.vals, v)
-		s.key.WriteString(v)
-		s.key.WriteByte(0xff)
+		s.key = append(s.key, v...)
+		s.key = append(s.key, 0xff)
 	}
 	if !any {
 		return true
 	}
-	e.Labels = s.cache.get(e.Labels, s.key.String(), func(b *labels.Builder) {
+	e.Labels = s.cache.getBytes(e.Labels, s.key, func(b *labels.Builder) {
 		for i, x := range s.ns {
 			if s.vals[i] != "" {
 				b.Set(x.name, s.vals[i])
