@@ -22,13 +22,19 @@ type bucket struct {
 	first, last float64
 }
 
-// bucketed reports whether op is evaluated with buckets.
-func bucketed(op syntax.RangeOp) bool {
+// bucketed reports whether op is evaluated with buckets. Sums of
+// unwrapped (fractional) values are bucketed only when a window is a
+// single cell (range <= step, or an instant query): adding per-cell sums
+// would associate the additions differently from Loki's left-to-right sum
+// and could change the last digit of the result. Counts and byte sums are
+// integers, exact either way.
+func bucketed(op syntax.RangeOp, unwrapped bool, rangeNs, step int64) bool {
 	switch op {
-	case syntax.RangeCount, syntax.RangeRate, syntax.RangeBytes, syntax.RangeBytesRate,
-		syntax.RangeSum, syntax.RangeMin, syntax.RangeMax, syntax.RangeFirst, syntax.RangeLast,
-		syntax.RangeAbsent:
+	case syntax.RangeCount, syntax.RangeBytes, syntax.RangeBytesRate,
+		syntax.RangeMin, syntax.RangeMax, syntax.RangeFirst, syntax.RangeLast, syntax.RangeAbsent:
 		return true
+	case syntax.RangeRate, syntax.RangeSum:
+		return !unwrapped || step == 0 || rangeNs <= step
 	}
 	return false
 }

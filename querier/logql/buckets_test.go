@@ -41,7 +41,7 @@ func TestBucketedWindowsMatchBruteForce(t *testing.T) {
 		}
 		aggs := []agg{
 			{"count_over_time", func(vs []float64) float64 { return float64(len(vs)) }},
-			{"sum_over_time", func(vs []float64) float64 {
+			{"sum_over_time", func(vs []float64) float64 { // left to right, as Loki
 				s := 0.0
 				for _, v := range vs {
 					s += v

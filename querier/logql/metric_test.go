@@ -323,3 +323,26 @@ func TestSeriesLimit(t *testing.T) {
 		t.Errorf("an aggregated query under the limit failed: %v", err)
 	}
 }
+
+func TestSumOverTimeAddsLeftToRightAsLoki(t *testing.T) {
+	// Window (10s,30s] holds 0.1, 0.2, 0.3: (0.1+0.2)+0.3 differs in the
+	// last bit from 0.1+(0.2+0.3), and Loki prints every bit.
+	src := newSource(t, map[string][]testEntry{`{app="f"}`: {e(15*s, "v=0.1"), e(25*s, "v=0.2"), e(28*s, "v=0.3")}})
+	vs := []float64{0.1, 0.2, 0.3} // variables: constants would fold exactly
+	sum := (vs[0] + vs[1]) + vs[2]
+	for _, tt := range []struct {
+		q    string
+		want float64
+	}{
+		{`sum_over_time({app="f"} | logfmt | unwrap v [20s])`, sum},
+		{`rate({app="f"} | logfmt | unwrap v [20s])`, sum / 20},
+	} {
+		res := runQuery(t, src, rangeParams(tt.q, 30*s, 30*s, 10*s))
+		if len(res.Matrix) != 1 || len(res.Matrix[0].Points) != 1 {
+			t.Fatalf("%s: got %s", tt.q, matrixString(res.Matrix))
+		}
+		if got := res.Matrix[0].Points[0].V; got != tt.want {
+			t.Errorf("%s: got %.17g, want %.17g", tt.q, got, tt.want)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 		src:       newSampleMerger(q, streams, ex, bare, plain, filters),
 		windows:   map[uint64]*window{},
 		unwrapped: e.Left.Unwrap != nil,
-		bucketed:  bucketed(e.Op),
+		bucketed:  bucketed(e.Op, e.Left.Unwrap != nil, rangeNs, st.step),
 	}
 	if e.Param != nil {
 		r.phi = *e.Param
