@@ -56,15 +56,13 @@ func (s *Store) CompactIndex(ctx context.Context, tenant string, t int64) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("compact %s: %w", dir, err)
 	}
-	r, err := index.Open(out)
-	if err != nil {
-		return 0, fmt.Errorf("compact %s: reopen merged segment: %w", dir, err)
+	if _, err := index.Open(out); err != nil {
+		return 0, fmt.Errorf("compact %s: verify merged segment: %w", dir, err)
 	}
 	key := indexKey(tenant, p, CompactorWriter, s.nextNano())
 	if err := uploadBytes(ctx, s.bkt, key, out); err != nil {
 		return 0, fmt.Errorf("compact %s: put %s: %w", dir, key, err)
 	}
-	s.cache.add(key, r)
 	s.addListed(dir, key)
 	for _, name := range merged {
 		if err := s.bkt.Delete(ctx, name); err != nil && !s.bkt.IsObjNotFoundErr(err) {

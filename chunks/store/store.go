@@ -173,7 +173,7 @@ func (s *Store) get(ctx context.Context, key string, sizeHint int) ([]byte, erro
 // assigned to every index period it overlaps, and one segment object is
 // written per period, named after writer (e.g. the ingester's name) and the
 // current time. A segment written here is visible to this Store's Index at
-// once. On error, segments of other periods may already be written;
+// once (it is listed, not cached: writers do not pay for a cache). On error, segments of other periods may already be written;
 // rewriting the same series is harmless because readers deduplicate chunk
 // references.
 func (s *Store) PutIndex(ctx context.Context, tenant, writer string, series []index.Series) error {
@@ -199,14 +199,14 @@ func (s *Store) PutIndex(ctx context.Context, tenant, writer string, series []in
 		if err != nil {
 			return fmt.Errorf("put index %s: %w", key, err)
 		}
-		r, err := index.Open(seg)
-		if err != nil {
-			return fmt.Errorf("put index %s: reopen: %w", key, err)
+		if _, err := index.Open(seg); err != nil {
+			return fmt.Errorf("put index %s: verify: %w", key, err)
 		}
 		if err := uploadBytes(ctx, s.bkt, key, seg); err != nil {
 			return fmt.Errorf("put index %s: %w", key, err)
 		}
-		s.cache.add(key, r)
+		// Not cached: an ingester never reads its segments back, and a
+		// querier in the same process downloads it once on first use.
 		s.addListed(indexDir(tenant, p), key)
 	}
 	return nil
@@ -427,6 +427,11 @@ func (s *Store) fetchSegment(ctx context.Context, name string) (*index.Reader, e
 		s.mu.Unlock()
 		select {
 		case <-d.done:
+			if d.err != nil && ctx.Err() == nil && (errors.Is(d.err, context.Canceled) || errors.Is(d.err, context.DeadlineExceeded)) {
+				// The download we joined was abandoned by its caller; ours is
+				// still wanted.
+				return s.fetchSegment(ctx, name)
+			}
 			return d.r, d.err
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -32,6 +32,9 @@ func BenchmarkIndexCached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	if _, err := s.Index(ctx, "t", 0, 24*hour-1); err != nil { // fill the cache
+		b.Fatal(err)
+	}
 	size = s.cache.bytes()
 	b.SetBytes(size)
 	b.ReportAllocs()
@@ -74,6 +77,9 @@ func BenchmarkIndexCold(b *testing.B) {
 		if err := w.PutIndex(ctx, "t", "w", benchSeries(1000, h*hour)); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if _, err := w.Index(ctx, "t", 0, 24*hour-1); err != nil {
+		b.Fatal(err)
 	}
 	b.SetBytes(w.cache.bytes())
 	b.ReportAllocs()
