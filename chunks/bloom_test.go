@@ -204,3 +204,40 @@ func TestDistinctEstimate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTokens checks the tokenizer's invariants on arbitrary input: tokens
+// are non-empty runs of token bytes that, joined, give the input with its
+// separators removed; whole tokens of a needle are among its tokens and
+// never touch its ends.
+func FuzzTokens(f *testing.F) {
+	f.Add([]byte(`level=info msg="GET /api" trace_id=4bf92f35`))
+	f.Add([]byte("\xff\xfe a_b"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		var joined, stripped []byte
+		for _, tok := range AppendTokens(nil, s) {
+			if len(tok) == 0 {
+				t.Fatal("empty token")
+			}
+			for _, c := range tok {
+				if !tokenByte[c] {
+					t.Fatalf("token %q holds separator %q", tok, c)
+				}
+			}
+			joined = append(joined, tok...)
+		}
+		for _, c := range s {
+			if tokenByte[c] {
+				stripped = append(stripped, c)
+			}
+		}
+		if string(joined) != string(stripped) {
+			t.Fatalf("tokens join to %q, want %q", joined, stripped)
+		}
+		for _, tok := range WholeTokens(s) {
+			start := cap(s) - cap(tok)
+			if start <= 0 || start+len(tok) >= len(s) || tokenByte[s[start-1]] || tokenByte[s[start+len(tok)]] {
+				t.Fatalf("whole token %q at %d is not bounded by separators in %q", tok, start, s)
+			}
+		}
+	})
+}
