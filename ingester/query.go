@@ -160,3 +160,53 @@ func (i *Ingester) Stats(tenantID string, from, through int64, ms []*labels.Matc
 	}
 	return st
 }
+
+// StreamVolume is one stream's data in a time range.
+type StreamVolume struct {
+	Labels labels.Labels
+	// Chunks lists the stream's in-memory chunks overlapping the range with
+	// their bounds and uncompressed sizes, so callers can apportion bytes
+	// to steps.
+	Chunks []ChunkVolume
+}
+
+// ChunkVolume is a chunk's time span and uncompressed bytes.
+type ChunkVolume struct {
+	MinT, MaxT int64
+	Bytes      uint64
+	Entries    uint64
+}
+
+// Volume returns, per stream of tenantID matching ms, its in-memory chunks
+// overlapping [from, through).
+func (i *Ingester) Volume(tenantID string, from, through int64, ms []*labels.Matcher) []StreamVolume {
+	t := i.lookupTenant(tenantID)
+	if t == nil {
+		return nil
+	}
+	var out []StreamVolume
+	for _, s := range t.matching(ms) {
+		var v StreamVolume
+		s.mu.Lock()
+		add := func(c *chunks.MemChunk) {
+			if c == nil || c.Entries() == 0 {
+				return
+			}
+			minT, maxT := c.Bounds()
+			if maxT < from || minT >= through {
+				return
+			}
+			v.Chunks = append(v.Chunks, ChunkVolume{MinT: minT, MaxT: maxT, Bytes: uint64(c.UncompressedSize()), Entries: uint64(c.Entries())})
+		}
+		for _, cd := range s.closed {
+			add(cd.chunk)
+		}
+		add(s.head)
+		s.mu.Unlock()
+		if len(v.Chunks) > 0 {
+			v.Labels = s.labels
+			out = append(out, v)
+		}
+	}
+	return out
+}

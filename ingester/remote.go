@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +28,8 @@ const (
 	SeriesPath = "/ingester/v1/series"
 	// StatsPath returns IndexStats as JSON.
 	StatsPath = "/ingester/v1/stats"
+	// VolumePath returns []StreamVolume as JSON.
+	VolumePath = "/ingester/v1/volume"
 	// FrameContentType marks a select response.
 	FrameContentType = "application/x-plg-frames"
 )
@@ -94,6 +97,39 @@ func (i *Ingester) RegisterInternalRoutes(r gin.IRouter) {
 	r.POST(SelectPath, i.handleSelect)
 	r.POST(SeriesPath, i.handleSeries)
 	r.POST(StatsPath, i.handleStats)
+	r.POST(VolumePath, i.handleVolume)
+}
+
+// remoteVolume is StreamVolume on the wire.
+type remoteVolume struct {
+	Labels map[string]string `json:"labels"`
+	Chunks []ChunkVolume     `json:"chunks"`
+}
+
+func (i *Ingester) handleVolume(c *gin.Context) {
+	id, req, ms, ok := i.decodeRemote(c)
+	if !ok {
+		return
+	}
+	vols := i.Volume(id, req.From, req.Through, ms)
+	out := make([]remoteVolume, len(vols))
+	for k, v := range vols {
+		out[k] = remoteVolume{Labels: v.Labels.Map(), Chunks: v.Chunks}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// DecodeVolume reads a volume response.
+func DecodeVolume(r io.Reader) ([]StreamVolume, error) {
+	var in []remoteVolume
+	if err := json.NewDecoder(r).Decode(&in); err != nil {
+		return nil, err
+	}
+	out := make([]StreamVolume, len(in))
+	for k, v := range in {
+		out[k] = StreamVolume{Labels: labels.FromMap(v.Labels), Chunks: v.Chunks}
+	}
+	return out, nil
 }
 
 func (i *Ingester) decodeRemote(c *gin.Context) (string, *RemoteRequest, []*labels.Matcher, bool) {

@@ -89,6 +89,8 @@ func (a *API) RegisterRoutes(r gin.IRouter) {
 		r.Handle(m, "/loki/api/v1/label/:name/values", a.labelValues)
 		r.Handle(m, "/loki/api/v1/series", a.series)
 		r.Handle(m, "/loki/api/v1/index/stats", a.indexStats)
+		r.Handle(m, "/loki/api/v1/index/volume", a.volume)
+		r.Handle(m, "/loki/api/v1/index/volume_range", a.volumeRange)
 		r.Handle(m, "/loki/api/v1/format_query", a.formatQuery)
 		r.Handle(m, "/loki/api/v1/detected_labels", a.detectedLabels)
 		r.Handle(m, "/loki/api/v1/detected_fields", a.detectedFields)

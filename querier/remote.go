@@ -111,6 +111,24 @@ func (r *Remote) Stats(ctx context.Context, tenant string, from, through int64, 
 	return total, nil
 }
 
+// Volume implements Ingesters.
+func (r *Remote) Volume(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]ingester.StreamVolume, error) {
+	var out []ingester.StreamVolume
+	for _, addr := range r.addrs {
+		resp, err := r.post(ctx, addr, ingester.VolumePath, tenant, ingester.RemoteRequest{From: from, Through: through, Matchers: ingester.ToRemoteMatchers(ms)})
+		if err != nil {
+			return nil, err
+		}
+		vols, err := ingester.DecodeVolume(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ingester %s: decoding volume: %w", addr, err)
+		}
+		out = append(out, vols...)
+	}
+	return out, nil
+}
+
 // Select implements Ingesters. Each ingester's response is read lazily as
 // the returned iterators advance.
 func (r *Remote) Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,

@@ -22,6 +22,7 @@ type Ingesters interface {
 		ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error)
 	Series(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]labels.Labels, error)
 	Stats(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) (ingester.IndexStats, error)
+	Volume(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]ingester.StreamVolume, error)
 }
 
 // Local adapts an in-process ingester to Ingesters.
@@ -38,6 +39,10 @@ func (l Local) Series(_ context.Context, tenant string, from, through int64, ms 
 
 func (l Local) Stats(_ context.Context, tenant string, from, through int64, ms []*labels.Matcher) (ingester.IndexStats, error) {
 	return l.Ingester.Stats(tenant, from, through, ms), nil
+}
+
+func (l Local) Volume(_ context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]ingester.StreamVolume, error) {
+	return l.Ingester.Volume(tenant, from, through, ms), nil
 }
 
 // Querier reads streams from the ingesters and the store.

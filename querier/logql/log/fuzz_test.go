@@ -32,6 +32,7 @@ func FuzzJSONParser(f *testing.F) {
 		f.Add(s)
 	}
 	jp := NewJSONParser()
+	hinted := NewLineSampleExtractor(CountSample, NewPipeline([]Stage{NewJSONParser()}), []string{"a_extracted", "c_e"}, false)
 	xp := must(NewJSONExpressionParser([]JSONExpr{{"a", "a"}, {"b", "c.e[2]"}, {"x", `x[0]`}}))
 	f.Fuzz(func(t *testing.T, line string) {
 		stream := labels.FromStrings("a", "s")
@@ -47,6 +48,8 @@ func FuzzJSONParser(f *testing.F) {
 		_, got, _ = runStages(t, []Stage{xp}, stream, line)
 		checkLabels(t, got)
 		_, got, _ = runStages(t, []Stage{NewUnpackParser()}, stream, line)
+		checkLabels(t, got)
+		_, got, _, _ = hinted.ForStream(stream).Process(0, []byte(line), labels.EmptyLabels())
 		checkLabels(t, got)
 	})
 }
@@ -68,6 +71,9 @@ func FuzzLogfmtParser(f *testing.F) {
 		if !strict && got.Has(ErrorLabel) {
 			t.Fatalf("lenient parser set an error: %s", got)
 		}
+		hinted := NewLineSampleExtractor(CountSample, NewPipeline([]Stage{NewLogfmtParser(strict, keepEmpty)}), []string{"a", "level_extracted"}, false)
+		_, got, _, _ = hinted.ForStream(labels.FromStrings("level", "s")).Process(0, []byte(line), labels.EmptyLabels())
+		checkLabels(t, got)
 		p := must(NewLogfmtExpressionParser([]LogfmtExpr{{"a", "a"}, {"lvl", "level"}}, strict, keepEmpty))
 		_, got, _ = runStages(t, []Stage{p}, labels.EmptyLabels(), line)
 		checkLabels(t, got)

@@ -128,3 +128,30 @@ func TestLabelPresentFilter(t *testing.T) {
 		t.Fatal("hints disabled by the presence filter")
 	}
 }
+
+func TestHints_ParsingStopsOnceWantedLabelsAreFound(t *testing.T) {
+	noErr := NewStringLabelFilter(labels.MustNewMatcher(labels.MatchEqual, ErrorLabel, ""))
+	tests := []struct {
+		name   string
+		parser func() Stage
+		line   string
+	}{
+		{"json", func() Stage { return NewJSONParser() }, `{"level":"warn","x": oops`},
+		{"logfmt", func() Stage { return NewLogfmtParser(true, false) }, `level=warn x="unterminated`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Like Loki: once level is found the malformed rest is not read.
+			e := NewLineSampleExtractor(CountSample, NewPipeline([]Stage{tt.parser()}), []string{"level"}, false)
+			_, got, _, ok := e.ForStream(labels.EmptyLabels()).Process(0, []byte(tt.line), labels.EmptyLabels())
+			if !ok || !labels.Equal(got, labels.FromStrings("level", "warn")) {
+				t.Fatalf("got %s ok=%v", got, ok)
+			}
+			// A filter on __error__ needs the whole line checked.
+			e = NewLineSampleExtractor(CountSample, NewPipeline([]Stage{tt.parser(), noErr}), []string{"level"}, false)
+			if _, got, _, ok := e.ForStream(labels.EmptyLabels()).Process(0, []byte(tt.line), labels.EmptyLabels()); ok {
+				t.Fatalf("malformed line passed __error__=\"\": %s", got)
+			}
+		})
+	}
+}

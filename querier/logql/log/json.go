@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -22,7 +23,12 @@ type JSONParser struct {
 	cache  *nameCache          // names' cache for the current stream
 	field  int                 // ordinal of the current scalar field in the line
 	wanted map[string]struct{} // extraction hints; nil extracts everything
+	found  int                 // wanted labels set in this run
 }
+
+// errFoundAll stops a hinted parse once every wanted label is set; like
+// Loki, the rest of the line is then not checked for syntax errors.
+var errFoundAll = errors.New("found all wanted labels")
 
 // NewJSONParser returns the `| json` stage.
 func NewJSONParser() *JSONParser {
@@ -33,7 +39,7 @@ func NewJSONParser() *JSONParser {
 func (j *JSONParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	j.lbs = lbs
 	j.prefix = j.prefix[:0]
-	j.field = 0
+	j.field, j.found = 0, 0
 	j.cache = j.names.forBuilder(lbs)
 	lbs.newParserRun()
 	i := skipWS(line, 0)
@@ -41,7 +47,7 @@ func (j *JSONParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, 
 		lbs.setError(ErrJSON, "json: line is not a JSON object")
 		return line, true
 	}
-	if _, err := j.object(line, i, 0); err != nil {
+	if _, err := j.object(line, i, 0); err != nil && err != errFoundAll {
 		lbs.setError(ErrJSON, err.Error())
 	}
 	j.lbs = nil
@@ -104,7 +110,9 @@ func (j *JSONParser) object(d []byte, i, depth int) (int, error) {
 				return 0, err
 			}
 			if kind == jsonString || kind == jsonNumber || kind == jsonBool {
-				j.setField(key, d[i:end], kind, esc)
+				if j.setField(key, d[i:end], kind, esc) {
+					return 0, errFoundAll
+				}
 			}
 			i = end
 		}
@@ -123,7 +131,9 @@ func (j *JSONParser) object(d []byte, i, depth int) (int, error) {
 	}
 }
 
-func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
+// setField sets one scalar field; with extraction hints it reports whether
+// every wanted label has now been found.
+func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) bool {
 	k := j.field
 	j.field++
 	name, ok := j.cache.get(k, j.prefix, key)
@@ -139,13 +149,19 @@ func (j *JSONParser) setField(key, v []byte, kind jsonKind, esc bool) {
 		j.cache.put(k, j.prefix, key, name)
 	}
 	if name == "" {
-		return
+		return false
 	}
+	var set bool
 	if kind == jsonString {
-		j.lbs.setParsed(name, jsonString2(j.lbs, v[1:len(v)-1], esc))
-		return
+		set = j.lbs.setParsed(name, jsonString2(j.lbs, v[1:len(v)-1], esc))
+	} else {
+		set = j.lbs.setParsed(name, j.lbs.view(v))
 	}
-	j.lbs.setParsed(name, j.lbs.view(v))
+	if set && j.wanted != nil {
+		j.found++
+		return j.found >= len(j.wanted)
+	}
+	return false
 }
 
 // jsonString2 returns the decoded content of a JSON string, valid for the

@@ -265,29 +265,31 @@ func (b *LabelsBuilder) intern(v []byte) string {
 func (b *LabelsBuilder) newParserRun() { b.gen++ }
 
 // setParsed sets a label found by the current parser run unless the run
-// already set it.
-func (b *LabelsBuilder) setParsed(name, value string) {
+// already set it, and reports whether it did.
+func (b *LabelsBuilder) setParsed(name, value string) bool {
 	bit := nameBit(name)
 	if b.addMask&bit == 0 && len(b.del) == 0 && name != ErrorLabel && name != ErrorDetailsLabel {
 		b.addMask |= bit
 		b.add = append(b.add, entry{name: name, value: value, gen: b.gen})
-		return
+		return true
 	}
 	for i := range b.add {
 		e := &b.add[i]
 		if e.name == name {
-			if e.gen != b.gen {
-				e.value, e.gen = value, b.gen
+			if e.gen == b.gen {
+				return false
 			}
-			return
+			e.value, e.gen = value, b.gen
+			return true
 		}
 	}
 	if len(b.del) > 0 || name == ErrorLabel || name == ErrorDetailsLabel {
 		b.set(name, value, b.gen)
-		return
+		return true
 	}
 	b.addMask |= bit
 	b.add = append(b.add, entry{name: name, value: value, gen: b.gen})
+	return true
 }
 
 // nameBit maps a name to one bit of LabelsBuilder.addMask, a one-word

@@ -214,6 +214,7 @@ func NewLogfmtParser(strict, keepEmpty bool) *LogfmtParser {
 func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte, bool) {
 	lbs.newParserRun()
 	cache := l.names.forBuilder(lbs)
+	found := 0
 	d := &l.dec
 	d.reset(line)
 	for k := 0; ; k++ {
@@ -246,7 +247,13 @@ func (l *LogfmtParser) Process(_ int64, line []byte, lbs *LabelsBuilder) ([]byte
 		if v == "" && !l.keepEmpty {
 			continue
 		}
-		lbs.setParsed(name, v)
+		if lbs.setParsed(name, v) && l.wanted != nil {
+			// Like Loki, stop once every wanted label is set; the rest
+			// of the line is then not checked for syntax errors.
+			if found++; found >= len(l.wanted) {
+				break
+			}
+		}
 	}
 	return line, true
 }
