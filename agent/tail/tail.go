@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,7 +49,7 @@ const (
 	DefaultMaxLineSize = 1 << 20
 	DefaultMinPoll     = 250 * time.Millisecond
 	DefaultMaxPoll     = time.Second
-	readChunk          = 64 << 10
+	readChunk          = 32 << 10
 	// settlePolls is how many idle polls a rotated-away or deleted file is
 	// given for a writer that has not reopened yet.
 	settlePolls = 2
@@ -216,6 +217,7 @@ func (t *Tailer) Run(ctx context.Context, h Handler) (err error) {
 		case pathError:
 			t.log.Warn("stat failed", "err", serr)
 		}
+		t.releaseBuffer()
 		h.Idle(time.Now())
 		timer.Reset(poll)
 		select {
@@ -304,10 +306,23 @@ func (t *Tailer) open(path string, off int64) error {
 	return nil
 }
 
-func (t *Tailer) resetBuffer(off int64) {
-	if t.buf == nil {
-		t.buf = make([]byte, readChunk)
+// bufPool holds read buffers: an idle file (no partial line pending) gives
+// its buffer back, so a node with hundreds of quiet files does not keep a
+// buffer for each.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// releaseBuffer returns the buffer to the pool when it holds nothing.
+func (t *Tailer) releaseBuffer() {
+	if t.buf != nil && t.r == t.w && !t.discarding {
+		if len(t.buf) == readChunk {
+			b := t.buf
+			bufPool.Put(&b)
+		}
+		t.buf, t.r, t.w = nil, 0, 0
 	}
+}
+
+func (t *Tailer) resetBuffer(off int64) {
 	t.r, t.w, t.off = 0, 0, off
 	t.long, t.discarding = t.long[:0], false
 }
@@ -315,6 +330,10 @@ func (t *Tailer) resetBuffer(off int64) {
 // readOnce reads what is available (up to one buffer) and emits complete
 // lines. It returns the number of bytes read.
 func (t *Tailer) readOnce() (int, error) {
+	if t.buf == nil {
+		bp := bufPool.Get().(*[]byte)
+		t.buf = *bp
+	}
 	if t.r > 0 {
 		n := copy(t.buf, t.buf[t.r:t.w])
 		t.r, t.w = 0, n

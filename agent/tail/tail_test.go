@@ -349,3 +349,59 @@ func TestTrackerMergedTicketCommitsWholeRange(t *testing.T) {
 		t.Fatalf("in flight %d, want 0", tr.inFlight())
 	}
 }
+
+// idleProbe records, from the tailer's goroutine, whether the tailer held a
+// read buffer while idle.
+type idleProbe struct {
+	collector
+	tl         *Tailer
+	idleWithBuf, idleCalls int
+}
+
+func (p *idleProbe) Idle(time.Time) {
+	p.mu.Lock()
+	p.idleCalls++
+	if p.tl.buf != nil {
+		p.idleWithBuf++
+	}
+	p.mu.Unlock()
+}
+
+func TestTailerIdleFileHoldsNoBufferUnlessALineIsPending(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		wantBuf bool
+	}{
+		{name: "complete lines: buffer released", content: "a\nb\n", wantBuf: false},
+		{name: "partial line pending: buffer kept", content: "a\npartial", wantBuf: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a.log")
+			appendFile(t, path, tc.content)
+			tl := New(Config{Path: path, MinPoll: time.Millisecond, MaxPoll: 2 * time.Millisecond})
+			p := &idleProbe{tl: tl}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- tl.Run(ctx, p) }()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				p.mu.Lock()
+				n := p.idleCalls
+				p.mu.Unlock()
+				if n >= 3 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := p.idleWithBuf > 0; got != tc.wantBuf {
+				t.Fatalf("held a buffer while idle: %v, want %v", got, tc.wantBuf)
+			}
+		})
+	}
+}
