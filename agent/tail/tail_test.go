@@ -354,7 +354,7 @@ func TestTrackerMergedTicketCommitsWholeRange(t *testing.T) {
 // read buffer while idle.
 type idleProbe struct {
 	collector
-	tl         *Tailer
+	tl                     *Tailer
 	idleWithBuf, idleCalls int
 }
 
