@@ -234,9 +234,9 @@ func TestGroupCommitSharesOneFsyncAmongConcurrentCallers(t *testing.T) {
 	dir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	w := openTest(t, Options{Dir: dir, Sync: SyncAlways, Registerer: reg})
-	// A disk whose fsync takes 5 ms: callers arriving meanwhile must join
+	// A disk whose fsync takes 10 ms: callers arriving meanwhile must join
 	// the next batch rather than queue one fsync each.
-	w.syncFile = func(f *os.File) error { time.Sleep(5 * time.Millisecond); return f.Sync() }
+	w.syncFile = func(f *os.File) error { time.Sleep(10 * time.Millisecond); return f.Sync() }
 	before := testutil.ToFloat64(w.m.fsyncs)
 	const writers, calls = 8, 20
 	rec := testRecord(1, 100<<10)
@@ -258,7 +258,10 @@ func TestGroupCommitSharesOneFsyncAmongConcurrentCallers(t *testing.T) {
 	if fsyncs < 1 {
 		t.Fatalf("no fsync counted for %v SyncAlways calls", total)
 	}
-	if fsyncs > total/3 {
+	// Without sharing it would be one fsync per call. On an idle machine
+	// this is ~5 calls per fsync; the bound leaves room for a loaded
+	// scheduler that is slow to run the woken callers.
+	if fsyncs > total/2 {
 		t.Fatalf("%v fsyncs for %v concurrent calls: group commit is not sharing fsyncs", fsyncs, total)
 	}
 	if got := testutil.ToFloat64(w.m.records); got != total {
@@ -533,11 +536,16 @@ func TestSyncIntervalFsyncsWhileWritersKeepLogging(t *testing.T) {
 		time.Sleep(500 * time.Microsecond)
 		return f.Write(p)
 	}
-	stop := time.Now().Add(100 * time.Millisecond)
+	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for time.Now().Before(stop) {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				if err := w.Log(testRecord(1, 100)); err != nil {
 					t.Error(err)
 					return
@@ -545,8 +553,13 @@ func TestSyncIntervalFsyncsWhileWritersKeepLogging(t *testing.T) {
 			}
 		})
 	}
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(w.m.fsyncs) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
 	wg.Wait()
-	if got := testutil.ToFloat64(w.m.fsyncs); got < 2 {
-		t.Fatalf("%v fsyncs in 100ms of sustained load with a 2ms sync interval", got)
+	if got := testutil.ToFloat64(w.m.fsyncs); got < 3 {
+		t.Fatalf("%v fsyncs in 10s of sustained load with a 2ms sync interval", got)
 	}
 }
