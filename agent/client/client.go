@@ -32,7 +32,7 @@ type Client struct {
 	in      chan entry.Entry
 	ext     labels.Labels
 
-	// now and sleep are replaceable in tests.
+	// sleep waits between retries; replaceable in tests.
 	sleep func(ctx context.Context, d time.Duration) bool
 
 	req     push.Request

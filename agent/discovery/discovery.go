@@ -211,15 +211,6 @@ func publicLabels(b *labels.Builder) labels.Labels {
 	return labels.New(keep...)
 }
 
-func firstNonEmpty(a ...string) string {
-	for _, s := range a {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
 func contains(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {

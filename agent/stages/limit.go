@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
@@ -97,5 +96,3 @@ func (s *limitStage) Process(e *entry.Entry) bool {
 	}
 	return true
 }
-
-func (c LimitConfig) String() string { return fmt.Sprintf("rate=%g burst=%d", c.Rate, c.Burst) }

@@ -108,7 +108,7 @@ func (s *templateStage) Process(e *entry.Entry) bool {
 	return true
 }
 
-// lineTemplate renders a replace-stage template with .Value and extracted.
+// renderTemplate executes t into sb and returns the text.
 func renderTemplate(t *template.Template, sb *strings.Builder, data map[string]any) (string, error) {
 	sb.Reset()
 	if err := t.Execute(sb, data); err != nil {
