@@ -94,6 +94,7 @@ func (a *API) RegisterRoutes(r gin.IRouter) {
 		r.Handle(m, "/loki/api/v1/format_query", a.formatQuery)
 		r.Handle(m, "/loki/api/v1/detected_labels", a.detectedLabels)
 		r.Handle(m, "/loki/api/v1/detected_fields", a.detectedFields)
+		r.Handle(m, "/loki/api/v1/detected_field/:name/values", a.detectedFieldValues)
 		r.Handle(m, "/loki/api/v1/patterns", a.patterns)
 	}
 	r.GET("/loki/api/v1/tail", a.tail)
@@ -213,13 +214,13 @@ func (a *API) runQuery(c *gin.Context, tenants []string, p logql.Params) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.QueryTimeout)
 	defer cancel()
+	p.CategorizeLabels = strings.Contains(c.GetHeader("X-Loki-Response-Encoding-Flags"), "categorize-labels")
 	res, err := a.engine.Query(ctx, source{q: a.q, tenants: tenants}, p)
 	if err != nil {
 		a.writeError(c, err)
 		return
 	}
-	categorize := strings.Contains(c.GetHeader("X-Loki-Response-Encoding-Flags"), "categorize-labels")
-	a.writeJSON(c, appendResult(make([]byte, 0, 4096), &res, categorize))
+	a.writeJSON(c, appendResult(make([]byte, 0, 4096), &res, p.CategorizeLabels))
 }
 
 // selectorMatchers parses the optional query= selector of the metadata
@@ -365,16 +366,8 @@ func (a *API) formatQuery(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "success", "data": expr.String()})
 }
 
-// The detected_* and patterns endpoints answer in shape so Grafana's
-// features that probe them fall back gracefully; filling them is future work.
-func (a *API) detectedLabels(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"detectedLabels": []any{}})
-}
-
-func (a *API) detectedFields(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"fields": []any{}, "limit": 1000})
-}
-
+// patterns answers in shape with no patterns: pattern mining is not built,
+// and Grafana treats an empty list as "no patterns found".
 func (a *API) patterns(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "success", "data": []any{}})
 }

@@ -2,6 +2,7 @@ package logql
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/plgstack/plg/querier/logql/log"
 	"github.com/plgstack/plg/querier/logql/syntax"
@@ -24,7 +25,7 @@ func buildPipeline(sel *syntax.LogSelectorExpr) (*log.Pipeline, error) {
 
 func buildStages(sel *syntax.LogSelectorExpr) ([]log.Stage, error) {
 	stages := make([]log.Stage, 0, len(sel.Stages)+1)
-	for _, s := range sel.Stages {
+	for _, s := range hoistLineFilters(sel.Stages) {
 		st, err := buildStage(s)
 		if err != nil {
 			return nil, badRequestf("stage '%s': %w", s, err)
@@ -32,6 +33,40 @@ func buildStages(sel *syntax.LogSelectorExpr) ([]log.Stage, error) {
 		stages = append(stages, st)
 	}
 	return stages, nil
+}
+
+// hoistLineFilters moves each line filter ahead of the stages before it
+// that neither change the line nor are line filters themselves: parsers
+// other than unpack, label filters, label_format, drop and keep. Those
+// stages never drop a line the filter would keep, and the filter sees the
+// same bytes, so the result is the same while lines the filter rejects are
+// no longer parsed. A filter never moves past line_format, decolorize or
+// unpack, which rewrite the line, nor past another line filter.
+func hoistLineFilters(stages []syntax.Stage) []syntax.Stage {
+	out := make([]syntax.Stage, 0, len(stages))
+	for _, s := range stages {
+		if _, ok := s.(*syntax.LineFilter); !ok {
+			out = append(out, s)
+			continue
+		}
+		i := len(out)
+		for i > 0 && keepsLine(out[i-1]) {
+			i--
+		}
+		out = slices.Insert(out, i, s)
+	}
+	return out
+}
+
+// keepsLine reports whether a stage leaves the line unchanged and is not a
+// line filter.
+func keepsLine(s syntax.Stage) bool {
+	switch s.(type) {
+	case *syntax.JSONParser, *syntax.LogfmtParser, *syntax.RegexpParser, *syntax.PatternParser,
+		*syntax.LabelFilterStage, *syntax.LabelFormat, *syntax.DropLabels, *syntax.KeepLabels:
+		return true
+	}
+	return false
 }
 
 // requireLabel drops lines on which a label is missing or empty. Loki
