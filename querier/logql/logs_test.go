@@ -439,3 +439,21 @@ func TestStorageErrorsFailTheQueryAsServerErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLogQueryTiesGoToTheSmallerLabels(t *testing.T) {
+	// Loki's heaps order entries with equal timestamps by their labels,
+	// ascending, in both directions.
+	src := newSource(t, map[string][]testEntry{
+		`{app="t", pod="b"}`: {e(s, "from b")},
+		`{app="t", pod="a"}`: {e(s, "from a")},
+		`{app="t", pod="c"}`: {e(s, "from c")},
+	})
+	for _, dir := range []chunks.Direction{chunks.Forward, chunks.Backward} {
+		p := Params{Query: `{app="t"}`, Start: at(0), End: at(10 * s), Limit: 2, Direction: dir}
+		got := flatten(runLogQuery(t, src, p))
+		want := []string{`{app="t", pod="a"} +1s from a`, `{app="t", pod="b"} +1s from b`}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %q, want %q", dir, got, want)
+		}
+	}
+}

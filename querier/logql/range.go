@@ -1,6 +1,7 @@
 package logql
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -243,40 +244,19 @@ func (r *rangeEvaluator) newWindow(metric labels.Labels) *window {
 	return &window{metric: metric}
 }
 
+// aggregate computes the aggregations that need the window's samples
+// (the others are bucketed, see buckets.go).
 func (r *rangeEvaluator) aggregate(pts []point) float64 {
 	seconds := float64(r.rangeNs) / 1e9
 	switch r.op {
-	case syntax.RangeCount:
-		return float64(len(pts))
-	case syntax.RangeRate:
-		if r.unwrapped {
-			return sumPoints(pts) / seconds
-		}
-		return float64(len(pts)) / seconds
-	case syntax.RangeBytes, syntax.RangeSum:
-		return sumPoints(pts)
-	case syntax.RangeBytesRate:
+	case syntax.RangeRate: // of unwrapped values, over overlapping windows
 		return sumPoints(pts) / seconds
+	case syntax.RangeSum:
+		return sumPoints(pts)
 	case syntax.RangeRateCounter:
 		return rateCounter(pts, r.rangeNs)
 	case syntax.RangeAvg:
 		return avgPoints(pts)
-	case syntax.RangeMin:
-		v := pts[0].v
-		for _, p := range pts[1:] {
-			if p.v < v || math.IsNaN(v) {
-				v = p.v
-			}
-		}
-		return v
-	case syntax.RangeMax:
-		v := pts[0].v
-		for _, p := range pts[1:] {
-			if p.v > v || math.IsNaN(v) {
-				v = p.v
-			}
-		}
-		return v
 	case syntax.RangeStdvar:
 		return stdvarPoints(pts)
 	case syntax.RangeStddev:
@@ -285,14 +265,8 @@ func (r *rangeEvaluator) aggregate(pts []point) float64 {
 		var v float64
 		v, r.scratch = quantilePoints(r.phi, pts, r.scratch)
 		return v
-	case syntax.RangeFirst:
-		return pts[0].v
-	case syntax.RangeLast:
-		return pts[len(pts)-1].v
-	case syntax.RangeAbsent:
-		return 1
 	}
-	return math.NaN()
+	panic(fmt.Sprintf("logql: range aggregation %s is bucketed", r.op))
 }
 
 func sumPoints(pts []point) float64 {
