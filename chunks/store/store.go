@@ -32,6 +32,8 @@ const (
 	maxChunkPeriods = 1024
 	// downloadConcurrency bounds parallel segment downloads per Index call.
 	downloadConcurrency = 8
+	// maxBadSegments bounds the memory spent remembering corrupt segments.
+	maxBadSegments = 10000
 )
 
 // Store reads and writes one bucket's chunks and index segments, for all
@@ -48,6 +50,7 @@ type Store struct {
 	listings map[string]*listing // by index directory
 	inflight map[string]*download
 	own      map[string]time.Time // segment keys this process put recently, and when
+	bad      map[string]struct{}  // segments that failed to open; immutable, so never retried
 	lastNano int64                // last timestamp used in a segment name, kept monotonic
 
 	cacheRequests *prometheus.CounterVec
@@ -98,6 +101,7 @@ func New(bkt objstore.Bucket, cfg Config, logger *slog.Logger, reg prometheus.Re
 		listings: make(map[string]*listing),
 		inflight: make(map[string]*download),
 		own:      make(map[string]time.Time),
+		bad:      make(map[string]struct{}),
 		cacheRequests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "plg_store_index_cache_requests_total",
 			Help: "Index segment lookups by result (hit: served from the cache, miss: downloaded).",
@@ -274,7 +278,8 @@ func (s *Store) addListed(dir, key string) {
 // that overlap [mint, maxt] (inclusive, Unix nanoseconds). Segment lists are
 // re-read from the bucket at most every ListInterval; segments are served
 // from a byte-bounded LRU cache. A segment that fails validation is logged,
-// counted and skipped rather than failing every query of its period.
+// counted and skipped rather than failing every query of its period, and
+// remembered so it is not downloaded again (segments are immutable).
 func (s *Store) Index(ctx context.Context, tenant string, mint, maxt int64) (*index.MultiReader, error) {
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, err
@@ -333,6 +338,11 @@ func (s *Store) openDirs(ctx context.Context, dirs []string, refresh bool) ([]*i
 		}
 		names = append(names, ns...)
 	}
+	// names is a copy, so skipping known-corrupt segments leaves the
+	// cached listings intact.
+	s.mu.Lock()
+	names = slices.DeleteFunc(names, func(n string) bool { _, bad := s.bad[n]; return bad })
+	s.mu.Unlock()
 	readers := make([]*index.Reader, len(names))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, downloadConcurrency)
@@ -462,6 +472,11 @@ func (s *Store) downloadSegment(ctx context.Context, name string) (*index.Reader
 	if err != nil {
 		s.corrupt.Inc()
 		s.logger.Error("skipping unreadable index segment", "key", name, "err", err)
+		s.mu.Lock()
+		if len(s.bad) < maxBadSegments {
+			s.bad[name] = struct{}{}
+		}
+		s.mu.Unlock()
 		return nil, nil
 	}
 	return r, nil

@@ -342,6 +342,14 @@ func TestIndexSkipsCorruptSegments(t *testing.T) {
 	if n := testutil.ToFloat64(s.corrupt); n != 1 {
 		t.Errorf("corrupt segments counted = %v, want 1", n)
 	}
+	// Segments are immutable: a corrupt one is not fetched again.
+	s.now = func() time.Time { return time.Now().Add(time.Hour) } // expire the listing
+	if got := chunksOf(selectAll(t, s, "t", 10*hour, 11*hour-1)); !slices.Equal(got, []index.ChunkRef{good}) {
+		t.Errorf("second query: got %+v", got)
+	}
+	if n := testutil.ToFloat64(s.corrupt); n != 1 {
+		t.Errorf("corrupt segment fetched again: counted %v times", n)
+	}
 }
 
 func TestIndexRelistsWhenASegmentVanishes(t *testing.T) {
