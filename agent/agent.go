@@ -269,6 +269,7 @@ func (a *Agent) startTailer(parent context.Context, key string, j *job, t discov
 		a: a, ctx: ctx, job: j, labels: t,
 		pipeline: j.template.New(), detect: j.detect,
 	}
+	h.pipeline.SetContext(ctx)
 	h.emitFn = h.emit
 	a.wg.Add(1)
 	a.active.Inc()

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -33,9 +34,10 @@ func buildLimit(n *yaml.Node, o *Options) (factory, error) {
 	if cfg.ByLabelName != "" && !validLabelName(cfg.ByLabelName) {
 		return nil, fieldErr("by_label_name", "invalid label name %q", cfg.ByLabelName)
 	}
-	// Limits are shared by every file of the scrape config, as in Promtail.
-	s := &limitStage{cfg: cfg, opts: o, buckets: map[string]*bucket{}, sleep: time.Sleep}
-	return func() Stage { return s }, nil
+	// Limits are shared by every file of the scrape config, as in Promtail;
+	// each pipeline has its own context to stop waiting on.
+	l := &limiter{cfg: cfg, buckets: map[string]*bucket{}}
+	return func() Stage { return &limitStage{limiter: l, opts: o, sleep: sleepCtx} }, nil
 }
 
 type bucket struct {
@@ -43,17 +45,39 @@ type bucket struct {
 	last   time.Time
 }
 
-type limitStage struct {
+type limiter struct {
 	cfg     LimitConfig
-	opts    *Options
 	mu      sync.Mutex
 	buckets map[string]*bucket
-	sleep   func(time.Duration)
 }
 
-// take returns how long to wait before the line may pass (0: now), and
-// whether it may pass at all when dropping.
-func (s *limitStage) take(key string, now time.Time) time.Duration {
+type limitStage struct {
+	*limiter
+	opts  *Options
+	ctx   context.Context
+	sleep func(ctx context.Context, d time.Duration) bool
+}
+
+func (s *limitStage) setContext(ctx context.Context) { s.ctx = ctx }
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if ctx == nil {
+		time.Sleep(d)
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// take returns how long to wait before the line may pass (0: now), or -1
+// when it must be dropped.
+func (s *limiter) take(key string, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.buckets[key]
@@ -92,7 +116,12 @@ func (s *limitStage) Process(e *entry.Entry) bool {
 		s.opts.drop("limit_stage")
 		return false
 	case d > 0:
-		s.sleep(d)
+		if !s.sleep(s.ctx, d) {
+			// Shutting down: neither sent nor acknowledged, so the line is
+			// read again after a restart.
+			e.Ticket = entry.Ticket{}
+			return false
+		}
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -214,6 +215,25 @@ func (p *Pipeline) markLast() {
 type Pipeline struct {
 	stages    []Stage
 	extracted map[string]any
+}
+
+// contextual is implemented by stages that may block (limit in wait
+// mode) and must stop when the pipeline's context ends.
+type contextual interface{ setContext(ctx context.Context) }
+
+// SetContext gives blocking stages the context that ends their waits; an
+// entry abandoned that way is neither emitted nor acknowledged.
+func (p *Pipeline) SetContext(ctx context.Context) {
+	for _, s := range p.stages {
+		switch x := s.(type) {
+		case contextual:
+			x.setContext(ctx)
+		case *matchStage:
+			if x.nested != nil {
+				x.nested.SetContext(ctx)
+			}
+		}
+	}
 }
 
 // Prepend returns a pipeline that runs s before p's stages.

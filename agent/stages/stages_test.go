@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -444,7 +445,7 @@ func TestLimitStage(t *testing.T) {
 			p := tpl.New()
 			ls := p.stages[0].(*limitStage)
 			slept := false
-			ls.sleep = func(time.Duration) { slept = true }
+			ls.sleep = func(context.Context, time.Duration) bool { slept = true; return true }
 			kept := 0
 			for i := 0; i < tc.lines; i++ {
 				e := entry.Entry{Line: "x", Labels: lbl("app", []string{"a", "b"}[i%2])}
@@ -476,6 +477,29 @@ func TestSamplingKeepsAboutRate(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(dropped.WithLabelValues("sampling_stage")); v != 3 {
 		t.Fatalf("dropped %v, want 3", v)
+	}
+}
+
+func TestLimitWaitStopsWithoutAcknowledgingWhenContextEnds(t *testing.T) {
+	tpl, _ := compile(t, "- limit: {rate: 0.001, burst: 1}")
+	p := tpl.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.SetContext(ctx)
+	a := &acker{}
+	emitted := 0
+	e := entry.Entry{Line: "first", Ticket: entry.NewTicket(a, 0)}
+	p.Process(&e, func(*entry.Entry) { emitted++ })
+	cancel()
+	e = entry.Entry{Line: "waits", Ticket: entry.NewTicket(a, 1)}
+	done := make(chan struct{})
+	go func() { p.Process(&e, func(*entry.Entry) { emitted++ }); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("limit stage kept waiting after the context ended")
+	}
+	if emitted != 1 || a.n != 0 {
+		t.Fatalf("emitted %d acked %d; want the first emitted and the abandoned one not acknowledged", emitted, a.n)
 	}
 }
 
