@@ -57,9 +57,11 @@ func (r *Reader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series, erro
 	if err != nil {
 		return nil, err
 	}
+	// ids bounds the result, and every returned series has a chunk: size
+	// both up front instead of growing (and copying) them.
 	var (
-		out    []Series
-		arena  []ChunkRef // backing store for all returned chunk slices
+		out    = make([]Series, 0, len(ids))
+		arena  = make([]ChunkRef, 0, len(ids)) // backing store for all returned chunk slices
 		fp     uint64
 		sd     = seriesDecoder{r: r}
 		lblErr error
@@ -78,6 +80,9 @@ func (r *Reader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series, erro
 			return nil, fmt.Errorf("series %d: %w", id, lblErr)
 		}
 		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }
