@@ -103,6 +103,16 @@ func (e *Engine) Query(ctx context.Context, src Source, p Params) (Result, error
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrBadRequest) {
 		err = fmt.Errorf("query %q: %w", p.Query, ctx.Err())
 	}
+	switch res.Type {
+	case ValueMatrix:
+		for _, s := range res.Matrix {
+			q.stats.EntriesReturned += int64(len(s.Points))
+		}
+	case ValueVector:
+		q.stats.EntriesReturned += int64(len(res.Vector))
+	case ValueScalar:
+		q.stats.EntriesReturned++
+	}
 	q.stats.ExecTime = time.Since(begin)
 	res.Stats = q.stats
 	e.metrics.observe(queryType, q.stats, err)

@@ -98,6 +98,7 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 			return Result{}, m.fail
 		}
 	}
+	q.stats.EntriesReturned += int64(emitted)
 	slices.SortFunc(out, func(a, b Stream) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
 	if out == nil {
 		out = []Stream{}
@@ -164,6 +165,7 @@ func (m *logMerger) fill(c *logCursor) bool {
 		if !keep {
 			continue
 		}
+		m.q.stats.PostFilterLines++
 		c.ts = e.Timestamp
 		c.line = append(c.line[:0], out...)
 		if !labels.Equal(lbls, c.lbls) {

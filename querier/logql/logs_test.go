@@ -380,6 +380,16 @@ func TestQueryStatsCountTheWorkDone(t *testing.T) {
 		if st.TotalLinesProcessed != 3 || st.TotalBytesProcessed != bytes || st.Streams != 1 {
 			t.Errorf("%s: lines %d bytes %d streams %d, want 3, %d, 1", q, st.TotalLinesProcessed, st.TotalBytesProcessed, st.Streams, bytes)
 		}
+		// The filter keeps 2 lines, which the log query returns; the
+		// metric query keeps all 3 and returns one point per step from
+		// 1s to 10s (the window (-60s, 0s] is empty).
+		wantKept, wantReturned := int64(3), int64(10)
+		if q[0] == '{' {
+			wantKept, wantReturned = 2, 2
+		}
+		if st.PostFilterLines != wantKept || st.EntriesReturned != wantReturned {
+			t.Errorf("%s: post-filter lines %d, entries returned %d, want %d, %d", q, st.PostFilterLines, st.EntriesReturned, wantKept, wantReturned)
+		}
 		if st.DecompressedLines+st.HeadLines < 3 {
 			t.Errorf("%s: chunk stats %+v count fewer than the 3 lines read", q, st.Stats)
 		}

@@ -469,6 +469,7 @@ func (m *sampleMerger) fill(c *sampleCursor) bool {
 			if !m.pass(e.Timestamp, e.Line) {
 				continue
 			}
+			m.q.stats.PostFilterLines++
 			c.ts, c.lbls, c.hash, c.v = e.Timestamp, c.plainLbls, c.plainHash, 1
 			if c.plain == plainLength {
 				c.v = float64(len(e.Line))
@@ -479,6 +480,7 @@ func (m *sampleMerger) fill(c *sampleCursor) bool {
 		if !ok {
 			continue
 		}
+		m.q.stats.PostFilterLines++
 		c.ts, c.v, c.lbls, c.hash = e.Timestamp, v, lbls, h
 		return true
 	}

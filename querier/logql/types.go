@@ -109,4 +109,10 @@ type Stats struct {
 	ExecTime            time.Duration
 	// Streams is the number of streams the selectors picked.
 	Streams int64
+	// PostFilterLines counts the lines the pipelines kept (Loki's
+	// totalPostFilterLines).
+	PostFilterLines int64
+	// EntriesReturned counts the result's entries: log lines, or samples
+	// (points of a matrix) for metric queries (Loki's totalEntriesReturned).
+	EntriesReturned int64
 }
