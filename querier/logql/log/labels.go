@@ -62,6 +62,9 @@ type LabelsBuilder struct {
 	merge   []labels.Label
 	out     []labels.Label
 
+	streamSlice []labels.Label // the stream labels, decoded once
+	metaSlice   []labels.Label
+
 	// order of add by name for the last seen sequence of added names
 	perm      []int
 	permNames []string
@@ -361,80 +364,72 @@ func (b *LabelsBuilder) del1(name string) {
 	}
 }
 
-// current fills b.scratch with the line's labels sorted by name, including
-// __error__ and __error_details__ when set. Precedence on equal names:
-// added > metadata > stream.
+// current returns the line's labels sorted by name, including __error__ and
+// __error_details__ when set. Precedence on equal names: added > metadata >
+// stream. The slice is valid until the next call.
 func (b *LabelsBuilder) current() []labels.Label {
-	s := b.sortedAdds(b.scratch[:0])
+	adds := b.sortedAdds(b.scratch[:0])
 	if b.err != "" || b.errDetails != "" {
 		if b.err != "" {
-			s = append(s, labels.Label{Name: ErrorLabel, Value: b.err})
+			adds = append(adds, labels.Label{Name: ErrorLabel, Value: b.err})
 		}
 		if b.errDetails != "" {
-			s = append(s, labels.Label{Name: ErrorDetailsLabel, Value: b.errDetails})
+			adds = append(adds, labels.Label{Name: ErrorDetailsLabel, Value: b.errDetails})
 		}
-		sortLabels(s)
+		sortLabels(adds)
 	}
-	nAdd := len(s)
-	added := s[:nAdd]
-	// Stream and metadata labels are sorted already: append those not
-	// shadowed, then merge the sorted runs.
-	b.metadata.Range(func(l labels.Label) {
-		if !b.shadowed(added, l.Name) {
-			s = append(s, l)
-		}
-	})
-	nMeta := len(s)
-	b.stream.Range(func(l labels.Label) {
-		if !b.shadowed(added, l.Name) && !containsName(s[nAdd:nMeta], l.Name) {
-			s = append(s, l)
-		}
-	})
-	if nMeta > nAdd || len(s) > nMeta {
-		s = b.merge3(s, nAdd, nMeta)
+	meta := b.metaSlice[:0]
+	b.metadata.Range(func(l labels.Label) { meta = append(meta, l) })
+	b.metaSlice = meta
+	if b.streamSlice == nil {
+		b.streamSlice = make([]labels.Label, 0, b.stream.Len())
+		b.stream.Range(func(l labels.Label) { b.streamSlice = append(b.streamSlice, l) })
 	}
-	b.scratch = s
-	return s
-}
-
-// merge3 merges the three sorted runs s[:a], s[a:m], s[m:] using b.merge
-// as scratch.
-func (b *LabelsBuilder) merge3(s []labels.Label, a, m int) []labels.Label {
+	// Merge the three sorted runs; on equal names the earlier run wins.
 	out := b.merge[:0]
-	x, y, z := s[:a], s[a:m], s[m:]
+	x, y, z := adds, meta, b.streamSlice
 	for len(x)+len(y)+len(z) > 0 {
+		var name string
 		switch {
-		case len(x) > 0 && (len(y) == 0 || x[0].Name <= y[0].Name) && (len(z) == 0 || x[0].Name <= z[0].Name):
-			out = append(out, x[0])
-			x = x[1:]
-		case len(y) > 0 && (len(z) == 0 || y[0].Name <= z[0].Name):
-			out = append(out, y[0])
-			y = y[1:]
+		case len(x) > 0:
+			name = x[0].Name
+			if len(y) > 0 && y[0].Name < name {
+				name = y[0].Name
+			}
+			if len(z) > 0 && z[0].Name < name {
+				name = z[0].Name
+			}
+		case len(y) > 0:
+			name = y[0].Name
+			if len(z) > 0 && z[0].Name < name {
+				name = z[0].Name
+			}
 		default:
-			out = append(out, z[0])
+			name = z[0].Name
+		}
+		var l labels.Label
+		added := false
+		if len(x) > 0 && x[0].Name == name {
+			l, added = x[0], true
+			x = x[1:]
+		}
+		if len(y) > 0 && y[0].Name == name {
+			if !added {
+				l = y[0]
+			}
+			y = y[1:]
+		} else if !added {
+			l = z[0]
+		}
+		if len(z) > 0 && z[0].Name == name {
 			z = z[1:]
 		}
-	}
-	b.merge, b.scratch = s[:0], out
-	return out
-}
-
-func (b *LabelsBuilder) shadowed(added []labels.Label, name string) bool {
-	return containsSorted(added, name) || (len(b.del) > 0 && slices.Contains(b.del, name))
-}
-
-func containsSorted(ls []labels.Label, name string) bool {
-	_, ok := slices.BinarySearchFunc(ls, name, func(l labels.Label, n string) int { return strings.Compare(l.Name, n) })
-	return ok
-}
-
-func containsName(ls []labels.Label, name string) bool {
-	for i := range ls {
-		if ls[i].Name == name {
-			return true
+		if added || len(b.del) == 0 || !slices.Contains(b.del, name) {
+			out = append(out, l)
 		}
 	}
-	return false
+	b.merge, b.scratch = adds[:0], out
+	return out
 }
 
 // sortedAdds appends the added labels to s sorted by name. Lines of a

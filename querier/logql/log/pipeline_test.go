@@ -178,3 +178,16 @@ func TestResultCache_StopsCachingUniqueLabelSets(t *testing.T) {
 		t.Fatalf("repeating label set allocates %v per line", n)
 	}
 }
+
+func TestLabelsBuilder_MergePrecedenceAndDeletes(t *testing.T) {
+	b := NewLabelsBuilder(labels.FromStrings("a", "stream", "b", "stream", "d", "stream"))
+	b.Reset(labels.FromStrings("b", "meta", "c", "meta", "e", "meta"))
+	b.Set("c", "added")
+	b.Set("z", "added")
+	b.Del("d", "e")
+	got, _ := b.Labels()
+	want := labels.FromStrings("a", "stream", "b", "meta", "c", "added", "z", "added")
+	if !labels.Equal(got, want) {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
