@@ -468,6 +468,11 @@ func (s *Store) downloadSegment(ctx context.Context, name string) (*index.Reader
 	if err != nil {
 		return nil, fmt.Errorf("get index %s: %w", name, err)
 	}
+	if cap(b)-len(b) > len(b)/8 {
+		// The read buffer grew by doubling; the cache accounts len(b), so
+		// do not let it pin up to twice that.
+		b = slices.Clone(b)
+	}
 	r, err := index.Open(b)
 	if err != nil {
 		s.corrupt.Inc()
