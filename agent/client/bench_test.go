@@ -22,16 +22,18 @@ func BenchmarkBatchEncode(b *testing.B) {
 	n := (1 << 20) / len(line)
 	var req push.Request
 	var body, scratch []byte
+	bt := newBatch("")
+	now := time.Now()
 	b.SetBytes(int64(n * len(line)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		bt := newBatch("", time.Now())
 		for j := 0; j < n; j++ {
 			e := entry.Entry{Labels: streams[j%len(streams)], Timestamp: int64(j), Line: line}
-			bt.add(&e, e.Labels, 0)
+			bt.add(&e, e.Labels, 0, now)
 		}
 		bt.request(&req)
 		body, scratch = push.AppendBody(body[:0], scratch, &req)
+		bt.reset()
 	}
 	_ = body
 }

@@ -35,6 +35,8 @@ type Client struct {
 	// sleep waits between retries; replaceable in tests.
 	sleep func(ctx context.Context, d time.Duration) bool
 
+	extCache map[uint64][]extPair // owned by Run's goroutine
+
 	req     push.Request
 	body    []byte
 	scratch []byte
@@ -126,7 +128,9 @@ func (c *Client) Run(ctx context.Context) {
 		case e, ok := <-c.in:
 			if !ok {
 				for _, b := range batches {
-					c.send(ctx, b)
+					if b.count > 0 {
+						c.send(ctx, b)
+					}
 				}
 				return
 			}
@@ -135,23 +139,26 @@ func (c *Client) Run(ctx context.Context) {
 				tenant = e.Tenant
 			}
 			b := batches[tenant]
-			if b != nil && b.bytes+entrySize(&e) > c.cfg.BatchSize {
-				c.send(ctx, b)
-				b = nil
-			}
 			if b == nil {
-				b = newBatch(tenant, time.Now())
+				b = newBatch(tenant)
 				batches[tenant] = b
 			}
-			if !b.add(&e, c.streamLabels(e.Labels), c.cfg.MaxStreams) {
+			if b.count > 0 && b.bytes+entrySize(&e) > c.cfg.BatchSize {
+				c.send(ctx, b)
+			}
+			if !b.add(&e, c.streamLabels(e.Labels), c.cfg.MaxStreams, time.Now()) {
 				c.metrics.DroppedEntries.WithLabelValues(ReasonStreamLimited).Inc()
 				e.Ticket.Done()
 			}
 		case now := <-tick.C:
 			for tenant, b := range batches {
-				if now.Sub(b.created) >= c.cfg.BatchWait {
+				switch {
+				case b.count > 0 && now.Sub(b.created) >= c.cfg.BatchWait:
 					c.send(ctx, b)
+				case b.count == 0 && len(b.order) == 0:
 					delete(batches, tenant)
+				case b.count == 0:
+					b.reset() // forget streams idle for a whole round
 				}
 			}
 		}
@@ -159,18 +166,33 @@ func (c *Client) Run(ctx context.Context) {
 }
 
 // streamLabels adds the external labels the entry does not set itself.
+// Results are cached: a file's entries mostly share one label set.
 func (c *Client) streamLabels(l labels.Labels) labels.Labels {
 	if c.ext.IsEmpty() {
 		return l
 	}
+	h := l.Hash()
+	for _, p := range c.extCache[h] {
+		if labels.Equal(p.in, l) {
+			return p.out
+		}
+	}
 	b := labels.NewBuilder(c.ext)
 	l.Range(func(x labels.Label) { b.Set(x.Name, x.Value) })
-	return b.Labels()
+	out := b.Labels()
+	if c.extCache == nil || len(c.extCache) >= 4096 {
+		c.extCache = map[uint64][]extPair{}
+	}
+	c.extCache[h] = append(c.extCache[h], extPair{in: l, out: out})
+	return out
 }
+
+type extPair struct{ in, out labels.Labels }
 
 // send pushes b, retrying as configured, and acknowledges its entries
 // unless ctx ends first.
 func (c *Client) send(ctx context.Context, b *batch) {
+	defer b.reset()
 	b.request(&c.req)
 	c.body, c.scratch = push.AppendBody(c.body[:0], c.scratch, &c.req)
 	backoff := c.cfg.BackoffConfig.MinPeriod

@@ -85,7 +85,14 @@ func (t *tracker) advanceLocked() {
 	t.head += uint64(i - t.start)
 	t.start = i
 	if t.start == len(t.items) {
-		t.items, t.start = t.items[:0], 0
+		// Drained: keep a small slice, not the peak of a burst, for every
+		// one of possibly hundreds of files.
+		if cap(t.items) > 256 {
+			t.items = nil
+		} else {
+			t.items = t.items[:0]
+		}
+		t.start = 0
 	} else if t.start > 1024 && t.start > len(t.items)/2 {
 		n := copy(t.items, t.items[t.start:])
 		t.items, t.start = t.items[:n], 0
