@@ -453,3 +453,14 @@ func TestConcurrentIndexAndPut(t *testing.T) {
 		t.Errorf("got %d chunks, want all 80 flushed", len(got))
 	}
 }
+
+func TestIndexOfUnknownTenantIsEmpty(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bkt objstore.Bucket) {
+		s, _ := newTestStore(t, bkt)
+		for _, r := range [][2]int64{{10 * hour, 11 * hour}, {math.MinInt64, math.MaxInt64}} {
+			if got := selectAll(t, s, "nobody", r[0], r[1]); len(got) != 0 {
+				t.Errorf("range %v: got %d series for a tenant without data", r, len(got))
+			}
+		}
+	})
+}
