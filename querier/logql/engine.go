@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,10 @@ type EngineOptions struct {
 	QueryTimeout time.Duration
 	// Registerer receives the engine's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Parallelism is how many parts of a metric range query's steps are
+	// evaluated concurrently (default 1). Above 1 the Source must allow
+	// concurrent Select calls and iteration.
+	Parallelism int
 }
 
 func (o *EngineOptions) withDefaults() EngineOptions {
@@ -50,6 +55,9 @@ func (o *EngineOptions) withDefaults() EngineOptions {
 	}
 	if out.QueryTimeout <= 0 {
 		out.QueryTimeout = DefaultQueryTimeout
+	}
+	if out.Parallelism <= 0 {
+		out.Parallelism = 1
 	}
 	return out
 }
@@ -167,35 +175,124 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 		return q.scalarResult(v, start, end, step), nil
 	}
 
-	ev, err := q.newEvaluator(expr, steps{start: start, end: end, step: step})
+	if !q.p.Instant {
+		matrix, err := q.evalMatrix(expr, steps{start: start, end: end, step: step})
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Type: ValueMatrix, Matrix: matrix}, nil
+	}
+
+	ev, err := q.newRootEvaluator(expr, steps{start: start, end: start})
 	if err != nil {
 		return Result{}, err
 	}
 	defer ev.close()
+	ts, vec, ok := ev.next()
+	if err := ev.err(); err != nil {
+		return Result{}, err
+	}
+	out := make([]Sample, 0, len(vec))
+	if ok {
+		if len(vec) > q.opts.MaxSeries {
+			return Result{}, newSeriesLimitError(q.opts.MaxSeries)
+		}
+		for _, s := range vec {
+			out = append(out, Sample{Metric: s.metric, Point: Point{T: ts / 1e6, V: s.v}})
+		}
+	}
+	if !isSortExpr(expr) {
+		slices.SortFunc(out, func(a, b Sample) int { return labels.Compare(a.Metric, b.Metric) })
+	}
+	return Result{Type: ValueVector, Vector: out}, nil
+}
+
+// newRootEvaluator builds the evaluator of the whole query; a range
+// aggregation at the root enforces the series limit while loading.
+func (q *query) newRootEvaluator(expr syntax.SampleExpr, st steps) (stepEvaluator, error) {
+	ev, err := q.newEvaluator(expr, st)
+	if err != nil {
+		return nil, err
+	}
 	if r, ok := ev.(*rangeEvaluator); ok && r.op != syntax.RangeAbsent {
 		r.maxSeries = q.opts.MaxSeries
 	}
+	return ev, nil
+}
 
-	if q.p.Instant {
-		ts, vec, ok := ev.next()
-		if err := ev.err(); err != nil {
-			return Result{}, err
+// evalMatrix evaluates a range query. With Parallelism > 1 the steps are
+// split into consecutive runs evaluated concurrently, as Loki splits
+// queries by time: every step's value depends only on its own window, so
+// the result is the same; only the windows' overlap at the split points
+// is read twice.
+func (q *query) evalMatrix(expr syntax.SampleExpr, st steps) ([]Series, error) {
+	n := (st.end-st.start)/st.step + 1
+	parts := min(int64(q.opts.Parallelism), n)
+	if parts <= 1 {
+		matrix, err := q.evalSteps(expr, st)
+		if err != nil {
+			return nil, err
 		}
-		out := make([]Sample, 0, len(vec))
-		if ok {
-			if len(vec) > q.opts.MaxSeries {
-				return Result{}, newSeriesLimitError(q.opts.MaxSeries)
-			}
-			for _, s := range vec {
-				out = append(out, Sample{Metric: s.metric, Point: Point{T: ts / 1e6, V: s.v}})
-			}
-		}
-		if !isSortExpr(expr) {
-			slices.SortFunc(out, func(a, b Sample) int { return labels.Compare(a.Metric, b.Metric) })
-		}
-		return Result{Type: ValueVector, Vector: out}, nil
+		return sortMatrix(matrix), nil
 	}
+	ctx, cancel := context.WithCancel(q.ctx)
+	defer cancel()
+	subs := make([]*query, parts)
+	results := make([][]Series, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		i0, i1 := n*i/parts, n*(i+1)/parts
+		sub := &query{ctx: ctx, src: q.src, p: q.p, opts: q.opts}
+		subs[i] = sub
+		part := steps{start: st.start + i0*st.step, end: st.start + (i1-1)*st.step, step: st.step}
+		wg.Go(func() {
+			if results[i], errs[i] = sub.evalSteps(expr, part); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, sub := range subs {
+		q.stats.add(sub.stats)
+	}
+	// Report the error that stopped the query, not the cancellations it caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || (errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled))) {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	index := make(map[uint64]int)
+	var matrix []Series
+	for _, part := range results {
+		for _, s := range part {
+			h := s.Metric.Hash()
+			i, found := index[h]
+			if !found {
+				i = len(matrix)
+				index[h] = i
+				matrix = append(matrix, Series{Metric: s.Metric})
+			}
+			matrix[i].Points = append(matrix[i].Points, s.Points...)
+		}
+		if len(matrix) > q.opts.MaxSeries {
+			return nil, newSeriesLimitError(q.opts.MaxSeries)
+		}
+	}
+	return sortMatrix(matrix), nil
+}
 
+// evalSteps evaluates the steps of st into a matrix in evaluation order.
+func (q *query) evalSteps(expr syntax.SampleExpr, st steps) ([]Series, error) {
+	ev, err := q.newRootEvaluator(expr, st)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.close()
 	index := make(map[uint64]int)
 	var matrix []Series
 	for {
@@ -214,17 +311,21 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 			matrix[i].Points = append(matrix[i].Points, Point{T: ts / 1e6, V: s.v})
 		}
 		if len(matrix) > q.opts.MaxSeries {
-			return Result{}, newSeriesLimitError(q.opts.MaxSeries)
+			return nil, newSeriesLimitError(q.opts.MaxSeries)
 		}
 	}
 	if err := ev.err(); err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	slices.SortFunc(matrix, func(a, b Series) int { return labels.Compare(a.Metric, b.Metric) })
-	if matrix == nil {
-		matrix = []Series{}
+	return matrix, nil
+}
+
+func sortMatrix(m []Series) []Series {
+	slices.SortFunc(m, func(a, b Series) int { return labels.Compare(a.Metric, b.Metric) })
+	if m == nil {
+		m = []Series{}
 	}
-	return Result{Type: ValueMatrix, Matrix: matrix}, nil
+	return m
 }
 
 // scalarResult answers a query made of literals only: a scalar for an

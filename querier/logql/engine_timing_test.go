@@ -127,8 +127,11 @@ func peakHeap(f func()) float64 {
 }
 
 func benchmarkQuery(b *testing.B, enc chunks.Encoding, p Params, check func(Result)) {
+	benchmarkEngine(b, newTestEngine(), enc, p, check)
+}
+
+func benchmarkEngine(b *testing.B, eng *Engine, enc chunks.Encoding, p Params, check func(Result)) {
 	src := loadBenchSource(b, enc)
-	eng := newTestEngine()
 	run := func() {
 		res, err := eng.Query(context.Background(), src, p)
 		if err != nil {
@@ -230,6 +233,18 @@ func BenchmarkFilterAfterParser(b *testing.B) {
 		}
 		if want := loadBenchSource(b, chunks.DefaultEncoding).lines / benchNeedleEach; int64(n) != want {
 			b.Fatalf("found %d needles, want %d", n, want)
+		}
+	})
+}
+
+// BenchmarkVolumeJSONParallel is BenchmarkVolumeJSON split in two parts
+// evaluated concurrently: MB/s (wall clock) grows with free cores while
+// MB/cpu-s stays.
+func BenchmarkVolumeJSONParallel(b *testing.B) {
+	p := Params{Query: `sum by (level) (count_over_time({app="x"} | json [5m]))`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
+	benchmarkEngine(b, NewEngine(EngineOptions{Parallelism: 2}, nil), chunks.DefaultEncoding, p, func(res Result) {
+		if len(res.Matrix) != 4 {
+			b.Fatalf("got %d level series, want 4", len(res.Matrix))
 		}
 	})
 }

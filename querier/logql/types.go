@@ -116,3 +116,13 @@ type Stats struct {
 	// (points of a matrix) for metric queries (Loki's totalEntriesReturned).
 	EntriesReturned int64
 }
+
+// add accumulates o into s (ExecTime excepted).
+func (s *Stats) add(o Stats) {
+	s.Stats.Add(o.Stats)
+	s.TotalLinesProcessed += o.TotalLinesProcessed
+	s.TotalBytesProcessed += o.TotalBytesProcessed
+	s.Streams += o.Streams
+	s.PostFilterLines += o.PostFilterLines
+	s.EntriesReturned += o.EntriesReturned
+}
