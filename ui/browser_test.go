@@ -52,22 +52,29 @@ func findChromium(t *testing.T) string {
 
 // server is a running plg binary in -mode=all.
 type server struct {
-	base string
-	cmd  *exec.Cmd
+	base   string
+	tenant string // sent as X-Scope-OrgID on pushes when set
 }
 
 var startedRE = regexp.MustCompile(`msg="plg started".*http=([0-9.:\[\]]+)`)
 
-func startPLG(t *testing.T) *server {
+// buildPLG compiles the binary under test from the working tree.
+func buildPLG(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "plg")
+	bin := filepath.Join(t.TempDir(), "plg")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/plg")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/plg: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-mode=all", "-data.dir="+filepath.Join(dir, "data"), "-http.addr=127.0.0.1:0")
+	return bin
+}
+
+func startPLG(t *testing.T, bin string, args ...string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	args = append([]string{"-mode=all", "-data.dir=" + filepath.Join(dir, "data"), "-http.addr=127.0.0.1:0"}, args...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -88,13 +95,26 @@ func startPLG(t *testing.T) *server {
 			}
 		}
 	}()
+	var s *server
 	select {
 	case a := <-addr:
-		return &server{base: "http://" + a, cmd: cmd}
+		s = &server{base: "http://" + a}
 	case <-time.After(30 * time.Second):
 		t.Fatal("plg did not log \"plg started\" within 30s")
 	}
-	return nil
+	// Started is not ready: the ingester may still replay its WAL.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		res, err := http.Get(s.base + "/ready")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plg at %s not ready within 30s (last error %v)", s.base, err)
+		}
+	}
 }
 
 type stream struct {
@@ -108,7 +128,15 @@ func (s *server) push(t *testing.T, streams ...stream) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.Post(s.base+"/loki/api/v1/push", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.base+"/loki/api/v1/push", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.tenant != "" {
+		req.Header.Set("X-Scope-OrgID", s.tenant)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
@@ -270,7 +298,8 @@ func TestExploreInChromium(t *testing.T) {
 		t.Skip("browser test: skipped with -short")
 	}
 	exe := findChromium(t)
-	srv := startPLG(t)
+	bin := buildPLG(t)
+	srv := startPLG(t, bin)
 	now := time.Now()
 	counts := corpus(t, srv, now)
 	b := newBrowser(t, exe)
@@ -530,5 +559,41 @@ func TestExploreInChromium(t *testing.T) {
 		b.waitJS(t, "resumed", fmt.Sprintf(`document.querySelector('.log-row .log-line')?.textContent === %q`, mark+" second"))
 		lightDark(t, "live-tail")
 		b.do(t, chromedp.Click(chromedp.ID("live")))
+	})
+
+	t.Run("auto refresh reruns the query", func(t *testing.T) {
+		b.open(t, srv.base, url.Values{"query": {`{app="checkout"}`}})
+		b.waitJS(t, "first run", `window.__plg.renders.length === 1`)
+		b.do(t,
+			chromedp.SetValue(chromedp.ID("auto"), "5"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('auto').dispatchEvent(new Event('change'))`),
+		)
+		b.waitJS(t, "a refresh within 5s", `window.__plg.renders.length >= 2`)
+		b.do(t,
+			chromedp.SetValue(chromedp.ID("auto"), "0"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('auto').dispatchEvent(new Event('change'))`),
+		)
+	})
+
+	t.Run("the tenant field sets X-Scope-OrgID and a missing tenant is explained", func(t *testing.T) {
+		multi := startPLG(t, bin, "-auth.enabled=true")
+		multi.tenant = "team-a"
+		multi.push(t, stream{Stream: map[string]string{"app": "tenanted"}, Values: [][2]string{{ns(time.Now()), "only team-a sees this"}}})
+		b.open(t, multi.base, url.Values{"query": {`{app="tenanted"}`}})
+		b.waitJS(t, "tenant error", `!document.getElementById('error').hidden`)
+		if msg := evalJS[string](t, b, `document.getElementById('error').textContent`); !strings.Contains(msg, "needs a tenant") {
+			t.Errorf("error box = %q, want a plain explanation that a tenant is needed", msg)
+		}
+		b.shot(t, "tenant-missing")
+		b.do(t,
+			chromedp.SetValue(chromedp.ID("tenant"), "team-a"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('tenant').dispatchEvent(new Event('change'))`),
+			chromedp.Click(chromedp.ID("run")),
+		)
+		b.waitJS(t, "tenant's line", `window.__plg.renders.length && window.__plg.renders.at(-1).lines === 1 && document.getElementById('error').hidden`)
+		if got := evalJS[string](t, b, `document.querySelector('.log-row .log-line').textContent`); got != "only team-a sees this" {
+			t.Errorf("line = %q", got)
+		}
+		b.shot(t, "tenant-set")
 	})
 }
