@@ -390,3 +390,47 @@ func TestMergeEqualsMultiReader(t *testing.T) {
 		t.Errorf("Merge with a corrupt segment: got %v, want ErrCorrupt", err)
 	}
 }
+
+func TestMultiReaderAgreesWithFullScanOverManySegments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	base := k8sSeries(rng, 300, 3, 10_000)
+	var (
+		readers []*Reader
+		union   []Series
+	)
+	// Each flush holds a random subset of series with a random subset of
+	// their chunks, so series and chunks repeat across segments.
+	for range 12 {
+		var flush []Series
+		for _, s := range base {
+			if rng.IntN(3) != 0 {
+				continue
+			}
+			var cs []ChunkRef
+			for _, c := range s.Chunks {
+				if rng.IntN(2) == 0 {
+					cs = append(cs, c)
+				}
+			}
+			flush = append(flush, Series{Labels: s.Labels, Fingerprint: s.Fingerprint, Chunks: cs})
+		}
+		readers = append(readers, mustOpen(t, mustWrite(t, flush...)))
+		union = append(union, flush...)
+	}
+	mr := NewMultiReader(readers...)
+	for _, ms := range [][]*labels.Matcher{
+		nil,
+		{mustMatcher(t, labels.MatchRegexp, "namespace", "prod-.*")},
+		{mustMatcher(t, labels.MatchNotEqual, "app", "api"), mustMatcher(t, labels.MatchRegexp, "container", "main|sidecar")},
+	} {
+		for _, tr := range [][2]int64{{minTime, maxTime}, {4000, 6000}} {
+			got, err := mr.Select(tr[0], tr[1], ms...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffSeries(got, naiveSelect(union, tr[0], tr[1], ms...)); d != "" {
+				t.Errorf("matchers %v range %v: %s", ms, tr, d)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"container/heap"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -24,8 +25,8 @@ func (m *MultiReader) Readers() []*Reader { return m.readers }
 // Select implements [Querier].
 func (m *MultiReader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series, error) {
 	var (
-		all     []Series
-		sources int
+		runs  []([]Series) // each segment's result, sorted by labels
+		total int
 	)
 	for _, r := range m.readers {
 		if !r.overlaps(mint, maxt) {
@@ -36,17 +37,42 @@ func (m *MultiReader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series,
 			return nil, err
 		}
 		if len(ss) > 0 {
-			sources++
-			all = append(all, ss...)
+			runs = append(runs, ss)
+			total += len(ss)
 		}
 	}
-	if sources <= 1 {
-		return all, nil
+	switch len(runs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return runs[0], nil
 	}
-	slices.SortFunc(all, func(a, b Series) int { return labels.Compare(a.Labels, b.Labels) })
-	out := all[:0]
-	merged := false
-	for _, s := range all {
+	return mergeRuns(runs, total), nil
+}
+
+// mergeRuns merges runs of series sorted by labels into one sorted run,
+// combining series with equal labels and deduplicating their chunks. A
+// k-way merge over a heap of runs costs O(n log k) label comparisons and
+// moves each series once, where sorting the concatenation would cost
+// O(n log n) and shuffle series structs repeatedly.
+func mergeRuns(runs [][]Series, total int) []Series {
+	h := runHeap(runs)
+	heap.Init(&h)
+	out := make([]Series, 0, total)
+	merged := false // whether the last series in out gathered chunks from several runs
+	finish := func() {
+		if merged {
+			out[len(out)-1].Chunks = sortDedupChunks(out[len(out)-1].Chunks)
+			merged = false
+		}
+	}
+	for len(h) > 0 {
+		s := h[0][0]
+		if h[0] = h[0][1:]; len(h[0]) == 0 {
+			heap.Pop(&h)
+		} else {
+			heap.Fix(&h, 0)
+		}
 		if n := len(out); n > 0 && labels.Equal(out[n-1].Labels, s.Labels) {
 			// Reader.Select returns chunk slices with len == cap, so this
 			// append copies instead of writing into a shared arena.
@@ -54,16 +80,25 @@ func (m *MultiReader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series,
 			merged = true
 			continue
 		}
-		if merged {
-			out[len(out)-1].Chunks = sortDedupChunks(out[len(out)-1].Chunks)
-			merged = false
-		}
+		finish()
 		out = append(out, s)
 	}
-	if merged {
-		out[len(out)-1].Chunks = sortDedupChunks(out[len(out)-1].Chunks)
-	}
-	return out, nil
+	finish()
+	return out
+}
+
+// runHeap is a min-heap of non-empty runs ordered by their first series.
+type runHeap [][]Series
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return labels.Compare(h[i][0].Labels, h[j][0].Labels) < 0 }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.([]Series)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // LabelNames implements [Querier].
