@@ -24,6 +24,7 @@ type point struct {
 // compacted when more than half of it is dead.
 type window struct {
 	metric labels.Labels
+	hash   uint64
 	pts    []point
 	bs     []bucket
 	head   int
@@ -85,6 +86,7 @@ type rangeEvaluator struct {
 	bucketed bool
 
 	windows map[uint64]*window
+	order   []*window // the windows in order of first sample: output order
 	free    []*window
 	out     []sample
 	absent  labels.Labels // absent_over_time's labels
@@ -171,19 +173,24 @@ func (r *rangeEvaluator) next() (int64, []sample, bool) {
 	}
 	end := ts - r.offset
 	start := end - r.rangeNs
-	for h, w := range r.windows {
+	live := r.order[:0]
+	for _, w := range r.order {
 		w.evict(start)
 		if w.empty() {
-			delete(r.windows, h)
+			delete(r.windows, w.hash)
 			r.free = append(r.free, w)
+			continue
 		}
+		live = append(live, w)
 	}
+	clear(r.order[len(live):])
+	r.order = live
 	if err := r.load(start, end); err != nil {
 		r.fail = err
 		return 0, nil, false
 	}
 	r.out = r.out[:0]
-	for _, w := range r.windows {
+	for _, w := range r.order {
 		if w.metric.Has(errorLabel) {
 			r.fail = newPipelineError(w.metric)
 			return 0, nil, false
@@ -220,8 +227,9 @@ func (r *rangeEvaluator) load(start, end int64) error {
 				if r.maxSeries > 0 && len(r.windows) >= r.maxSeries {
 					return newSeriesLimitError(r.maxSeries)
 				}
-				w = r.newWindow(c.lbls)
+				w = r.newWindow(c.lbls, c.hash)
 				r.windows[c.hash] = w
+				r.order = append(r.order, w)
 			}
 			if r.bucketed {
 				w.addToBucket(r.cellEnd(c.ts), c.v)
@@ -234,14 +242,14 @@ func (r *rangeEvaluator) load(start, end int64) error {
 	return m.err()
 }
 
-func (r *rangeEvaluator) newWindow(metric labels.Labels) *window {
+func (r *rangeEvaluator) newWindow(metric labels.Labels, hash uint64) *window {
 	if n := len(r.free); n > 0 {
 		w := r.free[n-1]
 		r.free = r.free[:n-1]
-		w.metric, w.pts, w.bs, w.head = metric, w.pts[:0], w.bs[:0], 0
+		w.metric, w.hash, w.pts, w.bs, w.head = metric, hash, w.pts[:0], w.bs[:0], 0
 		return w
 	}
-	return &window{metric: metric}
+	return &window{metric: metric, hash: hash}
 }
 
 // aggregate computes the aggregations that need the window's samples
