@@ -163,7 +163,7 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 			step = DefaultStep(q.p.Start, q.p.End).Nanoseconds()
 		}
 		if end < start {
-			return Result{}, badRequestf("end timestamp must not be before start time")
+			return Result{}, badRequestf("end timestamp must not be before or equal to start time")
 		}
 		if (end-start)/step > maxPoints {
 			return Result{}, &LimitError{msg: "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"}

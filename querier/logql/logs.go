@@ -46,7 +46,7 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 		return Result{}, newEntriesLimitError(limit, q.opts.MaxEntriesLimit)
 	}
 	if q.p.End.Before(q.p.Start) {
-		return Result{}, badRequestf("end timestamp must not be before start time")
+		return Result{}, badRequestf("end timestamp must not be before or equal to start time")
 	}
 	p, err := buildPipeline(sel)
 	if err != nil {
