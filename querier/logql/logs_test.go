@@ -313,6 +313,10 @@ func TestLogQueryErrorsAreBadRequests(t *testing.T) {
 		{"limit above the maximum", Params{Query: `{app="api"}`, Start: at(0), End: at(s), Limit: 5001}, ErrLimit},
 		{"parse error", Params{Query: `{app="api"`, Start: at(0), End: at(s), Limit: 10}, syntax.ErrParse},
 		{"bad regexp in a filter", Params{Query: `{app="api"} |~ "("`, Start: at(0), End: at(s), Limit: 10}, ErrBadRequest},
+		{"log query ending before it starts", Params{Query: `{app="api"}`, Start: at(s), End: at(0), Limit: 10}, ErrBadRequest},
+		{"metric query ending before it starts", Params{Query: `count_over_time({app="api"}[1m])`, Start: at(s), End: at(0), Step: s}, ErrBadRequest},
+		{"negative step", Params{Query: `count_over_time({app="api"}[1m])`, Start: at(0), End: at(s), Step: -s}, ErrBadRequest},
+		{"too many points", Params{Query: `count_over_time({app="api"}[1m])`, Start: at(0), End: at(time.Hour), Step: time.Millisecond}, ErrLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
