@@ -2,6 +2,7 @@ package log
 
 import (
 	"encoding/json"
+	"regexp"
 	"testing"
 	"unicode/utf8"
 
@@ -120,6 +121,44 @@ func FuzzDecolorize(f *testing.F) {
 		out, keep := d.Process(0, []byte(line), nil)
 		if !keep || len(out) > len(line) {
 			t.Fatalf("got %q from %q", out, line)
+		}
+	})
+}
+
+// FuzzRegexLineFilter checks that the literal and case-insensitive
+// shortcuts and the required-literal prefilter agree with regexp.
+func FuzzRegexLineFilter(f *testing.F) {
+	for _, s := range [][2]string{
+		{"(?i)abc", "xxABCxx"}, {".*foo.*", "a foo b"}, {"foo|(?i)bar", "BaR"}, {`status=5\d\d`, "status=503"},
+		{"(?i)k", "\u212a"}, {"a+b", "aab"}, {"(a)(b)", "ab"}, {"", "x"}, {"(?i)ß", "SS"}, {"x{2,}y", "xxy"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, expr, line string) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		lf, err := NewLineFilter(LineRegex, expr)
+		if err != nil {
+			t.Fatalf("regexp compiles %q but the filter does not: %v", expr, err)
+		}
+		if got, want := lf.Match([]byte(line)), re.MatchString(line); got != want {
+			t.Fatalf("%q on %q: filter %v, regexp %v", expr, line, got, want)
+		}
+	})
+}
+
+func FuzzParseBytesAndJSONPath(f *testing.F) {
+	for _, s := range []string{"1.5KiB", "42", "3 MB", "1,000kB", `a.b[0]["c d"]`, `[1]`, `a[`, "1e400B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if v, err := ParseBytes(s); err == nil && v > 0 && s == "" {
+			t.Fatal("empty input parsed")
+		}
+		if path, err := parseJSONPath(s); err == nil && len(path) == 0 {
+			t.Fatalf("%q parsed to an empty path", s)
 		}
 	})
 }
