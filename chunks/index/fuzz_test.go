@@ -65,6 +65,18 @@ func openAndQuery(t *testing.T, b []byte) {
 	if err != nil {
 		return
 	}
+	// The same segment twice must read as once.
+	twice, err := NewMultiReader(r, r).Select(minTime, maxTime)
+	if err != nil {
+		t.Fatalf("MultiReader.Select failed where Reader.Select succeeded: %v", err)
+	}
+	if d := diffSeries(twice, all); d != "" {
+		// A crafted segment may hold duplicate chunks, which the
+		// MultiReader deduplicates; anything else is a bug.
+		if deduped := dedupAll(all); diffSeries(twice, deduped) != "" {
+			t.Fatalf("a segment read twice differs from once: %s", d)
+		}
+	}
 	rewritten, err := Write(all)
 	if err != nil {
 		return // e.g. a crafted segment with an empty label value
@@ -76,4 +88,12 @@ func openAndQuery(t *testing.T, b []byte) {
 	if d := diffSeries(again, all); d != "" {
 		t.Fatalf("rewrite changed the segment: %s", d)
 	}
+}
+
+func dedupAll(ss []Series) []Series {
+	out := make([]Series, len(ss))
+	for i, s := range ss {
+		out[i] = Series{Labels: s.Labels, Fingerprint: s.Fingerprint, Chunks: sortDedupChunks(append([]ChunkRef(nil), s.Chunks...))}
+	}
+	return out
 }

@@ -79,6 +79,11 @@ func (r *Reader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series, erro
 		if s.Labels, lblErr = sd.labels(); lblErr != nil {
 			return nil, fmt.Errorf("series %d: %w", id, lblErr)
 		}
+		// Callers (MultiReader's merge among them) rely on the order
+		// Write establishes; a damaged segment must not break it silently.
+		if n := len(out); n > 0 && labels.Compare(out[n-1].Labels, s.Labels) >= 0 {
+			return nil, corruptf("series %d %s not after %s", id, s.Labels, out[n-1].Labels)
+		}
 		out = append(out, s)
 	}
 	if len(out) == 0 {
