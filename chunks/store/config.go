@@ -82,11 +82,16 @@ func (c *Config) UnmarshalYAML(value *yaml.Node) error {
 	return nil
 }
 
-// RegisterFlags resets c to [DefaultConfig] and binds the common settings
-// to flags prefixed "store.". Provider settings without a flag are set in
-// YAML.
+// RegisterFlags binds the common settings to flags prefixed "store.",
+// using c's current values as flag defaults so flags override a config
+// file decoded first; a zero Config is first set to [DefaultConfig].
+// Provider settings without a flag are set in YAML.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	*c = DefaultConfig()
+	// A zero Config starts from the defaults; a configured one (decoded
+	// from a file) keeps its values, which the flags then override.
+	if c.Backend == "" {
+		*c = DefaultConfig()
+	}
 	fs.StringVar(&c.Backend, "store.backend", c.Backend, "Object store backend: filesystem, s3, gcs or azure.")
 	fs.StringVar(&c.Filesystem.Dir, "store.filesystem.dir", c.Filesystem.Dir, "Directory of the filesystem backend.")
 	fs.DurationVar(&c.IndexPeriod, "store.index-period", c.IndexPeriod, "Time span of one index period, aligned to the Unix epoch. Part of every object key; do not change for existing data.")

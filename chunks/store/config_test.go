@@ -41,6 +41,21 @@ func TestConfigFlags(t *testing.T) {
 	}
 }
 
+func TestConfigFlagsKeepValuesAlreadySet(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Backend = BackendS3
+	cfg.S3.Bucket = "from-file"
+	cfg.S3.SecretKey = "kept"
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-store.s3.region=eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backend != BackendS3 || cfg.S3.Bucket != "from-file" || cfg.S3.SecretKey != "kept" || cfg.S3.Region != "eu-west-1" {
+		t.Errorf("registering flags lost configured values: %+v", cfg.S3)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name    string

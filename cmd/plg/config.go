@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -155,6 +156,12 @@ func loadConfig(args []string) (*Config, *options, error) {
 }
 
 func (c *Config) validate() error {
+	// The filesystem store lives under -data.dir unless set explicitly.
+	if c.Storage.Backend == "" || c.Storage.Backend == store.BackendFilesystem {
+		if c.Storage.Filesystem.Dir == "" || c.Storage.Filesystem.Dir == store.DefaultFilesystemDir {
+			c.Storage.Filesystem.Dir = filepath.Join(c.DataDir, "store")
+		}
+	}
 	switch c.Mode {
 	case modeAll, modeAgent, modeIngester, modeQuerier:
 	default:
@@ -196,4 +203,39 @@ func expandEnv(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("environment variables not set and without a default: %s", strings.Join(missing, ", "))
 	}
 	return out, nil
+}
+
+// secretKeys are config keys whose values never leave the process: not in
+// -print-config, not at /config.
+var secretKeys = map[string]bool{
+	"secret_key": true, "session_token": true, "storage_account_key": true,
+	"service_account": true, "password": true, "bearer_token": true, "client_secret": true,
+}
+
+// redactedYAML renders cfg as YAML with every set secret replaced.
+func redactedYAML(cfg *Config) ([]byte, error) {
+	var n yaml.Node
+	if err := n.Encode(cfg); err != nil {
+		return nil, err
+	}
+	redact(&n)
+	return yaml.Marshal(&n)
+}
+
+func redact(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if secretKeys[k.Value] && v.Kind == yaml.ScalarNode && v.Value != "" {
+				v.Value = "<secret>"
+				v.Tag = "!!str"
+				continue
+			}
+			redact(v)
+		}
+		return
+	}
+	for _, c := range n.Content {
+		redact(c)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"gopkg.in/yaml.v3"
 
 	"github.com/plgstack/plg/agent"
 	"github.com/plgstack/plg/chunks/store"
@@ -59,7 +57,7 @@ func run(args []string) error {
 		return nil
 	}
 	if opts.printConfig {
-		out, err := yaml.Marshal(cfg)
+		out, err := redactedYAML(cfg)
 		if err != nil {
 			return err
 		}
@@ -127,11 +125,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	var st *store.Store
 	if runsIngester || cfg.Mode == modeQuerier {
 		scfg := cfg.Storage
-		if scfg.Backend == "" || scfg.Backend == store.BackendFilesystem {
-			if scfg.Filesystem.Dir == "" || scfg.Filesystem.Dir == store.DefaultFilesystemDir {
-				scfg.Filesystem.Dir = filepath.Join(cfg.DataDir, "store")
-			}
-		}
 		bkt, err := store.NewBucket(scfg, logger, reg)
 		if err != nil {
 			return fmt.Errorf("storage: %w", err)
@@ -158,7 +151,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		})
 	})
 	router.GET("/config", func(c *gin.Context) {
-		out, err := yaml.Marshal(cfg)
+		out, err := redactedYAML(cfg)
 		if err != nil {
 			c.String(http.StatusInternalServerError, "%v\n", err)
 			return

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "plg.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsWithoutAnyConfig(t *testing.T) {
+	cfg, _, err := loadConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != modeAll || cfg.Server.HTTPAddr != "127.0.0.1:3100" || cfg.DataDir != "./data" {
+		t.Fatalf("defaults: mode %q addr %q data %q", cfg.Mode, cfg.Server.HTTPAddr, cfg.DataDir)
+	}
+	if cfg.Storage.Filesystem.Dir != filepath.Join("data", "store") {
+		t.Fatalf("filesystem store %q, want under the data dir", cfg.Storage.Filesystem.Dir)
+	}
+}
+
+func TestFlagsOverrideTheFileAndEnvIsExpanded(t *testing.T) {
+	t.Setenv("PLG_TEST_POD", "ingester-3")
+	p := writeConfig(t, `
+mode: ingester
+data_dir: /var/plg
+server:
+  http_addr: 0.0.0.0:3100
+ingester:
+  name: ${PLG_TEST_POD}
+  max_chunk_age: 1h
+  wal:
+    sync: ${PLG_TEST_SYNC:-interval}
+limits:
+  ingestion_rate_mb: 8
+  ingestion_burst_size_mb: 16
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p, "-http.addr=127.0.0.1:9999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != modeIngester || cfg.DataDir != "/var/plg" || cfg.Ingester.MaxChunkAge != time.Hour {
+		t.Fatalf("file values lost: %+v", cfg)
+	}
+	if cfg.Server.HTTPAddr != "127.0.0.1:9999" {
+		t.Fatalf("flag did not override the file: %q", cfg.Server.HTTPAddr)
+	}
+	if cfg.Ingester.Name != "ingester-3" || cfg.Ingester.WAL.Sync != "interval" {
+		t.Fatalf("env expansion: name %q sync %q", cfg.Ingester.Name, cfg.Ingester.WAL.Sync)
+	}
+	if cfg.Limits.Defaults.IngestionRateMB != 8 || cfg.Limits.Defaults.MaxLineSize != 256<<10 {
+		t.Fatalf("limits: %+v", cfg.Limits.Defaults)
+	}
+	if cfg.Storage.Filesystem.Dir != "/var/plg/store" {
+		t.Fatalf("store dir %q", cfg.Storage.Filesystem.Dir)
+	}
+}
+
+func TestConfigErrorsNameTheProblem(t *testing.T) {
+	for _, tc := range []struct {
+		body, want string
+		args       []string
+	}{
+		{"ingester:\n  chunk_encodng: zstd\n", "chunk_encodng not found", nil},
+		{"data_dir: ${PLG_SURELY_UNSET}\n", "PLG_SURELY_UNSET", nil},
+		{"ingester:\n  chunk_encoding: lz77\n", "chunk_encoding", nil},
+		{"limits:\n  ingestion_rate_mb: 10\n  ingestion_burst_size_mb: 1\n", "ingestion_burst_size_mb", nil},
+		{"", "must be one of all, agent, ingester, querier", []string{"-mode=everything"}},
+	} {
+		p := writeConfig(t, tc.body)
+		_, _, err := loadConfig(append([]string{"-config.file=" + p}, tc.args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("config %q: error %v, want one mentioning %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+func TestPromtailFileMeansAgentMode(t *testing.T) {
+	p := writeConfig(t, `
+server:
+  http_listen_port: 9080
+positions:
+  filename: /tmp/positions.yaml
+clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: system
+    static_configs:
+      - targets: [localhost]
+        labels:
+          job: varlogs
+          __path__: /var/log/*log
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != modeAgent || len(cfg.agentRaw) == 0 {
+		t.Fatalf("mode %q, agent config %d bytes", cfg.Mode, len(cfg.agentRaw))
+	}
+	acfg, err := agentConfig(cfg.agentRaw, cfg.DataDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acfg.Positions.Filename != "/tmp/positions.yaml" || acfg.Clients[0].URL == "" {
+		t.Fatalf("agent config: positions %q", acfg.Positions.Filename)
+	}
+	cfg, _, err = loadConfig([]string{"-config.file=" + p, "-mode=all"})
+	if err != nil || cfg.Mode != modeAll {
+		t.Fatalf("-mode=all with a Promtail file: %v %q", err, cfg.Mode)
+	}
+}
+
+func TestAgentSectionDefaultsToPushingToItself(t *testing.T) {
+	p := writeConfig(t, `
+agent:
+  scrape_configs:
+    - job_name: files
+      static_configs:
+        - labels: {job: app, __path__: /tmp/*.log}
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p, "-data.dir=/srv/plg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acfg, err := agentConfig(cfg.agentRaw, cfg.DataDir, "http://127.0.0.1:3100/loki/api/v1/push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acfg.Positions.Filename != "/srv/plg/positions.yaml" {
+		t.Fatalf("positions %q, want under the data dir", acfg.Positions.Filename)
+	}
+	if len(acfg.Clients) != 1 || !strings.Contains(acfg.Clients[0].URL, "127.0.0.1:3100") {
+		t.Fatalf("clients %+v", acfg.Clients)
+	}
+	if _, err := agentConfig(cfg.agentRaw, cfg.DataDir, ""); err == nil {
+		t.Fatal("an agent with no clients and nothing to push to was accepted")
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	p := writeConfig(t, `
+storage:
+  backend: s3
+  s3:
+    bucket: logs
+    endpoint: s3.example.com
+    access_key: AKIAEXAMPLE
+    secret_key: very-secret-value
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := redactedYAML(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "very-secret-value") || !strings.Contains(string(out), "secret_key: <secret>") {
+		t.Fatalf("secret leaked or not marked:\n%s", out)
+	}
+	if !strings.Contains(string(out), "bucket: logs") {
+		t.Fatalf("non-secret values lost:\n%s", out)
+	}
+}
