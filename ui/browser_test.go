@@ -119,7 +119,7 @@ func startPLG(t *testing.T, bin string, args ...string) *server {
 
 type stream struct {
 	Stream map[string]string `json:"stream"`
-	Values [][2]string       `json:"values"`
+	Values [][]any           `json:"values"` // [ns, line] or [ns, line, {structured metadata}]
 }
 
 func (s *server) push(t *testing.T, streams ...stream) {
@@ -159,19 +159,20 @@ func corpus(t *testing.T, s *server, now time.Time) map[string]int {
 		st := stream{Stream: map[string]string{"app": "checkout", "level": lvl, "namespace": "shop"}}
 		for j := 0; j < 10*(3-i); j++ {
 			ts := now.Add(-time.Duration(j*90+i*7) * time.Second)
-			st.Values = append(st.Values, [2]string{ns(ts), fmt.Sprintf(`level=%s msg="order %d handled" order_id=%d duration=%dms`, lvl, j, 1000+j, 10+j)})
+			st.Values = append(st.Values, []any{ns(ts), fmt.Sprintf(`level=%s msg="order %d handled" order_id=%d duration=%dms`, lvl, j, 1000+j, 10+j)})
 		}
 		checkout = append(checkout, st)
 	}
 	pay := stream{Stream: map[string]string{"app": "payments", "level": "error", "namespace": "shop"}}
 	for j := 0; j < 8; j++ {
-		pay.Values = append(pay.Values, [2]string{ns(now.Add(-time.Duration(j*200+3) * time.Second)), fmt.Sprintf(`{"level":"error","msg":"card declined","user":"u%d"}`, 40+j%2)})
+		pay.Values = append(pay.Values, []any{ns(now.Add(-time.Duration(j*200+3) * time.Second)), fmt.Sprintf(`{"level":"error","msg":"card declined","user":"u%d"}`, 40+j%2),
+			map[string]string{"trace_id": fmt.Sprintf("t-%d", j)}})
 	}
 	web := stream{Stream: map[string]string{"app": "web", "level": "info", "namespace": "edge"}}
-	web.Values = [][2]string{{ns(now.Add(-30 * time.Second)), xssLine}}
+	web.Values = [][]any{{ns(now.Add(-30 * time.Second)), xssLine}}
 	bulk := stream{Stream: map[string]string{"app": "bulk", "namespace": "load"}}
 	for j := 0; j < 5000; j++ {
-		bulk.Values = append(bulk.Values, [2]string{ns(now.Add(-time.Duration(j)*500*time.Millisecond - time.Second)),
+		bulk.Values = append(bulk.Values, []any{ns(now.Add(-time.Duration(j)*500*time.Millisecond - time.Second)),
 			fmt.Sprintf(`level=%s ts=%d component=bulk-generator request_id=%08x msg="synthetic line %d for the virtual list" path=/api/v1/items/%d`, levels[j%5], j, j*7919, j, j%97)})
 	}
 	s.push(t, append(checkout, pay, web, bulk)...)
@@ -481,8 +482,8 @@ func TestExploreInChromium(t *testing.T) {
 		b.do(t, chromedp.Click(chromedp.CSS(`.log-row .log-head`)))
 		b.waitJS(t, "details", `document.querySelector('.log-details')`)
 		keys := evalJS[string](t, b, `[...document.querySelectorAll('.log-details .field-key')].map(e => e.textContent).join(',')`)
-		if keys != "app,level,namespace,level,msg,user" {
-			t.Errorf("detail keys = %q, want stream labels then parsed JSON fields", keys)
+		if keys != "app,level,namespace,trace_id,level,msg,user" {
+			t.Errorf("detail keys = %q, want stream labels, structured metadata, then the line's JSON fields", keys)
 		}
 		lightDark(t, "expanded")
 		// "-" on the stream label namespace excludes it: no payments line remains.
@@ -495,7 +496,18 @@ func TestExploreInChromium(t *testing.T) {
 		b.waitJS(t, "details", `document.querySelector('.log-details')`)
 		b.do(t, chromedp.Click(chromedp.CSS(`.log-details table:last-of-type tr:nth-child(3) .icon-btn`)))
 		b.waitJS(t, "parsed-field filter", `/\| json \| user="u4[01]"$/.test(document.querySelector('.editor-input').value) && window.__plg.renders.at(-1).lines === 4`)
+		// With a parser in the query the server returns the parsed labels
+		// apart from the stream's (categorize-labels).
+		b.do(t, chromedp.Click(chromedp.CSS(`.log-row .log-head`)))
+		b.waitJS(t, "details", `document.querySelector('.log-details')`)
+		sections := evalJS[string](t, b, `[...document.querySelectorAll('.log-details .log-section')].map(e => e.textContent).join('|')`)
+		if !strings.Contains(sections, "Structured metadata") || !strings.Contains(sections, "Parsed labels") {
+			t.Errorf("sections = %q, want structured metadata and the server's parsed labels", sections)
+		}
 		b.shot(t, "field-filter")
+		// "+" on structured metadata narrows to that one trace.
+		b.do(t, chromedp.Click(chromedp.CSS(`.log-details table:nth-of-type(2) .icon-btn`)))
+		b.waitJS(t, "metadata filter", `/\| trace_id="t-\d"$/.test(document.querySelector('.editor-input').value) && window.__plg.renders.at(-1).lines === 1`)
 	})
 
 	t.Run("lines with markup render as text and run nothing", func(t *testing.T) {
@@ -547,10 +559,10 @@ func TestExploreInChromium(t *testing.T) {
 			t.Error("tail mode is not kept in the URL")
 		}
 		mark := fmt.Sprintf("tail-line-%d", time.Now().UnixNano())
-		srv.push(t, stream{Stream: map[string]string{"app": "tail", "level": "warn"}, Values: [][2]string{{ns(time.Now()), mark + " first"}}})
+		srv.push(t, stream{Stream: map[string]string{"app": "tail", "level": "warn"}, Values: [][]any{{ns(time.Now()), mark + " first"}}})
 		b.waitJS(t, "tailed line", fmt.Sprintf(`document.querySelector('.log-row .log-line')?.textContent === %q`, mark+" first"))
 		b.do(t, chromedp.Click(chromedp.ID("pause")))
-		srv.push(t, stream{Stream: map[string]string{"app": "tail", "level": "info"}, Values: [][2]string{{ns(time.Now()), mark + " second"}}})
+		srv.push(t, stream{Stream: map[string]string{"app": "tail", "level": "info"}, Values: [][]any{{ns(time.Now()), mark + " second"}}})
 		b.waitJS(t, "paused counter", `document.getElementById('tail-state').textContent.includes('1 new')`)
 		if got := evalJS[string](t, b, `document.querySelector('.log-row .log-line').textContent`); got != mark+" first" {
 			t.Errorf("while paused the top line changed to %q", got)
@@ -578,7 +590,7 @@ func TestExploreInChromium(t *testing.T) {
 	t.Run("the tenant field sets X-Scope-OrgID and a missing tenant is explained", func(t *testing.T) {
 		multi := startPLG(t, bin, "-auth.enabled=true")
 		multi.tenant = "team-a"
-		multi.push(t, stream{Stream: map[string]string{"app": "tenanted"}, Values: [][2]string{{ns(time.Now()), "only team-a sees this"}}})
+		multi.push(t, stream{Stream: map[string]string{"app": "tenanted"}, Values: [][]any{{ns(time.Now()), "only team-a sees this"}}})
 		b.open(t, multi.base, url.Values{"query": {`{app="tenanted"}`}})
 		b.waitJS(t, "tenant error", `!document.getElementById('error').hidden`)
 		if msg := evalJS[string](t, b, `document.getElementById('error').textContent`); !strings.Contains(msg, "needs a tenant") {

@@ -56,14 +56,14 @@ export function explain(status, text) {
   }
 }
 
-function headers() {
-  const h = { Accept: 'application/json' };
+function headers(extra) {
+  const h = { Accept: 'application/json', ...extra };
   if (tenant) h['X-Scope-OrgID'] = tenant;
   return h;
 }
 
 // get fetches BASE+path with params and returns the decoded JSON.
-export async function get(path, params = {}, signal) {
+export async function get(path, params = {}, signal, extraHeaders) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === null || v === '') continue;
@@ -72,7 +72,7 @@ export async function get(path, params = {}, signal) {
   }
   let res;
   try {
-    res = await fetch(`${BASE}${path}?${qs}`, { headers: headers(), signal });
+    res = await fetch(`${BASE}${path}?${qs}`, { headers: headers(extraHeaders), signal });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new APIError(`Cannot reach the server: ${e.message}. Is plg running?`);
@@ -90,6 +90,10 @@ export async function get(path, params = {}, signal) {
 }
 
 export const queryRange = (p, signal) => get('/query_range', p, signal);
+// queryLogs asks for categorized labels, as Grafana does: stream labels stay
+// the stream's own, and each line carries its structured metadata and
+// parsed labels separately.
+export const queryLogs = (p, signal) => get('/query_range', p, signal, { 'X-Loki-Response-Encoding-Flags': 'categorize-labels' });
 export const formatQuery = (query, signal) => get('/format_query', { query }, signal);
 export const labelNames = (start, end, signal) => get('/labels', { start, end }, signal);
 export const labelValues = (name, start, end, query, signal) =>

@@ -31,9 +31,9 @@ export class LabelBrowser {
   }
 
   async load() {
-    const { start, end } = this.opts.range();
     this.msg('Loading label names…');
     try {
+      const { start, end } = this.opts.range();
       const res = await api.labelNames(start, end);
       const names = (res.data || []).filter((n) => !n.startsWith('__')).sort();
       this.$('names').replaceChildren(...names.map((n) => {
@@ -57,9 +57,9 @@ export class LabelBrowser {
     this.$('values-title').textContent = `2. Values of ${name}`;
     this.values = [];
     this.paintValues();
-    const { start, end } = this.opts.range();
     this.msg(`Loading values of ${name}…`);
     try {
+      const { start, end } = this.opts.range();
       const [vals, ser] = await Promise.all([
         api.labelValues(name, start, end),
         api.series(`{${name}=~".+"}`, start, end).catch(() => ({ data: [] })),

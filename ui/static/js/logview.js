@@ -10,11 +10,12 @@ import { seriesColor } from './chart.js';
 export const ROW = 22;
 const OVERSCAN = 15;
 
-// Entry: {ts: ns string, line, labels: {k: v}, meta: {k: v} | null}
+// Entry: {ts: ns string, line, labels: {k: v}, meta: structured metadata
+// {k: v} | null, parsed: labels from the query's parsers {k: v} | null}
 
 export class LogView {
   // opts: {onFilter(name, op, value, kind)} where kind is 'stream' |
-  // 'meta' | 'json' | 'logfmt'.
+  // 'meta' | 'parsed' | 'json' | 'logfmt'.
   constructor(root, opts) {
     this.opts = opts;
     this.root = root;
@@ -153,8 +154,17 @@ export class LogView {
     el.className = e.open ? 'log-row open' : 'log-row';
     const head = document.createElement('div');
     head.className = 'log-head';
+    head.tabIndex = 0;
+    head.setAttribute('role', 'button');
+    head.setAttribute('aria-expanded', String(!!e.open));
     head.addEventListener('click', () => this.toggle(e));
-    const lvl = e.labels.level || e.labels.detected_level || (e.meta && (e.meta.level || e.meta.detected_level)) || '';
+    head.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      ev.preventDefault();
+      this.toggle(e);
+      this.rows.get(e)?.querySelector('.log-head')?.focus();
+    });
+    const lvl = e.labels.level || e.labels.detected_level || e.meta?.level || e.meta?.detected_level || e.parsed?.level || e.parsed?.detected_level || '';
     const bar = document.createElement('span');
     bar.className = 'log-level';
     bar.style.background = lvl ? seriesColor(lvl, 0) : 'transparent';
@@ -183,8 +193,14 @@ export class LogView {
     d.append(full);
     const sections = [['Stream labels', e.labels, 'stream']];
     if (e.meta && Object.keys(e.meta).length) sections.push(['Structured metadata', e.meta, 'meta']);
-    const parsed = parseFields(e.line);
-    if (parsed) sections.push([`Parsed fields (${parsed.kind})`, parsed.fields, parsed.kind]);
+    if (e.parsed && Object.keys(e.parsed).length) {
+      sections.push(['Parsed labels (from the query\'s parser)', e.parsed, 'parsed']);
+    } else {
+      // No parser in the query: parse JSON or logfmt here so fields can
+      // still be filtered on (adding one adds the parser).
+      const parsed = parseFields(e.line);
+      if (parsed) sections.push([`Fields in the line (${parsed.kind})`, parsed.fields, parsed.kind]);
+    }
     for (const [title, obj, kind] of sections) {
       const h = document.createElement('div');
       h.className = 'log-section';

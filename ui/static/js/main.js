@@ -204,7 +204,7 @@ async function runLogs(query, { fromMs, toMs }, signal, t0) {
   const start = msToNs(fromMs), end = msToNs(toMs);
   const step = niceStep(toMs - fromMs, 80);
   const [res, vol] = await Promise.all([
-    api.queryRange({ query, start, end, limit: state.limit, direction: 'backward' }, signal),
+    api.queryLogs({ query, start, end, limit: state.limit, direction: 'backward' }, signal),
     api.queryRange({ query: volumeQuery(query, step), start, end, step: `${step}s` }, signal).catch((e) => {
       if (e.name === 'AbortError') throw e;
       return { error: e };
@@ -221,8 +221,10 @@ async function runLogs(query, { fromMs, toMs }, signal, t0) {
   const layoutMs = logs.set(entries, filterTerms(query));
   const renderMs = performance.now() - r0;
   stats.renders.push({ lines: entries.length, ms: renderMs });
+  if (stats.renders.length > 50) stats.renders.shift();
   console.log(`plg: rendered ${entries.length} lines in ${renderMs.toFixed(1)} ms (layout ${layoutMs.toFixed(1)} ms)`);
   $('older').hidden = entries.length < state.limit;
+  if (!entries.length) notice('No log lines match this query in the selected time range.');
   status(`${entries.length.toLocaleString()} line${entries.length === 1 ? '' : 's'}${entries.length >= state.limit ? ` (limit ${state.limit} reached: load older for more)` : ''} · query ${(r0 - t0).toFixed(0)} ms · render ${renderMs.toFixed(0)} ms`);
 }
 
@@ -351,21 +353,21 @@ function toEntries(streams) {
   let i = 0;
   for (const s of streams) {
     const labels = s.stream || {};
-    for (const v of s.values) out[i++] = { ts: v[0], line: v[1], labels, meta: metaOf(v[2]) };
+    for (const v of s.values) {
+      const x = v[2];
+      out[i++] = {
+        ts: v[0], line: v[1], labels,
+        meta: x && typeof x === 'object' && !x.structuredMetadata && !x.parsed ? x : x?.structuredMetadata || null,
+        parsed: x?.parsed || null,
+      };
+    }
   }
   out.sort((a, b) => compareNs(b.ts, a.ts));
   return out;
 }
 
-// metaOf reads the third element of a value: structured metadata, either
-// flat or in Loki's categorized form {structuredMetadata, parsed}.
-function metaOf(x) {
-  if (!x || typeof x !== 'object') return null;
-  if (x.structuredMetadata || x.parsed) return { ...(x.structuredMetadata || {}), ...(x.parsed || {}) };
-  return x;
-}
-
-const entryKey = (e) => `${e.ts}\u0000${labelText(e.labels)}\u0000${e.line}`;
+// A line's identity for de-duplication across pages.
+const entryKey = (e) => `${e.ts}\u0000${labelText(e.labels)}\u0000${e.line}\u0000${e.meta ? labelText(e.meta) : ''}`;
 
 async function loadOlder() {
   const query = editor.value.trim();
@@ -377,7 +379,7 @@ async function loadOlder() {
     // drop the lines already shown at it.
     let atOldest = 0;
     for (const e of logs.entries) if (e.ts === oldest) atOldest++;
-    const res = await api.queryRange({
+    const res = await api.queryLogs({
       query, start: msToNs(state.range.fromMs), end: nsAdd(oldest, 1), limit: Math.min(state.limit + atOldest, Math.max(state.limit, 5000)), direction: 'backward',
     });
     const more = toEntries(res.data?.result || []).filter((e) => !state.keys.has(entryKey(e)));
