@@ -339,8 +339,12 @@ func TestExploreInChromium(t *testing.T) {
 			{`m.logql.completionContext('sum by (le', 10)`, `{"kind":"label","prefix":"le","from":8}`},
 			{`m.logql.highlightRanges('an error and ERROR', m.logql.filterTerms('{a="b"} |= "error" |~ "(?i)and"'))`, `[[3,8],[9,12]]`},
 			{`m.logql.volumeQuery('{a="b"} # note', 60)`, `"sum by (level, detected_level) (count_over_time({a=\"b\"} [60s]))"`},
+			{`m.entries.toEntries([{stream: {a: '1'}, values: [['5', 'old'], ['10000000000000000000', 'new', {structuredMetadata: {t: 'x'}, parsed: {p: 'y'}}]]}]).map(e => [e.line, e.meta, e.parsed])`, `[["new",{"t":"x"},{"p":"y"}],["old",null,null]]`},
+			{`m.entries.parseTailFrame('{"streams":[{"stream":{"a":"1"},"values":[["1","x"]]}],"dropped_entries":[{"labels":"{}","timestamp":"1"},{"labels":"{}","timestamp":"2"}]}').dropped`, `2`},
+			{`m.entries.parseTailFrame('{"streams":[],"dropped_entries":null}')`, `{"entries":[],"dropped":0}`},
+			{`m.entries.parseTailFrame('not json')`, `null`},
 		}
-		js := `(async () => { const m = { time: await import('/js/time.js'), logql: await import('/js/logql.js') }; return JSON.stringify(%s); })()`
+		js := `(async () => { const m = { time: await import('/js/time.js'), logql: await import('/js/logql.js'), entries: await import('/js/entries.js') }; return JSON.stringify(%s); })()`
 		for _, c := range cases {
 			got := evalJS[string](t, b, fmt.Sprintf(js, c.expr))
 			if got != c.want {

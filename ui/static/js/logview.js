@@ -6,6 +6,7 @@
 import { formatTs, compareNs } from './time.js';
 import { highlightRanges } from './logql.js';
 import { seriesColor } from './chart.js';
+import { labelText } from './entries.js';
 
 export const ROW = 22;
 const OVERSCAN = 15;
@@ -241,10 +242,6 @@ export class LogView {
     for (const e of this.entries) if (o === null || compareNs(e.ts, o) < 0) o = e.ts;
     return o;
   }
-}
-
-export function labelText(labels) {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(' ');
 }
 
 // appendHighlighted adds text to el as text nodes, with <mark> around the

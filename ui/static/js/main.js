@@ -5,10 +5,11 @@
 import * as api from './api.js';
 import { Editor } from './editor.js';
 import { Histogram, LineChart, seriesColor, formatValue } from './chart.js';
-import { LogView, labelText } from './logview.js';
+import { LogView } from './logview.js';
+import { toEntries, entryKey, parseTailFrame } from './entries.js';
 import { LabelBrowser } from './labels.js';
 import { FUNCTIONS, STAGES, isLogQuery, filterTerms, addMatcher, volumeQuery, tokenize } from './logql.js';
-import { parseTime, msToNs, nsAdd, compareNs, niceStep, toRFC3339 } from './time.js';
+import { parseTime, msToNs, nsAdd, niceStep, toRFC3339 } from './time.js';
 
 const $ = (id) => document.getElementById(id);
 const PRESETS = ['5m', '15m', '1h', '6h', '24h', '7d'];
@@ -345,30 +346,6 @@ function showPanel(which, tailing = false) {
   $('metric-panel').hidden = which !== 'metric';
 }
 
-// toEntries flattens streams into entries, newest first.
-function toEntries(streams) {
-  let n = 0;
-  for (const s of streams) n += s.values.length;
-  const out = new Array(n);
-  let i = 0;
-  for (const s of streams) {
-    const labels = s.stream || {};
-    for (const v of s.values) {
-      const x = v[2];
-      out[i++] = {
-        ts: v[0], line: v[1], labels,
-        meta: x && typeof x === 'object' && !x.structuredMetadata && !x.parsed ? x : x?.structuredMetadata || null,
-        parsed: x?.parsed || null,
-      };
-    }
-  }
-  out.sort((a, b) => compareNs(b.ts, a.ts));
-  return out;
-}
-
-// A line's identity for de-duplication across pages.
-const entryKey = (e) => `${e.ts}\u0000${labelText(e.labels)}\u0000${e.line}\u0000${e.meta ? labelText(e.meta) : ''}`;
-
 async function loadOlder() {
   const query = editor.value.trim();
   const oldest = logs.oldest();
@@ -427,13 +404,12 @@ function startTail(query) {
   ws.onmessage = (ev) => {
     if (state.ws !== ws) return;
     stats.tailMessages++;
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch { return; }
-    const dropped = msg.dropped_entries;
-    if (Array.isArray(dropped) && dropped.length) {
-      notice(`The server dropped ${dropped.length} entr${dropped.length === 1 ? 'y' : 'ies'} to keep up: the tail is missing lines. Narrow the query to see all.`);
+    const frame = parseTailFrame(ev.data);
+    if (!frame) return;
+    const { entries, dropped } = frame;
+    if (dropped) {
+      notice(`The server dropped ${dropped} entr${dropped === 1 ? 'y' : 'ies'} to keep up: the tail is missing lines. Narrow the query to see all.`);
     }
-    const entries = toEntries(msg.streams || []);
     count += entries.length;
     status(`${count.toLocaleString()} line${count === 1 ? '' : 's'} received while tailing`);
     if (state.paused) {
