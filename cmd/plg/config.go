@@ -30,6 +30,8 @@ type Config struct {
 	Limits   *ingester.Overrides `yaml:"limits"`
 	Storage  store.Config        `yaml:"storage"`
 	Querier  querier.Config      `yaml:"querier"`
+	// Compactor merges index segments; it runs where an ingester runs.
+	Compactor CompactorConfig `yaml:"compactor"`
 	// Agent is a Promtail-format configuration (server, positions,
 	// clients, scrape_configs) for the agent role.
 	Agent yaml.Node `yaml:"agent,omitempty"`
@@ -62,10 +64,11 @@ func defaultConfig() *Config {
 			LogLevel:  "info",
 			LogFormat: "logfmt",
 		},
-		Ingester: ingester.DefaultConfig(),
-		Limits:   &ingester.Overrides{Defaults: ingester.DefaultLimits()},
-		Storage:  store.DefaultConfig(),
-		Querier:  querier.DefaultConfig(),
+		Ingester:  ingester.DefaultConfig(),
+		Limits:    &ingester.Overrides{Defaults: ingester.DefaultLimits()},
+		Storage:   store.DefaultConfig(),
+		Querier:   querier.DefaultConfig(),
+		Compactor: defaultCompactorConfig(),
 	}
 }
 
@@ -96,6 +99,8 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 		}
 		return nil
 	})
+	fs.BoolVar(&cfg.Compactor.Enabled, "compactor.enabled", cfg.Compactor.Enabled, "Merge index segments periodically (where an ingester runs).")
+	fs.DurationVar(&cfg.Compactor.Interval, "compactor.interval", cfg.Compactor.Interval, "How often to merge index segments.")
 	cfg.Ingester.RegisterFlags(fs)
 	cfg.Limits.Defaults.RegisterFlags(fs)
 	cfg.Storage.RegisterFlags(fs)
@@ -161,6 +166,9 @@ func (c *Config) validate() error {
 		if c.Storage.Filesystem.Dir == "" || c.Storage.Filesystem.Dir == store.DefaultFilesystemDir {
 			c.Storage.Filesystem.Dir = filepath.Join(c.DataDir, "store")
 		}
+	}
+	if c.Compactor.Interval <= 0 {
+		c.Compactor.Interval = defaultCompactorConfig().Interval
 	}
 	switch c.Mode {
 	case modeAll, modeAgent, modeIngester, modeQuerier:

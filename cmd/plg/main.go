@@ -199,6 +199,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 			return err
 		}
 		logger.Info("ingester ready")
+		if cfg.Compactor.Enabled {
+			compactCtx, cancelCompact := context.WithCancel(context.Background())
+			defer cancelCompact()
+			go runCompactor(compactCtx, cfg.Compactor, st, cfg.Storage.IndexPeriod, logger.With("component", "compactor"))
+		}
 	}
 
 	agentDone := make(chan error, 1)
