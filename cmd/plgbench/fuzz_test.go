@@ -87,3 +87,15 @@ func FuzzDecodeAPIResult(f *testing.F) {
 		_, _ = checkTopK(r, 2, map[string]int64{"a": 1}, 60)
 	})
 }
+
+// FuzzMaybe5xx: the prefilter must pass every line the regex matches.
+func FuzzMaybe5xx(f *testing.F) {
+	for _, s := range []string{`"status":503,`, "status=500 x", `"GET / HTTP/1.1" 502 12`, `status"=599`, "status: 500", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if re5xx.MatchString(s) && !maybe5xx([]byte(s)) {
+			t.Fatalf("%q matches %s but the prefilter rejects it", s, regex5xx)
+		}
+	})
+}

@@ -25,7 +25,7 @@ type IngestResult struct {
 	Seconds        float64 `json:"seconds"` // first push to last acknowledgement
 	LinesPerSec    float64 `json:"lines_per_sec"`
 	MBPerSec       float64 `json:"mb_per_sec"`
-	QueryableAfter float64 `json:"queryable_after_seconds"` // from the first push until a count of everything is complete
+	QueryableAfter float64 `json:"queryable_after_seconds"` // from the first push until asking the first count of everything that is complete
 	CPUSeconds     float64 `json:"cpu_seconds"`
 	CPUSecPerGB    float64 `json:"cpu_seconds_per_gb"`
 	CPUSecPer1M    float64 `json:"cpu_seconds_per_1m_lines"`

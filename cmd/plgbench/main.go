@@ -77,6 +77,7 @@ type benchConfig struct {
 	ServerArgs  []string
 	OutJSON     string
 	OutMD       string
+	PerfDir     string // profile the server with perf into this directory
 	Command     string
 
 	// tamper, for tests, changes the truth before the queries check
@@ -103,6 +104,7 @@ func parseFlags(args []string) (*benchConfig, error) {
 	fs.StringVar(&c.Bin, "bin", "", "plg binary to measure (default: build ./cmd/plg of this module into the temporary directory).")
 	fs.StringVar(&c.OutJSON, "out-json", "", "Also write the results as JSON to this file.")
 	fs.StringVar(&c.OutMD, "out-md", "", "Also write the Markdown report to this file.")
+	fs.StringVar(&c.PerfDir, "perf-dir", "", "Profile the server with Linux perf during the ingest and each query's warm runs, writing <phase>.perf.data and a flat profile <phase>.txt here (needs perf).")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -186,6 +188,11 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	} else {
 		defer os.RemoveAll(work)
 	}
+	if cfg.PerfDir != "" {
+		if err := os.MkdirAll(cfg.PerfDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{Started: time.Now().UTC(), Command: cfg.Command, Machine: readMachine()}
 	root, rootErr := moduleRoot()
 	if rootErr == nil {
@@ -241,6 +248,7 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	if err != nil {
 		return nil, err
 	}
+	stopPerf := perfFor(cfg, srv).start("ingest")
 	t0 := time.Now()
 	lines, raw, bodies, batches, retries, lat, err := pushAll(ctx, srv.URL("/loki/api/v1/push"), gen.Files)
 	pushSecs := time.Since(t0).Seconds()
@@ -250,6 +258,9 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	after, err := srv.sample()
 	if err != nil {
 		return nil, err
+	}
+	if err := stopPerf(); err != nil {
+		logger.Warn("profiling", "phase", "ingest", "err", err)
 	}
 	if lines != truth.Lines || raw != truth.Bytes {
 		return nil, fmt.Errorf("pushed %d lines (%d bytes), the corpus has %d (%d bytes)", lines, raw, truth.Lines, truth.Bytes)
@@ -261,10 +272,11 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	in.MBPerSec = float64(raw) / 1e6 / pushSecs
 	in.CPUSecPerGB = in.CPUSeconds / (float64(raw) / 1e9)
 	in.CPUSecPer1M = in.CPUSeconds / (float64(lines) / 1e6)
-	if err := waitQueryable(ctx, srv, truth, win); err != nil {
+	queryable, err := waitQueryable(ctx, srv, truth, win)
+	if err != nil {
 		return nil, err
 	}
-	in.QueryableAfter = time.Since(t0).Seconds()
+	in.QueryableAfter = queryable.Sub(t0).Seconds()
 	if in.WALBytes, err = dirSize(filepath.Join(dataDir, "wal")); err != nil {
 		return nil, err
 	}
@@ -282,7 +294,7 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 
 	// Queries while the data is in the ingester's memory.
 	logger.Info("querying (ingester memory)", "queries", len(suite))
-	if rep.QueriesMemory, err = runQueries(ctx, srv, suite); err != nil {
+	if rep.QueriesMemory, err = runQueries(ctx, srv, suite, logger, perfFor(cfg, srv), "memory"); err != nil {
 		return nil, err
 	}
 	s, err := srv.sample()
@@ -324,7 +336,7 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 		rep.Storage.RestartReadySeconds = time.Since(t2).Seconds()
 		scrape("after_restart")
 		logger.Info("querying (after flush and restart)", "queries", len(suite))
-		if rep.QueriesStore, err = runQueries(ctx, srv, suite); err != nil {
+		if rep.QueriesStore, err = runQueries(ctx, srv, suite, logger, perfFor(cfg, srv), "store"); err != nil {
 			return nil, fmt.Errorf("after restart: %w", err)
 		}
 		if s, err = srv.sample(); err != nil {
@@ -367,26 +379,35 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	return rep, nil
 }
 
-// waitQueryable waits until a count of everything equals the corpus.
-func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) error {
+func perfFor(cfg *benchConfig, srv *process) *perfRecorder {
+	if cfg.PerfDir == "" {
+		return nil
+	}
+	return &perfRecorder{dir: cfg.PerfDir, pid: srv.Pid()}
+}
+
+// waitQueryable waits until a count of everything equals the corpus and
+// returns when the first such count was asked for.
+func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) (time.Time, error) {
 	q := fmt.Sprintf("sum(count_over_time(%s [%s]))", allStreams, w.rangeStr())
 	spec := querySpec{Name: "queryable", Query: q, path: "/loki/api/v1/query", params: w.instantParams(q)}
 	hc := &http.Client{Timeout: 5 * time.Minute}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
+		asked := time.Now()
 		r, err := fetch(ctx, hc, "http://"+srv.addr, &spec)
 		if err == nil {
 			if _, err = checkSums(r, "vector", "", map[string]int64{"": t.Lines}); err == nil {
-				return nil
+				return asked, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the pushed lines were not all queryable within 2m: %w", err)
+			return time.Time{}, fmt.Errorf("the pushed lines were not all queryable within 2m: %w", err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return time.Time{}, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -476,7 +477,9 @@ type QueryResult struct {
 const queryRuns = 6
 
 // runQueries runs each query queryRuns times, checking every answer.
-func runQueries(ctx context.Context, srv *process, suite []querySpec) ([]QueryResult, error) {
+// perf, when not nil, profiles the server over each query's warm runs, as
+// <phase>-<query>.
+func runQueries(ctx context.Context, srv *process, suite []querySpec, logger *slog.Logger, perf *perfRecorder, phase string) ([]QueryResult, error) {
 	hc := &http.Client{Timeout: 10 * time.Minute}
 	defer hc.CloseIdleConnections()
 	var out []QueryResult
@@ -486,8 +489,10 @@ func runQueries(ctx context.Context, srv *process, suite []querySpec) ([]QueryRe
 		var wall, exec []float64
 		var cpu0 procSample
 		var warmBytes int64
+		stopPerf := func() error { return nil }
 		for run := range queryRuns {
 			if run == 1 {
+				stopPerf = perf.start(phase + "-" + q.Name)
 				s, err := srv.sample()
 				if err != nil {
 					return out, err
@@ -519,6 +524,9 @@ func runQueries(ctx context.Context, srv *process, suite []querySpec) ([]QueryRe
 		if err != nil {
 			return out, err
 		}
+		if err := stopPerf(); err != nil {
+			logger.Warn("profiling", "query", q.Name, "err", err)
+		}
 		res.MedianMs = median(wall)
 		res.ServerMedianMs = median(exec)
 		if res.ServerMedianMs > 0 {
@@ -527,6 +535,7 @@ func runQueries(ctx context.Context, srv *process, suite []querySpec) ([]QueryRe
 		if cpu := (s.CPU - cpu0.CPU).Seconds(); cpu > 0 {
 			res.BytesPerCPUSec = float64(warmBytes) / cpu
 		}
+		logger.Info("query", "name", q.Name, "cold_ms", res.ColdMs, "median_ms", res.MedianMs, "verified", res.Verified)
 		out = append(out, res)
 	}
 	return out, nil
