@@ -33,16 +33,19 @@ const chromiumPath = "/usr/bin/chromium"
 // failure (make test installs it); on a laptop it skips.
 func findChromium(t *testing.T) string {
 	t.Helper()
+	want := chromiumPath
 	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
+		want = p
 	}
-	if _, err := os.Stat(chromiumPath); err == nil {
-		return chromiumPath
+	if _, err := os.Stat(want); err == nil {
+		return want
 	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
+	if os.Getenv("CHROMIUM") == "" {
+		if p, err := exec.LookPath("chromium"); err == nil {
+			return p
+		}
 	}
-	msg := "headless Chromium not found at " + chromiumPath + ": run ui/install-chromium.sh (Debian package chromium) or set CHROMIUM"
+	msg := "headless Chromium not found at " + want + ": run ui/install-chromium.sh (Debian package chromium) or set CHROMIUM=/path/to/chromium"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -343,8 +346,14 @@ func TestExploreInChromium(t *testing.T) {
 			{`m.entries.parseTailFrame('{"streams":[{"stream":{"a":"1"},"values":[["1","x"]]}],"dropped_entries":[{"labels":"{}","timestamp":"1"},{"labels":"{}","timestamp":"2"}]}').dropped`, `2`},
 			{`m.entries.parseTailFrame('{"streams":[],"dropped_entries":null}')`, `{"entries":[],"dropped":0}`},
 			{`m.entries.parseTailFrame('not json')`, `null`},
+			{`m.entries.commonLabels([{stream: {app: 'a', ns: 'x', pod: '1'}}, {stream: {app: 'a', ns: 'y', pod: '2'}}, {stream: {app: 'a', pod: '3'}}])`, `{"app":"a"}`},
+			{`m.entries.uniqueLabels({app: 'a', level: 'info'}, {app: 'a'})`, `{"level":"info"}`},
+			{`m.api.explain(429, 'max entries limit per query exceeded')`, `"A limit was hit: max entries limit per query exceeded. Narrow the time range or the selector, or lower the line limit."`},
+			{`m.api.explain(504, 'query timed out after 1m0s')`, `"The query timed out: query timed out after 1m0s"`},
+			{`m.api.explain(500, '{"message":"store unavailable"}')`, `"The server failed (500): store unavailable"`},
+			{`m.api.parsePosition('parse error at line 2, col 14: syntax error')`, `{"line":2,"col":14}`},
 		}
-		js := `(async () => { const m = { time: await import('/js/time.js'), logql: await import('/js/logql.js'), entries: await import('/js/entries.js') }; return JSON.stringify(%s); })()`
+		js := `(async () => { const m = { time: await import('/js/time.js'), logql: await import('/js/logql.js'), entries: await import('/js/entries.js'), api: await import('/js/api.js') }; return JSON.stringify(%s); })()`
 		for _, c := range cases {
 			got := evalJS[string](t, b, fmt.Sprintf(js, c.expr))
 			if got != c.want {
@@ -365,6 +374,13 @@ func TestExploreInChromium(t *testing.T) {
 		}
 		if n := evalJS[int](t, b, `document.querySelectorAll('.log-row mark').length`); n == 0 {
 			t.Error("filter term \"handled\" is not highlighted")
+		}
+		// app and namespace are the same on every stream: shown once, not per row.
+		if got := evalJS[string](t, b, `document.querySelector('.log-row .log-labels').textContent`); got != "level=info" {
+			t.Errorf("row labels = %q, want only the label that differs (level=info)", got)
+		}
+		if st := evalJS[string](t, b, `document.getElementById('status').textContent`); !strings.Contains(st, "common labels: app=checkout namespace=shop") {
+			t.Errorf("status = %q, want the common labels", st)
 		}
 		b.waitJS(t, "histogram legend", `document.querySelectorAll('#legend-hist .legend-item').length === 3`)
 		legend := evalJS[string](t, b, `[...document.querySelectorAll('#legend-hist .legend-item')].map(e => e.textContent).join(',')`)

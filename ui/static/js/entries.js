@@ -50,3 +50,22 @@ export function parseTailFrame(data) {
   const dropped = Array.isArray(msg.dropped_entries) ? msg.dropped_entries.length : 0;
   return { entries: toEntries(Array.isArray(msg.streams) ? msg.streams : []), dropped };
 }
+
+// commonLabels returns the labels every stream shares (same name and value):
+// shown once above the list instead of on every row.
+export function commonLabels(streams) {
+  if (!streams.length) return {};
+  const common = { ...(streams[0].stream || {}) };
+  for (const s of streams) {
+    const l = s.stream || {};
+    for (const k of Object.keys(common)) if (l[k] !== common[k]) delete common[k];
+  }
+  return common;
+}
+
+// uniqueLabels drops the common labels from a row's labels.
+export function uniqueLabels(labels, common) {
+  const out = {};
+  for (const [k, v] of Object.entries(labels)) if (common[k] !== v) out[k] = v;
+  return out;
+}

@@ -6,7 +6,7 @@
 import { formatTs, compareNs } from './time.js';
 import { highlightRanges } from './logql.js';
 import { seriesColor } from './chart.js';
-import { labelText } from './entries.js';
+import { labelText, uniqueLabels } from './entries.js';
 
 export const ROW = 22;
 const OVERSCAN = 15;
@@ -27,6 +27,7 @@ export class LogView {
     root.append(this.spacer);
     this.entries = [];
     this.terms = [];
+    this.common = {}; // labels every stream shares: not repeated per row
     this.rows = new Map(); // entry -> row element
     this.exp = null; // sorted [[index, extra]] of expanded rows, or null when stale
     this.raf = 0;
@@ -35,11 +36,12 @@ export class LogView {
   }
 
   // set replaces the entries (already newest first) and returns the ms spent
-  // laying them out.
-  set(entries, terms) {
+  // laying them out. Rows leave out the common labels.
+  set(entries, terms, common = {}) {
     const t0 = performance.now();
     this.entries = entries;
     this.terms = terms || [];
+    this.common = common;
     for (const el of this.rows.values()) el.remove();
     this.rows.clear();
     this.exp = null;
@@ -175,7 +177,7 @@ export class LogView {
     ts.textContent = formatTs(e.ts);
     const lab = document.createElement('span');
     lab.className = 'log-labels';
-    lab.textContent = labelText(e.labels);
+    lab.textContent = labelText(uniqueLabels(e.labels, this.common));
     const line = document.createElement('span');
     line.className = 'log-line';
     appendHighlighted(line, e.line, this.terms);

@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { Editor } from './editor.js';
 import { Histogram, LineChart, seriesColor, formatValue } from './chart.js';
 import { LogView } from './logview.js';
-import { toEntries, entryKey, parseTailFrame } from './entries.js';
+import { toEntries, entryKey, parseTailFrame, commonLabels, labelText } from './entries.js';
 import { LabelBrowser } from './labels.js';
 import { FUNCTIONS, STAGES, isLogQuery, filterTerms, addMatcher, volumeQuery, tokenize } from './logql.js';
 import { parseTime, msToNs, nsAdd, niceStep, toRFC3339 } from './time.js';
@@ -219,14 +219,16 @@ async function runLogs(query, { fromMs, toMs }, signal, t0) {
   const entries = toEntries(data.result || []);
   state.entries = entries;
   state.keys = new Set(entries.map(entryKey));
-  const layoutMs = logs.set(entries, filterTerms(query));
+  const common = commonLabels(data.result || []);
+  const layoutMs = logs.set(entries, filterTerms(query), common);
   const renderMs = performance.now() - r0;
   stats.renders.push({ lines: entries.length, ms: renderMs });
   if (stats.renders.length > 50) stats.renders.shift();
   console.log(`plg: rendered ${entries.length} lines in ${renderMs.toFixed(1)} ms (layout ${layoutMs.toFixed(1)} ms)`);
   $('older').hidden = entries.length < state.limit;
   if (!entries.length) notice('No log lines match this query in the selected time range.');
-  status(`${entries.length.toLocaleString()} line${entries.length === 1 ? '' : 's'}${entries.length >= state.limit ? ` (limit ${state.limit} reached: load older for more)` : ''} · query ${(r0 - t0).toFixed(0)} ms · render ${renderMs.toFixed(0)} ms`);
+  const commonText = Object.keys(common).length ? ` · common labels: ${labelText(common)}` : '';
+  status(`${entries.length.toLocaleString()} line${entries.length === 1 ? '' : 's'}${entries.length >= state.limit ? ` (limit ${state.limit} reached: load older for more)` : ''} · query ${(r0 - t0).toFixed(0)} ms · render ${renderMs.toFixed(0)} ms${commonText}`);
 }
 
 async function runMetric(query, { fromMs, toMs }, signal, t0) {
