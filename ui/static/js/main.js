@@ -191,8 +191,11 @@ async function run(push = true, updateURL = true) {
       }
     }
   } finally {
-    if (state.ctrl === ctrl) state.ctrl = null;
-    setBusy(false);
+    // A run superseded by a newer one leaves the busy state to that one.
+    if (state.ctrl === ctrl) {
+      state.ctrl = null;
+      setBusy(false);
+    }
   }
 }
 
@@ -233,10 +236,10 @@ async function runLogs(query, { fromMs, toMs }, signal, t0) {
 
 async function runMetric(query, { fromMs, toMs }, signal, t0) {
   const step = Math.max(1, Math.ceil((toMs - fromMs) / 1000 / 300));
-  const res = await api.queryRange({ query, start: msToNs(fromMs), end: msToNs(toMs), step: `${step}s`, limit: state.limit }, signal);
+  const res = await api.queryRange({ query, start: msToNs(fromMs), end: msToNs(toMs), step: `${step}s` }, signal);
   const data = res.data || {};
   if (data.resultType === 'streams') {
-    showError('This query returned log lines; switching to the logs view.');
+    showError('This query returned log lines but was read as a metric query: start a log query with its {stream selector}.');
     return;
   }
   renderMetric(data, fromMs, toMs, t0, step);
