@@ -57,6 +57,7 @@ export class LogView {
     if (!newer.length) return;
     const keep = this.root.scrollTop > 0;
     const before = this.root.scrollTop;
+    for (const e of newer) e.fresh = true;
     this.entries = newer.concat(this.entries);
     if (max && this.entries.length > max) {
       for (const e of this.entries.slice(max)) this.drop(e);
@@ -155,6 +156,11 @@ export class LogView {
   row(e) {
     const el = document.createElement('div');
     el.className = e.open ? 'log-row open' : 'log-row';
+    if (e.fresh) {
+      // Tailed lines flash once as they arrive.
+      el.classList.add('fresh');
+      e.fresh = false;
+    }
     const head = document.createElement('div');
     head.className = 'log-head';
     head.tabIndex = 0;
@@ -178,6 +184,7 @@ export class LogView {
     const lab = document.createElement('span');
     lab.className = 'log-labels';
     lab.textContent = labelText(uniqueLabels(e.labels, this.common));
+    if (!lab.textContent) lab.hidden = true;
     const line = document.createElement('span');
     line.className = 'log-line';
     appendHighlighted(line, e.line, this.terms);
