@@ -101,8 +101,10 @@ func scalarValue(expr syntax.SampleExpr) (float64, bool, error) {
 		if e.Op.IsSetOperator() {
 			return 0, false, badRequestf("set operator %s not allowed in binary scalar expression", e.Op)
 		}
-		if e.Op.IsComparison() && !e.ReturnBool {
-			return 0, false, badRequestf("comparisons between scalars must use BOOL modifier")
+		// Between two scalars a comparison yields 1 or 0, bool or not, and
+		// division or modulo by zero yields NaN: Loki folds literals so.
+		if (e.Op == syntax.BinDiv || e.Op == syntax.BinMod) && r == 0 {
+			return math.NaN(), true, nil
 		}
 		v, _ := binOpValue(e.Op, l, r)
 		return v, true, nil

@@ -135,8 +135,18 @@ func TestScalarQueries(t *testing.T) {
 	}
 	res = runQuery(t, metricData(t), rangeParams(`2 > bool 1`, 30*s, 60*s, 15*s))
 	checkMatrix(t, res.Matrix, map[string][]pt{`{}`: {{30, 1}, {45, 1}, {60, 1}}})
-	if _, err := newTestEngine().Query(context.Background(), metricData(t), instantParams(`2 > 1`, 45*s)); !errors.Is(err, ErrBadRequest) {
-		t.Errorf("scalar comparison without bool: error %v, want a bad request", err)
+	// Loki folds comparisons between literals to 1 or 0, with or without
+	// bool, and literal division or modulo by zero to NaN.
+	for q, want := range map[string]float64{`2 > 1`: 1, `1 > 1`: 0, `1 == 1`: 1, `3 <= 2`: 0} {
+		res := runQuery(t, metricData(t), instantParams(q, 45*s))
+		if res.Type != ValueScalar || res.Scalar.V != want {
+			t.Errorf("%s = %+v, want scalar %v", q, res, want)
+		}
+	}
+	for _, q := range []string{`1 / 0`, `5 % 0`} {
+		if res := runQuery(t, metricData(t), instantParams(q, 45*s)); !math.IsNaN(res.Scalar.V) {
+			t.Errorf("%s = %v, want NaN as Loki folds it", q, res.Scalar.V)
+		}
 	}
 }
 
