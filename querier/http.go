@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/querier/logql"
@@ -28,6 +29,8 @@ type Config struct {
 	MaxConcurrentTailRequests int `yaml:"max_concurrent_tail_requests"`
 	// Ingesters are the addresses of remote ingesters, for -mode=querier.
 	Ingesters []string `yaml:"ingesters"`
+	// Registerer receives the query engine's metrics; nil for none.
+	Registerer prometheus.Registerer `yaml:"-"`
 }
 
 // DefaultConfig returns Loki's query limits, except a longer timeout.
@@ -74,6 +77,7 @@ func NewAPI(cfg Config, q *Querier, authEnabled bool, logger *slog.Logger) *API 
 		MaxEntriesLimit: cfg.MaxEntriesLimitPerQuery,
 		MaxSeries:       cfg.MaxQuerySeries,
 		QueryTimeout:    cfg.QueryTimeout,
+		Registerer:      cfg.Registerer,
 	}, logger)
 	return &API{cfg: cfg, q: q, engine: eng, authEnabled: authEnabled, logger: logger, now: time.Now,
 		tails: make(tailSlots, cfg.MaxConcurrentTailRequests)}

@@ -178,7 +178,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		} else {
 			logger.Warn("no ingesters configured (querier.ingesters / -querier.ingesters): answering from the object store only; recent, unflushed data will be missing")
 		}
-		api := querier.NewAPI(cfg.Querier, querier.New(ings, st), cfg.AuthEnabled, logger.With("component", "querier"))
+		qcfg := cfg.Querier
+		qcfg.Registerer = reg
+		api := querier.NewAPI(qcfg, querier.New(ings, st), cfg.AuthEnabled, logger.With("component", "querier"))
 		api.RegisterRoutes(router)
 		ui.Register(router)
 	}
