@@ -47,6 +47,10 @@ type WALConfig struct {
 	SyncInterval       time.Duration `yaml:"sync_interval"`
 	SegmentSize        int64         `yaml:"segment_size"`
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// ReplaySkipCorrupt lets a start continue past corruption in an older
+	// WAL segment or checkpoint, dropping the rest of that file. It loses
+	// data; it exists for an operator who has read the error.
+	ReplaySkipCorrupt bool `yaml:"replay_skip_corrupt"`
 }
 
 // DefaultConfig returns the settings plg runs with when nothing is set.
@@ -88,6 +92,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FlushOnShutdown, "ingester.flush-on-shutdown", c.FlushOnShutdown, "Flush every in-memory chunk on graceful shutdown; turn off for rolling restarts that rely on the WAL.")
 	fs.StringVar(&c.WAL.Sync, "ingester.wal-sync", c.WAL.Sync, "WAL fsync policy: always (fsync before acknowledging, group commit), interval, or never.")
 	fs.BoolVar(&c.WAL.Enabled, "ingester.wal-enabled", c.WAL.Enabled, "Write every accepted entry to the write-ahead log before acknowledging it.")
+	fs.BoolVar(&c.WAL.ReplaySkipCorrupt, "ingester.wal-replay-skip-corrupt", c.WAL.ReplaySkipCorrupt, "Start even if an older WAL segment or checkpoint is corrupt, dropping the rest of that file. LOSES DATA: use only after reading the replay error.")
 }
 
 // Validate fills defaults for unset fields and rejects impossible settings.

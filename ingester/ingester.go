@@ -108,12 +108,14 @@ func (i *Ingester) Start(ctx context.Context) error {
 	if i.cfg.WAL.Enabled {
 		begin := time.Now()
 		n := 0
-		stats, err := wal.Replay(i.walDir, func(rec []byte) error {
+		stats, err := wal.ReplayWithOptions(i.walDir, wal.ReplayOptions{
+			Logger: i.logger, SkipCorrupt: i.cfg.WAL.ReplaySkipCorrupt,
+		}, func(rec []byte) error {
 			n++
 			return i.replayRecord(rec)
-		}, i.logger)
+		})
 		if err != nil {
-			return fmt.Errorf("WAL replay from %s: %w", i.walDir, err)
+			return fmt.Errorf("WAL replay from %s: %w (if the WAL is damaged beyond its torn tail, -ingester.wal-replay-skip-corrupt starts anyway, dropping the rest of the damaged file)", i.walDir, err)
 		}
 		i.m.replayDuration.Set(time.Since(begin).Seconds())
 		i.m.replayedRecords.Add(float64(n))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/plgstack/plg/chunks"
 	"github.com/plgstack/plg/chunks/index"
+	"github.com/plgstack/plg/ingester/wal"
 	"github.com/plgstack/plg/push"
 )
 
@@ -393,5 +396,47 @@ func TestLabelNamesAndValues(t *testing.T) {
 	}
 	if got := ing.LabelNames("fake", now.Add(time.Hour).UnixNano(), maxInt64, all); len(got) != 0 {
 		t.Fatalf("names outside the time range = %v", got)
+	}
+}
+
+func TestCorruptWALStopsStartUnlessSkipIsSet(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.FlushOnShutdown = false
+	ing := startIngester(t, cfg, nil, newFakeStore(), dir)
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		if err := ing.Push(context.Background(), "fake", req(pstream(`{job="a"}`, entry(now.Add(time.Duration(i)), fmt.Sprint("seg ", i))))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ing.wal.NextSegment(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ing.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Damage the first segment: not a torn tail, since newer segments follow.
+	seg := filepath.Join(dir, "wal", wal.SegmentName(0))
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-2] ^= 0xff
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken, err := New(cfg, nil, newFakeStore(), dir, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "wal-replay-skip-corrupt") {
+		t.Fatalf("start over a corrupt segment: %v, want an error naming the skip flag", err)
+	}
+	cfg.WAL.ReplaySkipCorrupt = true
+	skipped := startIngester(t, cfg, nil, newFakeStore(), dir)
+	defer skipped.Stop(context.Background())
+	if got := strings.Join(readAll(t, skipped, "fake"), ","); got != "seg 1,seg 2" {
+		t.Fatalf("after skipping the corrupt segment: %q, want the intact segments' entries", got)
 	}
 }
