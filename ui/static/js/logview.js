@@ -31,6 +31,8 @@ export class LogView {
     this.rows = new Map(); // entry -> row element
     this.exp = null; // sorted [[index, extra]] of expanded rows, or null when stale
     this.raf = 0;
+    this.renderMs = 0; // time spent placing rows, for the browser test
+    this.renders = 0;
     root.addEventListener('scroll', () => this.schedule());
     new ResizeObserver(() => this.schedule()).observe(root);
   }
@@ -117,6 +119,13 @@ export class LogView {
   }
 
   render() {
+    const t0 = performance.now();
+    this.paint();
+    this.renderMs += performance.now() - t0;
+    this.renders++;
+  }
+
+  paint() {
     const n = this.entries.length;
     this.spacer.style.height = `${this.totalHeight()}px`;
     const st = this.root.scrollTop, h = this.root.clientHeight || 600;
@@ -142,7 +151,7 @@ export class LogView {
         remeasure = true;
       }
     }
-    if (remeasure) { this.exp = null; this.render(); }
+    if (remeasure) { this.exp = null; this.paint(); }
   }
 
   toggle(e) {

@@ -49,6 +49,7 @@ function init() {
   hist = new Histogram($('histogram'), { onZoom: zoom });
   chart = new LineChart($('chart'), { onZoom: zoom });
   logs = new LogView($('logs'), { onFilter: addFilter });
+  stats.logview = logs;
   browser = new LabelBrowser($('browser'), {
     range: () => { const r = resolveRange(); return { start: msToNs(r.fromMs), end: msToNs(r.toMs) }; },
     onUse: (sel, go) => { editor.value = sel; toggleBrowser(false); if (go) run(true); else editor.focus(); },
