@@ -588,7 +588,7 @@ func TestShippedConfigDefaults(t *testing.T) {
 			paths = append(paths, r.Replacement)
 		}
 	}
-	if !slices.Equal(paths, []string{"/var/log/pods/*$1/*.log", "/var/log/pods/*$1/*.log"}) {
-		t.Errorf("__path__ replacements %q, want the kubelet's /var/log/pods/*<uid or config hash>/<container>/*.log", paths)
+	if !slices.Equal(paths, []string{"/var/log/pods/$1/*.log"}) {
+		t.Errorf("__path__ replacements %q, want the kubelet's /var/log/pods/<pod dir>/<container>/*.log", paths)
 	}
 }
