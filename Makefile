@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: all build run test test-short vet fmt bench fuzz clean
+.PHONY: all build run test test-short vet fmt bench bench-e2e fuzz clean browser
 
 all: build
 
@@ -17,11 +17,15 @@ run: build
 	./$(BIN) -mode=all -data.dir=./data -http.addr=127.0.0.1:3100
 
 # test: everything CI runs. Formatting and vet first, then every package with
-# the race detector.
-test: vet
+# the race detector. The UI's browser test needs Chromium, installed here when
+# missing (Debian's package, about two minutes on a fresh machine).
+test: vet browser
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+browser:
+	@sh ui/install-chromium.sh
 
 test-short:
 	$(GO) test -count=1 -short ./...
@@ -32,8 +36,17 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# bench: the Go micro-benchmarks, then the end-to-end harness.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./chunks/... ./push/... ./ingester/... ./querier/... | tee bench.out
+	$(MAKE) bench-e2e
+
+# bench-e2e: the end-to-end harness alone (cmd/plgbench, docs/BENCHMARKS.md):
+# builds ./cmd/plg, pushes SIZE of generated log text, checks every query.
+# make bench-e2e SIZE=200MB
+SIZE ?= 1GB
+bench-e2e:
+	$(GO) run ./cmd/plgbench -size=$(SIZE) -out-json=bench-e2e.json -out-md=bench-e2e.md
 
 clean:
 	rm -rf bin data bench.out
