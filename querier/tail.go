@@ -15,6 +15,7 @@ import (
 	"github.com/plgstack/plg/chunks"
 	"github.com/plgstack/plg/querier/logql"
 	"github.com/plgstack/plg/querier/logql/syntax"
+	tenantid "github.com/plgstack/plg/tenant"
 )
 
 // Live tail follows a log query over a websocket, as Loki's
@@ -46,6 +47,13 @@ var upgrader = websocket.Upgrader{
 }
 
 func (a *API) tail(c *gin.Context) {
+	// Browsers cannot set headers on a websocket, so the tail also takes
+	// the tenant as a query parameter when the header is absent.
+	if c.GetHeader(tenantid.Header) == "" {
+		if v := c.Query(tenantid.Header); v != "" {
+			c.Request.Header.Set(tenantid.Header, v)
+		}
+	}
 	tenants, err := a.tenants(c)
 	if err != nil {
 		a.writeError(c, err)

@@ -119,3 +119,31 @@ func TestTailFrameShape(t *testing.T) {
 		t.Fatalf("frame %s", frame)
 	}
 }
+
+func TestTailTakesTheTenantFromAQueryParameter(t *testing.T) {
+	ing := startIngester(t)
+	if err := ing.Push(context.Background(), "team-a", &push.Request{Streams: []push.Stream{
+		{Labels: `{app="mt"}`, Entries: []push.Entry{{Timestamp: time.Now().Add(-time.Minute).UnixNano(), Line: []byte("only team-a")}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	NewAPI(Config{}, New(Local{ing}, nil), true, slog.New(slog.DiscardHandler)).RegisterRoutes(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	base := "ws" + strings.TrimPrefix(srv.URL, "http") + "/loki/api/v1/tail?query=" + url.QueryEscape(`{app="mt"}`)
+	if _, resp, err := websocket.DefaultDialer.Dial(base, nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("tail without a tenant on a multi-tenant server: %v %v", err, resp)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial(base+"&X-Scope-OrgID=team-a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, msg, err := conn.ReadMessage()
+	if err != nil || !strings.Contains(string(msg), "only team-a") {
+		t.Fatalf("frame %s, %v", msg, err)
+	}
+}

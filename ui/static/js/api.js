@@ -100,9 +100,12 @@ export const labelValues = (name, start, end, query, signal) =>
   get(`/label/${encodeURIComponent(name)}/values`, { start, end, query }, signal);
 export const series = (match, start, end, signal) => get('/series', { 'match[]': match, start, end }, signal);
 
-// tailURL builds the websocket address for a live tail.
+// tailURL builds the websocket address for a live tail. Browsers cannot set
+// headers on a websocket, so the tenant travels as a query parameter, which
+// plg's tail endpoint accepts in place of the header.
 export function tailURL(query, startNs, limit) {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const qs = new URLSearchParams({ query, start: startNs, limit: String(limit) });
+  if (tenant) qs.set('X-Scope-OrgID', tenant);
   return `${proto}//${location.host}${BASE}/tail?${qs}`;
 }

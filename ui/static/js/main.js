@@ -401,7 +401,6 @@ function startTail(query) {
   $('pause').hidden = false;
   $('pause').textContent = 'Pause';
   tailState('connecting…');
-  if (api.getTenant()) notice('Browsers cannot send X-Scope-OrgID on a websocket: the tail runs as the server\'s default tenant.');
   // Tail from five minutes back so the view starts with recent context.
   const ws = new WebSocket(api.tailURL(query, msToNs(Date.now() - 5 * 60e3), Math.min(state.limit, 1000)));
   state.ws = ws;
