@@ -24,7 +24,7 @@ func benchPods(b *testing.B, root string, n int) []labels.Labels {
 			containers: []string{"app", "istio-proxy"}, nodeName: node,
 		}
 		p.dirUID = p.uid
-		writeLogs(&testing.T{}, root, p)
+		writeLogs(b, root, p)
 		var kp kube.Pod
 		if err := json.Unmarshal([]byte(p.json("1")), &kp); err != nil {
 			b.Fatal(err)
@@ -50,7 +50,7 @@ func BenchmarkShippedConfigSync(b *testing.B) {
 	b.Setenv("PLG_LOG_ROOT", root)
 	b.Setenv("PLG_POSITIONS_FILE", root+"/positions.yaml")
 	b.Setenv("PLG_PUSH_URL", "http://127.0.0.1:1/loki/api/v1/push")
-	cfg := loadShipped(&testing.T{})
+	cfg := loadShipped(b)
 	pods := benchPods(b, root, 100)
 	sc := &cfg.ScrapeConfigs[0].Config
 	disk, err := discovery.PodLogTargets(root+"/pods", node)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,7 +141,7 @@ func init() {
 // writeLogs lays p's containers out under root as the kubelet does
 // (<root>/pods/<ns>_<pod>_<uid>/<container>/0.log), one CRI line each
 // naming its file, and returns the log paths.
-func writeLogs(t *testing.T, root string, p pod) []string {
+func writeLogs(t testing.TB, root string, p pod) []string {
 	t.Helper()
 	var paths []string
 	for _, c := range append(slices.Clone(p.inits), p.containers...) {
@@ -166,6 +166,8 @@ type fakeAPI struct {
 	pods     []pod
 	selector []string // field selectors asked for
 	events   chan string
+	// forbid answers 403, as the API server does without RBAC.
+	forbid atomic.Bool
 }
 
 func newFakeAPI(t *testing.T, pods ...pod) *httptest.Server {
@@ -192,6 +194,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nodeName = "" // every node
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if f.forbid.Load() {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is forbidden: User \"system:serviceaccount:plg:plg-agent\" cannot list resource \"pods\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{"kind":"pods"},"code":403}`)
+		return
+	}
 	if r.URL.Query().Get("watch") == "" {
 		var items []string
 		f.mu.Lock()
@@ -231,7 +238,7 @@ func env(t *testing.T, root, pushURL string) {
 }
 
 // loadShipped loads deploy/agent/plg-agent.yaml as the binary does.
-func loadShipped(t *testing.T) *agent.Config {
+func loadShipped(t testing.TB) *agent.Config {
 	t.Helper()
 	raw, err := os.ReadFile(agentConfigPath)
 	if err != nil {
@@ -443,15 +450,17 @@ func TestShippedConfigAgreesWithAndWithoutAPI(t *testing.T) {
 	}
 }
 
-// recorder is an httptest ingester that records pushed entries by line.
+// recorder is an httptest ingester that records pushed entries in order.
 type recorder struct {
 	mu      sync.Mutex
-	streams map[string]string // line -> stream labels
+	entries []pushedEntry
 	srv     *httptest.Server
 }
 
+type pushedEntry struct{ line, labels string }
+
 func newRecorder(t *testing.T) *recorder {
-	r := &recorder{streams: map[string]string{}}
+	r := &recorder{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/loki/api/v1/push" {
 			http.NotFound(w, req)
@@ -465,7 +474,7 @@ func newRecorder(t *testing.T) *recorder {
 		r.mu.Lock()
 		for _, s := range pr.Streams {
 			for _, e := range s.Entries {
-				r.streams[string(e.Line)] = s.Labels
+				r.entries = append(r.entries, pushedEntry{line: string(e.Line), labels: s.Labels})
 			}
 		}
 		r.mu.Unlock()
@@ -475,22 +484,28 @@ func newRecorder(t *testing.T) *recorder {
 	return r
 }
 
-func (r *recorder) wait(t *testing.T, n int) map[string]string {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r.mu.Lock()
-		got := len(r.streams)
-		r.mu.Unlock()
-		if got >= n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // anything beyond n would show
+func (r *recorder) snapshot() []pushedEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return maps.Clone(r.streams)
+	return slices.Clone(r.entries)
+}
+
+// wait waits for n entries (and a little longer, so that extra ones would
+// show) and returns them by line; a line pushed twice is an error.
+func (r *recorder) wait(t *testing.T, n int) map[string]string {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); len(r.snapshot()) < n && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	byLine := map[string]string{}
+	for _, e := range r.snapshot() {
+		if prev, dup := byLine[e.line]; dup {
+			t.Errorf("line %q pushed twice, with %s and %s", e.line, prev, e.labels)
+		}
+		byLine[e.line] = e.labels
+	}
+	return byLine
 }
 
 // pushed is what the ingester receives for a target: the line its file
@@ -503,9 +518,9 @@ func pushed(target labels.Labels) (line, lbls string) {
 	return fmt.Sprintf("hello from %s/%s/%s", pd.Namespace, pd.Pod, container), b.Labels().String()
 }
 
-// runAgent runs the real agent with cfg until every expected line arrived
-// and returns what the ingester received, line -> labels.
-func runAgent(t *testing.T, cfg *agent.Config, rec *recorder, n int) map[string]string {
+// startAgent runs the real agent with cfg; stop ends it and fails the
+// test if Run failed.
+func startAgent(t *testing.T, cfg *agent.Config) (a *agent.Agent, stop func()) {
 	t.Helper()
 	a, err := agent.New(cfg, nil, prometheus.NewRegistry())
 	if err != nil {
@@ -514,14 +529,29 @@ func runAgent(t *testing.T, cfg *agent.Config, rec *recorder, n int) map[string]
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// runAgent runs the real agent with cfg until every expected line arrived
+// and returns what the ingester received, line -> labels.
+func runAgent(t *testing.T, cfg *agent.Config, rec *recorder, n int) map[string]string {
+	t.Helper()
+	a, stop := startAgent(t, cfg)
 	got := rec.wait(t, n)
 	if !a.Ready() {
 		t.Error("agent not ready after shipping its targets' lines")
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("agent run: %v", err)
-	}
+	stop()
 	return got
 }
 
@@ -590,5 +620,82 @@ func TestShippedConfigDefaults(t *testing.T) {
 	}
 	if !slices.Equal(paths, []string{"/var/log/pods/$1/*.log"}) {
 		t.Errorf("__path__ replacements %q, want the kubelet's /var/log/pods/<pod dir>/<container>/*.log", paths)
+	}
+}
+
+// TestShippedConfigEndToEndMovesToAPILabelsWhenRBACArrives: while the API
+// refuses the watch (no RBAC yet), the agent ships from disk with the
+// fallback's labels; once it may list pods, a target whose app label
+// differs restarts with the API's labels, and its lines continue in the new
+// stream with none lost or repeated.
+func TestShippedConfigEndToEndMovesToAPILabelsWhenRBACArrives(t *testing.T) {
+	root := layout(t)
+	rec := newRecorder(t)
+	env(t, root, rec.srv.URL+"/loki/api/v1/push")
+	cfg := loadShipped(t)
+	cfg.TargetConfig.SyncPeriod = 100 * time.Millisecond
+	api := newFakeAPI(t, cartPod, legacyPod, apiserverPod, debugPod)
+	apiOf(api).forbid.Store(true)
+	cfg.ScrapeConfigs[0].KubernetesSD[0].APIServer = api.URL
+	defer func(d time.Duration) { agent.KubeSyncWait = d }(agent.KubeSyncWait)
+	agent.KubeSyncWait = 100 * time.Millisecond
+
+	_, stop := startAgent(t, cfg)
+	targets := fromDisk(root)
+	checkPushed(t, rec.wait(t, len(targets)), targets)
+
+	apiOf(api).forbid.Store(false)
+	sidecar := want(root, cartPod, "istio-proxy", "cart").Get("filename")
+	stream := func(app string) string {
+		b := labels.NewBuilder(want(root, cartPod, "istio-proxy", app))
+		b.Set("stream", "stdout")
+		return b.Labels().String()
+	}
+	before, after := stream("istio-proxy"), stream("cart")
+	f, err := os.OpenFile(sidecar, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	probes := 0
+	probe := func() {
+		probes++
+		if _, err := fmt.Fprintf(f, "2026-11-22T06:00:01Z stdout F probe %d\n", probes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switched := func() bool {
+		for _, e := range rec.snapshot() {
+			if strings.HasPrefix(e.line, "probe ") && e.labels == after {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(20 * time.Second); !switched(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no probe line arrived with the API's labels %s after %d probes", after, probes)
+		}
+		probe()
+	}
+	for range 3 {
+		probe()
+	}
+	got := rec.wait(t, len(targets)+probes)
+	stop()
+
+	var seq []string
+	for _, e := range rec.snapshot() {
+		if strings.HasPrefix(e.line, "probe ") {
+			seq = append(seq, e.labels)
+		}
+	}
+	for i := 1; i <= probes; i++ {
+		if l, ok := got[fmt.Sprintf("probe %d", i)]; !ok || (l != before && l != after) {
+			t.Errorf("probe %d: pushed %v with %s, want once with %s or %s", i, ok, l, before, after)
+		}
+	}
+	if first := slices.Index(seq, after); first < 0 || slices.Contains(seq[first:], before) {
+		t.Errorf("labels did not switch once from the fallback's to the API's: %q", seq)
 	}
 }
