@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/plgstack/plg/agent/discovery"
 	"github.com/plgstack/plg/agent/discovery/kube"
@@ -57,19 +59,36 @@ func BenchmarkShippedConfigSync(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// chart is the shipped config with the Helm chart's path rule instead:
+	// /var/log/pods/*<uid>/<container>/*.log, for comparison.
+	chart := *sc
+	chart.Relabel = nil
+	for _, r := range sc.Relabel {
+		if r.TargetLabel != "__tmp_pod_dir" && r.TargetLabel != "__path__" {
+			chart.Relabel = append(chart.Relabel, r)
+		}
+	}
+	chart.Relabel = append(chart.Relabel, &relabel.Config{
+		SourceLabels: model.LabelNames{discovery.MetaPodUID, discovery.MetaContainerName}, Separator: "/",
+		Regex: relabel.MustNewRegexp("(.*)"), Replacement: root + "/pods/*$1/*.log",
+		TargetLabel: "__path__", Action: relabel.Replace, NameValidationScheme: model.UTF8Validation,
+	})
+	apiEnv := discovery.Env{NodeName: node, Kube: func(*discovery.KubernetesSDConfig) ([]labels.Labels, bool) { return pods, true }}
 	for _, bc := range []struct {
 		name  string
+		cfg   *discovery.Config
 		env   discovery.Env
 		bytes int64
 	}{
-		{"api", discovery.Env{NodeName: node, Kube: func(*discovery.KubernetesSDConfig) ([]labels.Labels, bool) { return pods, true }}, labelBytes(pods)},
-		{"disk", discovery.Env{NodeName: node}, labelBytes(disk)},
+		{"api", sc, apiEnv, labelBytes(pods)},
+		{"disk", sc, discovery.Env{NodeName: node}, labelBytes(disk)},
+		{"api-chart-glob", &chart, apiEnv, labelBytes(pods)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(bc.bytes)
 			b.ReportAllocs()
 			for b.Loop() {
-				ts, err := discovery.Discover(sc, bc.env)
+				ts, err := discovery.Discover(bc.cfg, bc.env)
 				if err != nil || len(ts) != 200 {
 					b.Fatalf("%d targets, err %v", len(ts), err)
 				}
