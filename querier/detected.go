@@ -23,14 +23,8 @@ import (
 // when `| json` or `| logfmt` would extract it.
 
 func (a *API) detectedLabels(c *gin.Context) {
-	tenants, from, through, ms, err := a.metadataRange(c)
-	if err != nil {
-		a.writeError(c, err)
-		return
-	}
-	series, err := a.q.Series(c.Request.Context(), tenants, from, through, ms)
-	if err != nil {
-		a.writeError(c, err)
+	series, ok := a.metadataSeries(c)
+	if !ok {
 		return
 	}
 	values := map[string]map[string]struct{}{}

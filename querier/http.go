@@ -248,15 +248,24 @@ func (a *API) metadataRange(c *gin.Context) (tenants []string, from, through int
 	return tenants, start.UnixNano(), end.UnixNano() + 1, ms, err
 }
 
-func (a *API) labelNames(c *gin.Context) {
+// metadataSeries answers the label endpoints' common first step: the
+// series matching the optional selector in the range. On error it has
+// already answered the request and returns false.
+func (a *API) metadataSeries(c *gin.Context) ([]labels.Labels, bool) {
 	tenants, from, through, ms, err := a.metadataRange(c)
-	if err != nil {
-		a.writeError(c, err)
-		return
+	if err == nil {
+		var series []labels.Labels
+		if series, err = a.q.Series(c.Request.Context(), tenants, from, through, ms); err == nil {
+			return series, true
+		}
 	}
-	series, err := a.q.Series(c.Request.Context(), tenants, from, through, ms)
-	if err != nil {
-		a.writeError(c, err)
+	a.writeError(c, err)
+	return nil, false
+}
+
+func (a *API) labelNames(c *gin.Context) {
+	series, ok := a.metadataSeries(c)
+	if !ok {
 		return
 	}
 	set := map[string]struct{}{}
@@ -267,17 +276,11 @@ func (a *API) labelNames(c *gin.Context) {
 }
 
 func (a *API) labelValues(c *gin.Context) {
-	tenants, from, through, ms, err := a.metadataRange(c)
-	if err != nil {
-		a.writeError(c, err)
+	series, ok := a.metadataSeries(c)
+	if !ok {
 		return
 	}
 	name := c.Param("name")
-	series, err := a.q.Series(c.Request.Context(), tenants, from, through, ms)
-	if err != nil {
-		a.writeError(c, err)
-		return
-	}
 	set := map[string]struct{}{}
 	for _, lbs := range series {
 		if v := lbs.Get(name); v != "" {

@@ -114,50 +114,13 @@ func appendFloatValue(b []byte, v float64) []byte {
 }
 
 // appendResult writes {"status":"success","data":{...}} for a query result.
-// With categorize set (Grafana's categorize-labels flag), each stream value
-// carries a third element separating structured metadata and parsed labels.
 func appendResult(b []byte, res *logql.Result, categorize bool) []byte {
 	b = append(b, `{"status":"success","data":{"resultType":`...)
 	b = appendJSONString(b, string(res.Type))
 	b = append(b, `,"result":`...)
 	switch res.Type {
 	case logql.ValueStreams:
-		b = append(b, '[')
-		for i, s := range res.Streams {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"stream":`...)
-			b = appendLabelsObject(b, s.Labels)
-			b = append(b, `,"values":[`...)
-			for j, e := range s.Entries {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '[', '"')
-				b = strconv.AppendInt(b, e.Timestamp, 10)
-				b = append(b, '"', ',')
-				b = appendJSONString(b, e.Line)
-				if categorize && (e.StructuredMetadata.Len() > 0 || e.Parsed.Len() > 0) {
-					b = append(b, ',', '{')
-					if e.StructuredMetadata.Len() > 0 {
-						b = append(b, `"structuredMetadata":`...)
-						b = appendLabelsObject(b, e.StructuredMetadata)
-						if e.Parsed.Len() > 0 {
-							b = append(b, ',')
-						}
-					}
-					if e.Parsed.Len() > 0 {
-						b = append(b, `"parsed":`...)
-						b = appendLabelsObject(b, e.Parsed)
-					}
-					b = append(b, '}')
-				}
-				b = append(b, ']')
-			}
-			b = append(b, ']', '}')
-		}
-		b = append(b, ']')
+		b = appendStreams(b, res.Streams, categorize)
 	case logql.ValueMatrix:
 		b = append(b, '[')
 		for i, s := range res.Matrix {
@@ -197,6 +160,48 @@ func appendResult(b []byte, res *logql.Result, categorize bool) []byte {
 	b = append(b, `,"stats":`...)
 	b = appendStats(b, &res.Stats)
 	return append(b, '}', '}')
+}
+
+// appendStreams writes a streams result: [{"stream":{...},"values":[["<ns>","<line>"],...]},...].
+// With categorize set (Grafana's categorize-labels flag), each value
+// carries a third element separating structured metadata and parsed labels.
+func appendStreams(b []byte, streams []logql.Stream, categorize bool) []byte {
+	b = append(b, '[')
+	for i, s := range streams {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"stream":`...)
+		b = appendLabelsObject(b, s.Labels)
+		b = append(b, `,"values":[`...)
+		for j, e := range s.Entries {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[', '"')
+			b = strconv.AppendInt(b, e.Timestamp, 10)
+			b = append(b, '"', ',')
+			b = appendJSONString(b, e.Line)
+			if categorize && (e.StructuredMetadata.Len() > 0 || e.Parsed.Len() > 0) {
+				b = append(b, ',', '{')
+				if e.StructuredMetadata.Len() > 0 {
+					b = append(b, `"structuredMetadata":`...)
+					b = appendLabelsObject(b, e.StructuredMetadata)
+					if e.Parsed.Len() > 0 {
+						b = append(b, ',')
+					}
+				}
+				if e.Parsed.Len() > 0 {
+					b = append(b, `"parsed":`...)
+					b = appendLabelsObject(b, e.Parsed)
+				}
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+		}
+		b = append(b, ']', '}')
+	}
+	return append(b, ']')
 }
 
 func appendStats(b []byte, s *logql.Stats) []byte {

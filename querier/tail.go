@@ -219,27 +219,9 @@ func (t *tailer) send(conn *websocket.Conn, streams []logql.Stream) error {
 }
 
 func appendTailFrame(b []byte, streams []logql.Stream) []byte {
-	b = append(b, `{"streams":[`...)
-	for i, s := range streams {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"stream":`...)
-		b = appendLabelsObject(b, s.Labels)
-		b = append(b, `,"values":[`...)
-		for j, e := range s.Entries {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[', '"')
-			b = strconv.AppendInt(b, e.Timestamp, 10)
-			b = append(b, '"', ',')
-			b = appendJSONString(b, e.Line)
-			b = append(b, ']')
-		}
-		b = append(b, ']', '}')
-	}
-	return append(b, `],"dropped_entries":null}`...)
+	b = append(b, `{"streams":`...)
+	b = appendStreams(b, streams, false)
+	return append(b, `,"dropped_entries":null}`...)
 }
 
 func writeTailError(conn *websocket.Conn, err error) {
