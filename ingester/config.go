@@ -20,6 +20,15 @@ type Config struct {
 	ChunkTargetSize int           `yaml:"chunk_target_size"`
 	MaxChunkAge     time.Duration `yaml:"max_chunk_age"`
 	ChunkIdlePeriod time.Duration `yaml:"chunk_idle_period"`
+	// ChunkBloomBitsPerToken, when > 0, gives every sealed block a token
+	// bloom filter of about this many bits per distinct token (10: about 1%
+	// false positives), so a query whose line filter names a whole token
+	// (`|= "trace_id=4bf92f35 "`) skips blocks without it. 0 disables it,
+	// the default: on realistic logs a filter costs about 6% of the chunk
+	// size and roughly doubles the CPU of building a zstd chunk, while a
+	// bare needle (`|= "4bf92f35"`) can never use it, as it may match
+	// inside a longer token.
+	ChunkBloomBitsPerToken int `yaml:"chunk_bloom_bits_per_token"`
 	// ChunkRetainPeriod keeps flushed chunks queryable from memory after their
 	// index segment was written, so queriers that list the store only every
 	// few seconds never miss them.
@@ -86,6 +95,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Name, "ingester.name", c.Name, "Name of this ingester; index segments it writes carry it.")
 	fs.StringVar(&c.ChunkEncoding, "ingester.chunk-encoding", c.ChunkEncoding, "Chunk codec: none, snappy, s2, zstd or gzip.")
+	fs.IntVar(&c.ChunkBloomBitsPerToken, "ingester.chunk-bloom-bits-per-token", c.ChunkBloomBitsPerToken, "Bits per distinct token of the per-block token bloom filters (10 gives about 1% false positives); 0 writes none. They let searches for delimited tokens skip blocks, at about 6% chunk size and more ingest CPU.")
 	fs.DurationVar(&c.MaxChunkAge, "ingester.max-chunk-age", c.MaxChunkAge, "Cut a chunk once it spans this much time.")
 	fs.DurationVar(&c.ChunkIdlePeriod, "ingester.chunk-idle-period", c.ChunkIdlePeriod, "Cut a chunk whose stream received nothing for this long.")
 	fs.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", c.FlushCheckPeriod, "How often to look for chunks to cut and flush.")
@@ -126,11 +136,18 @@ func (c *Config) Validate() error {
 	setDefault(&c.WAL.SyncInterval, d.WAL.SyncInterval)
 	setDefault(&c.WAL.SegmentSize, d.WAL.SegmentSize)
 	setDefault(&c.WAL.CheckpointInterval, d.WAL.CheckpointInterval)
+	if c.ChunkBloomBitsPerToken < 0 || c.ChunkBloomBitsPerToken > maxBloomBitsPerToken {
+		return fmt.Errorf("ingester.chunk_bloom_bits_per_token %d: want 0 (off) to %d", c.ChunkBloomBitsPerToken, maxBloomBitsPerToken)
+	}
 	if c.ChunkBlockSize > c.ChunkTargetSize*8 {
 		return fmt.Errorf("ingester.chunk_block_size %d is larger than the compressed target size allows", c.ChunkBlockSize)
 	}
 	return nil
 }
+
+// maxBloomBitsPerToken bounds the bloom filter setting: past about 24 bits
+// a token the false-positive rate is already below 0.01%.
+const maxBloomBitsPerToken = 32
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T

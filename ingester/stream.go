@@ -84,7 +84,12 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 
 func newMemChunk(cfg *Config) *chunks.MemChunk {
 	enc, _ := chunks.ParseEncoding(cfg.ChunkEncoding) // validated in Config.Validate
-	return chunks.NewMemChunk(enc, cfg.ChunkBlockSize, cfg.ChunkTargetSize)
+	return chunks.NewMemChunkWithOptions(chunks.Options{
+		Encoding:          enc,
+		BlockSize:         cfg.ChunkBlockSize,
+		TargetSize:        cfg.ChunkTargetSize,
+		BloomBitsPerToken: cfg.ChunkBloomBitsPerToken,
+	})
 }
 
 // cutLocked closes the head chunk and queues it for flushing.

@@ -69,14 +69,18 @@ type source struct {
 const TenantLabel = "__tenant_id__"
 
 func (s source) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction,
-	stats *chunks.Stats) ([]logql.SourceStream, error) {
+	hints logql.SelectHints, stats *chunks.Stats) ([]logql.SourceStream, error) {
 	var out []logql.SourceStream
+	tokens := make([]uint64, len(hints.LineTokens))
+	for i, t := range hints.LineTokens {
+		tokens[i] = chunks.TokenHash([]byte(t))
+	}
 	for _, t := range s.tenants {
 		tms, ok := tenantMatchers(ms, t, len(s.tenants) > 1)
 		if !ok {
 			continue
 		}
-		streams, err := s.q.selectTenant(ctx, t, tms, from, through, dir, stats)
+		streams, err := s.q.selectTenant(ctx, t, tms, from, through, dir, tokens, stats)
 		if err != nil {
 			return nil, err
 		}
@@ -112,9 +116,11 @@ func tenantMatchers(ms []*labels.Matcher, t string, multi bool) ([]*labels.Match
 }
 
 // selectTenant merges, per stream, the ingesters' entries and the store's
-// chunks for [from, through).
+// chunks for [from, through). Store blocks whose bloom filters rule out one
+// of the token hashes are skipped (see openRun); the in-memory data of the
+// ingesters is read whole.
 func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.Matcher, from, through int64,
-	dir chunks.Direction, stats *chunks.Stats) ([]logql.SourceStream, error) {
+	dir chunks.Direction, tokens []uint64, stats *chunks.Stats) ([]logql.SourceStream, error) {
 	type group struct {
 		labels labels.Labels
 		its    []chunks.Iterator
@@ -150,7 +156,7 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		}
 		for _, sr := range series {
 			g := get(sr.Labels)
-			g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, stats))
+			g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, tokens, stats))
 		}
 	}
 	out := make([]logql.SourceStream, 0, len(groups))
@@ -172,7 +178,7 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 // only when iteration reaches it, so a query holds one run per stream at a
 // time rather than the whole range.
 func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index.ChunkRef, from, through int64,
-	dir chunks.Direction, stats *chunks.Stats) chunks.Iterator {
+	dir chunks.Direction, tokens []uint64, stats *chunks.Stats) chunks.Iterator {
 	sort.Slice(refs, func(i, j int) bool { return refs[i].MinT < refs[j].MinT })
 	var runs [][]index.ChunkRef
 	var runMax int64
@@ -190,7 +196,7 @@ func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index
 			runs[i], runs[j] = runs[j], runs[i]
 		}
 	}
-	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, stats: stats}
+	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, tokens: tokens, stats: stats}
 }
 
 type runIterator struct {
@@ -200,6 +206,7 @@ type runIterator struct {
 	runs          [][]index.ChunkRef
 	from, through int64
 	dir           chunks.Direction
+	tokens        []uint64 // hashes of the tokens every wanted line contains
 	stats         *chunks.Stats
 	cur           chunks.Iterator
 	err           error
@@ -223,7 +230,7 @@ func (r *runIterator) Next() bool {
 		}
 		run := r.runs[0]
 		r.runs = r.runs[1:]
-		r.cur, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.stats)
+		r.cur, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.tokens, r.stats)
 		if r.err != nil {
 			return false
 		}
@@ -240,8 +247,12 @@ func (r *runIterator) Close() error {
 }
 
 // openRun downloads and decodes the chunks of one run and merges them.
+// When tokens are given, blocks whose bloom filters rule out any of them
+// are skipped unread (counted in stats.BlocksSkipped), and a chunk with no
+// block left in range is not iterated at all. openRun returns a nil
+// iterator when nothing in the run is left to read.
 func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
-	dir chunks.Direction, stats *chunks.Stats) (chunks.Iterator, error) {
+	dir chunks.Direction, tokens []uint64, stats *chunks.Stats) (chunks.Iterator, error) {
 	decoded := make([]*chunks.Chunk, len(run))
 	errs := make([]error, len(run))
 	var wg sync.WaitGroup
@@ -273,12 +284,44 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 			}
 			return nil, errs[i]
 		}
-		its = append(its, c.Iterator(ctx, from, through, dir, stats))
+		if len(tokens) == 0 || !c.HasFilters() {
+			its = append(its, c.Iterator(ctx, from, through, dir, stats))
+			continue
+		}
+		keep := func(block int) bool {
+			for _, h := range tokens {
+				if !c.BlockMayContainHash(block, h) {
+					return false
+				}
+			}
+			return true
+		}
+		if !anyBlockKept(c.Blocks(), from, through, keep) {
+			if stats != nil {
+				stats.BlocksSkipped += int64(len(c.Blocks()))
+			}
+			continue
+		}
+		its = append(its, c.FilteredIterator(ctx, from, through, dir, stats, keep))
 	}
-	if len(its) == 1 {
+	switch len(its) {
+	case 0:
+		return nil, nil
+	case 1:
 		return its[0], nil
 	}
 	return chunks.NewMergeIterator(dir, its...), nil
+}
+
+// anyBlockKept reports whether a block overlapping [from, through) passes
+// keep.
+func anyBlockKept(blocks []chunks.BlockMeta, from, through int64, keep func(int) bool) bool {
+	for i, b := range blocks {
+		if b.MaxT >= from && b.MinT < through && keep(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // Series returns the distinct label sets matching ms in [from, through)

@@ -2,6 +2,7 @@ package logql
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ func e(off time.Duration, line string) testEntry { return testEntry{off: off, li
 // memSource is a Source over real in-memory chunks, one per stream.
 type memSource struct {
 	streams []memStream
+	mu      sync.Mutex
+	hints   []SelectHints // of every Select, in call order
 }
 
 type memStream struct {
@@ -68,7 +71,10 @@ func newSource(t testing.TB, streams map[string][]testEntry) *memSource {
 	return s
 }
 
-func (s *memSource) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, stats *chunks.Stats) ([]SourceStream, error) {
+func (s *memSource) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, hints SelectHints, stats *chunks.Stats) ([]SourceStream, error) {
+	s.mu.Lock()
+	s.hints = append(s.hints, hints)
+	s.mu.Unlock()
 	var out []SourceStream
 	for _, st := range s.streams {
 		ok := true

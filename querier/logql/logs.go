@@ -53,7 +53,7 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 		return Result{}, err
 	}
 	dir := q.p.Direction
-	streams, err := q.src.Select(q.ctx, sel.Matchers, q.p.Start.UnixNano(), q.p.End.UnixNano(), dir, &q.stats.Stats)
+	streams, err := q.src.Select(q.ctx, sel.Matchers, q.p.Start.UnixNano(), q.p.End.UnixNano(), dir, selectHints(sel), &q.stats.Stats)
 	if err != nil {
 		return Result{}, err
 	}

@@ -420,7 +420,7 @@ type failingSource struct{ failSelect bool }
 
 var errStorage = errors.New("object store unavailable")
 
-func (f failingSource) Select(context.Context, []*labels.Matcher, int64, int64, chunks.Direction, *chunks.Stats) ([]SourceStream, error) {
+func (f failingSource) Select(context.Context, []*labels.Matcher, int64, int64, chunks.Direction, SelectHints, *chunks.Stats) ([]SourceStream, error) {
 	if f.failSelect {
 		return nil, errStorage
 	}

@@ -126,7 +126,7 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	// Windows are (t-offset-range, t-offset]; Select's range is [from, through).
 	from := st.start - offset - rangeNs + 1
 	through := st.end - offset + 1
-	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, &q.stats.Stats)
+	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, selectHints(e.Left.Left), &q.stats.Stats)
 	if err != nil {
 		return nil, err
 	}

@@ -14,9 +14,11 @@ import (
 // already merged and deduplicated per stream; tests implement it over slices.
 type Source interface {
 	// Select returns one iterator per stream matching every matcher with
-	// entries in [from, through) (Unix ns), in direction dir. Stats, when not
-	// nil, receives the bytes and lines decompressed.
-	Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, stats *chunks.Stats) ([]SourceStream, error)
+	// entries in [from, through) (Unix ns), in direction dir. Hints say
+	// which entries the query will drop anyway; a Source may leave those
+	// out, or ignore the hints (see SelectHints). Stats, when not nil,
+	// receives the bytes and lines decompressed and the blocks skipped.
+	Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, hints SelectHints, stats *chunks.Stats) ([]SourceStream, error)
 }
 
 // SourceStream is one stream's entries.

@@ -1,0 +1,327 @@
+package querier
+
+import (
+	"context"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/thanos-io/objstore"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/chunks/index"
+	"github.com/plgstack/plg/chunks/store"
+	"github.com/plgstack/plg/querier/logql"
+)
+
+const testTenant = "t"
+
+// storeStream is one stream to write to a test store, as chunks of at
+// most chunkEntries entries.
+type storeStream struct {
+	labels  labels.Labels
+	entries []chunks.Entry
+}
+
+type storeOpts struct {
+	bloomBits    int
+	blockSize    int
+	chunkEntries int
+}
+
+// newTestStore writes streams to an in-memory bucket as the ingester's
+// flush would (chunks, then one index segment) and returns the store.
+func newTestStore(tb testing.TB, o storeOpts, streams ...storeStream) *store.Store {
+	tb.Helper()
+	cfg := store.DefaultConfig()
+	st := store.New(objstore.NewInMemBucket(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	ctx := context.Background()
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	var series []index.Series
+	for _, s := range streams {
+		sr := index.Series{Labels: s.labels, Fingerprint: s.labels.Hash()}
+		for es := range slices.Chunk(s.entries, o.chunkEntries) {
+			c := chunks.NewMemChunkWithOptions(chunks.Options{Encoding: chunks.Zstd, BlockSize: o.blockSize, TargetSize: -1, BloomBitsPerToken: o.bloomBits})
+			for _, e := range es {
+				if _, err := c.Append(e); err != nil {
+					tb.Fatal(err)
+				}
+			}
+			if err := c.Close(); err != nil {
+				tb.Fatal(err)
+			}
+			data, err := c.Encode()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			minT, maxT := c.Bounds()
+			ref := index.ChunkRef{
+				Fingerprint: sr.Fingerprint, MinT: minT, MaxT: maxT,
+				Checksum: crc32.Checksum(data, castagnoli), Size: uint32(len(data)),
+				Entries: uint32(c.Entries()), UncompressedBytes: uint32(c.UncompressedSize()),
+			}
+			if err := st.PutChunk(ctx, testTenant, ref, data); err != nil {
+				tb.Fatal(err)
+			}
+			sr.Chunks = append(sr.Chunks, ref)
+		}
+		series = append(series, sr)
+	}
+	if err := st.PutIndex(ctx, testTenant, "test", series); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// t0 is where test data starts (Unix ns).
+var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// genLines returns n logfmt lines of one stream, one per millisecond, each
+// with its own random trace ID; lines at positions in plant carry
+// trace_id=rare instead.
+func genLines(seed uint64, n int, rare string, plant ...int) []chunks.Entry {
+	r := rand.New(rand.NewPCG(seed, 1))
+	levels := []string{"info", "info", "info", "debug", "warn", "error"}
+	paths := []string{"/api/v1/orders", "/api/v1/users", "/healthz", "/api/v1/cart", "/metrics"}
+	es := make([]chunks.Entry, n)
+	for i := range es {
+		trace := fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64())
+		if slices.Contains(plant, i) {
+			trace = rare
+		}
+		line := fmt.Sprintf("ts=2026-11-01T00:00:%02d.%03dZ level=%s caller=handler.go:%d trace_id=%s method=GET path=%s status=%d duration=%dms user=u%d msg=\"request served\"",
+			i/1000%60, i%1000, levels[r.IntN(len(levels))], 40+r.IntN(200), trace, paths[r.IntN(len(paths))], []int{200, 200, 200, 404, 500}[r.IntN(5)], r.IntN(900), r.IntN(5000))
+		es[i] = chunks.Entry{Timestamp: t0 + int64(i)*int64(time.Millisecond), Line: []byte(line)}
+	}
+	return es
+}
+
+// drainLines reads every stream to the end, returning its lines in order.
+func drainLines(tb testing.TB, ss []logql.SourceStream) map[string][]string {
+	tb.Helper()
+	out := map[string][]string{}
+	for _, s := range ss {
+		var lines []string
+		for s.Iter.Next() {
+			lines = append(lines, string(s.Iter.At().Line))
+		}
+		if err := s.Iter.Err(); err != nil {
+			tb.Fatal(err)
+		}
+		s.Iter.Close()
+		out[s.Labels.String()] = lines
+	}
+	return out
+}
+
+func hasWholeToken(line, tok string) bool {
+	return slices.ContainsFunc(chunks.AppendTokens(nil, []byte(line)), func(t []byte) bool { return string(t) == tok })
+}
+
+func TestSelectWithLineTokensSkipsBlocksAndChunksThatCannotMatch(t *testing.T) {
+	const rare = "0123456789abcdef0123456789abcdef"
+	a := storeStream{labels.FromStrings("app", "a"), genLines(1, 6000, rare, 4321)}
+	b := storeStream{labels.FromStrings("app", "b"), genLines(2, 3000, rare)}
+	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "app", ".+")}
+	from, through := t0, t0+int64(time.Hour)
+	tests := []struct {
+		name        string
+		bloomBits   int
+		tokens      []string
+		wantSkipped bool
+		wantLines   int // of stream a, after keeping lines with every token
+	}{
+		{"blooms and a rare token skip blocks", 10, []string{rare}, true, 1},
+		{"two tokens must both be admitted", 10, []string{rare, "request"}, true, 1},
+		{"a token in every line skips nothing", 10, []string{"request"}, false, 6000},
+		{"chunks without blooms are read whole", 0, []string{rare}, false, 1},
+		{"no tokens read everything", 10, nil, false, 6000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newTestStore(t, storeOpts{bloomBits: tt.bloomBits, blockSize: 16 << 10, chunkEntries: 1500}, a, b)
+			src := source{q: New(nil, st), tenants: []string{testTenant}}
+			var all, hinted chunks.Stats
+			ss, err := src.Select(context.Background(), ms, from, through, chunks.Forward, logql.SelectHints{}, &all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := drainLines(t, ss)
+			ss, err = src.Select(context.Background(), ms, from, through, chunks.Forward, logql.SelectHints{LineTokens: tt.tokens}, &hinted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := drainLines(t, ss)
+			// Whatever is skipped, every line holding every token is there,
+			// in order, and nothing is invented.
+			for stream, lines := range want {
+				keep := func(ls []string) []string {
+					return slices.DeleteFunc(slices.Clone(ls), func(l string) bool {
+						return !all0(tt.tokens, func(tok string) bool { return hasWholeToken(l, tok) })
+					})
+				}
+				if w, g := keep(lines), keep(got[stream]); !slices.Equal(w, g) {
+					t.Errorf("stream %s: %d matching lines with hints, want %d", stream, len(g), len(w))
+				}
+				if !isSubsequence(got[stream], lines) {
+					t.Errorf("stream %s: hinted select returned lines the plain one did not", stream)
+				}
+			}
+			if n := len(want[`{app="a"}`]); n != 6000 {
+				t.Fatalf("plain select read %d lines of a, want 6000", n)
+			}
+			matching := 0
+			for _, l := range got[`{app="a"}`] {
+				if all0(tt.tokens, func(tok string) bool { return hasWholeToken(l, tok) }) {
+					matching++
+				}
+			}
+			if matching != tt.wantLines {
+				t.Errorf("%d lines of a hold the tokens, want %d", matching, tt.wantLines)
+			}
+			skipped := hinted.BlocksSkipped > all.BlocksSkipped
+			if skipped != tt.wantSkipped {
+				t.Errorf("blocks skipped %d with hints, %d without; want skipping %v", hinted.BlocksSkipped, all.BlocksSkipped, tt.wantSkipped)
+			}
+			if tt.wantSkipped && hinted.DecompressedBytes*4 > all.DecompressedBytes {
+				t.Errorf("decompressed %d bytes with hints, %d without: expected most blocks skipped", hinted.DecompressedBytes, all.DecompressedBytes)
+			}
+			if !tt.wantSkipped && hinted.DecompressedBytes != all.DecompressedBytes {
+				t.Errorf("decompressed %d bytes with hints, %d without: expected the same", hinted.DecompressedBytes, all.DecompressedBytes)
+			}
+		})
+	}
+}
+
+func all0(toks []string, f func(string) bool) bool {
+	for _, t := range toks {
+		if !f(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// isSubsequence reports whether sub appears in order within seq.
+func isSubsequence(sub, seq []string) bool {
+	i := 0
+	for _, s := range seq {
+		if i < len(sub) && sub[i] == s {
+			i++
+		}
+	}
+	return i == len(sub)
+}
+
+func TestQueryFindsDelimitedTokenThroughBlooms(t *testing.T) {
+	const rare = "feedfacecafebeef0000111122223333"
+	a := storeStream{labels.FromStrings("app", "a"), genLines(3, 5000, rare, 10, 2500, 4999)}
+	b := storeStream{labels.FromStrings("app", "b"), genLines(4, 5000, rare, 7)}
+	st := newTestStore(t, storeOpts{bloomBits: 10, blockSize: 16 << 10, chunkEntries: 2000}, a, b)
+	eng := logql.NewEngine(logql.EngineOptions{}, nil)
+	src := source{q: New(nil, st), tenants: []string{testTenant}}
+	tests := []struct {
+		query       string
+		wantLines   int
+		wantSkipped bool
+	}{
+		{`{app=~"a|b"} |= "trace_id=` + rare + ` "`, 4, true},
+		{`{app=~"a|b"} |= "` + rare + `"`, 4, false}, // a bare needle cannot use whole-token filters
+		{`{app="a"} |~ "=` + rare + ` "`, 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			res, err := eng.Query(context.Background(), src, logql.Params{
+				Query: tt.query, Start: time.Unix(0, t0), End: time.Unix(0, t0+int64(time.Hour)), Limit: 100, Direction: chunks.Forward,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, s := range res.Streams {
+				for _, e := range s.Entries {
+					if !strings.Contains(e.Line, rare) {
+						t.Errorf("line without the token: %s", e.Line)
+					}
+					n++
+				}
+			}
+			if n != tt.wantLines {
+				t.Errorf("%d lines, want %d", n, tt.wantLines)
+			}
+			if (res.Stats.BlocksSkipped > 0) != tt.wantSkipped {
+				t.Errorf("%d blocks skipped, want skipping %v", res.Stats.BlocksSkipped, tt.wantSkipped)
+			}
+		})
+	}
+}
+
+// The benchmark corpus: ~100 MB of logfmt lines over 20 streams, chunks
+// with 10-bit blooms, built once.
+var (
+	benchOnce  sync.Once
+	benchStore *store.Store
+	benchRaw   int64
+)
+
+const benchRare = "a11ce0ffee5eed5a11ce0ffee5eed5aa"
+
+func benchmarkStore(b *testing.B) (*store.Store, int64) {
+	benchOnce.Do(func() {
+		var streams []storeStream
+		for i := range 20 {
+			es := genLines(uint64(100+i), 22_000, benchRare)
+			if i == 7 {
+				es = genLines(uint64(100+i), 22_000, benchRare, 12_345)
+			}
+			for _, e := range es {
+				benchRaw += int64(len(e.Line))
+			}
+			streams = append(streams, storeStream{labels.FromStrings("app", fmt.Sprintf("svc-%02d", i)), es})
+		}
+		benchStore = newTestStore(b, storeOpts{bloomBits: 10, blockSize: 256 << 10, chunkEntries: 8_000}, streams...)
+	})
+	return benchStore, benchRaw
+}
+
+// BenchmarkRareTokenSearch compares a search for a delimited rare token
+// with the store's bloom filters (hinted) and without (a bare needle, which
+// must decode every block). MB/s are of raw log bytes searched.
+func BenchmarkRareTokenSearch(b *testing.B) {
+	st, raw := benchmarkStore(b)
+	eng := logql.NewEngine(logql.EngineOptions{}, nil)
+	src := source{q: New(nil, st), tenants: []string{testTenant}}
+	for _, bc := range []struct{ name, query string }{
+		{"bloom", `{app=~"svc-.*"} |= "trace_id=` + benchRare + ` "`},
+		{"no-bloom", `{app=~"svc-.*"} |= "` + benchRare + `"`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(raw)
+			b.ReportAllocs()
+			var res logql.Result
+			for b.Loop() {
+				var err error
+				res, err = eng.Query(context.Background(), src, logql.Params{
+					Query: bc.query, Start: time.Unix(0, t0), End: time.Unix(0, t0+int64(time.Hour)), Limit: 100, Direction: chunks.Backward,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if len(res.Streams) != 1 || len(res.Streams[0].Entries) != 1 {
+				b.Fatalf("found %d streams, want the one line", len(res.Streams))
+			}
+			b.ReportMetric(float64(res.Stats.BlocksSkipped), "blocks-skipped")
+			b.ReportMetric(float64(res.Stats.DecompressedBytes)/1e6, "MB-decompressed")
+		})
+	}
+}
