@@ -358,6 +358,10 @@ func (h *fileHandler) emit(e *entry.Entry) {
 // running in a cluster). Without one, pods are found on disk.
 func (a *Agent) setupKube() error {
 	a.watchers = map[string]*kube.Watcher{}
+	if os.Getenv("NODE_NAME") == "" && kube.InCluster() && a.hasKubeSD() {
+		a.log.Warn("NODE_NAME is not set: pods are matched to this node by the host name instead, which inside a pod is the pod's own name, so no pod will match; set NODE_NAME from the downward API (fieldRef spec.nodeName)",
+			"node_name_used", a.env.NodeName)
+	}
 	for _, sc := range a.cfg.ScrapeConfigs {
 		for _, sd := range sc.KubernetesSD {
 			if _, ok := a.watchers[sd.APIServer]; ok || (sd.APIServer == "" && !kube.InCluster()) {
@@ -371,7 +375,15 @@ func (a *Agent) setupKube() error {
 				NodeName:           a.env.NodeName,
 			}, a.log)
 			if err != nil {
-				return fmt.Errorf("job %s: kubernetes_sd_configs: %w", sc.JobName, err)
+				if sd.APIServer != "" {
+					return fmt.Errorf("job %s: kubernetes_sd_configs: %w", sc.JobName, err)
+				}
+				// In a pod without a mounted service-account token (no
+				// RBAC wanted), the pod log directories still tell
+				// namespace, pod, uid and container: run without the API.
+				a.log.Warn("no Kubernetes API access; discovering pods from their log directories on disk",
+					"job", sc.JobName, "err", err)
+				continue
 			}
 			a.watchers[sd.APIServer] = w
 		}
@@ -386,6 +398,15 @@ func (a *Agent) setupKube() error {
 		}
 	}
 	return nil
+}
+
+func (a *Agent) hasKubeSD() bool {
+	for _, sc := range a.cfg.ScrapeConfigs {
+		if len(sc.KubernetesSD) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // KubeSyncWait bounds how long Run waits for the Kubernetes API before its

@@ -6,13 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/plgstack/plg/agent"
 	"github.com/plgstack/plg/chunks/store"
 	"github.com/plgstack/plg/ingester"
 	"github.com/plgstack/plg/querier"
@@ -123,10 +125,10 @@ func loadConfig(args []string) (*Config, *options, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading config: %w", err)
 	}
-	expanded, err := expandEnv(raw)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", o.configFile, err)
-	}
+	// One expansion for plg's files and Promtail's, with Promtail's rules:
+	// ${VAR}, ${VAR:-default} (default when unset or empty), $${VAR} for a
+	// literal; $1 and ${1} are left to relabel rules.
+	expanded := agent.ExpandEnv(raw)
 	// Decode the file over fresh defaults, then re-apply the flags.
 	cfg = defaultConfig()
 	promtail := isPromtailFile(expanded)
@@ -150,11 +152,23 @@ func loadConfig(args []string) (*Config, *options, error) {
 		return nil, nil, err
 	}
 	if promtail {
-		// A Promtail file means the agent role unless -mode says otherwise.
+		// A Promtail file means the agent role unless -mode says otherwise,
+		// and its server block says where to listen unless -http.addr does.
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["mode"] {
 			cfg.Mode = modeAgent
+		}
+		if !set["http.addr"] && cfg.Mode == modeAgent {
+			var pt struct {
+				Server struct {
+					Address string `yaml:"http_listen_address"`
+					Port    int    `yaml:"http_listen_port"`
+				} `yaml:"server"`
+			}
+			if err := yaml.Unmarshal(expanded, &pt); err == nil && pt.Server.Port > 0 {
+				cfg.Server.HTTPAddr = net.JoinHostPort(pt.Server.Address, strconv.Itoa(pt.Server.Port))
+			}
 		}
 	}
 	return cfg, &o, cfg.validate()
@@ -187,30 +201,6 @@ func (c *Config) validate() error {
 		}
 	}
 	return c.Ingester.Validate()
-}
-
-// envRef matches ${NAME} and ${NAME:-default}. A bare $ is left alone, since
-// relabel rules and regexes use $1.
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
-
-func expandEnv(b []byte) ([]byte, error) {
-	var missing []string
-	out := envRef.ReplaceAllFunc(b, func(m []byte) []byte {
-		sub := envRef.FindSubmatch(m)
-		name := string(sub[1])
-		if v, ok := os.LookupEnv(name); ok {
-			return []byte(v)
-		}
-		if len(sub[2]) > 0 {
-			return sub[3]
-		}
-		missing = append(missing, name)
-		return nil
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variables not set and without a default: %s", strings.Join(missing, ", "))
-	}
-	return out, nil
 }
 
 // secretKeys are config keys whose values never leave the process: not in
