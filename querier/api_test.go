@@ -209,3 +209,69 @@ func TestAPICategorizedLabelsCarryStructuredMetadata(t *testing.T) {
 		t.Fatalf("categorized response lacks structured metadata: %s", rec.Body)
 	}
 }
+
+func TestAPIMultiTenantQueriesLabelEachTenant(t *testing.T) {
+	cfg := ingester.DefaultConfig()
+	cfg.WAL.Enabled = false
+	cfg.FlushOnShutdown = false
+	ing, err := ingester.New(cfg, nil, nil, t.TempDir(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer ing.Stop(context.Background())
+	now := time.Now()
+	for _, tenant := range []string{"a", "b", "c"} {
+		if err := ing.Push(context.Background(), tenant, &push.Request{Streams: []push.Stream{
+			{Labels: `{app="x"}`, Entries: []push.Entry{{Timestamp: now.Add(-time.Minute).UnixNano(), Line: []byte("from " + tenant)}}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	NewAPI(Config{}, New(Local{ing}, nil), true, slog.New(slog.DiscardHandler)).RegisterRoutes(r)
+	query := func(orgID, q string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/loki/api/v1/query_range?direction=forward&query="+url.QueryEscape(q), nil)
+		if orgID != "" {
+			req.Header.Set("X-Scope-OrgID", orgID)
+		}
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	code, body := query("a|b", `{app="x"}`)
+	if code != 200 || !strings.Contains(body, `"__tenant_id__":"a"`) || !strings.Contains(body, `"__tenant_id__":"b"`) ||
+		strings.Contains(body, "from c") {
+		t.Fatalf("a|b: %d %s", code, body)
+	}
+	if code, body = query("a|b", `{app="x", __tenant_id__="b"}`); code != 200 || strings.Contains(body, "from a") || !strings.Contains(body, "from b") {
+		t.Fatalf("a|b restricted to b: %d %s", code, body)
+	}
+	if code, body = query("a", `{app="x"}`); code != 200 || strings.Contains(body, "__tenant_id__") || !strings.Contains(body, "from a") {
+		t.Fatalf("single tenant: %d %s", code, body)
+	}
+	if code, _ = query("", `{app="x"}`); code != http.StatusUnauthorized {
+		t.Fatalf("no tenant with auth enabled: %d", code)
+	}
+	if code, body = query("../etc", `{app="x"}`); code != http.StatusBadRequest {
+		t.Fatalf("bad tenant: %d %s", code, body)
+	}
+}
+
+func TestAPILimitsAnswer400WithTheLimit(t *testing.T) {
+	h := newTestAPI(t)
+	for _, tc := range []struct{ path, want string }{
+		{"/loki/api/v1/query_range?limit=6000&query=" + url.QueryEscape(`{app="api"}`) + "&start=" + unixNS(0) + "&end=" + unixNS(120), "max_entries_limit"},
+		{"/loki/api/v1/query_range?query=" + url.QueryEscape(`{app="api"}`) + "&start=" + unixNS(-31*24*3600) + "&end=" + unixNS(0), "max_query_length"},
+		{"/loki/api/v1/query_range?step=1ms&query=" + url.QueryEscape(`rate({app="api"}[1m])`) + "&start=" + unixNS(0) + "&end=" + unixNS(3600), "11,000 points"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("%s: %d %q, want 400 mentioning %q", tc.path, rec.Code, rec.Body.String(), tc.want)
+		}
+	}
+}
