@@ -265,7 +265,7 @@ func TestQueryFindsDelimitedTokenThroughBlooms(t *testing.T) {
 	}
 }
 
-// The benchmark corpus: ~100 MB of logfmt lines over 20 streams, chunks
+// The benchmark corpus: ~101 MB of logfmt lines over 20 streams, chunks
 // with 10-bit blooms, built once.
 var (
 	benchOnce  sync.Once
@@ -279,9 +279,9 @@ func benchmarkStore(b *testing.B) (*store.Store, int64) {
 	benchOnce.Do(func() {
 		var streams []storeStream
 		for i := range 20 {
-			es := genLines(uint64(100+i), 22_000, benchRare)
+			es := genLines(uint64(100+i), 27_000, benchRare)
 			if i == 7 {
-				es = genLines(uint64(100+i), 22_000, benchRare, 12_345)
+				es = genLines(uint64(100+i), 27_000, benchRare, 12_345)
 			}
 			for _, e := range es {
 				benchRaw += int64(len(e.Line))

@@ -165,3 +165,45 @@ func TestEnginePassesLineTokensToSelect(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRequiredLineTokens checks the hints' one promise on arbitrary
+// pipelines and lines: a line the pipeline keeps contains every hinted
+// token as a whole token.
+func FuzzRequiredLineTokens(f *testing.F) {
+	for _, s := range []struct{ stages, line string }{
+		{`|= "trace_id=abc "`, `level=info trace_id=abc msg=ok`},
+		{`|= "trace_id=abc "`, `level=info trace_id=abcd msg=ok`},
+		{`|~ " x\\.y "`, `a x.y b`},
+		{`|~ "(?i) X "`, `a x b`},
+		{`| logfmt | level="error" |= "=y "`, `level=error k=y z`},
+		{`| line_format "{{.a}} x " |= " x "`, `anything`},
+		{`|= "\"order\":\"ORD-1\"" != "paid"`, `{"order":"ORD-1","msg":"new"}`},
+		{`| json |= " é "`, `{"a":"b"} é `},
+	} {
+		f.Add(s.stages, s.line)
+	}
+	lbs := labels.FromStrings("a", "b")
+	f.Fuzz(func(t *testing.T, stages, line string) {
+		sel, err := syntax.ParseLogSelector(`{a="b"} `+stages, true)
+		if err != nil {
+			return
+		}
+		tokens := requiredLineTokens(sel.Stages)
+		if len(tokens) == 0 {
+			return
+		}
+		p, err := buildPipeline(sel)
+		if err != nil {
+			return
+		}
+		if _, _, _, keep := p.ForStream(lbs).Process(1, []byte(line), labels.EmptyLabels()); !keep {
+			return
+		}
+		have := chunks.AppendTokens(nil, []byte(line))
+		for _, tok := range tokens {
+			if !slices.ContainsFunc(have, func(h []byte) bool { return string(h) == tok }) {
+				t.Fatalf("pipeline %s keeps %q, which lacks hinted token %q", sel, line, tok)
+			}
+		}
+	})
+}
