@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ type Config struct {
 	QueryTimeout            time.Duration `yaml:"query_timeout"`
 	// MaxConcurrentTailRequests bounds live tails per querier.
 	MaxConcurrentTailRequests int `yaml:"max_concurrent_tail_requests"`
+	// MaxQueryParallelism splits a metric range query's steps into this many
+	// parts evaluated at once (default: the number of cores).
+	MaxQueryParallelism int `yaml:"max_query_parallelism"`
 	// Ingesters are the addresses of remote ingesters, for -mode=querier.
 	Ingesters []string `yaml:"ingesters"`
 	// Registerer receives the query engine's metrics; nil for none.
@@ -73,11 +77,17 @@ func NewAPI(cfg Config, q *Querier, authEnabled bool, logger *slog.Logger) *API 
 	if cfg.MaxConcurrentTailRequests == 0 {
 		cfg.MaxConcurrentTailRequests = d.MaxConcurrentTailRequests
 	}
+	if cfg.MaxQueryParallelism <= 0 {
+		cfg.MaxQueryParallelism = runtime.GOMAXPROCS(0)
+	}
 	eng := logql.NewEngine(logql.EngineOptions{
 		MaxEntriesLimit: cfg.MaxEntriesLimitPerQuery,
 		MaxSeries:       cfg.MaxQuerySeries,
 		QueryTimeout:    cfg.QueryTimeout,
 		Registerer:      cfg.Registerer,
+		// The source reads the ingesters and the store through fresh
+		// iterators per Select, so parts may run concurrently.
+		Parallelism: cfg.MaxQueryParallelism,
 	}, logger)
 	return &API{cfg: cfg, q: q, engine: eng, authEnabled: authEnabled, logger: logger, now: time.Now,
 		tails: make(tailSlots, cfg.MaxConcurrentTailRequests)}
