@@ -26,14 +26,17 @@ type IngestResult struct {
 	LinesPerSec    float64 `json:"lines_per_sec"`
 	MBPerSec       float64 `json:"mb_per_sec"`
 	QueryableAfter float64 `json:"queryable_after_seconds"` // from the first push until asking the first count of everything that is complete
-	CPUSeconds     float64 `json:"cpu_seconds"`
-	CPUSecPerGB    float64 `json:"cpu_seconds_per_gb"`
-	CPUSecPer1M    float64 `json:"cpu_seconds_per_1m_lines"`
-	PeakRSS        int64   `json:"peak_rss_bytes"`
-	Retries        int     `json:"retries"`
-	PushP50Ms      float64 `json:"push_p50_ms"`
-	PushP99Ms      float64 `json:"push_p99_ms"`
-	WALBytes       int64   `json:"wal_bytes"`
+	// QueryablePolls are the counts asked before the first complete one:
+	// how long each took and what was wrong.
+	QueryablePolls []string `json:"queryable_polls,omitempty"`
+	CPUSeconds     float64  `json:"cpu_seconds"`
+	CPUSecPerGB    float64  `json:"cpu_seconds_per_gb"`
+	CPUSecPer1M    float64  `json:"cpu_seconds_per_1m_lines"`
+	PeakRSS        int64    `json:"peak_rss_bytes"`
+	Retries        int      `json:"retries"`
+	PushP50Ms      float64  `json:"push_p50_ms"`
+	PushP99Ms      float64  `json:"push_p99_ms"`
+	WALBytes       int64    `json:"wal_bytes"`
 }
 
 // pushAll POSTs every batch file concurrently, one client per file, and

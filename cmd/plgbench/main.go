@@ -272,11 +272,12 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	in.MBPerSec = float64(raw) / 1e6 / pushSecs
 	in.CPUSecPerGB = in.CPUSeconds / (float64(raw) / 1e9)
 	in.CPUSecPer1M = in.CPUSeconds / (float64(lines) / 1e6)
-	queryable, err := waitQueryable(ctx, srv, truth, win)
+	queryable, polls, err := waitQueryable(ctx, srv, truth, win)
 	if err != nil {
 		return nil, err
 	}
 	in.QueryableAfter = queryable.Sub(t0).Seconds()
+	in.QueryablePolls = polls
 	if in.WALBytes, err = dirSize(filepath.Join(dataDir, "wal")); err != nil {
 		return nil, err
 	}
@@ -387,27 +388,30 @@ func perfFor(cfg *benchConfig, srv *process) *perfRecorder {
 }
 
 // waitQueryable waits until a count of everything equals the corpus and
-// returns when the first such count was asked for.
-func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) (time.Time, error) {
+// returns when the first such count was asked for, and the counts asked
+// before it (each with what was wrong).
+func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) (time.Time, []string, error) {
 	q := fmt.Sprintf("sum(count_over_time(%s [%s]))", allStreams, w.rangeStr())
 	spec := querySpec{Name: "queryable", Query: q, path: "/loki/api/v1/query", params: w.instantParams(q)}
 	hc := &http.Client{Timeout: 5 * time.Minute}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(2 * time.Minute)
+	var polls []string
 	for {
 		asked := time.Now()
 		r, err := fetch(ctx, hc, "http://"+srv.addr, &spec)
 		if err == nil {
 			if _, err = checkSums(r, "vector", "", map[string]int64{"": t.Lines}); err == nil {
-				return asked, nil
+				return asked, polls, nil
 			}
 		}
+		polls = append(polls, fmt.Sprintf("%.2fs: %v", time.Since(asked).Seconds(), err))
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("the pushed lines were not all queryable within 2m: %w", err)
+			return time.Time{}, polls, fmt.Errorf("the pushed lines were not all queryable within 2m: %w", err)
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return time.Time{}, polls, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

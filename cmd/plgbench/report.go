@@ -169,6 +169,9 @@ func (r *Report) Markdown() string {
 	p("| lines/s (push to acknowledged) | %.0f | ≥ 400000 |\n", in.LinesPerSec)
 	p("| MB/s of log text | %.1f | |\n", in.MBPerSec)
 	p("| time until queryable (first push to asking the first complete count) | %.2f s (pushing took %.2f s) | |\n", in.QueryableAfter, in.Seconds)
+	if len(in.QueryablePolls) > 0 {
+		p("| incomplete counts before that | %s | |\n", strings.ReplaceAll(strings.Join(in.QueryablePolls, "; "), "|", `\|`))
+	}
 	p("| server CPU-seconds per 1M lines | %.2f | < 5 |\n", in.CPUSecPer1M)
 	p("| server CPU-seconds per GB | %.1f | |\n", in.CPUSecPerGB)
 	p("| server peak RSS after ingest (VmHWM) | %s | < 150 MiB for 1 GB |\n", mib(in.PeakRSS))
