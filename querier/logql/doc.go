@@ -24,6 +24,12 @@
 // __error__ fails a metric query with Loki's message; instant log queries
 // are rejected with Loki's message.
 //
+// Pushdown. Select receives SelectHints: the whole tokens every kept line
+// must contain, from positive single-value line filters that see the stored
+// line (hints.go). A Source may use them to skip blocks whose token bloom
+// filters rule a token out; the engine still applies every filter, so a
+// Source that ignores them is correct too.
+//
 // It must not know where entries come from: storage, ingesters and tests
 // plug in behind the Source interface. It must not render HTTP responses
 // (the API layer serializes Result) and must not implement line-level
