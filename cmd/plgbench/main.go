@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,7 +79,8 @@ type benchConfig struct {
 	ServerArgs  []string
 	OutJSON     string
 	OutMD       string
-	PerfDir     string // profile the server with perf into this directory
+	PerfDir     string         // profile the server with perf into this directory
+	Queries     *regexp.Regexp // runs only the queries whose names match
 	Command     string
 
 	// tamper, for tests, changes the truth before the queries check
@@ -90,6 +93,7 @@ func parseFlags(args []string) (*benchConfig, error) {
 	fs := flag.NewFlagSet("plgbench", flag.ContinueOnError)
 	size := fs.String("size", "1GB", "Log text to generate and push (KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024).")
 	agentSize := fs.String("agent-size", "", "Log text written to files for the agent runs (default: a fifth of -size, at most 200MB).")
+	queries := fs.String("queries", "", "Run only the queries whose names match this regular expression (default: all).")
 	serverArgs := fs.String("server-args", "", "Extra flags for the plg server, space-separated; they override the harness's.")
 	fs.Uint64Var(&c.Seed, "seed", 1, "Seed of the corpus generator; the same seed gives the same lines.")
 	fs.IntVar(&c.Streams, "streams", 200, "Number of streams (pods).")
@@ -121,6 +125,18 @@ func parseFlags(args []string) (*benchConfig, error) {
 		}
 	}
 	c.ServerArgs = strings.Fields(*serverArgs)
+	if *queries != "" {
+		if c.Queries, err = regexp.Compile(*queries); err != nil {
+			return nil, fmt.Errorf("-queries: %w", err)
+		}
+		var names []string
+		for _, q := range querySuite(&Truth{}, queryWindow{}) {
+			names = append(names, q.Name)
+		}
+		if !slices.ContainsFunc(names, c.Queries.MatchString) {
+			return nil, fmt.Errorf("-queries=%s: matches none of %s", *queries, strings.Join(names, ", "))
+		}
+	}
 	switch {
 	case c.Streams < 1:
 		return nil, fmt.Errorf("-streams=%d: must be at least 1", c.Streams)
@@ -231,6 +247,12 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	}
 	win := windowFor(truth, ccfg)
 	suite := querySuite(truth, win)
+	if cfg.Queries != nil {
+		suite = slices.DeleteFunc(suite, func(q querySpec) bool { return !cfg.Queries.MatchString(q.Name) })
+		if len(suite) == 0 {
+			return nil, fmt.Errorf("-queries=%s: matches none of the queries", cfg.Queries)
+		}
+	}
 
 	dataDir := filepath.Join(work, "data")
 	args := append([]string{"-mode=all", "-data.dir=" + dataDir, "-http.addr=127.0.0.1:0", "-log.level=info",

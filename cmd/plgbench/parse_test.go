@@ -100,6 +100,8 @@ func TestParseFlagsValidates(t *testing.T) {
 		{[]string{"-span=7m"}, "-span"},
 		{[]string{"-agent-files=0"}, "-agent-files"},
 		{[]string{"extra"}, "unexpected"},
+		{[]string{"-queries=("}, "-queries"},
+		{[]string{"-queries=nosuchquery"}, "matches none"},
 	} {
 		c, err := parseFlags(tc.args)
 		if tc.err == "" {

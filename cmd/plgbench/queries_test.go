@@ -120,7 +120,7 @@ func TestCheckTopK(t *testing.T) {
 	}{
 		{"the top two, either of a tie", vec("a", 3.0, "c", 2.0), ""},
 		{"the top two, the other of the tie", vec("a", 3.0, "b", 2.0), ""},
-		{"a lower app in the top", vec("a", 3.0, "d", 0.5), `"b"`},
+		{"a lower app in the top", vec("a", 3.0, "d", 0.5), "left out of the top 2 for one with 5"},
 		{"a wrong rate", vec("a", 3.1, "b", 2.0), "rate"},
 		{"too few", vec("a", 3.0), "1 series, want 2"},
 	} {
