@@ -59,6 +59,7 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	labels labels.Labels
+	tailer *tail.Tailer
 }
 
 // New builds an agent from cfg. Metrics are registered with reg (may be
@@ -83,7 +84,7 @@ func New(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (*Agent, e
 		running: map[string]*running{},
 	}
 	if reg != nil {
-		reg.MustRegister(a.active)
+		reg.MustRegister(a.active, newLagCollector(a))
 	}
 	var clients []*client.Client
 	for i, cc := range cfg.Clients {
@@ -116,8 +117,9 @@ func New(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (*Agent, e
 	return a, nil
 }
 
-// Ready reports whether the agent has loaded its positions and run its
-// first target sync.
+// Ready reports whether the agent has loaded its positions and has its
+// targets: a target sync in which every job's discovery succeeded has run
+// (with Kubernetes discovery, after the API's first list or KubeSyncWait).
 func (a *Agent) Ready() bool { return a.ready.Load() }
 
 // Run tails and ships until ctx is cancelled, then stops reading, sends
@@ -145,15 +147,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		go w.Run(ctx)
 	}
 	a.waitKube(ctx)
-	a.sync(ctx)
-	a.ready.Store(true)
+	if a.sync(ctx) {
+		a.ready.Store(true)
+	}
 	t := time.NewTicker(a.cfg.TargetConfig.SyncPeriod)
 	for running := true; running; {
 		select {
 		case <-ctx.Done():
 			running = false
 		case <-t.C:
-			a.sync(ctx)
+			if a.sync(ctx) {
+				a.ready.Store(true)
+			}
 		}
 	}
 	t.Stop()
@@ -185,8 +190,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// sync discovers targets and starts and stops tailers to match.
-func (a *Agent) sync(ctx context.Context) {
+// sync discovers targets and starts and stops tailers to match. It reports
+// whether every job's discovery succeeded.
+func (a *Agent) sync(ctx context.Context) bool {
 	type wanted struct {
 		labels labels.Labels
 		start  func()
@@ -224,6 +230,7 @@ func (a *Agent) sync(ctx context.Context) {
 		}
 	}
 	a.cleanupPositions()
+	return len(failed) == 0
 }
 
 // cleanupPositions forgets files that are gone and not being tailed.
@@ -265,6 +272,7 @@ func (a *Agent) startTailer(parent context.Context, key string, j *job, t discov
 		Metrics:     a.tailM,
 		Logger:      a.log.With("job", j.cfg.JobName),
 	})
+	r.tailer = tl
 	h := &fileHandler{
 		a: a, ctx: ctx, job: j, labels: t,
 		pipeline: j.template.New(), detect: j.detect,

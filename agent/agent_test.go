@@ -266,3 +266,126 @@ func TestAgentOutageDelaysButLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// metricValue returns the value of an unlabelled gauge or counter, or the
+// sample count of a histogram, from reg.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		var v float64
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Gauge != nil:
+				v += m.GetGauge().GetValue()
+			case m.Counter != nil:
+				v += m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				v += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+		return v
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+func waitMetric(t *testing.T, reg *prometheus.Registry, name string, ok func(float64) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok(metricValue(t, reg, name)) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s = %v, want %s", name, metricValue(t, reg, name), what)
+}
+
+func TestAgentMetricsShowPositionsLagDuringAnOutageAndNoneAfter(t *testing.T) {
+	dir := t.TempDir()
+	rec := newRecorder(t)
+	rec.setDown(true)
+	paths := []string{filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")}
+	var size int64
+	for _, p := range paths {
+		writeFile(t, p, strings.Repeat("0123456789 line\n", 50))
+		size += 16 * 50
+	}
+	scrape := fmt.Sprintf("- job_name: app\n  static_configs: [{labels: {__path__: %q}}]\n", filepath.Join(dir, "*.log"))
+	reg := prometheus.NewRegistry()
+	_, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), reg)
+
+	waitMetric(t, reg, "plg_agent_batch_retries_total", func(v float64) bool { return v >= 2 }, "retries while the ingester is down")
+	if v := metricValue(t, reg, "plg_agent_files_active"); v != 2 {
+		t.Errorf("files_active = %v, want 2", v)
+	}
+	if v := metricValue(t, reg, "plg_agent_positions_lag_bytes"); v != float64(size) {
+		t.Errorf("lag bytes during the outage = %v, want both files' %d", v, size)
+	}
+	waitMetric(t, reg, "plg_agent_positions_lag_seconds", func(v float64) bool { return v >= 0.05 }, "the age of the unacknowledged lines")
+	if v := metricValue(t, reg, "plg_agent_pending_bytes"); v <= 0 {
+		t.Errorf("pending bytes = %v during the outage, want > 0", v)
+	}
+
+	rec.setDown(false)
+	rec.waitLines(t, 100, 10*time.Second)
+	waitMetric(t, reg, "plg_agent_positions_lag_bytes", func(v float64) bool { return v == 0 }, "0 once everything is acknowledged")
+	checks := []struct {
+		name string
+		want func(float64) bool
+	}{
+		{"plg_agent_positions_lag_seconds", func(v float64) bool { return v == 0 }},
+		{"plg_agent_pending_bytes", func(v float64) bool { return v == 0 }},
+		{"plg_agent_sent_entries_total", func(v float64) bool { return v == 100 }},
+		{"plg_agent_read_lines_total", func(v float64) bool { return v == 100 }},
+		{"plg_agent_read_bytes_total", func(v float64) bool { return v == float64(size) }},
+		{"plg_agent_batch_entries", func(v float64) bool { return v >= 1 }},
+		{"plg_agent_batch_bytes", func(v float64) bool { return v >= 1 }},
+		{"plg_agent_request_duration_seconds", func(v float64) bool { return v >= 3 }},
+	}
+	for _, c := range checks {
+		if v := metricValue(t, reg, c.name); !c.want(v) {
+			t.Errorf("%s = %v after recovery", c.name, v)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAgentIsReadyOnlyOnceATargetSyncSucceeded(t *testing.T) {
+	dir := t.TempDir()
+	rec := newRecorder(t)
+	podsDir := filepath.Join(dir, "pods")
+	writeFile(t, podsDir, "a file where the pod log directory should be\n") // discovery fails
+	scrape := fmt.Sprintf("- job_name: pods\n  kubernetes_sd_configs: [{role: pod, pod_logs_dir: %q}]\n", podsDir)
+	a, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), nil)
+	time.Sleep(300 * time.Millisecond) // three target syncs
+	if a.Ready() {
+		t.Fatal("ready although no target sync succeeded")
+	}
+	if err := os.Remove(podsDir); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(podsDir, "ns_pod_0123/app/0.log"), "2026-11-22T05:00:00Z stdout F hi\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for !a.Ready() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !a.Ready() {
+		t.Fatal("not ready after the pod log directory appeared")
+	}
+	if got := rec.waitLines(t, 1, 5*time.Second); got[0].line != "hi" {
+		t.Fatalf("got %+v", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -28,7 +28,7 @@ func TestLoadConfigHelmChartDefault(t *testing.T) {
 		{"tenant", c.TenantID, "fake"},
 		{"batchwait", c.BatchWait, time.Second},
 		{"batchsize", c.BatchSize, 1 << 20},
-		{"backoff", c.BackoffConfig, client.BackoffConfig{MinPeriod: 500 * time.Millisecond, MaxPeriod: 5 * time.Minute, MaxRetries: 10}},
+		{"backoff", c.BackoffConfig, client.BackoffConfig{MinPeriod: 500 * time.Millisecond, MaxPeriod: 5 * time.Minute, MaxRetries: 10, MaxElapsed: 5 * time.Minute}},
 		{"external labels", c.ExternalLabels["cluster"], "prod-eu-1"},
 		{"positions file", cfg.Positions.Filename, "/run/promtail/positions.yaml"},
 		{"positions sync default", cfg.Positions.SyncPeriod, 10 * time.Second},
@@ -55,7 +55,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	c := cfg.Clients[0]
 	if c.BatchWait != time.Second || c.BatchSize != 1<<20 || c.Timeout != 10*time.Second ||
-		c.BackoffConfig.MinPeriod != 500*time.Millisecond || c.BackoffConfig.MaxPeriod != 5*time.Minute || c.BackoffConfig.MaxRetries != 10 {
+		c.BackoffConfig.MinPeriod != 500*time.Millisecond || c.BackoffConfig.MaxPeriod != 5*time.Minute || c.BackoffConfig.MaxRetries != 10 ||
+		c.BackoffConfig.MaxElapsed != 5*time.Minute || c.MaxPendingBytes != 64<<20 {
 		t.Fatalf("client defaults %+v", c)
 	}
 	if cfg.Positions.Filename != "/var/log/positions.yaml" || cfg.TargetConfig.SyncPeriod != 10*time.Second {
@@ -94,5 +95,16 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadConfigRetryBoundsCanBeRemoved(t *testing.T) {
+	cfg, err := LoadConfig([]byte("clients:\n- url: http://l:3100/loki/api/v1/push\n  backoff_config: {max_retries: 0, max_elapsed: 0s}\n  max_pending_bytes: 1048576\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Clients[0]
+	if c.BackoffConfig.MaxRetries != 0 || c.BackoffConfig.MaxElapsed != 0 || c.MaxPendingBytes != 1<<20 {
+		t.Fatalf("explicit zeros or values not kept: %+v", c)
 	}
 }

@@ -25,8 +25,13 @@
 //
 // A tailer hands each line out with a ticket; the client completes tickets
 // only after an ingester answered 2xx for the batch holding the line, or
-// the batch was given up (a 4xx other than 429, or backoff_config.max_retries
-// exhausted; max_retries: 0 retries forever). A file's position advances
+// the batch was given up (a 4xx other than 429, or the retry bound reached:
+// backoff_config.max_retries retries or max_elapsed, default 5 minutes,
+// whichever comes first; both 0 retry forever). Each client holds at most
+// max_pending_bytes (default 64 MiB) of unacknowledged lines; at the bound
+// its Handle blocks and the tailers stop reading (back-pressure), so an
+// ingester outage delays lines but neither drops them nor grows memory. A
+// file's position advances
 // over the longest prefix of completed lines and is written atomically every
 // positions.sync_period and at shutdown. After SIGKILL the agent resumes
 // from the last written position, so lines sent after it are sent again.

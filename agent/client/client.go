@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,8 +33,13 @@ type Client struct {
 	in      chan entry.Entry
 	ext     labels.Labels
 
-	// sleep waits between retries; replaceable in tests.
+	// pending bounds the unacknowledged bytes (max_pending_bytes).
+	pending *pending
+
+	// sleep waits between retries and now reads the clock; replaceable in
+	// tests.
 	sleep func(ctx context.Context, d time.Duration) bool
+	now   func() time.Time
 
 	extCache map[uint64][]extPair // owned by Run's goroutine
 
@@ -74,7 +80,9 @@ func New(cfg Config, metrics *Metrics, logger *slog.Logger) (*Client, error) {
 		log:     logger.With("client", u.Host),
 		in:      make(chan entry.Entry, 1024),
 		ext:     labels.FromMap(cfg.ExternalLabels),
+		pending: newPending(cfg.MaxPendingBytes),
 		sleep:   sleepCtx,
+		now:     time.Now,
 	}
 	return c, nil
 }
@@ -102,15 +110,28 @@ func tlsConfig(c TLSConfig) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Handle queues e, blocking while the client is busy (backpressure). It
-// returns false, without taking e, if ctx is done first.
+// Handle queues e, blocking while the client holds max_pending_bytes of
+// unacknowledged entries or is busy (back-pressure). It returns false,
+// without taking e, if ctx is done first.
 func (c *Client) Handle(ctx context.Context, e entry.Entry) bool {
+	n := entrySize(&e)
+	if !c.pending.acquire(ctx, n) {
+		return false
+	}
+	c.metrics.PendingBytes.Add(float64(n))
 	select {
 	case c.in <- e:
 		return true
 	case <-ctx.Done():
+		c.release(n)
 		return false
 	}
+}
+
+// release returns n bytes of the pending budget.
+func (c *Client) release(n int) {
+	c.pending.release(n)
+	c.metrics.PendingBytes.Sub(float64(n))
 }
 
 // Close ends input; Run sends what is left and returns.
@@ -148,6 +169,7 @@ func (c *Client) Run(ctx context.Context) {
 			}
 			if !b.add(&e, c.streamLabels(e.Labels), c.cfg.MaxStreams, time.Now()) {
 				c.metrics.DroppedEntries.WithLabelValues(ReasonStreamLimited).Inc()
+				c.release(entrySize(&e))
 				e.Ticket.Done()
 			}
 		case now := <-tick.C:
@@ -190,12 +212,24 @@ func (c *Client) streamLabels(l labels.Labels) labels.Labels {
 type extPair struct{ in, out labels.Labels }
 
 // send pushes b, retrying as configured, and acknowledges its entries
-// unless ctx ends first.
+// unless ctx ends first. Either way the batch leaves the client, so its
+// bytes leave the pending budget: unacknowledged entries are read again
+// after a restart.
 func (c *Client) send(ctx context.Context, b *batch) {
-	defer b.reset()
+	defer func() {
+		c.release(b.bytes)
+		b.reset()
+	}()
 	b.request(&c.req)
 	c.body, c.scratch = push.AppendBody(c.body[:0], c.scratch, &c.req)
-	backoff := c.cfg.BackoffConfig.MinPeriod
+	c.metrics.BatchEntries.Observe(float64(b.count))
+	c.metrics.BatchBytes.Observe(float64(len(c.body)))
+	bo := c.cfg.BackoffConfig
+	backoff := bo.MinPeriod
+	var deadline time.Time
+	if bo.MaxElapsed > 0 {
+		deadline = c.now().Add(bo.MaxElapsed)
+	}
 	for attempt := 1; ; attempt++ {
 		status, err := c.post(ctx, b.tenant, c.body)
 		switch {
@@ -216,16 +250,25 @@ func (c *Client) send(ctx context.Context, b *batch) {
 				"tenant", b.tenant, "entries", b.count)
 			return
 		}
-		if max := c.cfg.BackoffConfig.MaxRetries; max > 0 && attempt > max {
+		wait := jitter(backoff)
+		if !deadline.IsZero() {
+			left := deadline.Sub(c.now())
+			if left <= 0 {
+				c.drop(b, ReasonRetriesExhausted, status, err)
+				return
+			}
+			wait = min(wait, left)
+		}
+		if bo.MaxRetries > 0 && attempt > bo.MaxRetries {
 			c.drop(b, ReasonRetriesExhausted, status, err)
 			return
 		}
 		c.metrics.Retries.Inc()
-		c.log.Warn("push failed, will retry", "status", status, "err", err, "attempt", attempt, "backoff", backoff)
-		if !c.sleep(ctx, backoff) {
+		c.log.Warn("push failed, will retry", "status", status, "err", err, "attempt", attempt, "backoff", wait)
+		if !c.sleep(ctx, wait) {
 			return
 		}
-		backoff = min(2*backoff, c.cfg.BackoffConfig.MaxPeriod)
+		backoff = min(2*backoff, bo.MaxPeriod)
 	}
 }
 
@@ -300,6 +343,15 @@ type StatusError struct {
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("server returned HTTP %d: %s", e.Code, e.Message)
+}
+
+// jitter draws a wait uniformly from [d/2, d], so agents that lost the
+// same ingester do not retry in lockstep.
+func jitter(d time.Duration) time.Duration {
+	if d < 2 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,189 +229,193 @@ func TestClientBackoffDoublesUpToMax(t *testing.T) {
 	stop := runClient(c, context.Background())
 	c.Handle(context.Background(), ent(&acks{}, 0, "x", "a", "b"))
 	stop()
+	// Each wait is jittered within [d/2, d] of the doubling backoff d.
 	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}
 	if len(slept) != len(want) {
-		t.Fatalf("slept %v, want %v", slept, want)
+		t.Fatalf("slept %v, want jittered %v", slept, want)
 	}
 	for i := range want {
-		if slept[i] != want[i] {
-			t.Fatalf("slept %v, want %v", slept, want)
+		if slept[i] < want[i]/2 || slept[i] > want[i] {
+			t.Fatalf("slept %v, want each within [d/2, d] of %v", slept, want)
 		}
 	}
 }
 
-func TestClientConnectionErrorIsRetried(t *testing.T) {
-	in := newIngester(t)
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close() // connection refused
-	cfg := testConfig(dead.URL + "/loki/api/v1/push")
+func TestJitterSpreadsWaitsOverTheUpperHalf(t *testing.T) {
+	d := time.Second
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		j := jitter(d)
+		if j < d/2 || j > d {
+			t.Fatalf("jitter(%v) = %v, outside [d/2, d]", d, j)
+		}
+		seen[j] = true
+	}
+	if len(seen) < 100 {
+		t.Fatalf("jitter gave only %d distinct waits in 200 draws", len(seen))
+	}
+}
+
+func TestClientGivesUpAfterMaxElapsedWithAFinalAttemptAtTheBound(t *testing.T) {
+	tests := []struct {
+		name        string
+		backoff     BackoffConfig
+		wantElapsed time.Duration
+	}{
+		{"default: five minutes although max_retries would allow more",
+			BackoffConfig{MinPeriod: DefaultMinBackoff, MaxPeriod: DefaultMaxBackoff, MaxRetries: DefaultMaxRetries, MaxElapsed: DefaultMaxElapsed}, 5 * time.Minute},
+		{"max_retries 0: the time bound alone",
+			BackoffConfig{MinPeriod: time.Second, MaxPeriod: 10 * time.Second, MaxElapsed: time.Minute}, time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newIngester(t, 503)
+			cfg := testConfig(in.url())
+			cfg.BackoffConfig = tc.backoff
+			m := NewMetrics(nil)
+			c, err := New(cfg, m, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := time.Unix(1e9, 0)
+			c.now = func() time.Time { return clock }
+			c.sleep = func(_ context.Context, d time.Duration) bool { clock = clock.Add(d); return true }
+			start := clock
+			a := &acks{}
+			stop := runClient(c, context.Background())
+			c.Handle(context.Background(), ent(a, 0, "x", "a", "b"))
+			stop()
+			lastAttempt := clock.Sub(start)
+			if lastAttempt != tc.wantElapsed {
+				t.Errorf("last attempt %v after the first, want exactly %v", lastAttempt, tc.wantElapsed)
+			}
+			if got := testutil.ToFloat64(m.DroppedEntries.WithLabelValues(ReasonRetriesExhausted)); got != 1 {
+				t.Errorf("dropped{retries_exhausted} = %v, want 1", got)
+			}
+			if a.count() != 1 {
+				t.Error("a batch given up must be acknowledged")
+			}
+		})
+	}
+}
+
+func TestClientMaxElapsedZeroWithMaxRetriesZeroRetriesUntilSuccess(t *testing.T) {
+	statuses := make([]int, 200)
+	for i := range statuses {
+		statuses[i] = 503
+	}
+	in := newIngester(t, append(statuses, 204)...)
+	cfg := testConfig(in.url())
+	cfg.BackoffConfig = BackoffConfig{MinPeriod: time.Second, MaxPeriod: time.Hour}
 	c, err := New(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tries := 0
-	c.sleep = func(context.Context, time.Duration) bool {
-		tries++
-		if tries == 2 { // the ingester comes back
-			c.cfg.URL = in.url()
-		}
-		return true
-	}
-	a := &acks{}
+	clock := time.Unix(1e9, 0)
+	c.now = func() time.Time { return clock }
+	c.sleep = func(_ context.Context, d time.Duration) bool { clock = clock.Add(d); return true }
 	stop := runClient(c, context.Background())
-	c.Handle(context.Background(), ent(a, 0, "x", "a", "b"))
+	c.Handle(context.Background(), ent(&acks{}, 0, "x", "a", "b"))
 	stop()
 	if _, s, _ := in.snapshot(); len(s[`{a="b"}`]) != 1 {
-		t.Fatalf("entry not delivered after connection errors: %v", s)
-	}
-	if a.count() != 1 {
-		t.Fatal("entry not acknowledged")
+		t.Fatalf("entry not delivered after 200 failures with no retry bound: %v", s)
 	}
 }
 
-func TestClientShutdownDuringRetriesLeavesEntriesUnacknowledged(t *testing.T) {
-	in := newIngester(t, 503)
-	c, err := New(testConfig(in.url()), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.sleep = func(ctx context.Context, d time.Duration) bool { cancel(); return sleepCtx(ctx, d) }
-	a := &acks{}
-	stop := runClient(c, ctx)
-	c.Handle(context.Background(), ent(a, 0, "x", "a", "b"))
-	stop()
-	if a.count() != 0 {
-		t.Fatal("an entry that never reached an ingester was acknowledged")
-	}
-}
+func TestClientBackPressureBoundsPendingBytesAndLosesNothing(t *testing.T) {
+	// The ingester refuses everything until open is set.
+	var mu sync.Mutex
+	refusing := true
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req push.Request
+		if err := push.ReadHTTP(r, 0, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if refusing {
+			http.Error(w, "ingester down", http.StatusServiceUnavailable)
+			return
+		}
+		for _, s := range req.Streams {
+			for _, e := range s.Entries {
+				got = append(got, string(e.Line))
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
 
-func TestClientFlushesAtBatchSize(t *testing.T) {
-	in := newIngester(t)
-	cfg := testConfig(in.url())
-	cfg.BatchWait = time.Hour
-	cfg.BatchSize = 10
-	c, err := New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runClient(c, context.Background())
-	a := &acks{}
-	for i, l := range []string{"123456", "789012", "345"} {
-		c.Handle(context.Background(), ent(a, uint64(i), l, "a", "b"))
-	}
-	// The first entry's batch is sent when the second would overflow it,
-	// long before batchwait.
-	deadline := time.Now().Add(5 * time.Second)
-	for a.count() < 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if a.count() != 1 {
-		t.Fatalf("acked %d before batchwait, want 1", a.count())
-	}
-	stop()
-	if attempts, _, _ := in.snapshot(); attempts != 2 {
-		t.Fatalf("requests %d, want 2", attempts)
-	}
-}
-
-func TestClientMaxStreamsDropsEntriesOfExtraStreams(t *testing.T) {
-	in := newIngester(t)
-	cfg := testConfig(in.url())
-	cfg.MaxStreams = 2
-	m := NewMetrics(prometheus.NewRegistry())
+	const lineSize, limit, total = 1000, 64 << 10, 2000
+	cfg := testConfig(srv.URL + "/loki/api/v1/push")
+	cfg.BatchWait = 5 * time.Millisecond
+	cfg.BatchSize = 16 << 10
+	cfg.MaxPendingBytes = limit
+	cfg.BackoffConfig = BackoffConfig{MinPeriod: time.Millisecond, MaxPeriod: 10 * time.Millisecond}
+	m := NewMetrics(nil)
 	c, err := New(cfg, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop := runClient(c, context.Background())
 	a := &acks{}
-	for i, app := range []string{"a", "b", "c", "a"} {
-		c.Handle(context.Background(), ent(a, uint64(i), "l"+app, "app", app))
-	}
-	stop()
-	_, s, _ := in.snapshot()
-	if len(s) != 2 || len(s[`{app="a"}`]) != 2 || len(s[`{app="c"}`]) != 0 {
-		t.Fatalf("streams %v: want a and b only", s)
-	}
-	if v := testutil.ToFloat64(m.DroppedEntries.WithLabelValues(ReasonStreamLimited)); v != 1 {
-		t.Fatalf("stream_limited drops %v, want 1", v)
-	}
-	if a.count() != 4 {
-		t.Fatalf("acked %d, want 4 (dropped entries are acknowledged)", a.count())
-	}
-}
-
-func TestClientExternalLabels(t *testing.T) {
-	in := newIngester(t)
-	cfg := testConfig(in.url())
-	cfg.ExternalLabels = map[string]string{"cluster": "prod", "app": "ext"}
-	c, err := New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runClient(c, context.Background())
-	c.Handle(context.Background(), ent(&acks{}, 0, "x", "app", "mine"))
-	stop()
-	if _, s, _ := in.snapshot(); len(s[`{app="mine", cluster="prod"}`]) != 1 {
-		t.Fatalf("streams %v: want external label added and entry label kept", s)
-	}
-}
-
-func TestMultiSendsAStreamAlwaysToTheSameClient(t *testing.T) {
-	var clients []*Client
-	for i := 0; i < 3; i++ {
-		c, err := New(testConfig("http://ingester-"+string(rune('a'+i))+":3100/loki/api/v1/push"), nil, nil)
-		if err != nil {
-			t.Fatal(err)
+	var handed sync.WaitGroup
+	handed.Add(1)
+	var n atomic.Int64
+	go func() {
+		defer handed.Done()
+		pad := strings.Repeat("x", lineSize-5)
+		for i := range total {
+			c.Handle(context.Background(), ent(a, uint64(i), fmt.Sprintf("%05d", i)+pad, "app", "a"))
+			n.Add(1)
 		}
-		clients = append(clients, c)
-	}
-	m := NewMulti(clients...)
-	seen := map[int]bool{}
-	for i := 0; i < 50; i++ {
-		e := entry.Entry{Labels: labels.FromStrings("pod", "p"+string(rune('a'+i%26)), "n", string(rune('a'+i/26)))}
-		first := m.Pick(&e)
-		for j := 0; j < 3; j++ {
-			e2 := entry.Entry{Labels: labels.FromStrings("pod", "p"+string(rune('a'+i%26)), "n", string(rune('a'+i/26))), Line: "other"}
-			if m.Pick(&e2) != first {
-				t.Fatal("the same stream went to different clients")
-			}
-		}
-		seen[first] = true
-	}
-	if len(seen) != 3 {
-		t.Fatalf("50 streams used %d of 3 clients", len(seen))
-	}
-}
+	}()
 
-func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		mod     func(*Config)
-		wantErr string
-	}{
-		{name: "defaults are valid", mod: func(*Config) {}},
-		{name: "url is required", mod: func(c *Config) { c.URL = "" }, wantErr: "url"},
-		{name: "url must be http", mod: func(c *Config) { c.URL = "ftp://x" }, wantErr: "url"},
-		{name: "max below min backoff", mod: func(c *Config) { c.BackoffConfig.MaxPeriod = time.Millisecond }, wantErr: "max_period"},
-		{name: "negative retries", mod: func(c *Config) { c.BackoffConfig.MaxRetries = -1 }, wantErr: "max_retries"},
-		{name: "two bearer sources", mod: func(c *Config) { c.BearerToken, c.BearerTokenFile = "a", "b" }, wantErr: "bearer_token"},
+	// While refused, the producer stalls and the held bytes stay bounded.
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(m.Retries) < 20 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := testConfig("http://localhost:3100/loki/api/v1/push")
-			tc.mod(&c)
-			err := c.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
-			}
-		})
+	stalled := n.Load()
+	time.Sleep(50 * time.Millisecond)
+	if now := n.Load(); now != stalled || now >= total {
+		t.Fatalf("producer not paused while the ingester refuses: %d then %d of %d handed", stalled, now, total)
+	}
+	if held := c.pending.held(); held > limit {
+		t.Fatalf("holding %d bytes, above max_pending_bytes %d", held, limit)
+	}
+	if g := testutil.ToFloat64(m.PendingBytes); g <= 0 || g > limit {
+		t.Fatalf("plg_agent_pending_bytes = %v, want in (0, %d]", g, limit)
+	}
+	if a.count() != 0 {
+		t.Fatalf("%d entries acknowledged while the ingester refused", a.count())
+	}
+
+	mu.Lock()
+	refusing = false
+	mu.Unlock()
+	handed.Wait()
+	stop()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != total {
+		t.Fatalf("ingester received %d entries, want %d", len(got), total)
+	}
+	for i, l := range got {
+		if want := fmt.Sprintf("%05d", i); l[:5] != want {
+			t.Fatalf("entry %d is %q..., want %s...: lost, duplicated or reordered", i, l[:5], want)
+		}
+	}
+	if a.count() != total {
+		t.Fatalf("acknowledged %d, want %d", a.count(), total)
+	}
+	if held := c.pending.held(); held != 0 {
+		t.Fatalf("%d bytes still held after everything was acknowledged", held)
+	}
+	if got := testutil.ToFloat64(m.DroppedEntries.WithLabelValues(ReasonRetriesExhausted)); got != 0 {
+		t.Fatalf("%v entries dropped", got)
 	}
 }

@@ -23,16 +23,27 @@ type Config struct {
 	BearerTokenFile        string    `yaml:"bearer_token_file"`
 	TLSConfig              TLSConfig `yaml:"tls_config"`
 	DropRateLimitedBatches bool      `yaml:"drop_rate_limited_batches"`
+	// MaxPendingBytes (plg) bounds the line and metadata bytes this client
+	// holds that no ingester has acknowledged yet: queued, batched and being
+	// retried. When it is reached, Handle blocks, so tailing pauses
+	// (back-pressure) instead of dropping lines or growing without bound.
+	MaxPendingBytes int `yaml:"max_pending_bytes"`
 	// MaxStreams is limits_config.max_streams: at most this many streams
 	// per batch; entries of further streams are dropped. 0 is no limit.
 	MaxStreams int `yaml:"-"`
 }
 
-// BackoffConfig is Promtail's backoff_config. MaxRetries 0 retries forever.
+// BackoffConfig is Promtail's backoff_config plus plg's max_elapsed. A
+// batch is given up after MaxRetries retries or once MaxElapsed has passed
+// since its first attempt, whichever comes first; 0 removes that bound (both
+// 0: retry forever). Each wait is drawn uniformly from [d/2, d], where d
+// doubles from MinPeriod up to MaxPeriod; the last wait is shortened so a
+// final attempt happens at MaxElapsed.
 type BackoffConfig struct {
 	MinPeriod  time.Duration `yaml:"min_period"`
 	MaxPeriod  time.Duration `yaml:"max_period"`
 	MaxRetries int           `yaml:"max_retries"`
+	MaxElapsed time.Duration `yaml:"max_elapsed"`
 }
 
 // BasicAuth credentials.
@@ -51,7 +62,7 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
-// Promtail's defaults.
+// Promtail's defaults, and plg's for the fields Promtail does not have.
 const (
 	DefaultBatchWait  = time.Second
 	DefaultBatchSize  = 1 << 20
@@ -59,6 +70,11 @@ const (
 	DefaultMinBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff = 5 * time.Minute
 	DefaultMaxRetries = 10
+	// DefaultMaxElapsed: retry a batch for 5 minutes. Promtail's other
+	// defaults alone would retry for about 8.5 minutes (500ms doubling, 10
+	// retries).
+	DefaultMaxElapsed      = 5 * time.Minute
+	DefaultMaxPendingBytes = 64 << 20
 )
 
 // UnmarshalYAML applies Promtail's defaults before decoding.
@@ -69,7 +85,9 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 		Timeout:   DefaultTimeout,
 		BackoffConfig: BackoffConfig{
 			MinPeriod: DefaultMinBackoff, MaxPeriod: DefaultMaxBackoff, MaxRetries: DefaultMaxRetries,
+			MaxElapsed: DefaultMaxElapsed,
 		},
+		MaxPendingBytes: DefaultMaxPendingBytes,
 	}
 	type plain Config
 	return unmarshal((*plain)(c))
@@ -105,6 +123,15 @@ func (c *Config) Validate() error {
 	}
 	if b.MaxRetries < 0 {
 		return fmt.Errorf("backoff_config.max_retries: %d is negative", b.MaxRetries)
+	}
+	if b.MaxElapsed < 0 {
+		return fmt.Errorf("backoff_config.max_elapsed: %s is negative", b.MaxElapsed)
+	}
+	if c.MaxPendingBytes < 0 {
+		return fmt.Errorf("max_pending_bytes: %d is negative", c.MaxPendingBytes)
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	if c.BearerToken != "" && c.BearerTokenFile != "" {
 		return errors.New("bearer_token and bearer_token_file are mutually exclusive")

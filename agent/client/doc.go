@@ -2,7 +2,10 @@
 // Loki's push API (snappy-compressed protobuf on /loki/api/v1/push), the way
 // Promtail's client does: one batch per tenant, entries grouped by stream,
 // flushed after batchwait or at batchsize; 429, 5xx and connection errors
-// retried with exponential backoff; other 4xx dropped and counted.
+// retried with jittered exponential backoff for up to max_retries retries or
+// max_elapsed (default 5 minutes); other 4xx dropped and counted. A client
+// holds at most max_pending_bytes of unacknowledged lines; beyond that
+// Handle blocks, which pauses the tailers (back-pressure).
 //
 // It owns batching, retries and acknowledgement: an entry's ticket is done
 // only after a 2xx for the batch holding it, or when the batch is given up

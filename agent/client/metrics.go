@@ -9,6 +9,13 @@ type Metrics struct {
 	DroppedEntries  *prometheus.CounterVec
 	RequestDuration *prometheus.HistogramVec
 	Retries         prometheus.Counter
+	// BatchEntries and BatchBytes (compressed body) are observed once per
+	// batch, at its first attempt.
+	BatchEntries prometheus.Histogram
+	BatchBytes   prometheus.Histogram
+	// PendingBytes is the line and metadata bytes held unacknowledged by
+	// the clients (bounded by max_pending_bytes per client).
+	PendingBytes prometheus.Gauge
 }
 
 // Reasons for dropped entries.
@@ -39,9 +46,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "plg_agent_batch_retries_total", Help: "Push attempts retried.",
 		}),
+		BatchEntries: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "plg_agent_batch_entries", Help: "Entries per batch sent.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		BatchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "plg_agent_batch_bytes", Help: "Compressed push body bytes per batch sent.",
+			Buckets: prometheus.ExponentialBuckets(256, 4, 9),
+		}),
+		PendingBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "plg_agent_pending_bytes", Help: "Line bytes handed to the clients and not yet acknowledged by an ingester.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.SentEntries, m.SentBytes, m.DroppedEntries, m.RequestDuration, m.Retries)
+		reg.MustRegister(m.SentEntries, m.SentBytes, m.DroppedEntries, m.RequestDuration, m.Retries,
+			m.BatchEntries, m.BatchBytes, m.PendingBytes)
 	}
 	return m
 }

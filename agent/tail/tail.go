@@ -94,6 +94,9 @@ type Tailer struct {
 	f   *os.File
 	id  fileID
 	off int64 // file offset of buf[r]
+	// readNano is when the data in buf was read (Unix nanoseconds), taken
+	// once per read rather than per line.
+	readNano int64
 
 	buf  []byte
 	r, w int
@@ -134,6 +137,27 @@ func New(cfg Config) *Tailer {
 
 // InFlight returns how many lines were handed out and not yet acknowledged.
 func (t *Tailer) InFlight() int { return t.tr.inFlight() }
+
+// Lag returns how far the acknowledged position trails the file: the bytes
+// of the file now at Path beyond the acknowledged offset (all of it when the
+// acknowledged position is in an older, rotated file), and how long ago the
+// oldest line not yet acknowledged was read (0 when none is pending). It
+// stats the file and may be called from any goroutine.
+func (t *Tailer) Lag(now time.Time) (bytes int64, age time.Duration) {
+	if r := t.tr.oldestUnacked(); r > 0 {
+		age = max(now.Sub(time.Unix(0, r)), 0)
+	}
+	fi, err := os.Stat(t.cfg.Path)
+	if err != nil {
+		return 0, age
+	}
+	size := fi.Size()
+	pos, ok := t.tr.acked()
+	if !ok || (pos.HasIdentity() && (fileID{pos.Dev, pos.Inode}) != identity(fi)) || pos.Offset > size {
+		return size, age
+	}
+	return size - pos.Offset, age
+}
 
 // ErrNotFound is returned by Run when the path does not exist at start.
 var ErrNotFound = errors.New("file not found")
@@ -350,6 +374,7 @@ func (t *Tailer) readOnce() (int, error) {
 	}
 	n, err := t.f.Read(t.buf[t.w:])
 	if n > 0 {
+		t.readNano = time.Now().UnixNano()
 		t.w += n
 		t.cfg.Metrics.ReadBytes.Add(float64(n))
 		t.scan()
@@ -403,7 +428,7 @@ func (t *Tailer) emit(line []byte) {
 		line = line[:n-1]
 	}
 	t.cfg.Metrics.ReadLines.Inc()
-	seq := t.tr.add(positions.Position{Offset: t.off, Dev: t.id.dev, Inode: t.id.ino})
+	seq := t.tr.add(positions.Position{Offset: t.off, Dev: t.id.dev, Inode: t.id.ino}, t.readNano)
 	t.h.Line(line, entry.NewTicket(t.tr, seq))
 }
 

@@ -334,7 +334,7 @@ func TestTrackerMergedTicketCommitsWholeRange(t *testing.T) {
 	tr := newTracker("/f", store)
 	var tk []entry.Ticket
 	for i := 1; i <= 4; i++ {
-		tk = append(tk, entry.NewTicket(tr, tr.add(positions.Position{Offset: int64(10 * i)})))
+		tk = append(tk, entry.NewTicket(tr, tr.add(positions.Position{Offset: int64(10 * i)}, 1)))
 	}
 	merged := tk[0].Merge(tk[1]).Merge(tk[2])
 	tk[3].Done()
@@ -403,5 +403,52 @@ func TestTailerIdleFileHoldsNoBufferUnlessALineIsPending(t *testing.T) {
 				t.Fatalf("held a buffer while idle: %v, want %v", got, tc.wantBuf)
 			}
 		})
+	}
+}
+
+func TestTailerLagIsUnacknowledgedBytesAndAgeOfOldestPendingLine(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendFile(t, path, "a\nbb\nccc\n") // 9 bytes
+	store, _ := positions.Open(positions.Config{Filename: filepath.Join(dir, "pos.yaml")}, nil)
+	store.Set(path, positions.Position{Offset: 2}) // "a\n" acknowledged by a previous run
+	c := &collector{hold: true}
+	tl := New(Config{Path: path, Positions: store, MinPoll: 2 * time.Millisecond, MaxPoll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx, c) }()
+	defer func() { cancel(); <-done }()
+
+	if b, age := tl.Lag(time.Now()); b != 7 || age < 0 {
+		t.Fatalf("before reading: lag %d bytes %v, want 7 bytes from the stored position", b, age)
+	}
+	c.waitFor(t, 2)
+	time.Sleep(20 * time.Millisecond)
+	b, age := tl.Lag(time.Now())
+	if b != 7 || age < 20*time.Millisecond || age > time.Minute {
+		t.Fatalf("read, not acknowledged: lag %d bytes %v, want 7 bytes and >= 20ms", b, age)
+	}
+	c.mu.Lock()
+	tk := append([]entry.Ticket(nil), c.tickets...)
+	c.mu.Unlock()
+	tk[0].Done()
+	if b, _ := tl.Lag(time.Now()); b != 4 {
+		t.Fatalf("after acknowledging bb: lag %d bytes, want 4", b)
+	}
+	tk[1].Done()
+	if b, age := tl.Lag(time.Now()); b != 0 || age != 0 {
+		t.Fatalf("all acknowledged: lag %d bytes %v, want 0 and 0", b, age)
+	}
+	appendFile(t, path, "0123456789")
+	if b, _ := tl.Lag(time.Now()); b != 10 {
+		t.Fatalf("after an unterminated append: lag %d bytes, want 10", b)
+	}
+	// Replaced by a new file: the acknowledged position is in the old one.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "new\n")
+	if b, _ := tl.Lag(time.Now()); b != 4 {
+		t.Fatalf("after rotation: lag %d bytes, want the new file's 4", b)
 	}
 }

@@ -27,6 +27,7 @@ type tracker struct {
 
 type trackItem struct {
 	pos  positions.Position
+	read int64 // Unix nanoseconds when the line was read; 0 for marks
 	done bool
 }
 
@@ -34,11 +35,12 @@ func newTracker(path string, store *positions.Store) *tracker {
 	return &tracker{path: path, store: store}
 }
 
-// add registers a line ending at pos and returns its sequence number.
-func (t *tracker) add(pos positions.Position) uint64 {
+// add registers a line ending at pos, read at readNano, and returns its
+// sequence number.
+func (t *tracker) add(pos positions.Position, readNano int64) uint64 {
 	t.mu.Lock()
 	seq := t.head + uint64(len(t.items)-t.start)
-	t.items = append(t.items, trackItem{pos: pos})
+	t.items = append(t.items, trackItem{pos: pos, read: readNano})
 	t.mu.Unlock()
 	return seq
 }
@@ -109,6 +111,31 @@ func (t *tracker) inFlight() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.items) - t.start
+}
+
+// oldestUnacked returns when the oldest line not yet acknowledged was read,
+// in Unix nanoseconds, or 0 if every line is acknowledged.
+func (t *tracker) oldestUnacked() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, it := range t.items[t.start:] {
+		if !it.done {
+			return it.read
+		}
+	}
+	return 0
+}
+
+// acked returns the last position this tracker committed, or, before its
+// first commit, the stored one it started from.
+func (t *tracker) acked() (positions.Position, bool) {
+	t.mu.Lock()
+	pos, ok := t.committed, t.wrote
+	t.mu.Unlock()
+	if !ok && t.store != nil {
+		pos, ok = t.store.Get(t.path)
+	}
+	return pos, ok
 }
 
 // close marks the tracker finished; if remove, the position is deleted once
