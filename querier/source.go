@@ -3,6 +3,7 @@ package querier
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 
@@ -71,16 +72,19 @@ const TenantLabel = "__tenant_id__"
 func (s source) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction,
 	hints logql.SelectHints, stats *chunks.Stats) ([]logql.SourceStream, error) {
 	var out []logql.SourceStream
-	tokens := make([]uint64, len(hints.LineTokens))
+	pd := pushdown{tokens: make([]uint64, len(hints.LineTokens))}
 	for i, t := range hints.LineTokens {
-		tokens[i] = chunks.TokenHash([]byte(t))
+		pd.tokens[i] = chunks.TokenHash([]byte(t))
+	}
+	if dir == chunks.Forward && len(pd.tokens) == 0 {
+		pd.cell = hints.Cell
 	}
 	for _, t := range s.tenants {
 		tms, ok := tenantMatchers(ms, t, len(s.tenants) > 1)
 		if !ok {
 			continue
 		}
-		streams, err := s.q.selectTenant(ctx, t, tms, from, through, dir, tokens, stats)
+		streams, err := s.q.selectTenant(ctx, t, tms, from, through, dir, pd, stats)
 		if err != nil {
 			return nil, err
 		}
@@ -115,22 +119,42 @@ func tenantMatchers(ms []*labels.Matcher, t string, multi bool) ([]*labels.Match
 	return out, true
 }
 
+// pushdown is what a Select's hints let the store part skip.
+type pushdown struct {
+	// tokens are the hashes of tokens every wanted line holds: blocks whose
+	// bloom filters rule one out are skipped.
+	tokens []uint64
+	// cell, when not nil (forward selects only), lets store blocks whose
+	// entries all lie in one cell be answered by a summary (see
+	// logql.Summarizer).
+	cell func(int64) int64
+}
+
 // selectTenant merges, per stream, the ingesters' entries and the store's
 // chunks for [from, through). Store blocks whose bloom filters rule out one
 // of the token hashes are skipped (see openRun); the in-memory data of the
 // ingesters is read whole.
+//
+// With pd.cell, a stream's store data older than its oldest entry in the
+// ingesters is read on its own, ahead of the merge with the ingesters, and
+// may yield block summaries: nothing in memory can duplicate it, and
+// chunks overlapping others (replicas, reflushes) are never summarised.
 func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.Matcher, from, through int64,
-	dir chunks.Direction, tokens []uint64, stats *chunks.Stats) ([]logql.SourceStream, error) {
+	dir chunks.Direction, pd pushdown, stats *chunks.Stats) ([]logql.SourceStream, error) {
 	type group struct {
 		labels labels.Labels
 		its    []chunks.Iterator
+		// early reads the store before memMin, the oldest entry in the
+		// ingesters (math.MaxInt64: none), when summaries are asked for.
+		early  chunks.Iterator
+		memMin int64
 	}
 	groups := map[string]*group{}
 	get := func(lbs labels.Labels) *group {
 		key := lbs.String()
 		g := groups[key]
 		if g == nil {
-			g = &group{labels: lbs}
+			g = &group{labels: lbs, memMin: math.MaxInt64}
 			groups[key] = g
 		}
 		return g
@@ -142,7 +166,18 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		}
 		for _, s := range streams {
 			g := get(s.Labels)
-			g.its = append(g.its, s.Iter)
+			if pd.cell == nil {
+				g.its = append(g.its, s.Iter)
+				continue
+			}
+			p := &peekIterator{Iterator: s.Iter}
+			switch {
+			case p.peek():
+				g.memMin = min(g.memMin, p.At().Timestamp)
+			case p.Err() != nil:
+				g.memMin = math.MinInt64 // let iteration report it
+			}
+			g.its = append(g.its, p)
 		}
 	}
 	if q.store != nil {
@@ -156,16 +191,41 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		}
 		for _, sr := range series {
 			g := get(sr.Labels)
-			g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, tokens, stats))
+			if pd.cell == nil || g.memMin <= from {
+				g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, pushdown{tokens: pd.tokens}, stats))
+				continue
+			}
+			split := min(g.memMin, through)
+			var early, late []index.ChunkRef
+			for _, r := range sr.Chunks {
+				if r.MinT < split {
+					early = append(early, r)
+				}
+				if r.MaxT >= split {
+					late = append(late, r)
+				}
+			}
+			g.early = q.storeIterator(ctx, tenant, early, from, split, dir, pd, stats)
+			if len(late) > 0 && split < through {
+				g.its = append(g.its, q.storeIterator(ctx, tenant, late, split, through, dir, pushdown{}, stats))
+			}
 		}
 	}
 	out := make([]logql.SourceStream, 0, len(groups))
 	for _, g := range groups {
 		var it chunks.Iterator
-		if len(g.its) == 1 {
+		switch len(g.its) {
+		case 0:
+		case 1:
 			it = g.its[0]
-		} else {
+		default:
 			it = chunks.NewMergeIterator(dir, g.its...)
+		}
+		switch {
+		case g.early != nil && it != nil:
+			it = &concatIterator{its: []chunks.Iterator{g.early, it}}
+		case g.early != nil:
+			it = g.early
 		}
 		out = append(out, logql.SourceStream{Labels: g.labels, Iter: it})
 	}
@@ -178,7 +238,7 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 // only when iteration reaches it, so a query holds one run per stream at a
 // time rather than the whole range.
 func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index.ChunkRef, from, through int64,
-	dir chunks.Direction, tokens []uint64, stats *chunks.Stats) chunks.Iterator {
+	dir chunks.Direction, pd pushdown, stats *chunks.Stats) chunks.Iterator {
 	sort.Slice(refs, func(i, j int) bool { return refs[i].MinT < refs[j].MinT })
 	var runs [][]index.ChunkRef
 	var runMax int64
@@ -196,7 +256,7 @@ func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index
 			runs[i], runs[j] = runs[j], runs[i]
 		}
 	}
-	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, tokens: tokens, stats: stats}
+	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, pd: pd, stats: stats}
 }
 
 type runIterator struct {
@@ -206,39 +266,71 @@ type runIterator struct {
 	runs          [][]index.ChunkRef
 	from, through int64
 	dir           chunks.Direction
-	tokens        []uint64 // hashes of the tokens every wanted line contains
+	pd            pushdown
 	stats         *chunks.Stats
 	cur           chunks.Iterator
 	err           error
+
+	// With pd.cell: summaries of the current run's blocks not read, in
+	// time order, merged with cur's entries; peeked: cur holds an entry not
+	// yet returned; inSum: the current item is sum.
+	sums   []chunks.BlockMeta
+	peeked bool
+	inSum  bool
+	sum    chunks.BlockMeta
 }
 
 func (r *runIterator) Next() bool {
+	r.inSum = false
 	for {
-		if r.cur != nil {
+		if r.cur != nil && !r.peeked {
 			if r.cur.Next() {
-				return true
+				r.peeked = true
+			} else {
+				if err := r.cur.Err(); err != nil {
+					r.err = err
+					return false
+				}
+				r.cur.Close()
+				r.cur = nil
 			}
-			if err := r.cur.Err(); err != nil {
-				r.err = err
-				return false
-			}
-			r.cur.Close()
-			r.cur = nil
+		}
+		// Summarised blocks share no time with any other block of their
+		// chunk, so a summary never ties with an entry.
+		if len(r.sums) > 0 && (!r.peeked || r.sums[0].MaxT < r.cur.At().Timestamp) {
+			r.sum, r.sums, r.inSum = r.sums[0], r.sums[1:], true
+			return true
+		}
+		if r.peeked {
+			r.peeked = false
+			return true
 		}
 		if r.err != nil || len(r.runs) == 0 {
 			return false
 		}
 		run := r.runs[0]
 		r.runs = r.runs[1:]
-		r.cur, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.tokens, r.stats)
+		r.cur, r.sums, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.pd, r.stats)
 		if r.err != nil {
 			return false
 		}
 	}
 }
 
-func (r *runIterator) At() chunks.Entry { return r.cur.At() }
-func (r *runIterator) Err() error       { return r.err }
+func (r *runIterator) At() chunks.Entry {
+	if r.inSum {
+		return chunks.Entry{Timestamp: r.sum.MaxT}
+	}
+	return r.cur.At()
+}
+
+// Summary implements logql.Summarizer.
+func (r *runIterator) Summary() (entries, lineBytes int64, ok bool) {
+	return int64(r.sum.Entries), r.sum.LineBytes, r.inSum
+}
+
+func (r *runIterator) Err() error { return r.err }
+
 func (r *runIterator) Close() error {
 	if r.cur != nil {
 		return r.cur.Close()
@@ -249,10 +341,15 @@ func (r *runIterator) Close() error {
 // openRun downloads and decodes the chunks of one run and merges them.
 // When tokens are given, blocks whose bloom filters rule out any of them
 // are skipped unread (counted in stats.BlocksSkipped), and a chunk with no
-// block left in range is not iterated at all. openRun returns a nil
-// iterator when nothing in the run is left to read.
+// block left in range is not iterated at all. With a cell, a run of one
+// chunk returns, instead of iterating them, the blocks that lie wholly in
+// [from, through) and in one cell and share no time with another block
+// (so none can hold a duplicate of another's entry); they are counted in
+// stats.BlocksSkipped too. openRun returns a nil iterator when nothing in
+// the run is left to read.
 func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
-	dir chunks.Direction, tokens []uint64, stats *chunks.Stats) (chunks.Iterator, error) {
+	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, []chunks.BlockMeta, error) {
+	tokens := pd.tokens
 	decoded := make([]*chunks.Chunk, len(run))
 	errs := make([]error, len(run))
 	var wg sync.WaitGroup
@@ -282,7 +379,19 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 			for _, it := range its {
 				it.Close()
 			}
-			return nil, errs[i]
+			return nil, nil, errs[i]
+		}
+		if pd.cell != nil && len(run) == 1 {
+			sums, keep := summarise(c.Blocks(), from, through, pd.cell)
+			if len(sums) > 0 {
+				if len(sums) == len(c.Blocks()) {
+					if stats != nil {
+						stats.BlocksSkipped += int64(len(sums))
+					}
+					return nil, sums, nil
+				}
+				return c.FilteredIterator(ctx, from, through, dir, stats, keep), sums, nil
+			}
 		}
 		if len(tokens) == 0 || !c.HasFilters() {
 			its = append(its, c.Iterator(ctx, from, through, dir, stats))
@@ -306,11 +415,105 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 	}
 	switch len(its) {
 	case 0:
-		return nil, nil
+		return nil, nil, nil
 	case 1:
-		return its[0], nil
+		return its[0], nil, nil
 	}
-	return chunks.NewMergeIterator(dir, its...), nil
+	return chunks.NewMergeIterator(dir, its...), nil, nil
+}
+
+// summarise picks the blocks that a summary may stand for: wholly inside
+// [from, through), all entries in one cell, and sharing no instant with
+// any other block. It returns them in time order, and a keep for the
+// others.
+func summarise(blocks []chunks.BlockMeta, from, through int64, cell func(int64) int64) ([]chunks.BlockMeta, func(int) bool) {
+	var sums []chunks.BlockMeta
+	var summed []bool
+	for i, b := range blocks {
+		if b.MinT < from || b.MaxT >= through || cell(b.MinT) != cell(b.MaxT) {
+			continue
+		}
+		alone := true
+		for j, o := range blocks {
+			if j != i && o.MinT <= b.MaxT && o.MaxT >= b.MinT {
+				alone = false
+				break
+			}
+		}
+		if !alone {
+			continue
+		}
+		if summed == nil {
+			summed = make([]bool, len(blocks))
+		}
+		summed[i] = true
+		sums = append(sums, b)
+	}
+	sort.Slice(sums, func(i, j int) bool { return sums[i].MinT < sums[j].MinT })
+	return sums, func(i int) bool { return !summed[i] }
+}
+
+// peekIterator reads its iterator's first entry ahead, so the querier knows
+// where a stream's in-memory data starts; it then yields it first.
+type peekIterator struct {
+	chunks.Iterator
+	held bool // the first entry was read ahead and not yet yielded
+}
+
+func (p *peekIterator) peek() bool {
+	p.held = p.Iterator.Next()
+	return p.held
+}
+
+func (p *peekIterator) Next() bool {
+	if p.held {
+		p.held = false
+		return true
+	}
+	return p.Iterator.Next()
+}
+
+// concatIterator yields its iterators one after the other; they must cover
+// successive time ranges in the iteration's direction. It passes summaries
+// through (logql.Summarizer).
+type concatIterator struct {
+	its []chunks.Iterator
+	i   int
+	err error
+}
+
+func (c *concatIterator) Next() bool {
+	for c.i < len(c.its) {
+		if c.its[c.i].Next() {
+			return true
+		}
+		if err := c.its[c.i].Err(); err != nil {
+			c.err = err
+			return false
+		}
+		c.i++
+	}
+	return false
+}
+
+func (c *concatIterator) At() chunks.Entry { return c.its[c.i].At() }
+func (c *concatIterator) Err() error       { return c.err }
+
+func (c *concatIterator) Summary() (entries, lineBytes int64, ok bool) {
+	if s, is := c.its[c.i].(logql.Summarizer); is {
+		return s.Summary()
+	}
+	return 0, 0, false
+}
+
+func (c *concatIterator) Close() error {
+	var err error
+	for _, it := range c.its {
+		if e := it.Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // anyBlockKept reports whether a block overlapping [from, through) passes

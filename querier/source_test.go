@@ -20,6 +20,7 @@ import (
 	"github.com/plgstack/plg/chunks"
 	"github.com/plgstack/plg/chunks/index"
 	"github.com/plgstack/plg/chunks/store"
+	"github.com/plgstack/plg/ingester"
 	"github.com/plgstack/plg/querier/logql"
 )
 
@@ -42,23 +43,21 @@ type storeOpts struct {
 // flush would (chunks, then one index segment) and returns the store.
 func newTestStore(tb testing.TB, o storeOpts, streams ...storeStream) *store.Store {
 	tb.Helper()
-	cfg := store.DefaultConfig()
-	st := store.New(objstore.NewInMemBucket(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	st := store.New(objstore.NewInMemBucket(), store.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	writeStore(tb, st, "test", o, streams...)
+	return st
+}
+
+// writeStore flushes streams to st as ingester writer would.
+func writeStore(tb testing.TB, st *store.Store, writer string, o storeOpts, streams ...storeStream) {
+	tb.Helper()
 	ctx := context.Background()
 	castagnoli := crc32.MakeTable(crc32.Castagnoli)
 	var series []index.Series
 	for _, s := range streams {
 		sr := index.Series{Labels: s.labels, Fingerprint: s.labels.Hash()}
 		for es := range slices.Chunk(s.entries, o.chunkEntries) {
-			c := chunks.NewMemChunkWithOptions(chunks.Options{Encoding: chunks.Zstd, BlockSize: o.blockSize, TargetSize: -1, BloomBitsPerToken: o.bloomBits})
-			for _, e := range es {
-				if _, err := c.Append(e); err != nil {
-					tb.Fatal(err)
-				}
-			}
-			if err := c.Close(); err != nil {
-				tb.Fatal(err)
-			}
+			c := memChunk(tb, o, es)
 			data, err := c.Encode()
 			if err != nil {
 				tb.Fatal(err)
@@ -76,10 +75,22 @@ func newTestStore(tb testing.TB, o storeOpts, streams ...storeStream) *store.Sto
 		}
 		series = append(series, sr)
 	}
-	if err := st.PutIndex(ctx, testTenant, "test", series); err != nil {
+	if err := st.PutIndex(ctx, testTenant, writer, series); err != nil {
 		tb.Fatal(err)
 	}
-	return st
+}
+
+func memChunk(tb testing.TB, o storeOpts, es []chunks.Entry) *chunks.MemChunk {
+	c := chunks.NewMemChunkWithOptions(chunks.Options{Encoding: chunks.Zstd, BlockSize: o.blockSize, TargetSize: -1, BloomBitsPerToken: o.bloomBits})
+	for _, e := range es {
+		if _, err := c.Append(e); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 // t0 is where test data starts (Unix ns).
@@ -323,5 +334,174 @@ func BenchmarkRareTokenSearch(b *testing.B) {
 			b.ReportMetric(float64(res.Stats.BlocksSkipped), "blocks-skipped")
 			b.ReportMetric(float64(res.Stats.DecompressedBytes)/1e6, "MB-decompressed")
 		})
+	}
+}
+
+// memIngesters is an Ingesters over in-memory chunks, one per stream.
+type memIngesters struct{ streams []storeStream }
+
+func (m memIngesters) Select(ctx context.Context, _ string, from, through int64, dir chunks.Direction,
+	ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
+	var out []ingester.StreamIterator
+	for _, s := range m.streams {
+		if !matchesAll(ms, s.labels) {
+			continue
+		}
+		c := chunks.NewMemChunkWithOptions(chunks.Options{Encoding: chunks.Snappy, BlockSize: 4 << 10, TargetSize: -1})
+		for _, e := range s.entries {
+			if _, err := c.Append(e); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, ingester.StreamIterator{Labels: s.labels, Fingerprint: s.labels.Hash(), Iter: c.Iterator(ctx, from, through, dir, stats)})
+	}
+	return out, nil
+}
+
+func (memIngesters) Series(context.Context, string, int64, int64, []*labels.Matcher) ([]labels.Labels, error) {
+	return nil, nil
+}
+
+func (memIngesters) Stats(context.Context, string, int64, int64, []*labels.Matcher) (ingester.IndexStats, error) {
+	return ingester.IndexStats{}, nil
+}
+
+func (memIngesters) Volume(context.Context, string, int64, int64, []*labels.Matcher) ([]ingester.StreamVolume, error) {
+	return nil, nil
+}
+
+func matchesAll(ms []*labels.Matcher, lbs labels.Labels) bool {
+	for _, m := range ms {
+		if !m.Matches(lbs.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// distinctCounts counts, for each window (t-rng, t] of t in ts, the
+// distinct entries (timestamp and line) of every stream, and their line
+// bytes: what count_over_time and bytes_over_time summed over streams
+// must report.
+func distinctCounts(ts []int64, rng int64, streams ...storeStream) (counts, bytes []float64) {
+	type key struct {
+		stream string
+		ts     int64
+		line   string
+	}
+	seen := map[key]bool{}
+	counts, bytes = make([]float64, len(ts)), make([]float64, len(ts))
+	for _, s := range streams {
+		for _, e := range s.entries {
+			k := key{s.labels.String(), e.Timestamp, string(e.Line)}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			for i, t := range ts {
+				if e.Timestamp > t-rng && e.Timestamp <= t {
+					counts[i]++
+					bytes[i] += float64(len(e.Line))
+				}
+			}
+		}
+	}
+	return counts, bytes
+}
+
+func TestMetadataOnlyCountsMatchTheEntries(t *testing.T) {
+	a := storeStream{labels.FromStrings("app", "a"), genLines(11, 9000, "")} // 9 s, one line per ms
+	b := storeStream{labels.FromStrings("app", "b"), genLines(12, 6000, "")}
+	// The ingester still holds the newest 3 s of a, 1 s of which is also
+	// flushed (the retain period), plus 1 s not flushed yet.
+	aMem := storeStream{a.labels, append(slices.Clone(a.entries[6000:]), genLines(13, 10000, "")[9000:]...)}
+	// A client re-sent part of c: the chunk's last blocks overlap older
+	// ones in time and repeat their entries.
+	c := storeStream{labels.FromStrings("app", "c"), genLines(14, 3000, "")}
+	c.entries = append(c.entries, c.entries[500:900]...)
+	type segment struct {
+		opts    storeOpts
+		streams []storeStream
+	}
+	small := storeOpts{blockSize: 16 << 10, chunkEntries: 1500}
+	tests := []struct {
+		name       string
+		segments   []segment
+		mem        []storeStream
+		all        []storeStream // everything stored, duplicates included
+		summarised bool
+	}{
+		{"store only", []segment{{small, []storeStream{a, b}}}, nil, []storeStream{a, b}, true},
+		{"store and ingester overlap", []segment{{small, []storeStream{a}}}, []storeStream{aMem}, []storeStream{a, aMem}, true},
+		{"blocks overlapping in time are merged, not summarised", []segment{{storeOpts{blockSize: 16 << 10, chunkEntries: 4000}, []storeStream{c}}}, nil, []storeStream{c}, true},
+		{"replicas flushed with other boundaries are merged, not summarised",
+			[]segment{{small, []storeStream{b}}, {storeOpts{blockSize: 8 << 10, chunkEntries: 1000}, []storeStream{b}}}, nil, []storeStream{b}, false},
+	}
+	sec := int64(time.Second)
+	queries := []struct {
+		query       string
+		start, end  int64 // offsets from t0
+		step, rng   int64
+		bytes, rate bool
+	}{
+		{`sum(count_over_time({app=~".+"}[1s]))`, sec, 11 * sec, sec, sec, false, false},
+		{`sum(bytes_over_time({app=~".+"}[2s]))`, sec, 11 * sec, sec, 2 * sec, true, false},
+		{`sum(rate({app=~".+"}[3s]))`, 2 * sec, 11 * sec, 3 * sec, 3 * sec, false, true},
+		{`sum(count_over_time({app=~".+"}[1m]))`, 30 * sec, 30 * sec, 0, 60 * sec, false, false},
+	}
+	eng := logql.NewEngine(logql.EngineOptions{}, nil)
+	for _, tt := range tests {
+		st := store.New(objstore.NewInMemBucket(), store.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+		for i, seg := range tt.segments {
+			writeStore(t, st, fmt.Sprintf("w%d", i), seg.opts, seg.streams...)
+		}
+		var ing Ingesters
+		if tt.mem != nil {
+			ing = memIngesters{tt.mem}
+		}
+		src := source{q: New(ing, st), tenants: []string{testTenant}}
+		for _, q := range queries {
+			t.Run(tt.name+" "+q.query, func(t *testing.T) {
+				p := logql.Params{Query: q.query, Start: time.Unix(0, t0+q.start), End: time.Unix(0, t0+q.end), Step: time.Duration(q.step), Limit: 100, Direction: chunks.Forward}
+				var ts []int64
+				if q.step == 0 {
+					p.Instant = true
+					ts = []int64{t0 + q.start}
+				} else {
+					for x := t0 + q.start; x <= t0+q.end; x += q.step {
+						ts = append(ts, x)
+					}
+				}
+				res, err := eng.Query(context.Background(), src, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[int64]float64{}
+				for _, s := range res.Matrix {
+					for _, pt := range s.Points {
+						got[pt.T] = pt.V
+					}
+				}
+				for _, s := range res.Vector {
+					got[s.Point.T] = s.Point.V
+				}
+				counts, bytes := distinctCounts(ts, q.rng, tt.all...)
+				for i, x := range ts {
+					want := counts[i]
+					if q.bytes {
+						want = bytes[i]
+					}
+					if q.rate {
+						want /= float64(q.rng) / 1e9
+					}
+					if g := got[x/1e6]; g != want {
+						t.Errorf("at %v: %v, want %v", time.Duration(x-t0), g, want)
+					}
+				}
+				if (res.Stats.BlocksSkipped > 0) != tt.summarised {
+					t.Errorf("%d blocks answered from metadata, want some: %v", res.Stats.BlocksSkipped, tt.summarised)
+				}
+			})
+		}
 	}
 }

@@ -79,6 +79,18 @@ func (w *window) addToBucket(end int64, v float64) {
 	w.bs = append(w.bs, bucket{end: end, count: 1, sum: v, min: v, max: v, first: v, last: v})
 }
 
+// addSummary adds n samples of total v that share one cell, known only
+// in aggregate (a Source's summary, see Summarizer). Only count and sum
+// stay exact, so summaries are asked for only where they alone are read.
+func (w *window) addSummary(end int64, n int64, v float64) {
+	if k := len(w.bs); k > w.head && w.bs[k-1].end == end {
+		w.bs[k-1].count += float64(n)
+		w.bs[k-1].sum += v
+		return
+	}
+	w.bs = append(w.bs, bucket{end: end, count: float64(n), sum: v, min: math.NaN(), max: math.NaN(), first: math.NaN(), last: math.NaN()})
+}
+
 // aggregateBuckets merges the buckets of a window.
 func (r *rangeEvaluator) aggregateBuckets(bs []bucket) float64 {
 	seconds := float64(r.rangeNs) / 1e9

@@ -20,6 +20,24 @@ type SelectHints struct {
 	// blocks whose token bloom filter rules the token out. Empty means no
 	// such knowledge.
 	LineTokens []string
+	// Cell, when not nil, lets the Source answer a span of a stream's
+	// entries that Cell maps to one value with one summary instead of the
+	// entries (see Summarizer); the engine sets it only where the count
+	// and line bytes of the entries are all it reads. The Source must
+	// count each entry once: a span it summarises must hold no entry that
+	// it also yields, or that another of its copies (an ingester's memory,
+	// an overlapping chunk) yields.
+	Cell func(ts int64) int64
+}
+
+// Summarizer is implemented by the iterator of a SourceStream selected with
+// SelectHints.Cell when it may yield summaries. After Next, Summary reports
+// whether the current item stands for entries entries holding lineBytes
+// bytes of lines, all of which Cell maps to the value it maps At's
+// Timestamp to (the newest entry's); At's Line and Metadata are then empty.
+// Summaries come in time order with the entries, forward only.
+type Summarizer interface {
+	Summary() (entries, lineBytes int64, ok bool)
 }
 
 // selectHints derives the hints of a log selector.

@@ -316,6 +316,22 @@ func plainExtraction(r *syntax.RangeAggregationExpr) (extractKind, []log.Stage, 
 	return plainCount, filters, nil
 }
 
+// summarizable reports whether the samples of r may be read from a
+// Source's summaries (entry counts and line bytes per span of one grid
+// cell) instead of entries: a count_over_time, rate, bytes_over_time or
+// bytes_rate with no stage at all, under a sum pushed down without labels.
+// Any grouping label could come from an entry's structured metadata,
+// which summaries do not carry.
+func summarizable(r *syntax.RangeAggregationExpr, grouping *syntax.Grouping) bool {
+	switch r.Op {
+	case syntax.RangeCount, syntax.RangeRate, syntax.RangeBytes, syntax.RangeBytesRate:
+	default:
+		return false
+	}
+	return r.Left.Unwrap == nil && len(r.Left.Left.Stages) == 0 &&
+		grouping != nil && !grouping.Without && len(grouping.Groups) == 0
+}
+
 // pushDownGrouping reports whether the grouping of an enclosing vector
 // aggregation may be applied while extracting samples of r, as Loki does:
 // only for sum over additive range aggregations without their own grouping.

@@ -126,18 +126,22 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	// Windows are (t-offset-range, t-offset]; Select's range is [from, through).
 	from := st.start - offset - rangeNs + 1
 	through := st.end - offset + 1
-	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, selectHints(e.Left.Left), &q.stats.Stats)
-	if err != nil {
-		return nil, err
-	}
-	q.stats.Streams += int64(len(streams))
 	r := &rangeEvaluator{
 		q: q, op: e.Op, rangeNs: rangeNs, offset: offset, st: st,
-		src:       newSampleMerger(q, streams, ex, bare, plain, filters),
 		windows:   map[uint64]*window{},
 		unwrapped: e.Left.Unwrap != nil,
 		bucketed:  bucketed(e.Op, e.Left.Unwrap != nil, rangeNs, st.step),
 	}
+	hints := selectHints(e.Left.Left)
+	if summarizable(e, grouping) && r.bucketed {
+		hints.Cell = r.cellEnd
+	}
+	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, hints, &q.stats.Stats)
+	if err != nil {
+		return nil, err
+	}
+	q.stats.Streams += int64(len(streams))
+	r.src = newSampleMerger(q, streams, ex, bare, plain, filters)
 	if e.Param != nil {
 		r.phi = *e.Param
 	}
@@ -231,9 +235,12 @@ func (r *rangeEvaluator) load(start, end int64) error {
 				r.windows[c.hash] = w
 				r.order = append(r.order, w)
 			}
-			if r.bucketed {
+			switch {
+			case c.n > 1:
+				w.addSummary(r.cellEnd(c.ts), c.n, c.v)
+			case r.bucketed:
 				w.addToBucket(r.cellEnd(c.ts), c.v)
-			} else {
+			default:
 				w.pts = append(w.pts, point{t: c.ts, v: c.v})
 			}
 		}
@@ -404,6 +411,11 @@ type sampleCursor struct {
 	plain     extractKind
 	plainLbls labels.Labels // labels of lines without metadata, if plain
 	plainHash uint64
+
+	// sz is the iterator's Summarizer, when it has one; n is the number of
+	// entries the current sample stands for (more than 1: a summary).
+	sz Summarizer
+	n  int64
 }
 
 // sampleMerger merges the samples of all streams in time order with a
@@ -443,6 +455,7 @@ func newSampleMerger(q *query, streams []SourceStream, ex, bare *log.SampleExtra
 	}
 	for i, s := range streams {
 		c := &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i, plain: plain}
+		c.sz, _ = s.Iter.(Summarizer)
 		if plain != notPlain {
 			_, c.plainLbls, c.plainHash, _ = bare.ForStream(s.Labels).Process(0, nil, labels.EmptyLabels())
 		}
@@ -464,6 +477,23 @@ const (
 func (m *sampleMerger) fill(c *sampleCursor) bool {
 	for c.it.Next() {
 		e := c.it.At()
+		c.n = 1
+		if c.sz != nil {
+			if n, lineBytes, ok := c.sz.Summary(); ok {
+				if c.plain == notPlain {
+					m.fail = fmt.Errorf("stream %s: summary of %d entries where entries were needed", c.plainLbls, n)
+					return false
+				}
+				m.q.stats.TotalLinesProcessed += n
+				m.q.stats.TotalBytesProcessed += lineBytes
+				m.q.stats.PostFilterLines += n
+				c.ts, c.lbls, c.hash, c.n, c.v = e.Timestamp, c.plainLbls, c.plainHash, n, float64(n)
+				if c.plain == plainLength {
+					c.v = float64(lineBytes)
+				}
+				return true
+			}
+		}
 		m.q.stats.TotalLinesProcessed++
 		m.q.stats.TotalBytesProcessed += int64(len(e.Line))
 		if m.sinceCtx++; m.sinceCtx >= ctxCheckEvery {
