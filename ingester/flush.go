@@ -34,8 +34,17 @@ func (i *Ingester) flushLoop(ctx context.Context) {
 // Flush cuts every open chunk and flushes all in-memory chunks to the store
 // now (POST /flush). Flushed chunks stay queryable from memory for the retain
 // period.
+//
+// Everything flushed is safe in the store, so a checkpoint follows and the
+// WAL shrinks to what is still only in memory.
 func (i *Ingester) Flush(ctx context.Context) error {
-	return i.flush(ctx, true, false)
+	if err := i.flush(ctx, true, false); err != nil {
+		return err
+	}
+	if i.wal != nil {
+		return i.checkpoint()
+	}
+	return nil
 }
 
 type flushJob struct {

@@ -440,3 +440,30 @@ func TestCorruptWALStopsStartUnlessSkipIsSet(t *testing.T) {
 		t.Fatalf("after skipping the corrupt segment: %q, want the intact segments' entries", got)
 	}
 }
+
+func TestFlushShrinksTheWAL(t *testing.T) {
+	ing := startIngester(t, testConfig(), nil, newFakeStore(), t.TempDir())
+	defer ing.Stop(context.Background())
+	now := time.Now()
+	var entries []push.Entry
+	for i := 0; i < 2000; i++ {
+		entries = append(entries, entry(now.Add(time.Duration(i)), fmt.Sprintf("line %d with some padding to give the WAL bytes", i)))
+	}
+	if err := ing.Push(context.Background(), "fake", req(pstream(`{job="a"}`, entries...))); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ing.wal.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ing.wal.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after >= before/4 {
+		t.Fatalf("WAL %d bytes before flush, %d after: flushed data should leave the WAL", before, after)
+	}
+}
