@@ -377,3 +377,87 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// procStatus returns fields of /proc/<pid>/status in KiB (VmHWM, VmRSS,
+// RssAnon, RssFile).
+func procStatus(t *testing.T, pid int) map[string]int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[2] == "kB" {
+			n, _ := strconv.Atoi(f[1])
+			out[strings.TrimSuffix(f[0], ":")] = n
+		}
+	}
+	return out
+}
+
+// TestAgentRSSTailing100Files is a measurement harness, run on demand with
+// PLG_AGENT_RSS=1: the agent tails 100 files (1 MiB of CRI lines each at
+// start, then 100 lines/s each) pushing to a real ingester. It logs the
+// peak RSS (VmHWM) and its parts at the end: RssFile is the binary's code
+// and read-only data mapped from the page cache (shared and reclaimable,
+// about 38 MiB for the whole plg binary), RssAnon the agent's own memory,
+// which must stay under 48 MiB.
+func TestAgentRSSTailing100Files(t *testing.T) {
+	if os.Getenv("PLG_AGENT_RSS") == "" {
+		t.Skip("measurement harness: run with PLG_AGENT_RSS=1")
+	}
+	const files = 100
+	ingDir, agentDir, logDir := t.TempDir(), t.TempDir(), t.TempDir()
+	ing := startServer(t, ingDir, "-mode=ingester")
+	base := time.Now().Add(-time.Hour)
+	line := func(f, i int) string {
+		return fmt.Sprintf("%s stdout F level=info caller=main.go:42 msg=\"request served\" file=%d seq=%d status=200 duration=1.2ms\n",
+			base.Add(time.Duration(i)*time.Microsecond).UTC().Format(time.RFC3339Nano), f, i)
+	}
+	seq := make([]int, files)
+	for f := range files {
+		var sb strings.Builder
+		for sb.Len() < 1<<20 {
+			sb.WriteString(line(f, seq[f]))
+			seq[f]++
+		}
+		if err := os.WriteFile(filepath.Join(logDir, fmt.Sprintf("pod%03d.log", f)), []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFile := filepath.Join(agentDir, "promtail.yaml")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(`clients: [{url: "http://%s/loki/api/v1/push"}]
+scrape_configs:
+- job_name: rss
+  static_configs: [{labels: {job: rss, __path__: %s/*.log}}]
+  pipeline_stages: [{cri: {}}]
+`, ing.addr, logDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ag := startServer(t, agentDir, "-mode=agent", "-config.file="+cfgFile)
+	for range 100 { // 10 s at 100 lines/s per file
+		for f := range files {
+			var sb strings.Builder
+			for range 10 {
+				sb.WriteString(line(f, seq[f]))
+				seq[f]++
+			}
+			fh, err := os.OpenFile(filepath.Join(logDir, fmt.Sprintf("pod%03d.log", f)), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fh.WriteString(sb.String())
+			fh.Close()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	st := procStatus(t, ag.cmd.Process.Pid)
+	mib := func(k string) float64 { return float64(st[k]) / 1024 }
+	t.Logf("agent tailing %d files: VmHWM %.1f MiB; now VmRSS %.1f MiB = RssAnon %.1f + RssFile %.1f (+ RssShmem)",
+		files, mib("VmHWM"), mib("VmRSS"), mib("RssAnon"), mib("RssFile"))
+	ag.stop()
+	ing.stop()
+	if st["RssAnon"] > 48<<10 {
+		t.Errorf("agent anonymous RSS %.1f MiB, above 48 MiB", mib("RssAnon"))
+	}
+}
