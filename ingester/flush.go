@@ -19,14 +19,26 @@ func (i *Ingester) flushLoop(ctx context.Context) {
 	defer i.loops.Done()
 	tick := time.NewTicker(i.cfg.FlushCheckPeriod)
 	defer tick.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := i.flush(ctx, false, false); err != nil && ctx.Err() == nil {
-				i.logger.Warn("flush cycle incomplete; will retry", "err", err)
+		case <-i.flushNow:
+			// Full chunks: flush soon, but at most once a second, so a
+			// burst of pushes makes a few large index segments, not many.
+			if wait := time.Second - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
 			}
+		}
+		last = time.Now()
+		if err := i.flush(ctx, false, false); err != nil && ctx.Err() == nil {
+			i.logger.Warn("flush cycle incomplete; will retry", "err", err)
 		}
 	}
 }

@@ -57,7 +57,10 @@ type Ingester struct {
 	tenants map[string]*tenant
 
 	flushMu sync.Mutex
-	encPool sync.Pool
+	// flushNow wakes the flush loop when a chunk filled up, so full chunks
+	// leave memory within about a second instead of a flush period.
+	flushNow chan struct{}
+	encPool  sync.Pool
 
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
@@ -76,11 +79,12 @@ func New(cfg Config, limits *Overrides, store ChunkStore, dataDir string, logger
 		logger = slog.Default()
 	}
 	i := &Ingester{
-		cfg:     cfg,
-		limits:  limits,
-		store:   store,
-		logger:  logger,
-		tenants: make(map[string]*tenant),
+		cfg:      cfg,
+		limits:   limits,
+		store:    store,
+		logger:   logger,
+		tenants:  make(map[string]*tenant),
+		flushNow: make(chan struct{}, 1),
 	}
 	i.walDir = cfg.WAL.Dir
 	if !filepath.IsAbs(i.walDir) {
@@ -317,6 +321,15 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 			return fmt.Errorf("stream %s: %w", s.labelsString, err)
 		}
 		dupTotal += dups
+		s.mu.Lock()
+		full := len(s.closed) > 0 && !s.closed[len(s.closed)-1].uploaded
+		s.mu.Unlock()
+		if full {
+			select {
+			case i.flushNow <- struct{}{}:
+			default:
+			}
+		}
 		if len(accepted) > 0 {
 			done = append(done, appended{s, accepted})
 			acceptedLines += len(accepted)

@@ -467,3 +467,34 @@ func TestFlushShrinksTheWAL(t *testing.T) {
 		t.Fatalf("WAL %d bytes before flush, %d after: flushed data should leave the WAL", before, after)
 	}
 }
+
+func TestFullChunksAreFlushedWithoutWaitingForTheFlushPeriod(t *testing.T) {
+	cfg := testConfig()
+	cfg.ChunkBlockSize = 1 << 10
+	cfg.ChunkTargetSize = 2 << 10 // a few KiB compressed fills a chunk
+	cfg.ChunkEncoding = "none"
+	st := newFakeStore()
+	ing := startIngester(t, cfg, nil, st, t.TempDir())
+	defer ing.Stop(context.Background())
+	now := time.Now()
+	var entries []push.Entry
+	for i := 0; i < 500; i++ {
+		entries = append(entries, entry(now.Add(time.Duration(i)), fmt.Sprintf("line %d of a stream that fills several small chunks", i)))
+	}
+	if err := ing.Push(context.Background(), "fake", req(pstream(`{job="a"}`, entries...))); err != nil {
+		t.Fatal(err)
+	}
+	// The flush period is an hour (testConfig): only the full-chunk wake-up
+	// can flush within the deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		st.mu.Lock()
+		n := len(st.chunks)
+		st.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no full chunk was flushed within 10s")
+}

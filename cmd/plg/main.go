@@ -160,7 +160,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	})
 
 	if runsIngester {
-		ing, err := ingester.New(cfg.Ingester, cfg.Limits, st, cfg.DataDir, logger.With("component", "ingester"), reg)
+		icfg := cfg.Ingester
+		if cfg.Mode == modeAll && icfg.ChunkRetainPeriod == ingester.DefaultConfig().ChunkRetainPeriod {
+			// The retain period covers queriers in other processes that list
+			// the store only every few seconds. In one process the querier
+			// sees the index segment the moment it is written, so flushed
+			// chunks can leave memory at once.
+			icfg.ChunkRetainPeriod = 0
+		}
+		ing, err := ingester.New(icfg, cfg.Limits, st, cfg.DataDir, logger.With("component", "ingester"), reg)
 		if err != nil {
 			return err
 		}
