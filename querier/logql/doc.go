@@ -28,7 +28,12 @@
 // must contain, from positive single-value line filters that see the stored
 // line (hints.go). A Source may use them to skip blocks whose token bloom
 // filters rule a token out; the engine still applies every filter, so a
-// Source that ignores them is correct too.
+// Source that ignores them is correct too. For sum(count_over_time), rate,
+// bytes_over_time and bytes_rate without stages or grouping labels the
+// hints also carry the step grid's cells (SelectHints.Cell): a Source may
+// then answer a span of entries within one cell with a Summarizer summary
+// (entries and line bytes, e.g. from a chunk's block index), which the
+// range evaluator adds to that cell's bucket at once.
 //
 // It must not know where entries come from: storage, ingesters and tests
 // plug in behind the Source interface. It must not render HTTP responses
