@@ -111,8 +111,14 @@ func (b *batch) reset() {
 			b.forget(s)
 			continue
 		}
-		clear(s.entries)
-		s.entries = s.entries[:0]
+		if cap(s.entries) > 64 && cap(s.entries) > 4*len(s.entries) {
+			// A burst left this stream a slice far larger than it now
+			// needs: with many streams, keeping every peak adds up.
+			s.entries = nil
+		} else {
+			clear(s.entries)
+			s.entries = s.entries[:0]
+		}
 		keep = append(keep, s)
 	}
 	clear(b.order[len(keep):])

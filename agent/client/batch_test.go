@@ -50,3 +50,30 @@ func TestBatchReuseKeepsActiveStreamsAndForgetsIdleOnes(t *testing.T) {
 		t.Fatal("a sent line is still referenced after reset")
 	}
 }
+
+func TestBatchResetGivesBackTheSliceOfABurst(t *testing.T) {
+	l := labels.FromStrings("s", "a")
+	bt := newBatch("")
+	now := time.Now()
+	add := func(n int) {
+		for range n {
+			e := entry.Entry{Labels: l, Line: "x"}
+			bt.add(&e, l, 0, now)
+		}
+	}
+	add(10000) // a burst
+	bt.reset()
+	add(10) // a quiet round after it
+	bt.reset()
+	if c := cap(bt.order[0].entries); c > 1024 {
+		t.Fatalf("stream keeps a slice of %d entries after a round of 10", c)
+	}
+	for range 3 { // steady rounds reuse their slice
+		add(100)
+		before := cap(bt.order[0].entries)
+		bt.reset()
+		if c := cap(bt.order[0].entries); c != before {
+			t.Fatalf("a steady round's slice of %d was not kept (now %d)", before, c)
+		}
+	}
+}

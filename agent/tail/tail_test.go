@@ -452,3 +452,52 @@ func TestTailerLagIsUnacknowledgedBytesAndAgeOfOldestPendingLine(t *testing.T) {
 		t.Fatalf("after rotation: lag %d bytes, want the new file's 4", b)
 	}
 }
+
+func TestTrackerMemoryFollowsLinesInFlightNotLinesRead(t *testing.T) {
+	tests := []struct {
+		name     string
+		inFlight int
+		maxCap   int
+	}{
+		{"acknowledged at once", 1, 256},
+		{"ten in flight", 10, 256},
+		{"a thousand in flight", 1000, 4096},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTracker("/f", nil)
+			var pending []uint64
+			peak := 0
+			for i := range 100_000 {
+				pending = append(pending, tr.add(positions.Position{Offset: int64(i)}, 1))
+				if len(pending) > tc.inFlight {
+					tr.Ack(pending[0], pending[0])
+					pending = pending[1:]
+				}
+				peak = max(peak, cap(tr.items))
+			}
+			if peak > tc.maxCap {
+				t.Fatalf("tracker grew to %d items with %d lines in flight", peak, tc.inFlight)
+			}
+			if tr.inFlight() != tc.inFlight {
+				t.Fatalf("in flight %d, want %d", tr.inFlight(), tc.inFlight)
+			}
+		})
+	}
+}
+
+func TestTrackerGivesBackTheCapacityOfABurst(t *testing.T) {
+	tr := newTracker("/f", nil)
+	var seqs []uint64
+	for i := range 50_000 { // a burst: 50k lines in flight
+		seqs = append(seqs, tr.add(positions.Position{Offset: int64(i)}, 1))
+	}
+	tr.Ack(seqs[0], seqs[len(seqs)-101]) // all but 100 acknowledged
+	for i := range 1000 {                // then a steady trickle
+		s := tr.add(positions.Position{Offset: int64(50_000 + i)}, 1)
+		tr.Ack(s, s)
+	}
+	if c := cap(tr.items); c > 4096 {
+		t.Fatalf("tracker keeps %d items of capacity after the burst drained to 100", c)
+	}
+}

@@ -95,9 +95,18 @@ func (t *tracker) advanceLocked() {
 			t.items = t.items[:0]
 		}
 		t.start = 0
-	} else if t.start > 1024 && t.start > len(t.items)/2 {
-		n := copy(t.items, t.items[t.start:])
-		t.items, t.start = t.items[:n], 0
+	} else if t.start > 64 && t.start > len(t.items)/2 {
+		// Slide the pending items down once more than half the slice is
+		// acknowledged (amortised O(1) per line), and give back a capacity
+		// left by a burst: with hundreds of files, each keeping its peak would
+		// add up to megabytes.
+		pending := t.items[t.start:]
+		if n := len(pending); cap(t.items) > 1024 && cap(t.items) > 8*n {
+			t.items = append(make([]trackItem, 0, 2*n+64), pending...)
+		} else {
+			t.items = t.items[:copy(t.items, pending)]
+		}
+		t.start = 0
 	}
 	if t.store != nil {
 		t.store.Set(t.path, last)
