@@ -397,20 +397,14 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 			its = append(its, c.Iterator(ctx, from, through, dir, stats))
 			continue
 		}
-		keep := func(block int) bool {
-			for _, h := range tokens {
-				if !c.BlockMayContainHash(block, h) {
-					return false
-				}
-			}
-			return true
-		}
-		if !anyBlockKept(c.Blocks(), from, through, keep) {
+		admit, anyAdmitted := admitted(c, from, through, tokens)
+		if !anyAdmitted {
 			if stats != nil {
 				stats.BlocksSkipped += int64(len(c.Blocks()))
 			}
 			continue
 		}
+		keep := func(block int) bool { return admit[block] }
 		its = append(its, c.FilteredIterator(ctx, from, through, dir, stats, keep))
 	}
 	switch len(its) {
@@ -516,15 +510,26 @@ func (c *concatIterator) Close() error {
 	return err
 }
 
-// anyBlockKept reports whether a block overlapping [from, through) passes
-// keep.
-func anyBlockKept(blocks []chunks.BlockMeta, from, through int64, keep func(int) bool) bool {
+// admitted reports, per block of c, whether it overlaps [from, through)
+// and its bloom filter admits every token hash, and whether any block does.
+func admitted(c *chunks.Chunk, from, through int64, tokens []uint64) ([]bool, bool) {
+	blocks := c.Blocks()
+	admit := make([]bool, len(blocks))
+	anyAdmitted := false
 	for i, b := range blocks {
-		if b.MaxT >= from && b.MinT < through && keep(i) {
-			return true
+		if b.MaxT < from || b.MinT >= through {
+			continue
 		}
+		admit[i] = true
+		for _, h := range tokens {
+			if !c.BlockMayContainHash(i, h) {
+				admit[i] = false
+				break
+			}
+		}
+		anyAdmitted = anyAdmitted || admit[i]
 	}
-	return false
+	return admit, anyAdmitted
 }
 
 // Series returns the distinct label sets matching ms in [from, through)
