@@ -492,12 +492,27 @@ func TestTrackerGivesBackTheCapacityOfABurst(t *testing.T) {
 	for i := range 50_000 { // a burst: 50k lines in flight
 		seqs = append(seqs, tr.add(positions.Position{Offset: int64(i)}, 1))
 	}
-	tr.Ack(seqs[0], seqs[len(seqs)-101]) // all but 100 acknowledged
-	for i := range 1000 {                // then a steady trickle
+	tr.Ack(seqs[0], seqs[len(seqs)-1]) // the burst is acknowledged
+	for i := range 1000 {              // then a steady trickle
 		s := tr.add(positions.Position{Offset: int64(50_000 + i)}, 1)
 		tr.Ack(s, s)
 	}
+	if c := cap(tr.items); c > 256 {
+		t.Fatalf("tracker keeps %d items of capacity after the burst drained", c)
+	}
+}
+
+func TestTrackerShrinksABurstsSliceWhileLinesAreStillPending(t *testing.T) {
+	tr := newTracker("/f", nil)
+	var seqs []uint64
+	for i := range 50_000 {
+		seqs = append(seqs, tr.add(positions.Position{Offset: int64(i)}, 1))
+	}
+	tr.Ack(seqs[0], seqs[len(seqs)-101]) // all but the last 100
 	if c := cap(tr.items); c > 4096 {
-		t.Fatalf("tracker keeps %d items of capacity after the burst drained to 100", c)
+		t.Fatalf("tracker keeps %d items of capacity for 100 pending lines", c)
+	}
+	if tr.inFlight() != 100 {
+		t.Fatalf("in flight %d, want 100", tr.inFlight())
 	}
 }

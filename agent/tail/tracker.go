@@ -97,12 +97,15 @@ func (t *tracker) advanceLocked() {
 		t.start = 0
 	} else if t.start > 64 && t.start > len(t.items)/2 {
 		// Slide the pending items down once more than half the slice is
-		// acknowledged (amortised O(1) per line), and give back a capacity
-		// left by a burst: with hundreds of files, each keeping its peak would
-		// add up to megabytes.
+		// acknowledged (amortised O(1) per line), so a file's slice stays
+		// about twice its lines in flight: with hundreds of files, letting
+		// each grow by a thousand acknowledged items first added up to
+		// megabytes. A slice far larger than what is pending (a burst's) is
+		// reallocated; the wide margin keeps a busy file from reallocating on
+		// every batch.
 		pending := t.items[t.start:]
-		if n := len(pending); cap(t.items) > 1024 && cap(t.items) > 8*n {
-			t.items = append(make([]trackItem, 0, 2*n+64), pending...)
+		if n := len(pending); cap(t.items) > 2048 && cap(t.items) > 16*n {
+			t.items = append(make([]trackItem, 0, 4*n+64), pending...)
 		} else {
 			t.items = t.items[:copy(t.items, pending)]
 		}
