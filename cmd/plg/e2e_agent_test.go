@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -340,6 +342,18 @@ scrape_configs:
 		t.Logf("%s: %d lines, rotations %v", w.path, w.seq, w.kinds)
 		if w.kinds["rename"] == 0 || w.kinds["copytruncate"] == 0 {
 			t.Errorf("%s was not rotated both ways: %v", w.path, w.kinds)
+		}
+	}
+	// The last agent gave up on nothing (its counters start at its restart).
+	resp, err := http.Get(ag.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, l := range strings.Split(string(metrics), "\n") {
+		if strings.HasPrefix(l, "plg_agent_dropped_entries_total{") && !strings.HasSuffix(l, " 0") {
+			t.Errorf("agent dropped entries: %s", l)
 		}
 	}
 	ag.stop()
