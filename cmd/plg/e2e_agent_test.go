@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +17,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/agent/positions"
-	"github.com/plgstack/plg/chunks"
-	"github.com/plgstack/plg/chunks/store"
 )
 
 // The agent's end-to-end test: a real `plg -mode=agent` tails files that a
@@ -213,48 +210,10 @@ func (w *logWriter) run(stop <-chan struct{}, offset time.Duration) {
 // does), and returns each stream's lines in timestamp order by filename.
 func storedStreams(t *testing.T, dataDir, tenant, job string) map[string][]string {
 	t.Helper()
-	cfg := store.DefaultConfig()
-	cfg.Filesystem.Dir = filepath.Join(dataDir, "store")
-	bkt, err := store.NewBucket(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bkt.Close()
-	st := store.New(bkt, cfg, nil, nil)
-	ctx := context.Background()
-	from, through := time.Now().Add(-24*time.Hour).UnixNano(), time.Now().Add(24*time.Hour).UnixNano()
-	idx, err := st.Index(ctx, tenant, from, through)
-	if err != nil {
-		t.Fatal(err)
-	}
-	series, err := idx.Select(from, through, labels.MustNewMatcher(labels.MatchEqual, "job", job))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]string{}
-	for _, sr := range series {
-		var its []chunks.Iterator
-		for _, ref := range sr.Chunks {
-			data, err := st.GetChunk(ctx, tenant, ref)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := chunks.Decode(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			its = append(its, c.Iterator(ctx, from, through, chunks.Forward, nil))
-		}
-		it := chunks.NewMergeIterator(chunks.Forward, its...)
-		key := sr.Labels.Get("filename")
-		for it.Next() {
-			out[key] = append(out[key], string(it.At().Line))
-		}
-		if err := it.Err(); err != nil {
-			t.Fatal(err)
-		}
-		it.Close()
-	}
+	readStore(t, dataDir, tenant, labels.MustNewMatcher(labels.MatchEqual, "job", job), func(lbs labels.Labels, line string) {
+		out[lbs.Get("filename")] = append(out[lbs.Get("filename")], line)
+	})
 	return out
 }
 

@@ -171,10 +171,11 @@ func (s *server) post(path, contentType, encoding string, body []byte) (int, str
 	return resp.StatusCode, string(b)
 }
 
-// storedLines reads every entry of the tenant back through the store's read
-// path (index, then chunks), merging each stream's chunks so an entry stored
-// twice is returned once, and counts lines.
-func storedLines(t *testing.T, dataDir, tenant string) map[string]int {
+// readStore reads back, through the store's read path (index, then
+// chunks), every entry of the tenant's streams matching m in the last day,
+// merging each stream's chunks so an entry stored twice comes back once, as
+// the querier returns it. fn sees each entry in time order per stream.
+func readStore(t *testing.T, dataDir, tenant string, m *labels.Matcher, fn func(lbs labels.Labels, line string)) {
 	t.Helper()
 	cfg := store.DefaultConfig()
 	cfg.Filesystem.Dir = filepath.Join(dataDir, "store")
@@ -185,16 +186,15 @@ func storedLines(t *testing.T, dataDir, tenant string) map[string]int {
 	defer bkt.Close()
 	st := store.New(bkt, cfg, nil, nil)
 	ctx := context.Background()
-	from, through := time.Now().Add(-24*time.Hour).UnixNano(), time.Now().Add(time.Hour).UnixNano()
+	from, through := time.Now().Add(-24*time.Hour).UnixNano(), time.Now().Add(24*time.Hour).UnixNano()
 	idx, err := st.Index(ctx, tenant, from, through)
 	if err != nil {
 		t.Fatal(err)
 	}
-	series, err := idx.Select(from, through, labels.MustNewMatcher(labels.MatchRegexp, "job", ".+"))
+	series, err := idx.Select(from, through, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int{}
 	for _, sr := range series {
 		var its []chunks.Iterator
 		for _, ref := range sr.Chunks {
@@ -210,13 +210,22 @@ func storedLines(t *testing.T, dataDir, tenant string) map[string]int {
 		}
 		it := chunks.NewMergeIterator(chunks.Forward, its...)
 		for it.Next() {
-			out[sr.Labels.Get("job")+" "+string(it.At().Line)]++
+			fn(sr.Labels, string(it.At().Line))
 		}
 		if err := it.Err(); err != nil {
 			t.Fatal(err)
 		}
 		it.Close()
 	}
+}
+
+// storedLines counts the tenant's stored lines, keyed "<job> <line>".
+func storedLines(t *testing.T, dataDir, tenant string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	readStore(t, dataDir, tenant, labels.MustNewMatcher(labels.MatchRegexp, "job", ".+"), func(lbs labels.Labels, line string) {
+		out[lbs.Get("job")+" "+line]++
+	})
 	return out
 }
 
