@@ -35,54 +35,46 @@ func (i *Ingester) Select(ctx context.Context, tenantID string, from, through in
 	return out
 }
 
-// iterator merges the stream's chunks that overlap [from, through).
-func (s *stream) iterator(ctx context.Context, from, through int64, dir chunks.Direction, stats *chunks.Stats) chunks.Iterator {
+// chunksIn returns the stream's non-empty chunks, closed then head, that
+// hold entries in [from, through).
+func (s *stream) chunksIn(from, through int64) []*chunks.MemChunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var its []chunks.Iterator
+	var out []*chunks.MemChunk
 	add := func(c *chunks.MemChunk) {
 		if c == nil || c.Entries() == 0 {
 			return
 		}
-		minT, maxT := c.Bounds()
-		if maxT < from || minT >= through {
-			return
+		if minT, maxT := c.Bounds(); maxT >= from && minT < through {
+			out = append(out, c)
 		}
-		its = append(its, c.Iterator(ctx, from, through, dir, stats))
 	}
 	for _, cd := range s.closed {
 		add(cd.chunk)
 	}
 	add(s.head)
-	switch len(its) {
+	return out
+}
+
+// iterator merges the stream's chunks that overlap [from, through).
+func (s *stream) iterator(ctx context.Context, from, through int64, dir chunks.Direction, stats *chunks.Stats) chunks.Iterator {
+	cs := s.chunksIn(from, through)
+	switch len(cs) {
 	case 0:
 		return nil
 	case 1:
-		return its[0]
+		return cs[0].Iterator(ctx, from, through, dir, stats)
+	}
+	its := make([]chunks.Iterator, len(cs))
+	for i, c := range cs {
+		its[i] = c.Iterator(ctx, from, through, dir, stats)
 	}
 	return chunks.NewMergeIterator(dir, its...)
 }
 
 // overlaps reports whether the stream holds entries in [from, through).
 func (s *stream) overlaps(from, through int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	check := func(c *chunks.MemChunk) bool {
-		if c == nil || c.Entries() == 0 {
-			return false
-		}
-		minT, maxT := c.Bounds()
-		return maxT >= from && minT < through
-	}
-	if check(s.head) {
-		return true
-	}
-	for _, cd := range s.closed {
-		if check(cd.chunk) {
-			return true
-		}
-	}
-	return false
+	return len(s.chunksIn(from, through)) > 0
 }
 
 // LabelNames returns the sorted label names of tenantID's streams matching
@@ -134,29 +126,16 @@ func (i *Ingester) Stats(tenantID string, from, through int64, ms []*labels.Matc
 		return st
 	}
 	for _, s := range t.matching(ms) {
-		s.mu.Lock()
-		counted := false
-		add := func(c *chunks.MemChunk) {
-			if c == nil || c.Entries() == 0 {
-				return
-			}
-			minT, maxT := c.Bounds()
-			if maxT < from || minT >= through {
-				return
-			}
-			if !counted {
-				st.Streams++
-				counted = true
-			}
+		cs := s.chunksIn(from, through)
+		if len(cs) == 0 {
+			continue
+		}
+		st.Streams++
+		for _, c := range cs {
 			st.Chunks++
 			st.Entries += uint64(c.Entries())
 			st.Bytes += uint64(c.UncompressedSize())
 		}
-		for _, cd := range s.closed {
-			add(cd.chunk)
-		}
-		add(s.head)
-		s.mu.Unlock()
 	}
 	return st
 }
@@ -186,27 +165,16 @@ func (i *Ingester) Volume(tenantID string, from, through int64, ms []*labels.Mat
 	}
 	var out []StreamVolume
 	for _, s := range t.matching(ms) {
-		var v StreamVolume
-		s.mu.Lock()
-		add := func(c *chunks.MemChunk) {
-			if c == nil || c.Entries() == 0 {
-				return
-			}
+		cs := s.chunksIn(from, through)
+		if len(cs) == 0 {
+			continue
+		}
+		v := StreamVolume{Labels: s.labels, Chunks: make([]ChunkVolume, len(cs))}
+		for k, c := range cs {
 			minT, maxT := c.Bounds()
-			if maxT < from || minT >= through {
-				return
-			}
-			v.Chunks = append(v.Chunks, ChunkVolume{MinT: minT, MaxT: maxT, Bytes: uint64(c.UncompressedSize()), Entries: uint64(c.Entries())})
+			v.Chunks[k] = ChunkVolume{MinT: minT, MaxT: maxT, Bytes: uint64(c.UncompressedSize()), Entries: uint64(c.Entries())}
 		}
-		for _, cd := range s.closed {
-			add(cd.chunk)
-		}
-		add(s.head)
-		s.mu.Unlock()
-		if len(v.Chunks) > 0 {
-			v.Labels = s.labels
-			out = append(out, v)
-		}
+		out = append(out, v)
 	}
 	return out
 }
