@@ -211,3 +211,15 @@ func BenchmarkBaseline_BytesContains(b *testing.B) {
 		b.Fatal("needle found")
 	}
 }
+
+func BenchmarkRegex5xx(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		gen  func(r *rand.Rand, i int) string
+	}{{"json", jsonLine}, {"logfmt", logfmtLine}, {"plain", plainLine}} {
+		lines, total := benchLines(1024, tc.gen)
+		b.Run(tc.name, func(b *testing.B) {
+			benchPipeline(b, []Stage{must(NewLineFilter(LineRegex, `(status"?[:=]|HTTP/1\.1" )5\d\d`))}, lines, total)
+		})
+	}
+}

@@ -131,6 +131,8 @@ func FuzzRegexLineFilter(f *testing.F) {
 	for _, s := range [][2]string{
 		{"(?i)abc", "xxABCxx"}, {".*foo.*", "a foo b"}, {"foo|(?i)bar", "BaR"}, {`status=5\d\d`, "status=503"},
 		{"(?i)k", "\u212a"}, {"a+b", "aab"}, {"(a)(b)", "ab"}, {"", "x"}, {"(?i)ß", "SS"}, {"x{2,}y", "xxy"},
+		{`(status"?[:=]|HTTP/1\.1" )5\d\d`, `"GET / HTTP/1.1" 503`}, {`a?b\d`, "xab1"}, {`.*x*y\d$`, "yy2"},
+		{`(?i)kx\d`, "\u212ax1"}, {`(?m)ab\d$`, "ab1\nab2"}, {`[ab]{2}c`, "bac"},
 	} {
 		f.Add(s[0], s[1])
 	}

@@ -60,7 +60,9 @@ type LineFilter struct {
 // `|= "a" or "b"` keeps lines containing a or b, `!= "a" or "b"` keeps lines
 // containing neither. Regular expressions are RE2, unanchored; those that are
 // plain literals (including (?i) ones and `.*lit.*`) run as substring
-// searches, others are prefiltered on a literal they require.
+// searches; those whose matches start with one of a few literals are
+// searched for those literals and matched, anchored, only there
+// (prefixRegex); others are prefiltered on a literal they require.
 func NewLineFilter(op LineFilterOp, values ...string) (*LineFilter, error) {
 	if len(values) == 0 {
 		return nil, fmt.Errorf("line filter %s: no value", op)
@@ -249,6 +251,9 @@ func regexMatcher(expr string) (matcher, error) {
 	if m, ok := simplify(parsed); ok {
 		return m, nil
 	}
+	if p, ok := newPrefixRegex(expr, dropLeadingStars(parsed)); ok {
+		return p, nil
+	}
 	return re{re: compiled, required: []byte(requiredLiteral(parsed))}, nil
 }
 
@@ -295,6 +300,25 @@ func simplify(r *syntax.Regexp) (matcher, bool) {
 		}
 	}
 	return nil, false
+}
+
+// dropLeadingStars removes leading `.*` from a concatenation: in an
+// unanchored search they can match the empty string, so they change no
+// answer, and they would hide the literal prefix.
+func dropLeadingStars(r *syntax.Regexp) *syntax.Regexp {
+	if r.Op != syntax.OpConcat {
+		return r
+	}
+	subs := r.Sub
+	for len(subs) > 1 && isAnyStar(subs[0]) {
+		subs = subs[1:]
+	}
+	if len(subs) == len(r.Sub) {
+		return r
+	}
+	c := *r
+	c.Sub = subs
+	return &c
 }
 
 func isAnyStar(r *syntax.Regexp) bool {

@@ -148,3 +148,17 @@ func TestLineFilterAnyAll(t *testing.T) {
 		}
 	}
 }
+
+func TestLineFilter_PrefixRegexDoesNotAllocate(t *testing.T) {
+	line := []byte(`{"level":"error","status":503,"msg":"GET /x HTTP/1.1\" 200"}`)
+	f, err := NewLineFilter(LineRegex, regex5xx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Match(line) {
+		t.Fatal("line not matched")
+	}
+	if n := testing.AllocsPerRun(100, func() { f.Process(0, line, nil) }); n != 0 {
+		t.Errorf("%v allocs per line", n)
+	}
+}
