@@ -34,6 +34,14 @@ type Config struct {
 	// few seconds never miss them.
 	ChunkRetainPeriod time.Duration `yaml:"chunk_retain_period"`
 
+	// MaxChunkMemoryMB bounds the chunk data held in memory, in MiB: sealed
+	// compressed blocks, uncompressed head blocks and encoded chunks
+	// awaiting upload or their retain period. Past it the largest open
+	// chunks are cut and flushed early (reason "memory") until the chunks
+	// still open plus those retained fit in three quarters of it. Negative
+	// disables the budget. See cutForMemory for the policy.
+	MaxChunkMemoryMB int `yaml:"max_chunk_memory_mb"`
+
 	FlushCheckPeriod  time.Duration `yaml:"flush_check_period"`
 	ConcurrentFlushes int           `yaml:"concurrent_flushes"`
 	FlushMinBackoff   time.Duration `yaml:"flush_min_backoff"`
@@ -72,6 +80,7 @@ func DefaultConfig() Config {
 		MaxChunkAge:       2 * time.Hour,
 		ChunkIdlePeriod:   30 * time.Minute,
 		ChunkRetainPeriod: 30 * time.Second,
+		MaxChunkMemoryMB:  64,
 		FlushCheckPeriod:  30 * time.Second,
 		ConcurrentFlushes: 8,
 		FlushMinBackoff:   time.Second,
@@ -98,6 +107,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ChunkBloomBitsPerToken, "ingester.chunk-bloom-bits-per-token", c.ChunkBloomBitsPerToken, "Bits per distinct token of the per-block token bloom filters (10 gives about 1% false positives); 0 writes none. They let searches for delimited tokens skip blocks, at about 6% chunk size and more ingest CPU.")
 	fs.DurationVar(&c.MaxChunkAge, "ingester.max-chunk-age", c.MaxChunkAge, "Cut a chunk once it spans this much time.")
 	fs.DurationVar(&c.ChunkIdlePeriod, "ingester.chunk-idle-period", c.ChunkIdlePeriod, "Cut a chunk whose stream received nothing for this long.")
+	fs.IntVar(&c.MaxChunkMemoryMB, "ingester.max-chunk-memory-mb", c.MaxChunkMemoryMB, "Memory budget in MiB for in-memory chunk data; past it the largest open chunks are flushed early. Negative disables it.")
 	fs.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", c.FlushCheckPeriod, "How often to look for chunks to cut and flush.")
 	fs.BoolVar(&c.FlushOnShutdown, "ingester.flush-on-shutdown", c.FlushOnShutdown, "Flush every in-memory chunk on graceful shutdown; turn off for rolling restarts that rely on the WAL.")
 	fs.StringVar(&c.WAL.Sync, "ingester.wal-sync", c.WAL.Sync, "WAL fsync policy: always (fsync before acknowledging, group commit), interval, or never.")
@@ -121,6 +131,7 @@ func (c *Config) Validate() error {
 	setDefault(&c.ChunkTargetSize, d.ChunkTargetSize)
 	setDefault(&c.MaxChunkAge, d.MaxChunkAge)
 	setDefault(&c.ChunkIdlePeriod, d.ChunkIdlePeriod)
+	setDefault(&c.MaxChunkMemoryMB, d.MaxChunkMemoryMB)
 	setDefault(&c.FlushCheckPeriod, d.FlushCheckPeriod)
 	setDefault(&c.ConcurrentFlushes, d.ConcurrentFlushes)
 	setDefault(&c.FlushMinBackoff, d.FlushMinBackoff)
@@ -143,6 +154,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("ingester.chunk_block_size %d is larger than the compressed target size allows", c.ChunkBlockSize)
 	}
 	return nil
+}
+
+// ChunkMemoryBudget returns the chunk memory budget in bytes, 0 when
+// disabled.
+func (c *Config) ChunkMemoryBudget() int64 {
+	if c.MaxChunkMemoryMB <= 0 {
+		return 0
+	}
+	return int64(c.MaxChunkMemoryMB) << 20
 }
 
 // maxBloomBitsPerToken bounds the bloom filter setting: past about 24 bits

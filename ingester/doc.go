@@ -15,9 +15,10 @@
 // 5xx, retries, and the retry is dropped as an exact duplicate.
 //
 // A background loop cuts chunks that reached their target size, maximum age
-// or idle period, uploads them with retries, writes one index segment per
-// tenant per flush cycle, and then forgets chunks once they are visible in the
-// store. Checkpoints of the in-memory state let old WAL segments be deleted.
+// or idle period, or, when unflushed chunk memory passes its budget, the
+// largest open chunks (flush.go, cutForMemory); it uploads them with retries,
+// writes one index segment per tenant per flush cycle, and then forgets
+// chunks once they are visible in the store. Checkpoints of the in-memory state let old WAL segments be deleted.
 //
 // The ingester owns streams, limits and durability. It does not evaluate
 // LogQL: queriers read its in-memory chunks through Select and the label

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sort"
 	"sync"
 	"time"
 
@@ -20,11 +21,23 @@ func (i *Ingester) flushLoop(ctx context.Context) {
 	tick := time.NewTicker(i.cfg.FlushCheckPeriod)
 	defer tick.Stop()
 	var last time.Time
+	i.checkMemory() // WAL replay may have filled memory past the budget
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-i.memPressure:
+			// Over the memory budget: flush now. The short pause only
+			// keeps pushes that arrive while the budget cannot be met
+			// (uploads failing) from running empty cycles back to back.
+			if wait := memFlushMinInterval - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		case <-i.flushNow:
 			// Full chunks: flush soon, but at most once a second, so a
 			// burst of pushes makes a few large index segments, not many.
@@ -59,6 +72,21 @@ func (i *Ingester) Flush(ctx context.Context) error {
 	return nil
 }
 
+// memFlushMinInterval is the least time between two flush cycles started
+// by memory pressure.
+const memFlushMinInterval = 100 * time.Millisecond
+
+// checkMemory wakes the flush loop if the unflushed chunk memory is over
+// the budget. Cheap enough for every push.
+func (i *Ingester) checkMemory() {
+	if i.memBudget > 0 && i.mem.unflushed.Load() > i.memBudget {
+		select {
+		case i.memPressure <- struct{}{}:
+		default:
+		}
+	}
+}
+
 type flushJob struct {
 	t  *tenant
 	s  *stream
@@ -77,14 +105,33 @@ func (i *Ingester) flush(ctx context.Context, force, final bool) error {
 	defer i.flushMu.Unlock()
 	now := time.Now()
 
-	var jobs []flushJob
+	overBudget := i.memBudget > 0 && i.mem.unflushed.Load() > i.memBudget
+	var (
+		jobs  []flushJob
+		heads []memCandidate // open chunks not due, when over budget
+		open  int64          // their memory
+	)
 	for _, t := range i.allTenants() {
 		for _, s := range t.streams() {
 			s.mu.Lock()
-			if s.head != nil && (force ||
-				now.Sub(s.lastAppend) >= i.cfg.ChunkIdlePeriod ||
-				now.Sub(s.headCreated) >= i.cfg.MaxChunkAge) {
-				s.cutLocked()
+			if s.head != nil {
+				reason := ""
+				switch {
+				case force:
+					reason = flushReasonForced
+				case now.Sub(s.lastAppend) >= i.cfg.ChunkIdlePeriod:
+					reason = flushReasonIdle
+				case now.Sub(s.headCreated) >= i.cfg.MaxChunkAge:
+					reason = flushReasonAge
+				}
+				if reason != "" {
+					s.cutLocked(reason)
+					s.accountLocked(&i.mem)
+				} else if overBudget {
+					n := int64(s.head.MemoryBytes())
+					heads = append(heads, memCandidate{t: t, s: s, c: s.head, bytes: n})
+					open += n
+				}
 			}
 			for _, cd := range s.closed {
 				if cd.indexedAt.IsZero() {
@@ -93,6 +140,9 @@ func (i *Ingester) flush(ctx context.Context, force, final bool) error {
 			}
 			s.mu.Unlock()
 		}
+	}
+	if overBudget {
+		jobs = i.cutForMemory(heads, open, jobs)
 	}
 
 	var errs []error
@@ -106,6 +156,54 @@ func (i *Ingester) flush(ctx context.Context, force, final bool) error {
 	}
 	i.forgetFlushed(time.Now(), final)
 	return errors.Join(errs...)
+}
+
+type memCandidate struct {
+	t     *tenant
+	s     *stream
+	c     *chunks.MemChunk
+	bytes int64
+}
+
+// cutForMemory cuts open chunks, largest first, until those left open hold
+// at most three quarters of the memory budget, and returns jobs with the
+// cut chunks added. open is the memory of all heads.
+//
+// The policy, and why:
+//   - Only unflushed memory counts: closed chunks already queued leave
+//     memory when this cycle flushes them, and chunks retained after their
+//     flush cannot be freed sooner by cutting more.
+//   - Largest first frees the budget with the fewest cuts and keeps store
+//     chunks as large as memory allows: a small chunk (under a few hundred
+//     KiB) is cut only when no larger one is left to bring memory down,
+//     which happens only when the budget is small for the number of
+//     active streams. Smaller chunks cost store objects and query speed.
+//   - Stopping at a low-water mark of 3/4 of the budget, not at the budget,
+//     lets a quarter of the budget refill before the next early flush, so
+//     each such cycle writes a batch of chunks and one index segment per
+//     tenant instead of one chunk per push.
+//
+// A stream cut here restarts with an empty head; its entries stay
+// queryable from the closed chunk until the store has them.
+func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJob) []flushJob {
+	low := i.memBudget * 3 / 4
+	sort.Slice(heads, func(a, b int) bool { return heads[a].bytes > heads[b].bytes })
+	for _, h := range heads {
+		if open <= low {
+			break
+		}
+		open -= h.bytes
+		h.s.mu.Lock()
+		if h.s.head == h.c { // not cut meanwhile because it filled up
+			h.s.cutLocked(flushReasonMemory)
+			h.s.accountLocked(&i.mem)
+			if n := len(h.s.closed); n > 0 && h.s.closed[n-1].chunk == h.c {
+				jobs = append(jobs, flushJob{h.t, h.s, h.s.closed[n-1]})
+			}
+		}
+		h.s.mu.Unlock()
+	}
+	return jobs
 }
 
 // upload puts every job's chunk that is not yet in the store, with
@@ -168,13 +266,14 @@ func (i *Ingester) uploadOne(ctx context.Context, j flushJob) error {
 		}
 		j.s.mu.Lock()
 		cd.data, cd.ref = data, ref
+		j.s.accountLocked(&i.mem) // the encoded copy
 		j.s.mu.Unlock()
 	}
 	err := i.retry(ctx, func() error { return i.store.PutChunk(ctx, j.t.id, cd.ref, cd.data) })
 	if err != nil {
 		return fmt.Errorf("tenant %s stream %s: %w", j.t.id, j.s.labelsString, err)
 	}
-	i.m.chunksFlushed.Inc()
+	i.m.chunksFlushed.WithLabelValues(cd.reason).Inc()
 	i.m.chunkBytesFlushed.Add(float64(len(cd.data)))
 	j.s.mu.Lock()
 	cd.uploaded = true
@@ -229,6 +328,7 @@ func (i *Ingester) writeIndexes(ctx context.Context, jobs []flushJob) error {
 			j.s.mu.Lock()
 			j.cd.indexedAt = now
 			j.cd.data = nil
+			j.s.accountLocked(&i.mem)
 			j.s.mu.Unlock()
 		}
 	}
@@ -253,6 +353,7 @@ func (i *Ingester) forgetFlushed(now time.Time, final bool) {
 				s.closed[k] = nil
 			}
 			s.closed = kept
+			s.accountLocked(&i.mem)
 			empty := s.head == nil && len(s.closed) == 0
 			s.mu.Unlock()
 			if empty {

@@ -60,7 +60,12 @@ type Ingester struct {
 	// flushNow wakes the flush loop when a chunk filled up, so full chunks
 	// leave memory within about a second instead of a flush period.
 	flushNow chan struct{}
-	encPool  sync.Pool
+	// memPressure wakes the flush loop when the unflushed chunk memory
+	// passed the budget (memBudget bytes, 0: none).
+	memPressure chan struct{}
+	memBudget   int64
+	mem         memAccount
+	encPool     sync.Pool
 
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
@@ -85,6 +90,9 @@ func New(cfg Config, limits *Overrides, store ChunkStore, dataDir string, logger
 		logger:   logger,
 		tenants:  make(map[string]*tenant),
 		flushNow: make(chan struct{}, 1),
+
+		memPressure: make(chan struct{}, 1),
+		memBudget:   cfg.ChunkMemoryBudget(),
 	}
 	i.walDir = cfg.WAL.Dir
 	if !filepath.IsAbs(i.walDir) {
@@ -313,7 +321,7 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 		if len(kept) == 0 {
 			continue
 		}
-		accepted, dups, err := s.append(&i.cfg, kept, false, now, func(e *push.Entry, msg string) {
+		accepted, dups, err := s.append(&i.cfg, kept, false, now, &i.mem, func(e *push.Entry, msg string) {
 			report.reject(s.labelsString, reasonTooFarBehind, msg, 1)
 			i.m.rejected.WithLabelValues(tenantID, reasonTooFarBehind).Inc()
 		})
@@ -339,6 +347,7 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 		}
 	}
 
+	i.checkMemory()
 	if i.wal != nil && len(done) > 0 {
 		enc.begin(tenantID, len(done))
 		for _, a := range done {
@@ -388,7 +397,7 @@ func (i *Ingester) replayRecord(rec []byte) error {
 			}
 			s, _ = t.getOrCreate(lbs, rs.labels, 0)
 		}
-		_, _, err := s.append(&i.cfg, rs.entries, true, now, func(*push.Entry, string) {})
+		_, _, err := s.append(&i.cfg, rs.entries, true, now, &i.mem, func(*push.Entry, string) {})
 		return err
 	})
 }

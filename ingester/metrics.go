@@ -1,6 +1,8 @@
 package ingester
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -9,7 +11,7 @@ type metrics struct {
 	ingestedBytes     *prometheus.CounterVec
 	rejected          *prometheus.CounterVec
 	duplicates        *prometheus.CounterVec
-	chunksFlushed     prometheus.Counter
+	chunksFlushed     *prometheus.CounterVec
 	chunkBytesFlushed prometheus.Counter
 	flushFailures     prometheus.Counter
 	indexSegments     prometheus.Counter
@@ -34,9 +36,9 @@ func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "plg_ingester_duplicate_entries_total", Help: "Entries dropped as exact duplicates (same timestamp and line) of one already held.",
 		}, []string{"tenant"}),
-		chunksFlushed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "plg_ingester_chunks_flushed_total", Help: "Chunks uploaded to object storage.",
-		}),
+		chunksFlushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plg_ingester_chunks_flushed_total", Help: "Chunks uploaded to object storage, by why they were cut: full, idle, age, memory (early, for max_chunk_memory_mb) or forced (POST /flush, shutdown).",
+		}, []string{"reason"}),
 		chunkBytesFlushed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "plg_ingester_chunk_bytes_flushed_total", Help: "Compressed bytes of chunks uploaded to object storage.",
 		}),
@@ -74,5 +76,17 @@ func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "plg_ingester_memory_chunks", Help: "Chunks held in memory, open and closed.",
 	}, func() float64 { return float64(i.numChunks()) }))
+	for state, v := range map[string]*atomic.Int64{"unflushed": &i.mem.unflushed, "retained": &i.mem.retained} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "plg_ingester_memory_chunk_bytes",
+			Help:        "Bytes of chunk data in memory (compressed blocks, head blocks, encoded copies), by state: unflushed (open or awaiting upload; max_chunk_memory_mb applies to it) or retained (flushed, kept for chunk_retain_period).",
+			ConstLabels: prometheus.Labels{"state": state},
+		}, func() float64 { return float64(v.Load()) }))
+	}
+	budget := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "plg_ingester_memory_chunk_budget_bytes", Help: "The max_chunk_memory_mb budget in bytes; 0 when disabled.",
+	})
+	budget.Set(float64(i.memBudget))
+	reg.MustRegister(budget)
 	return m
 }

@@ -2,6 +2,7 @@ package ingester
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -28,6 +29,9 @@ type stream struct {
 	closed []*chunkDesc
 	// newest is the latest timestamp accepted, for the out-of-order window.
 	newest int64
+	// memUnflushed and memRetained are this stream's share of the
+	// ingester's memAccount, as accountLocked last added it.
+	memUnflushed, memRetained int64
 }
 
 // chunkDesc tracks a closed chunk through flushing.
@@ -37,15 +41,28 @@ type chunkDesc struct {
 	ref       index.ChunkRef
 	uploaded  bool
 	indexedAt time.Time // zero until the index segment naming it was written
+	reason    string    // why it was cut: a flushReason* constant
 }
+
+// Why a chunk was cut; the reason label of plg_ingester_chunks_flushed_total.
+const (
+	flushReasonFull   = "full"   // reached the target size
+	flushReasonIdle   = "idle"   // no append for chunk_idle_period
+	flushReasonAge    = "age"    // open for max_chunk_age
+	flushReasonMemory = "memory" // cut early to keep within max_chunk_memory_mb
+	flushReasonForced = "forced" // POST /flush or shutdown
+)
 
 // append adds entries that passed validation. It enforces the out-of-order
 // window unless replaying, and returns how many entries were appended and how
 // many were exact duplicates. The rejected callback hears of refused entries.
-func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time.Time,
+//
+// acct is the ingester's chunk memory, which append keeps current.
+func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time.Time, acct *memAccount,
 	rejected func(e *push.Entry, msg string)) (accepted []push.Entry, dups int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.accountLocked(acct)
 	accepted = entries[:0]
 	for i := range entries {
 		e := entries[i]
@@ -57,7 +74,7 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 		}
 		ce := chunks.Entry{Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}
 		if s.head != nil && !s.head.SpaceFor(ce) {
-			s.cutLocked()
+			s.cutLocked(flushReasonFull)
 		}
 		if s.head == nil {
 			s.head = newMemChunk(cfg)
@@ -92,20 +109,58 @@ func newMemChunk(cfg *Config) *chunks.MemChunk {
 	})
 }
 
-// cutLocked closes the head chunk and queues it for flushing.
-func (s *stream) cutLocked() {
+// cutLocked closes the head chunk and queues it for flushing. The caller
+// must call accountLocked afterwards: sealing changes the chunk's memory.
+func (s *stream) cutLocked(reason string) {
 	if s.head == nil {
 		return
 	}
 	if s.head.Entries() > 0 {
 		_ = s.head.Close()
-		s.closed = append(s.closed, &chunkDesc{chunk: s.head})
+		s.closed = append(s.closed, &chunkDesc{chunk: s.head, reason: reason})
 	}
 	s.head = nil
 }
 
-// memChunks returns the stream's chunks that are not yet safe in the store:
-// what a checkpoint must hold.
+// accountLocked measures the memory of the stream's chunks and adds the
+// change since the last call to acct. Called with s.mu held after every
+// change to the chunks (append, cut, encode, index, forget), so acct stays
+// the sum over streams without a walk over all of them.
+func (s *stream) accountLocked(acct *memAccount) {
+	var unflushed, retained int64
+	if s.head != nil {
+		unflushed += int64(s.head.MemoryBytes())
+	}
+	for _, cd := range s.closed {
+		if cd.indexedAt.IsZero() {
+			unflushed += int64(cd.chunk.MemoryBytes())
+		} else {
+			retained += int64(cd.chunk.MemoryBytes())
+		}
+	}
+	if d := unflushed - s.memUnflushed; d != 0 {
+		s.memUnflushed = unflushed
+		acct.unflushed.Add(d)
+	}
+	if d := retained - s.memRetained; d != 0 {
+		s.memRetained = retained
+		acct.retained.Add(d)
+	}
+}
+
+// memAccount is the ingester's chunk memory, in bytes, split by whether a
+// flush can still free it.
+type memAccount struct {
+	// unflushed: open chunks and closed ones not yet named by an index
+	// segment. The memory budget applies to it.
+	unflushed atomic.Int64
+	// retained: flushed chunks kept for chunk_retain_period. More flushing
+	// cannot free them, so the budget leaves them out.
+	retained atomic.Int64
+}
+
+// unindexedChunks returns the stream's chunks that are not yet safe in the
+// store: what a checkpoint must hold.
 func (s *stream) unindexedChunks() []*chunks.MemChunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()

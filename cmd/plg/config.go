@@ -48,6 +48,9 @@ type ServerConfig struct {
 	HTTPAddr  string `yaml:"http_addr"`
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
+	// PProf serves Go's runtime profiles under /debug/pprof/. Off by
+	// default: profiles expose internals and cost CPU while taken.
+	PProf bool `yaml:"pprof"`
 }
 
 const (
@@ -92,6 +95,7 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 	fs.BoolVar(&cfg.AuthEnabled, "auth.enabled", cfg.AuthEnabled, "Require X-Scope-OrgID on every request (multi-tenant); when off every request is tenant \"fake\".")
 	fs.StringVar(&cfg.Server.LogLevel, "log.level", cfg.Server.LogLevel, "Log level: debug, info, warn or error.")
 	fs.StringVar(&cfg.Server.LogFormat, "log.format", cfg.Server.LogFormat, "Log format: logfmt or json.")
+	fs.BoolVar(&cfg.Server.PProf, "http.pprof", cfg.Server.PProf, "Serve Go runtime profiles (heap, CPU, goroutines) under /debug/pprof/ on the HTTP address.")
 	fs.Func("querier.ingesters", "Comma-separated addresses (host:port) of the ingesters a -mode=querier process reads recent data from.", func(v string) error {
 		cfg.Querier.Ingesters = nil
 		for _, a := range strings.Split(v, ",") {

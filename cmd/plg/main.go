@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -144,6 +146,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		c.String(http.StatusOK, "ready\n")
 	})
 	router.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	if cfg.Server.PProf {
+		router.Any("/debug/pprof/*profile", gin.WrapF(servePProf))
+	}
 	router.GET("/loki/api/v1/status/buildinfo", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{
 			"version": version, "revision": revision, "branch": branch,
@@ -270,4 +275,21 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped", "errors", len(errs))
 	return errors.Join(errs...)
+}
+
+// servePProf routes /debug/pprof/<name> to net/http/pprof, which serves the
+// named profiles itself but not on a gin router.
+func servePProf(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }

@@ -274,6 +274,7 @@ func buildBinary(ctx context.Context, moduleDir, dir string) (string, error) {
 var serverMetrics = []string{
 	"plg_ingester_memory_streams",
 	"plg_ingester_memory_chunks",
+	"plg_ingester_memory_chunk_bytes",
 	"plg_ingester_chunks_flushed_total",
 	"plg_ingester_wal_replayed_records_total",
 	"plg_ingester_rejected_entries_total",

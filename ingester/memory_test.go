@@ -1,0 +1,337 @@
+package ingester
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/plgstack/plg/push"
+)
+
+// memTestConfig has a 1 MiB chunk memory budget and small blocks, so a few
+// MiB pushed over 40 streams cross the budget many times while no chunk
+// fills up.
+func memTestConfig() Config {
+	cfg := testConfig()
+	cfg.MaxChunkMemoryMB = 1
+	cfg.ChunkBlockSize = 4 << 10
+	cfg.ChunkTargetSize = 1 << 20
+	cfg.WAL.Enabled = false
+	return cfg
+}
+
+// readyIngester returns an ingester that accepts pushes but runs no flush
+// loop, so a test decides when flush cycles run and can see the memory
+// pressure signal.
+func readyIngester(t *testing.T, cfg Config, st ChunkStore, reg prometheus.Registerer) *Ingester {
+	t.Helper()
+	ing, err := New(cfg, nil, st, t.TempDir(), slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing.ready.Store(true)
+	return ing
+}
+
+// hexLine returns a line that compresses about 2:1, like real logs do at
+// best, so compressed blocks take memory.
+func hexLine(r *rand.Rand, stream, n int) string {
+	b := make([]byte, 0, 120)
+	b = fmt.Appendf(b, "s%d n%d ", stream, n)
+	for len(b) < 100 {
+		b = fmt.Appendf(b, "%016x", r.Uint64())
+	}
+	return string(b)
+}
+
+func multiset(lines []string) map[string]int {
+	m := make(map[string]int, len(lines))
+	for _, l := range lines {
+		m[l]++
+	}
+	return m
+}
+
+func TestMemoryBudgetFlushesLargestChunksEarlyAndLosesNothing(t *testing.T) {
+	for _, retain := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprintf("retain=%s", retain), func(t *testing.T) {
+			cfg := memTestConfig()
+			cfg.ChunkRetainPeriod = retain
+			st := newFakeStore()
+			ing := readyIngester(t, cfg, st, nil)
+			ctx := context.Background()
+			budget := ing.memBudget
+			// One chunk of slack: a head block's arena (twice the block
+			// size at most) plus what one push adds to a stream.
+			slack := int64(2*cfg.ChunkBlockSize + 8<<10)
+			r := rand.New(rand.NewPCG(1, 2))
+			now := time.Now().Add(-time.Hour)
+			var pushed []string
+			const streams, rounds, perPush = 40, 60, 20
+			memFlushes := 0
+			for round := 0; round < rounds; round++ {
+				var ss []push.Stream
+				for s := 0; s < streams; s++ {
+					var es []push.Entry
+					for k := 0; k < perPush; k++ {
+						line := hexLine(r, s, round*perPush+k)
+						es = append(es, entry(now.Add(time.Duration(round*perPush+k)*time.Millisecond), line))
+						pushed = append(pushed, line)
+					}
+					ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
+				}
+				if err := ing.Push(ctx, "fake", req(ss...)); err != nil {
+					t.Fatal(err)
+				}
+				over := ing.mem.unflushed.Load() > budget
+				select {
+				case <-ing.memPressure:
+					if !over {
+						t.Fatalf("round %d: memory pressure signalled at %d bytes, under the budget %d", round, ing.mem.unflushed.Load(), budget)
+					}
+				default:
+					if over {
+						t.Fatalf("round %d: %d bytes over the budget %d and no memory pressure signal", round, ing.mem.unflushed.Load(), budget)
+					}
+				}
+				// Queryable before the flush: memory holds what the store
+				// does not.
+				checkNothingLost(t, ing, st, pushed, retain)
+				if over {
+					memFlushes++
+					if err := ing.flush(ctx, false, false); err != nil {
+						t.Fatal(err)
+					}
+					if got := ing.mem.unflushed.Load(); got > budget*3/4+slack {
+						t.Fatalf("round %d: %d bytes unflushed after a memory flush, want <= 3/4 of %d + %d", round, got, budget, slack)
+					}
+					checkNothingLost(t, ing, st, pushed, retain)
+				}
+				if got := ing.mem.unflushed.Load(); got > budget+slack {
+					t.Fatalf("round %d: %d bytes unflushed, budget %d + slack %d", round, got, budget, slack)
+				}
+				if got, want := ing.mem.unflushed.Load()+ing.mem.retained.Load(), measureChunkMemory(ing); got != want {
+					t.Fatalf("round %d: accounted %d bytes, chunks hold %d", round, got, want)
+				}
+			}
+			if memFlushes < 3 {
+				t.Fatalf("only %d memory flushes over %d rounds; the test pushes too little", memFlushes, rounds)
+			}
+			if err := ing.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := st.lines(t), multiset(pushed); !maps.Equal(got, want) {
+				t.Fatalf("store holds %d distinct lines, want %d", len(got), len(want))
+			}
+			// Early flushes write large chunks first: most stored chunks
+			// hold more than a block.
+			small := 0
+			for _, series := range st.segments {
+				for _, sr := range series {
+					for _, ref := range sr.Chunks {
+						if ref.UncompressedBytes < uint32(cfg.ChunkBlockSize) {
+							small++
+						}
+					}
+				}
+			}
+			if small > len(st.chunks)/2 {
+				t.Fatalf("%d of %d stored chunks hold less than one block", small, len(st.chunks))
+			}
+		})
+	}
+}
+
+// checkNothingLost asserts every pushed line is in the ingester's memory or
+// the store, and, with a retain period, still in memory.
+func checkNothingLost(t *testing.T, ing *Ingester, st *fakeStore, pushed []string, retain time.Duration) {
+	t.Helper()
+	inMem := readAll(t, ing, "fake")
+	if retain > 0 {
+		if got, want := multiset(inMem), multiset(pushed); !maps.Equal(got, want) {
+			t.Fatalf("Select returns %d lines, want all %d pushed (retained chunks must stay queryable)", len(inMem), len(pushed))
+		}
+		return
+	}
+	stored := st.lines(t)
+	held := multiset(inMem)
+	for _, l := range pushed {
+		if held[l] == 0 && stored[l] == 0 {
+			t.Fatalf("line %q neither in memory nor in the store", l)
+		}
+	}
+}
+
+// measureChunkMemory walks every chunk, the slow way accountLocked avoids.
+func measureChunkMemory(ing *Ingester) int64 {
+	var n int64
+	for _, t := range ing.allTenants() {
+		for _, s := range t.streams() {
+			s.mu.Lock()
+			if s.head != nil {
+				n += int64(s.head.MemoryBytes())
+			}
+			for _, cd := range s.closed {
+				n += int64(cd.chunk.MemoryBytes())
+			}
+			s.mu.Unlock()
+		}
+	}
+	return n
+}
+
+func TestMemoryBudgetWakesTheFlushLoop(t *testing.T) {
+	cfg := memTestConfig()
+	st := newFakeStore()
+	ing := startIngester(t, cfg, nil, st, t.TempDir())
+	defer ing.Stop(context.Background())
+	r := rand.New(rand.NewPCG(3, 4))
+	now := time.Now()
+	var ss []push.Stream
+	for s := 0; s < 20; s++ {
+		var es []push.Entry
+		for k := 0; k < 1000; k++ { // 100 KB a stream, 2 MB in all
+			es = append(es, entry(now.Add(time.Duration(k)), hexLine(r, s, k)))
+		}
+		ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
+	}
+	if err := ing.Push(context.Background(), "fake", req(ss...)); err != nil {
+		t.Fatal(err)
+	}
+	// The flush period is an hour (testConfig): only the memory pressure
+	// signal can bring memory under the budget within the deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	for ing.mem.unflushed.Load() > ing.memBudget {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes unflushed 10s after passing the budget of %d", ing.mem.unflushed.Load(), ing.memBudget)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestChunksFlushedCountsEachReason(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	line := func(k int) push.Entry {
+		return entry(now.Add(time.Duration(k)), fmt.Sprintf("line %d with some text", k))
+	}
+	cases := []struct {
+		name   string
+		config func(*Config)
+		act    func(t *testing.T, ing *Ingester)
+		want   map[string]float64
+	}{
+		{
+			name: "full chunks are cut on append",
+			config: func(c *Config) {
+				c.ChunkEncoding, c.ChunkBlockSize, c.ChunkTargetSize = "none", 1<<10, 2<<10
+			},
+			act: func(t *testing.T, ing *Ingester) {
+				var es []push.Entry
+				for k := 0; k < 300; k++ {
+					es = append(es, line(k))
+				}
+				mustPush(t, ing, pstream(`{job="a"}`, es...))
+				if err := ing.flush(ctx, false, false); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: map[string]float64{flushReasonFull: 3},
+		},
+		{
+			name:   "idle streams",
+			config: func(c *Config) { c.ChunkIdlePeriod = time.Nanosecond },
+			act: func(t *testing.T, ing *Ingester) {
+				mustPush(t, ing, pstream(`{job="a"}`, line(1)), pstream(`{job="b"}`, line(2)))
+				time.Sleep(time.Millisecond)
+				if err := ing.flush(ctx, false, false); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: map[string]float64{flushReasonIdle: 2},
+		},
+		{
+			name:   "old chunks",
+			config: func(c *Config) { c.MaxChunkAge = time.Nanosecond },
+			act: func(t *testing.T, ing *Ingester) {
+				mustPush(t, ing, pstream(`{job="a"}`, line(1)))
+				time.Sleep(time.Millisecond)
+				if err := ing.flush(ctx, false, false); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: map[string]float64{flushReasonAge: 1},
+		},
+		{
+			name:   "POST /flush",
+			config: func(*Config) {},
+			act: func(t *testing.T, ing *Ingester) {
+				mustPush(t, ing, pstream(`{job="a"}`, line(1)), pstream(`{job="b"}`, line(2)))
+				if err := ing.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: map[string]float64{flushReasonForced: 2},
+		},
+		{
+			name: "memory budget",
+			config: func(c *Config) {
+				c.MaxChunkMemoryMB = 1
+				c.ChunkBlockSize = 64 << 10
+			},
+			act: func(t *testing.T, ing *Ingester) {
+				r := rand.New(rand.NewPCG(5, 6))
+				var ss []push.Stream
+				for s := 0; s < 24; s++ {
+					var es []push.Entry
+					for k := 0; k < 500; k++ {
+						es = append(es, entry(now.Add(time.Duration(k)), hexLine(r, s, k)))
+					}
+					ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
+				}
+				mustPush(t, ing, ss...)
+				if err := ing.flush(ctx, false, false); err != nil {
+					t.Fatal(err)
+				}
+				if ing.mem.unflushed.Load() > ing.memBudget*3/4 {
+					t.Fatalf("%d bytes unflushed after a memory flush, want <= %d", ing.mem.unflushed.Load(), ing.memBudget*3/4)
+				}
+			},
+			// Each head holds a 64 KiB arena (about 53 KB of lines, grown
+			// by doubling) and 12 KiB of entries (512 of 24 bytes): 24
+			// are 1.8 MiB, past the 1 MiB budget. Cutting stops once the
+			// heads left open fit in 3/4 of it, 768 KiB: 10 of them.
+			want: map[string]float64{flushReasonMemory: 14},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.WAL.Enabled = false
+			tc.config(&cfg)
+			reg := prometheus.NewRegistry()
+			ing := readyIngester(t, cfg, newFakeStore(), reg)
+			tc.act(t, ing)
+			for _, reason := range []string{flushReasonFull, flushReasonIdle, flushReasonAge, flushReasonMemory, flushReasonForced} {
+				got := testutil.ToFloat64(ing.m.chunksFlushed.WithLabelValues(reason))
+				if got != tc.want[reason] {
+					t.Errorf("chunks flushed for reason %q = %g, want %g", reason, got, tc.want[reason])
+				}
+			}
+		})
+	}
+}
+
+func mustPush(t *testing.T, ing *Ingester, ss ...push.Stream) {
+	t.Helper()
+	if err := ing.Push(context.Background(), "fake", req(ss...)); err != nil {
+		t.Fatal(err)
+	}
+}
