@@ -11,6 +11,10 @@
 //
 // Evaluation model. A log query merges the selected streams with a heap in
 // the requested direction and stops reading once limit entries are taken.
+// Streams are read lazily: one not holding a kept entry is keyed by the
+// last timestamp it read (a bound on the rest) and read only while that
+// bound comes first, so a stream a filter never matches is read back only
+// to the oldest entry returned, not through the whole range.
 // A metric query is a tree of step evaluators; a range aggregation reads
 // its streams once, in time order, and keeps per output series only what
 // lies inside the current window: the samples, or for mergeable

@@ -1,6 +1,7 @@
 package logql
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -24,6 +25,12 @@ type logCursor struct {
 	stream labels.Labels
 	rank   int
 
+	// key orders the cursor: its entry's timestamp when filled, else a
+	// bound on the timestamps it has left (the last one it read, as
+	// iterators are ordered; before the first read, the start of time in
+	// the query's direction).
+	key      int64
+	filled   bool
 	ts       int64
 	line     []byte
 	lbls     labels.Labels
@@ -60,16 +67,14 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 	q.stats.Streams += int64(len(streams))
 	m := &logMerger{q: q, backward: dir == chunks.Backward}
 	defer m.close(streams)
+	unread := int64(math.MinInt64)
+	if m.backward {
+		unread = math.MaxInt64
+	}
+	m.heap = make([]*logCursor, len(streams))
 	for i, s := range streams {
-		c := &logCursor{it: s.Iter, sp: p.ForStream(s.Labels), stream: s.Labels, rank: i}
-		if m.fill(c) {
-			m.heap = append(m.heap, c)
-		}
+		m.heap[i] = &logCursor{it: s.Iter, sp: p.ForStream(s.Labels), stream: s.Labels, rank: i, key: unread}
 	}
-	if m.fail != nil {
-		return Result{}, m.fail
-	}
-	m.init()
 
 	interval := q.p.Interval.Nanoseconds()
 	var (
@@ -80,6 +85,13 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 	)
 	for emitted < limit && len(m.heap) > 0 {
 		c := m.heap[0]
+		if !c.filled {
+			m.step()
+			if m.fail != nil {
+				return Result{}, m.fail
+			}
+			continue
+		}
 		if interval <= 0 || emitted == 0 || (!m.backward && c.ts >= last+interval) || (m.backward && c.ts <= last-interval) {
 			key, en := c.entry(q.p.CategorizeLabels)
 			h := key.Hash()
@@ -93,10 +105,10 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 			last = c.ts
 			emitted++
 		}
-		m.advance()
-		if m.fail != nil {
-			return Result{}, m.fail
-		}
+		// The entry's timestamp stays the cursor's key, now as a bound;
+		// an unfilled cursor goes before filled ones at its key.
+		c.filled = false
+		m.down(0)
 	}
 	q.stats.EntriesReturned += int64(emitted)
 	slices.SortFunc(out, func(a, b Stream) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
@@ -141,6 +153,13 @@ func (c *logCursor) entry(categorize bool) (labels.Labels, Entry) {
 
 // logMerger orders stream cursors by their next entry in the query's
 // direction; equal timestamps are ordered by labels, then stream.
+//
+// It reads streams lazily, so that a log query with a limit reads only
+// about the entries it returns: a cursor not holding an entry is keyed by a
+// bound on the timestamps it has left, and is read only when that bound
+// comes first, and only as long as it still does. A stream with few or no
+// kept entries (a filter it never matches) is thus read back only to the
+// oldest entry returned, not to the end of the range.
 type logMerger struct {
 	q        *query
 	backward bool
@@ -149,9 +168,39 @@ type logMerger struct {
 	sinceCtx int
 }
 
-func (m *logMerger) fill(c *logCursor) bool {
+// step reads the top cursor, which is not filled, until it holds a kept
+// entry, falls behind the next cursor, or ends (then it leaves the heap).
+func (m *logMerger) step() {
+	c := m.heap[0]
+	var next *logCursor
+	if h := m.heap; len(h) > 1 {
+		next = h[1]
+		if len(h) > 2 && m.less(h[2], next) {
+			next = h[2]
+		}
+	}
+	if m.fill(c, next) {
+		m.down(0)
+		return
+	}
+	if m.fail != nil {
+		return
+	}
+	n := len(m.heap) - 1
+	m.heap[0] = m.heap[n]
+	m.heap[n] = nil
+	m.heap = m.heap[:n]
+	if n > 0 {
+		m.down(0)
+	}
+}
+
+// fill reads c until it holds a kept entry or, when next is not nil, its
+// key falls behind next's. It reports false when c has no entries left.
+func (m *logMerger) fill(c *logCursor, next *logCursor) bool {
 	for c.it.Next() {
 		e := c.it.At()
+		c.key = e.Timestamp
 		m.q.stats.TotalLinesProcessed++
 		m.q.stats.TotalBytesProcessed += int64(len(e.Line))
 		if m.sinceCtx++; m.sinceCtx >= ctxCheckEvery {
@@ -163,9 +212,13 @@ func (m *logMerger) fill(c *logCursor) bool {
 		}
 		out, lbls, _, keep := c.sp.Process(e.Timestamp, e.Line, e.Metadata)
 		if !keep {
+			if next != nil && m.ahead(next.key, c.key) {
+				return true
+			}
 			continue
 		}
 		m.q.stats.PostFilterLines++
+		c.filled = true
 		c.ts = e.Timestamp
 		c.line = append(c.line[:0], out...)
 		if !labels.Equal(lbls, c.lbls) {
@@ -180,28 +233,26 @@ func (m *logMerger) fill(c *logCursor) bool {
 	return false
 }
 
-func (m *logMerger) init() {
-	for i := len(m.heap)/2 - 1; i >= 0; i-- {
-		m.down(i)
+// ahead reports whether timestamp a comes strictly before b in the
+// query's direction.
+func (m *logMerger) ahead(a, b int64) bool {
+	if m.backward {
+		return a > b
 	}
-}
-
-func (m *logMerger) advance() {
-	if m.fill(m.heap[0]) {
-		m.down(0)
-		return
-	}
-	n := len(m.heap) - 1
-	m.heap[0] = m.heap[n]
-	m.heap = m.heap[:n]
-	if n > 0 {
-		m.down(0)
-	}
+	return a < b
 }
 
 func (m *logMerger) less(a, b *logCursor) bool {
-	if a.ts != b.ts {
-		return (a.ts < b.ts) != m.backward
+	if a.key != b.key {
+		return m.ahead(a.key, b.key)
+	}
+	// A cursor that may still hold an entry at this instant is read
+	// before one at it is returned, so ties are ordered by labels.
+	if a.filled != b.filled {
+		return !a.filled
+	}
+	if !a.filled {
+		return a.rank < b.rank
 	}
 	if a.lblsStr == "" {
 		a.lblsStr = a.lbls.String()
