@@ -248,3 +248,15 @@ func BenchmarkVolumeJSONParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCountRegex5xx counts 5xx lines with the usual regular
+// expression, whose leading alternation has no literal prefix for Go's
+// regexp to search for.
+func BenchmarkCountRegex5xx(b *testing.B) {
+	p := Params{Query: "sum(count_over_time({app=\"x\"} |~ `(status\"?[:=]|HTTP/1\\.1\" )5\\d\\d` [60m]))", Start: t0.Add(60 * time.Minute), End: t0.Add(benchSpan), Step: time.Minute}
+	benchmarkQuery(b, chunks.DefaultEncoding, p, func(res Result) {
+		if len(res.Matrix) != 1 {
+			b.Fatalf("got %d series, want 1", len(res.Matrix))
+		}
+	})
+}
