@@ -16,3 +16,26 @@ func (c *MemChunk) MemoryBytes() int {
 	}
 	return n
 }
+
+// HeadBytes returns the uncompressed bytes (lines and metadata) in the head
+// block, which SealHead would compress.
+func (c *MemChunk) HeadBytes() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.head.size()
+}
+
+// SealHead compresses the head block into a sealed block now, before it
+// reaches the block size, so the chunk holds its entries in about a quarter
+// of the memory while staying open for appends. The ingester does this under
+// memory pressure. A smaller block compresses somewhat worse, so it is
+// meant for heads of a good fraction of the block size. Sealing a closed or
+// empty head does nothing.
+func (c *MemChunk) SealHead() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	return c.cut()
+}

@@ -87,6 +87,15 @@ func (i *Ingester) checkMemory() {
 	}
 }
 
+// sealAt returns the head block size from which appends seal heads early:
+// a quarter block while chunk memory is over its budget, else 0 (never).
+func (i *Ingester) sealAt() int {
+	if i.memBudget > 0 && i.mem.unflushed.Load() > i.memBudget {
+		return i.cfg.ChunkBlockSize / 4
+	}
+	return 0
+}
+
 type flushJob struct {
 	t  *tenant
 	s  *stream
@@ -129,7 +138,7 @@ func (i *Ingester) flush(ctx context.Context, force, final bool) error {
 					s.accountLocked(&i.mem)
 				} else if overBudget {
 					n := int64(s.head.MemoryBytes())
-					heads = append(heads, memCandidate{t: t, s: s, c: s.head, bytes: n})
+					heads = append(heads, memCandidate{t: t, s: s, c: s.head, bytes: n, head: s.head.HeadBytes()})
 					open += n
 				}
 			}
@@ -162,31 +171,58 @@ type memCandidate struct {
 	t     *tenant
 	s     *stream
 	c     *chunks.MemChunk
-	bytes int64
+	bytes int64 // the chunk's memory
+	head  int   // uncompressed bytes in its head block
 }
 
-// cutForMemory cuts open chunks, largest first, until those left open hold
-// at most three quarters of the memory budget, and returns jobs with the
-// cut chunks added. open is the memory of all heads.
+// cutForMemory brings the memory of the open chunks down to three quarters
+// of the budget: first by sealing large head blocks (compressing them in
+// place; the chunk stays open), then by cutting the largest chunks. It
+// returns jobs with the cut chunks added. open is the memory of all heads.
 //
 // The policy, and why:
 //   - Only unflushed memory counts: closed chunks already queued leave
 //     memory when this cycle flushes them, and chunks retained after their
 //     flush cannot be freed sooner by cutting more.
-//   - Largest first frees the budget with the fewest cuts and keeps store
-//     chunks as large as memory allows: a small chunk (under a few hundred
-//     KiB) is cut only when no larger one is left to bring memory down,
-//     which happens only when the budget is small for the number of
-//     active streams. Smaller chunks cost store objects and query speed.
-//   - Stopping at a low-water mark of 3/4 of the budget, not at the budget,
-//     lets a quarter of the budget refill before the next early flush, so
-//     each such cycle writes a batch of chunks and one index segment per
-//     tenant instead of one chunk per push.
+//   - A head block is uncompressed and, with many streams, most of the
+//     memory (each open stream holds up to chunk_block_size, 256 KiB).
+//     Sealing it early costs a little compression (a smaller block) but no
+//     store object, so it comes first, largest heads first, for heads of at
+//     least a quarter block (smaller ones would make poor blocks).
+//   - Cutting the largest chunks first frees the budget with the fewest
+//     cuts and keeps store chunks as large as memory allows: a small chunk
+//     (under a few hundred KiB) is cut only when nothing larger is left,
+//     which happens only when the budget is small for the number of active
+//     streams. Small chunks cost store objects and query speed.
+//   - Stopping at a low-water mark of 3/4 of the budget lets a quarter of it
+//     refill before the next early flush, so each such cycle writes a batch
+//     of chunks and one index segment per tenant, not one chunk per push.
 //
-// A stream cut here restarts with an empty head; its entries stay
-// queryable from the closed chunk until the store has them.
+// A cut stream restarts with an empty head; the cut chunk's entries stay
+// queryable from memory until the store has them.
 func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJob) []flushJob {
 	low := i.memBudget * 3 / 4
+	minSeal := i.cfg.ChunkBlockSize / 4 // as in sealAt
+	sort.Slice(heads, func(a, b int) bool { return heads[a].head > heads[b].head })
+	for k := range heads {
+		h := &heads[k]
+		if open <= low || h.head < minSeal {
+			break
+		}
+		h.s.mu.Lock()
+		if h.s.head == h.c { // not cut meanwhile because it filled up
+			before := int64(h.c.MemoryBytes())
+			if err := h.c.SealHead(); err != nil {
+				i.logger.Warn("sealing a head block under memory pressure", "stream", h.s.labelsString, "err", err)
+			} else {
+				h.bytes = int64(h.c.MemoryBytes())
+				open -= before - h.bytes
+				i.mem.sealed.Add(1)
+				h.s.accountLocked(&i.mem)
+			}
+		}
+		h.s.mu.Unlock()
+	}
 	sort.Slice(heads, func(a, b int) bool { return heads[a].bytes > heads[b].bytes })
 	for _, h := range heads {
 		if open <= low {
@@ -194,7 +230,7 @@ func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJo
 		}
 		open -= h.bytes
 		h.s.mu.Lock()
-		if h.s.head == h.c { // not cut meanwhile because it filled up
+		if h.s.head == h.c {
 			h.s.cutLocked(flushReasonMemory)
 			h.s.accountLocked(&i.mem)
 			if n := len(h.s.closed); n > 0 && h.s.closed[n-1].chunk == h.c {

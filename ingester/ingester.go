@@ -321,7 +321,7 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 		if len(kept) == 0 {
 			continue
 		}
-		accepted, dups, err := s.append(&i.cfg, kept, false, now, &i.mem, func(e *push.Entry, msg string) {
+		accepted, dups, err := s.append(&i.cfg, kept, false, now, &i.mem, i.sealAt(), func(e *push.Entry, msg string) {
 			report.reject(s.labelsString, reasonTooFarBehind, msg, 1)
 			i.m.rejected.WithLabelValues(tenantID, reasonTooFarBehind).Inc()
 		})
@@ -397,7 +397,7 @@ func (i *Ingester) replayRecord(rec []byte) error {
 			}
 			s, _ = t.getOrCreate(lbs, rs.labels, 0)
 		}
-		_, _, err := s.append(&i.cfg, rs.entries, true, now, &i.mem, func(*push.Entry, string) {})
+		_, _, err := s.append(&i.cfg, rs.entries, true, now, &i.mem, i.sealAt(), func(*push.Entry, string) {})
 		return err
 	})
 }

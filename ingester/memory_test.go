@@ -289,7 +289,7 @@ func TestChunksFlushedCountsEachReason(t *testing.T) {
 			act: func(t *testing.T, ing *Ingester) {
 				r := rand.New(rand.NewPCG(5, 6))
 				var ss []push.Stream
-				for s := 0; s < 24; s++ {
+				for s := 0; s < 40; s++ {
 					var es []push.Entry
 					for k := 0; k < 500; k++ {
 						es = append(es, entry(now.Add(time.Duration(k)), hexLine(r, s, k)))
@@ -304,11 +304,11 @@ func TestChunksFlushedCountsEachReason(t *testing.T) {
 					t.Fatalf("%d bytes unflushed after a memory flush, want <= %d", ing.mem.unflushed.Load(), ing.memBudget*3/4)
 				}
 			},
-			// Each head holds a 64 KiB arena (about 53 KB of lines, grown
-			// by doubling) and 12 KiB of entries (512 of 24 bytes): 24
-			// are 1.8 MiB, past the 1 MiB budget. Cutting stops once the
-			// heads left open fit in 3/4 of it, 768 KiB: 10 of them.
-			want: map[string]float64{flushReasonMemory: 14},
+			// 40 heads of about 53 KB of hex lines (76 KiB each with their
+			// buffers) are 3 MiB, past the 1 MiB budget. Sealed, each
+			// holds a block of about 29 KiB: still 1.1 MiB, so the 10
+			// largest chunks are cut until 3/4 of the budget is left.
+			want: map[string]float64{flushReasonMemory: 10},
 		},
 	}
 	for _, tc := range cases {
@@ -326,6 +326,52 @@ func TestChunksFlushedCountsEachReason(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
+	cfg := memTestConfig()
+	cfg.ChunkBlockSize = 64 << 10
+	st := newFakeStore()
+	ing := readyIngester(t, cfg, st, nil)
+	r := rand.New(rand.NewPCG(7, 8))
+	now := time.Now()
+	var ss []push.Stream
+	var pushed []string
+	for s := 0; s < 20; s++ {
+		var es []push.Entry
+		for k := 0; k < 500; k++ {
+			l := hexLine(r, s, k)
+			es = append(es, entry(now.Add(time.Duration(k)), l))
+			pushed = append(pushed, l)
+		}
+		ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
+	}
+	mustPush(t, ing, ss...)
+	// 20 heads of about 53 KB (1.5 MiB with their buffers) are over the
+	// budget; compressed, they fit.
+	if ing.mem.unflushed.Load() <= ing.memBudget {
+		t.Fatalf("%d bytes unflushed; the test must start over the budget of %d", ing.mem.unflushed.Load(), ing.memBudget)
+	}
+	if err := ing.flush(context.Background(), false, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := ing.mem.unflushed.Load(); got > ing.memBudget*3/4 {
+		t.Fatalf("%d bytes unflushed after sealing, want <= %d", got, ing.memBudget*3/4)
+	}
+	if n := len(st.chunks); n != 0 {
+		t.Fatalf("%d chunks flushed; sealing the heads was enough", n)
+	}
+	if got := float64(ing.mem.sealed.Load()); got == 0 || got > 20 {
+		t.Fatalf("%g head blocks sealed, want 1 to 20", got)
+	}
+	if got, want := multiset(readAll(t, ing, "fake")), multiset(pushed); !maps.Equal(got, want) {
+		t.Fatalf("Select returns %d distinct lines after sealing, want %d", len(got), len(want))
+	}
+	// Appends continue into the sealed chunks' fresh heads.
+	mustPush(t, ing, pstream(`{job="j0"}`, entry(now.Add(time.Second), "after sealing")))
+	if got := readAll(t, ing, "fake"); len(got) != len(pushed)+1 {
+		t.Fatalf("Select returns %d lines, want %d", len(got), len(pushed)+1)
 	}
 }
 

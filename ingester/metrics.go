@@ -83,6 +83,9 @@ func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
 			ConstLabels: prometheus.Labels{"state": state},
 		}, func() float64 { return float64(v.Load()) }))
 	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "plg_ingester_head_blocks_sealed_early_total", Help: "Head blocks compressed before reaching chunk_block_size to bring chunk memory under max_chunk_memory_mb.",
+	}, func() float64 { return float64(i.mem.sealed.Load()) }))
 	budget := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "plg_ingester_memory_chunk_budget_bytes", Help: "The max_chunk_memory_mb budget in bytes; 0 when disabled.",
 	})

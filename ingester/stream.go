@@ -57,8 +57,12 @@ const (
 // window unless replaying, and returns how many entries were appended and how
 // many were exact duplicates. The rejected callback hears of refused entries.
 //
-// acct is the ingester's chunk memory, which append keeps current.
-func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time.Time, acct *memAccount,
+// acct is the ingester's chunk memory, which append keeps current. If
+// sealAt > 0 (memory is over its budget) and the head block holds at least
+// sealAt bytes afterwards, append compresses it early (see cutForMemory):
+// done here, the pushers share that work and memory stops growing at once,
+// instead of waiting for the flush loop.
+func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time.Time, acct *memAccount, sealAt int,
 	rejected func(e *push.Entry, msg string)) (accepted []push.Entry, dups int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -95,6 +99,12 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 	}
 	if len(accepted) > 0 {
 		s.lastAppend = now
+	}
+	if sealAt > 0 && s.head != nil && s.head.HeadBytes() >= sealAt {
+		if err := s.head.SealHead(); err != nil {
+			return accepted, dups, err
+		}
+		acct.sealed.Add(1)
 	}
 	return accepted, dups, nil
 }
@@ -157,6 +167,8 @@ type memAccount struct {
 	// retained: flushed chunks kept for chunk_retain_period. More flushing
 	// cannot free them, so the budget leaves them out.
 	retained atomic.Int64
+	// sealed counts head blocks append sealed early.
+	sealed atomic.Int64
 }
 
 // unindexedChunks returns the stream's chunks that are not yet safe in the

@@ -51,6 +51,11 @@ type ServerConfig struct {
 	// PProf serves Go's runtime profiles under /debug/pprof/. Off by
 	// default: profiles expose internals and cost CPU while taken.
 	PProf bool `yaml:"pprof"`
+	// MemoryLimitMB is the Go runtime's soft memory limit in MiB: the GC
+	// works harder near it instead of letting the heap double. 0 derives
+	// it from the ingester's chunk memory budget (see memoryLimit), a
+	// negative value sets none. GOMEMLIMIT in the environment wins.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 
 const (
@@ -95,6 +100,7 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 	fs.BoolVar(&cfg.AuthEnabled, "auth.enabled", cfg.AuthEnabled, "Require X-Scope-OrgID on every request (multi-tenant); when off every request is tenant \"fake\".")
 	fs.StringVar(&cfg.Server.LogLevel, "log.level", cfg.Server.LogLevel, "Log level: debug, info, warn or error.")
 	fs.StringVar(&cfg.Server.LogFormat, "log.format", cfg.Server.LogFormat, "Log format: logfmt or json.")
+	fs.IntVar(&cfg.Server.MemoryLimitMB, "memory-limit-mb", cfg.Server.MemoryLimitMB, "Soft memory limit of the Go runtime in MiB; 0 derives it where an ingester runs (2 x -ingester.max-chunk-memory-mb + 48), negative sets none. The GOMEMLIMIT environment variable wins.")
 	fs.BoolVar(&cfg.Server.PProf, "http.pprof", cfg.Server.PProf, "Serve Go runtime profiles (heap, CPU, goroutines) under /debug/pprof/ on the HTTP address.")
 	fs.Func("querier.ingesters", "Comma-separated addresses (host:port) of the ingesters a -mode=querier process reads recent data from.", func(v string) error {
 		cfg.Querier.Ingesters = nil

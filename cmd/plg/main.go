@@ -71,6 +71,7 @@ func run(args []string) error {
 		return err
 	}
 	slog.SetDefault(logger)
+	logger.Info("Go memory limit", "limit", applyMemoryLimit(cfg))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,33 @@
+package main
+
+import "testing"
+
+func TestMemoryLimitIsDerivedFromTheChunkBudgetUnlessSet(t *testing.T) {
+	cases := []struct {
+		name    string
+		mode    string
+		limitMB int
+		budget  int
+		env     string
+		want    int64
+	}{
+		{name: "all-in-one derives it", mode: modeAll, budget: 32, want: (2*32 + 48) << 20},
+		{name: "ingester derives it", mode: modeIngester, budget: 64, want: (2*64 + 48) << 20},
+		{name: "querier has no budget", mode: modeQuerier, budget: 32, want: 0},
+		{name: "budget disabled", mode: modeAll, budget: -1, want: 0},
+		{name: "explicit", mode: modeAll, limitMB: 500, budget: 32, want: 500 << 20},
+		{name: "negative sets none", mode: modeAll, limitMB: -1, budget: 32, want: 0},
+		{name: "GOMEMLIMIT wins", mode: modeAll, limitMB: 500, budget: 32, env: "1GiB", want: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.Mode = tc.mode
+			cfg.Server.MemoryLimitMB = tc.limitMB
+			cfg.Ingester.MaxChunkMemoryMB = tc.budget
+			if got, why := memoryLimit(cfg, tc.env); got != tc.want {
+				t.Fatalf("memoryLimit = %d (%s), want %d", got, why, tc.want)
+			}
+		})
+	}
+}
