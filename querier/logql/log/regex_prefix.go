@@ -44,6 +44,7 @@ type prefixLit struct {
 // alone suffices).
 type prefixGroup struct {
 	lead []byte
+	rare int // the offset in lead of the byte to scan for
 	lits [][]byte
 }
 
@@ -69,7 +70,7 @@ func (p *prefixRegex) match(line []byte) bool {
 				continue
 			}
 			if next[i] < pos {
-				j := bytes.Index(line[pos:], groups[i].lead)
+				j := indexRare(line[pos:], groups[i].lead, groups[i].rare)
 				if j < 0 {
 					next[i] = -1
 					continue
@@ -130,6 +131,9 @@ func newPrefixRegex(expr string, parsed *syntax.Regexp) (*prefixRegex, bool) {
 	groups := groupPrefixes(set)
 	if len(groups) > maxPrefixGroups {
 		return nil, false
+	}
+	for i := range groups {
+		groups[i].rare = rarestByte(groups[i].lead)
 	}
 	anchored, err := regexp.Compile(`^(?:` + expr + `)`)
 	if err != nil {
@@ -380,4 +384,58 @@ func anyComplete(set []prefixLit) bool {
 		}
 	}
 	return false
+}
+
+// indexRare is bytes.Index that looks for needle's byte at off, chosen to
+// be rare in log text, and compares the needle around each hit: a needle
+// starting with a common letter ("status") would otherwise stop
+// bytes.Index at most words of the line.
+func indexRare(hay, needle []byte, off int) int {
+	n := len(needle)
+	last := len(hay) - n + off // the last position of the rare byte
+	c := needle[off]
+	for i := off; i <= last; {
+		j := bytes.IndexByte(hay[i:last+1], c)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if bytes.Equal(hay[i-off:i-off+n], needle) {
+			return i - off
+		}
+		i++
+	}
+	return -1
+}
+
+// rarestByte returns the offset of the byte of s least frequent in
+// typical log lines (English words, JSON and logfmt punctuation, digits).
+func rarestByte(s []byte) int {
+	best, bestRank := 0, 256
+	for i, c := range s {
+		if r := byteRank(c); r < bestRank {
+			best, bestRank = i, r
+		}
+	}
+	return best
+}
+
+// byteRank is a rough frequency rank of c in log lines, higher for more
+// frequent bytes.
+func byteRank(c byte) int {
+	switch {
+	case c == ' ' || c == '"':
+		return 10
+	case c >= '0' && c <= '9':
+		return 8
+	case c >= 'a' && c <= 'z':
+		return int("84679556823768851889634241"[c-'a'] - '0')
+	case c >= 'A' && c <= 'Z':
+		return 3
+	case c == ':' || c == ',' || c == '=' || c == '.' || c == '/' || c == '-' || c == '_':
+		return 7
+	case c >= 0x80 || c < ' ':
+		return 1
+	}
+	return 2
 }

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"math/rand"
 	"regexp"
 	"regexp/syntax"
@@ -101,5 +102,27 @@ func TestPrefixRegex_AgreesWithRegexp(t *testing.T) {
 		if matched == 0 {
 			t.Errorf("%s matched no line: the test exercises nothing", expr)
 		}
+	}
+}
+
+func TestIndexRare_AgreesWithBytesIndex(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	alphabet := []byte(`stau" :5HTP`)
+	for range 20000 {
+		hay := make([]byte, r.Intn(40))
+		for i := range hay {
+			hay[i] = alphabet[r.Intn(len(alphabet))]
+		}
+		needle := make([]byte, 1+r.Intn(4))
+		for i := range needle {
+			needle[i] = alphabet[r.Intn(len(alphabet))]
+		}
+		off := r.Intn(len(needle))
+		if got, want := indexRare(hay, needle, off), bytes.Index(hay, needle); got != want {
+			t.Fatalf("indexRare(%q, %q, %d) = %d, bytes.Index says %d", hay, needle, off, got, want)
+		}
+	}
+	if got := rarestByte([]byte("status")); got != 4 {
+		t.Errorf("rarest byte of status at %d, want 4 (u)", got)
 	}
 }
