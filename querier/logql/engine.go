@@ -183,14 +183,26 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 		return Result{Type: ValueMatrix, Matrix: matrix}, nil
 	}
 
-	ev, err := q.newRootEvaluator(expr, steps{start: start, end: start})
-	if err != nil {
-		return Result{}, err
-	}
-	defer ev.close()
-	ts, vec, ok := ev.next()
-	if err := ev.err(); err != nil {
-		return Result{}, err
+	var (
+		ts  int64
+		vec []sample
+		ok  bool
+		err error
+	)
+	if q.opts.Parallelism > 1 && streamSplittable(expr) {
+		if ts, vec, ok, err = q.evalInstantByStreams(expr, start, q.opts.Parallelism); err != nil {
+			return Result{}, err
+		}
+	} else {
+		ev, err := q.newRootEvaluator(expr, steps{start: start, end: start})
+		if err != nil {
+			return Result{}, err
+		}
+		defer ev.close()
+		ts, vec, ok = ev.next()
+		if err := ev.err(); err != nil {
+			return Result{}, err
+		}
 	}
 	out := make([]Sample, 0, len(vec))
 	if ok {

@@ -1,0 +1,127 @@
+package logql
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/querier/logql/syntax"
+)
+
+// An instant query has one step, so evalMatrix's split by time cannot use
+// a second core; the usual dashboard totals over a long range
+// (sum(count_over_time(... [3h]))) would run on one. For a sum over a
+// count or byte count, the streams are split instead: each part reads its
+// share of the streams, and the parts' sums of integers add up exactly.
+
+// streamSplittable reports whether expr may be evaluated by parts over
+// disjoint sets of streams whose results are then summed.
+func streamSplittable(expr syntax.SampleExpr) bool {
+	v, ok := expr.(*syntax.VectorAggregationExpr)
+	if !ok || v.Op != syntax.VectorSum {
+		return false
+	}
+	r, ok := v.Left.(*syntax.RangeAggregationExpr)
+	if !ok || r.Grouping != nil || r.Left.Unwrap != nil {
+		return false
+	}
+	return r.Op == syntax.RangeCount || r.Op == syntax.RangeBytes
+}
+
+// partSource passes on the streams of src whose labels hash to part i of n.
+type partSource struct {
+	src  Source
+	i, n uint64
+}
+
+func (p partSource) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction,
+	hints SelectHints, stats *chunks.Stats) ([]SourceStream, error) {
+	streams, err := p.src.Select(ctx, ms, from, through, dir, hints, stats)
+	if err != nil {
+		return nil, err
+	}
+	out := streams[:0]
+	for _, s := range streams {
+		if s.Labels.Hash()%p.n == p.i {
+			out = append(out, s)
+		} else if s.Iter != nil {
+			_ = s.Iter.Close()
+		}
+	}
+	return out, nil
+}
+
+// evalInstantByStreams evaluates a streamSplittable expression at one
+// instant in parts over disjoint sets of streams, concurrently, and adds
+// up the parts' samples per label set.
+func (q *query) evalInstantByStreams(expr syntax.SampleExpr, at int64, parts int) (int64, []sample, bool, error) {
+	ctx, cancel := context.WithCancel(q.ctx)
+	defer cancel()
+	type result struct {
+		ts  int64
+		vec []sample
+		ok  bool
+		err error
+	}
+	subs := make([]*query, parts)
+	results := make([]result, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		sub := &query{ctx: ctx, src: partSource{src: q.src, i: uint64(i), n: uint64(parts)}, p: q.p, opts: q.opts}
+		subs[i] = sub
+		wg.Go(func() {
+			r := &results[i]
+			ev, err := sub.newRootEvaluator(expr, steps{start: at, end: at})
+			if err != nil {
+				r.err = err
+				cancel()
+				return
+			}
+			defer ev.close()
+			r.ts, r.vec, r.ok = ev.next()
+			// The evaluator may reuse its vector's memory once closed.
+			r.vec = append([]sample(nil), r.vec...)
+			if r.err = ev.err(); r.err != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, sub := range subs {
+		q.stats.add(sub.stats)
+	}
+	var first error
+	for _, r := range results {
+		if r.err != nil && (first == nil || (errors.Is(first, context.Canceled) && !errors.Is(r.err, context.Canceled))) {
+			first = r.err
+		}
+	}
+	if first != nil {
+		return 0, nil, false, first
+	}
+	var (
+		ts  int64
+		ok  bool
+		out []sample
+	)
+	index := map[uint64]int{}
+	for _, r := range results {
+		if !r.ok {
+			continue
+		}
+		ts, ok = r.ts, true
+		for _, s := range r.vec {
+			h := s.metric.Hash()
+			if i, found := index[h]; found {
+				out[i].v += s.v
+				continue
+			}
+			index[h] = len(out)
+			out = append(out, s)
+		}
+	}
+	return ts, out, ok, nil
+}
