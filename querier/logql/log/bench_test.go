@@ -185,6 +185,12 @@ func BenchmarkSampleExtraction(b *testing.B) {
 		p := NewPipeline([]Stage{NewLogfmtParser(false, false)})
 		run(b, must(NewLabelSampleExtractor("duration", ConvertDuration, nil, p, []string{"method", "status"}, false)), lf, lfTotal)
 	})
+	b.Run("logfmt_count_duration_gt_250ms", func(b *testing.B) {
+		// sum(count_over_time(... | logfmt | duration > 250ms [...])): the
+		// engine groups by the one label name "", which keeps none.
+		p := NewPipeline([]Stage{NewLogfmtParser(false, false), NewDurationLabelFilter(OpGreater, "duration", 250*time.Millisecond)})
+		run(b, NewLineSampleExtractor(CountSample, p, []string{""}, false), lf, lfTotal)
+	})
 	b.Run("json_count_by_level", func(b *testing.B) {
 		p := NewPipeline([]Stage{NewJSONParser()})
 		run(b, NewLineSampleExtractor(CountSample, p, []string{"level"}, false), js, jsTotal)

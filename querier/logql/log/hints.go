@@ -39,7 +39,12 @@ func applyHints(stages []Stage, needed map[string]struct{}) {
 		if h, ok := s.(hintable); ok && needed != nil {
 			w := make(map[string]struct{}, len(needed))
 			for n := range needed {
-				w[n] = struct{}{}
+				// "" stands for no label (a grouping keeping none); a
+				// parser never sets it, so counting it would keep the
+				// parse from stopping once the wanted labels are set.
+				if n != "" {
+					w[n] = struct{}{}
+				}
 			}
 			h.setWanted(w)
 		}

@@ -3,6 +3,7 @@ package log
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -153,5 +154,39 @@ func TestHints_ParsingStopsOnceWantedLabelsAreFound(t *testing.T) {
 				t.Fatalf("malformed line passed __error__=\"\": %s", got)
 			}
 		})
+	}
+}
+
+func TestHints_NoLabelGroupingStillStopsParsing(t *testing.T) {
+	// The engine groups `sum(count_over_time(... | logfmt | duration >
+	// 250ms [1h]))` by the single label name "", which no parser sets:
+	// only duration is wanted, and the malformed rest is not read.
+	for _, tt := range []struct {
+		name   string
+		parser func() Stage
+		line   string
+	}{
+		{"json", func() Stage { return NewJSONParser() }, `{"duration":"300ms","x": oops`},
+		{"logfmt", func() Stage { return NewLogfmtParser(true, false) }, `duration=300ms x="unterminated`},
+	} {
+		p := tt.parser()
+		e := NewLineSampleExtractor(CountSample, NewPipeline([]Stage{p, NewDurationLabelFilter(OpGreater, "duration", 250*time.Millisecond)}), []string{""}, false)
+		var wanted map[string]struct{}
+		switch x := p.(type) {
+		case *JSONParser:
+			wanted = x.wanted
+		case *LogfmtParser:
+			wanted = x.wanted
+		}
+		if _, ok := wanted["duration"]; !ok || len(wanted) != 1 {
+			t.Errorf("%s: parser wants %v, want only duration", tt.name, wanted)
+		}
+		sp := e.ForStream(labels.EmptyLabels()).sp
+		if _, ok := sp.run(0, []byte(tt.line), labels.EmptyLabels()); !ok {
+			t.Fatalf("%s: line dropped", tt.name)
+		}
+		if v, ok := sp.builder.Get(ErrorLabel); ok {
+			t.Errorf("%s: the rest of the line was parsed: __error__=%s", tt.name, v)
+		}
 	}
 }
