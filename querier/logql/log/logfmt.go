@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 
@@ -69,6 +70,17 @@ func (d *logfmtDecoder) skipToken() {
 	d.err = nil
 }
 
+// logfmtKeyStop and logfmtValueStop mark the bytes that end a key
+// (space and controls, '=', '"') and an unquoted value (space and
+// controls, '"'): one table load per byte instead of three comparisons.
+var logfmtKeyStop, logfmtValueStop = func() (k, v [256]bool) {
+	for c := 0; c <= ' '; c++ {
+		k[c], v[c] = true, true
+	}
+	k['='], k['"'], v['"'] = true, true, true
+	return k, v
+}()
+
 // next scans the next pair; it returns false at the end or on a syntax
 // error (then err is set).
 func (d *logfmtDecoder) next() bool {
@@ -82,7 +94,7 @@ func (d *logfmtDecoder) next() bool {
 		return false
 	}
 	start := i
-	for i < len(b) && b[i] > ' ' && b[i] != '=' && b[i] != '"' {
+	for i < len(b) && !logfmtKeyStop[b[i]] {
 		i++
 	}
 	if i == start {
@@ -103,24 +115,12 @@ func (d *logfmtDecoder) next() bool {
 		return true
 	}
 	if b[i] == '"' {
-		j := i + 1
-		var hi byte
-		for ; j < len(b); j++ {
-			c := b[j]
-			hi |= c
-			if c == '\\' {
-				j++
-				continue
-			}
-			if c == '"' {
-				break
-			}
-		}
-		d.ascii = hi < utf8.RuneSelf
-		if j >= len(b) {
+		j, ok := closingQuote(b, i+1)
+		if !ok {
 			return d.fail(i, "unterminated quoted value")
 		}
 		d.value, d.quoted = b[i+1:j], true
+		d.ascii = isASCII(d.value)
 		i = j + 1
 		if i < len(b) && b[i] > ' ' {
 			return d.fail(i, fmt.Sprintf("unexpected %q after quoted value", b[i]))
@@ -130,17 +130,58 @@ func (d *logfmtDecoder) next() bool {
 	}
 	vstart := i
 	var hi byte
-	for i < len(b) && b[i] > ' ' {
-		if b[i] == '"' {
-			return d.fail(i, "unexpected '\"'")
+	for i < len(b) {
+		c := b[i]
+		if logfmtValueStop[c] {
+			break
 		}
-		hi |= b[i]
+		hi |= c
 		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		return d.fail(i, "unexpected '\"'")
 	}
 	d.value = b[vstart:i]
 	d.ascii = hi < utf8.RuneSelf
 	d.pos = i
 	return true
+}
+
+// closingQuote returns the index of the quote ending a quoted value whose
+// contents start at from: the first '"' not escaped by an odd run of
+// backslashes (a backslash escapes the byte after it, whatever it is).
+func closingQuote(b []byte, from int) (int, bool) {
+	for k := from; k < len(b); {
+		q := bytes.IndexByte(b[k:], '"')
+		if q < 0 {
+			return 0, false
+		}
+		q += k
+		n := 0
+		for p := q - 1; p >= from && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q, true
+		}
+		k = q + 1
+	}
+	return 0, false
+}
+
+// isASCII reports whether b holds only ASCII bytes, eight at a time.
+func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	var hi byte
+	for _, c := range b {
+		hi |= c
+	}
+	return hi < utf8.RuneSelf
 }
 
 // logfmtValue returns the decoded value, valid for the line; invalid UTF-8

@@ -1,7 +1,9 @@
 package log
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -86,4 +88,114 @@ func TestLogfmtExpressionParser(t *testing.T) {
 	if _, err := NewLogfmtExpressionParser([]LogfmtExpr{{"bad-name", "x"}}, false, false); err == nil {
 		t.Fatal("invalid label name accepted")
 	}
+}
+
+// refLogfmtNext is the byte-at-a-time scanner the table-driven one
+// replaced, kept as the reference it must agree with.
+func refLogfmtNext(d *logfmtDecoder) bool {
+	b := d.data
+	i := d.pos
+	for i < len(b) && b[i] <= ' ' {
+		i++
+	}
+	if i >= len(b) {
+		d.pos = i
+		return false
+	}
+	start := i
+	for i < len(b) && b[i] > ' ' && b[i] != '=' && b[i] != '"' {
+		i++
+	}
+	if i == start {
+		return d.fail(i, "unexpected")
+	}
+	if i < len(b) && b[i] == '"' {
+		return d.fail(i, "unexpected '\"'")
+	}
+	d.key = b[start:i]
+	d.value, d.quoted, d.ascii = nil, false, true
+	if i >= len(b) || b[i] != '=' {
+		d.pos = i
+		return true
+	}
+	i++
+	if i >= len(b) || b[i] <= ' ' {
+		d.pos = i
+		return true
+	}
+	if b[i] == '"' {
+		j := i + 1
+		var hi byte
+		for ; j < len(b); j++ {
+			c := b[j]
+			hi |= c
+			if c == '\\' {
+				j++
+				continue
+			}
+			if c == '"' {
+				break
+			}
+		}
+		d.ascii = hi < utf8.RuneSelf
+		if j >= len(b) {
+			return d.fail(i, "unterminated quoted value")
+		}
+		d.value, d.quoted = b[i+1:j], true
+		i = j + 1
+		if i < len(b) && b[i] > ' ' {
+			return d.fail(i, "unexpected after quoted value")
+		}
+		d.pos = i
+		return true
+	}
+	vstart := i
+	var hi byte
+	for i < len(b) && b[i] > ' ' {
+		if b[i] == '"' {
+			return d.fail(i, "unexpected '\"'")
+		}
+		hi |= b[i]
+		i++
+	}
+	d.value = b[vstart:i]
+	d.ascii = hi < utf8.RuneSelf
+	d.pos = i
+	return true
+}
+
+func FuzzLogfmtDecoderAgreesWithReference(f *testing.F) {
+	for _, s := range []string{
+		`level=info msg="hello world" dur=1ms`, `a= b="" c`, `=x`, `a="unterminated`, `a="x"y`,
+		`k="\u00e9\n\"" k=2`, "a=\xff", `"quoted"=1`, `a=b=c`, `a="x\\" b="\\\"" c="\"`, `k="ünïcode \\\\"`,
+		`a="0123456789\"abcdef"`, "t=\"\x80\x81abcdefgh\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		var got, want logfmtDecoder
+		got.reset([]byte(line))
+		want.reset([]byte(line))
+		for range len(line) + 1 {
+			g, w := got.next(), refLogfmtNext(&want)
+			if g != w || (got.err == nil) != (want.err == nil) || got.pos != want.pos || got.errPos != want.errPos {
+				t.Fatalf("%q: next %v err %v pos %d/%d, reference %v err %v pos %d/%d", line, g, got.err, got.pos, got.errPos, w, want.err, want.pos, want.errPos)
+			}
+			if got.err != nil {
+				got.skipToken()
+				want.skipToken()
+				continue
+			}
+			if !g {
+				return
+			}
+			if string(got.key) != string(want.key) || string(got.value) != string(want.value) || got.quoted != want.quoted ||
+				// ascii only matters without escapes (logfmtValue); the
+				// reference skipped escaped bytes.
+				(got.ascii != want.ascii && !strings.Contains(string(got.value), `\`)) {
+				t.Fatalf("%q: pair %q=%q quoted %v ascii %v, reference %q=%q quoted %v ascii %v",
+					line, got.key, got.value, got.quoted, got.ascii, want.key, want.value, want.quoted, want.ascii)
+			}
+		}
+	})
 }
