@@ -10,11 +10,20 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 )
 
-// Block payload (after decompression): entries sorted by timestamp, each
+// Version 1 block payload (after decompression): entries sorted by
+// timestamp, each
 //
 //	uvarint ts - previous ts (the first entry's predecessor is the block's MinT)
 //	uvarint len(line), line
 //	uvarint metadata pair count, then per pair: uvarint len(name), name, uvarint len(value), value
+//
+// Version 2 splits the same entries into an entry-columns frame and a
+// lines frame, compressed separately (FORMAT.md, "Block payload"):
+//
+//	columns: uvarint ts_unit, uvarint ts_col_len, uvarint len_col_len,
+//	         ts column (entries-1 uvarints: (ts - previous ts) / ts_unit),
+//	         length column (entries uvarints), metadata column (raw metadata per entry)
+//	lines:   every line, concatenated
 //
 // The metadata part ("raw metadata") is built once per entry at Append and
 // copied verbatim into the block.
@@ -37,6 +46,104 @@ func appendEntry(dst []byte, delta uint64, line, rawMeta []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(line)))
 	dst = append(dst, line...)
 	return append(dst, rawMeta...)
+}
+
+// columnScratch holds the columns of one block while it is sealed.
+type columnScratch struct{ ts, lens, meta []byte }
+
+// appendColumns appends the version 2 entry-columns frame of the head's
+// entries (sorted, non-empty) to dst, and the lines frame to lines.
+//
+// Timestamp deltas are divided by their greatest common divisor, the
+// block's ts_unit: timestamps with millisecond or microsecond precision,
+// and steady emitters, then cost one or two bytes instead of four or
+// five, and the codec cannot find that factor by itself.
+func appendColumns(dst, lines []byte, h *headBlock, sc *columnScratch) (cols, linesOut []byte) {
+	es := h.entries
+	var unit uint64
+	for i := 1; i < len(es) && unit != 1; i++ {
+		unit = gcd(unit, uint64(es[i].ts)-uint64(es[i-1].ts))
+	}
+	if unit == 0 {
+		unit = 1
+	}
+	ts, lens, meta := sc.ts[:0], sc.lens[:0], sc.meta[:0]
+	for i, e := range es {
+		if i > 0 {
+			ts = binary.AppendUvarint(ts, (uint64(e.ts)-uint64(es[i-1].ts))/unit)
+		}
+		lens = binary.AppendUvarint(lens, uint64(e.lineLen))
+		end := e.off + e.lineLen
+		meta = append(meta, h.arena[end:end+e.metaLen]...)
+		lines = append(lines, h.arena[e.off:end]...)
+	}
+	dst = binary.AppendUvarint(dst, unit)
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	dst = binary.AppendUvarint(dst, uint64(len(lens)))
+	dst = append(dst, ts...)
+	dst = append(dst, lens...)
+	dst = append(dst, meta...)
+	sc.ts, sc.lens, sc.meta = ts, lens, meta
+	return dst, lines
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// columns is a parsed version 2 entry-columns frame.
+type columns struct {
+	unit           uint64
+	ts, lens, meta []byte
+}
+
+// parseColumns splits a decompressed entry-columns frame into its columns.
+func parseColumns(b []byte) (columns, error) {
+	var c columns
+	unit, p, ok := uvarint(b, 0)
+	if !ok || unit == 0 {
+		return c, errors.New("bad timestamp unit")
+	}
+	tsLen, p, ok := uvarint(b, p)
+	if !ok {
+		return c, errors.New("truncated frame header")
+	}
+	lenLen, p, ok := uvarint(b, p)
+	if !ok {
+		return c, errors.New("truncated frame header")
+	}
+	if tsLen > uint64(len(b)-p) {
+		return c, errors.New("timestamp column overruns the frame")
+	}
+	if lenLen > uint64(len(b)-p)-tsLen {
+		return c, errors.New("length column overruns the frame")
+	}
+	t, l := p+int(tsLen), p+int(tsLen)+int(lenLen)
+	c.unit, c.ts, c.lens, c.meta = unit, b[p:t:t], b[t:l:l], b[l:]
+	return c, nil
+}
+
+// skipMetadata returns the position after the raw metadata at b[p:].
+func skipMetadata(b []byte, p int) (int, bool) {
+	if p < len(b) && b[p] == 0 {
+		return p + 1, true
+	}
+	n, p, ok := uvarint(b, p)
+	if !ok || n > uint64(len(b)-p)/2 {
+		return 0, false
+	}
+	for range n {
+		if _, p, ok = lenPrefixed(b, p); !ok {
+			return 0, false
+		}
+		if _, p, ok = lenPrefixed(b, p); !ok {
+			return 0, false
+		}
+	}
+	return p, true
 }
 
 var errShort = errors.New("entry truncated")
@@ -140,10 +247,10 @@ func (d *metaDecoder) decode(raw []byte) labels.Labels {
 func yoloString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // entryPos locates one entry's line and raw metadata inside a
-// decompressed block: data[start:lineEnd] and data[lineEnd:end].
+// decompressed block: data[ls:le] and data[ms:me].
 type entryPos struct {
-	ts                  int64
-	start, lineEnd, end int32
+	ts             int64
+	ls, le, ms, me int32
 }
 
 // blockCursor walks the entries of one decompressed block that fall in
@@ -156,7 +263,18 @@ type blockCursor struct {
 	from, through int64
 	backward      bool
 
-	pos  int      // forward: next entry's offset
+	// Version 2 blocks (meta.ColumnsLen > 0): the parsed columns, the lines
+	// frame (nil when only the columns were decompressed: Line then stays
+	// empty and only its length is known) and the read positions.
+	v2             bool
+	cols           columns
+	lines          []byte
+	linesOff       int // offset of the lines frame within data
+	pt, pl, pm, lo int
+	lineLen        int  // length of the current entry's line
+	hasMeta        bool // the current entry carries structured metadata
+
+	pos  int      // forward: next entry's offset (version 1)
 	prev int64    // forward: previous entry's timestamp
 	seen int      // forward: entries decoded so far
 	last entryPos // the entry step decoded last
@@ -169,10 +287,26 @@ type blockCursor struct {
 	fail error
 }
 
-func (c *blockCursor) reset(idx int, m BlockMeta, data []byte, from, through int64, backward bool) error {
+// reset starts a cursor over block idx's decompressed data. For a
+// version 2 block, data is the columns frame followed by the lines frame,
+// or the columns frame alone if withLines is false.
+func (c *blockCursor) reset(idx int, m BlockMeta, data []byte, from, through int64, backward, withLines bool) error {
 	c.idx, c.meta, c.data, c.from, c.through, c.backward = idx, m, data, from, through, backward
 	c.pos, c.prev, c.seen, c.fail = 0, m.MinT, 0, nil
 	c.cur = Entry{}
+	c.v2 = m.ColumnsLen > 0
+	if c.v2 {
+		colsRaw := m.UncompressedLen - int(m.LineBytes)
+		var err error
+		if c.cols, err = parseColumns(data[:colsRaw:colsRaw]); err != nil {
+			return blockErr(idx, "columns: %v", err)
+		}
+		c.lines, c.linesOff = nil, colsRaw
+		if withLines {
+			c.lines = data[colsRaw:]
+		}
+		c.pt, c.pl, c.pm, c.lo = 0, 0, 0, 0
+	}
 	if !backward {
 		return nil
 	}
@@ -194,9 +328,76 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data []byte, from, through int
 	return c.fail
 }
 
+// stepV2 is step for a version 2 block: one value from each column.
+func (c *blockCursor) stepV2() (int64, bool) {
+	if c.seen == c.meta.Entries {
+		switch {
+		case c.pt != len(c.cols.ts) || c.pl != len(c.cols.lens) || c.pm != len(c.cols.meta):
+			c.fail = blockErr(c.idx, "columns hold more than the %d entries the index says", c.meta.Entries)
+		case int64(c.lo) != c.meta.LineBytes:
+			c.fail = blockErr(c.idx, "lines hold %d bytes, index says %d", c.lo, c.meta.LineBytes)
+		case c.prev != c.meta.MaxT:
+			c.fail = blockErr(c.idx, "last timestamp %d, index says %d", c.prev, c.meta.MaxT)
+		}
+		return 0, false
+	}
+	ts := c.prev
+	if c.seen > 0 {
+		d, p, ok := uvarint(c.cols.ts, c.pt)
+		if !ok {
+			c.fail = blockErr(c.idx, "timestamp column ends at entry %d of %d", c.seen, c.meta.Entries)
+			return 0, false
+		}
+		if d > (uint64(c.meta.MaxT)-uint64(c.prev))/c.cols.unit {
+			c.fail = blockErr(c.idx, "entry %d: timestamp beyond the block's max time", c.seen)
+			return 0, false
+		}
+		ts, c.pt = int64(uint64(c.prev)+d*c.cols.unit), p
+	}
+	n, p, ok := uvarint(c.cols.lens, c.pl)
+	if !ok || n > uint64(c.meta.LineBytes)-uint64(c.lo) {
+		c.fail = blockErr(c.idx, "entry %d: line length overruns the lines frame", c.seen)
+		return 0, false
+	}
+	c.pl = p
+	ms := c.pm
+	me, ok := skipMetadata(c.cols.meta, ms)
+	if !ok {
+		c.fail = blockErr(c.idx, "entry %d: metadata truncated", c.seen)
+		return 0, false
+	}
+	c.pm = me
+	ls, le := c.lo, c.lo+int(n)
+	c.lo = le
+	c.seen++
+	c.prev = ts
+	c.lineLen, c.hasMeta = int(n), me-ms > 1
+	if c.backward { // a backward cursor only indexes here; next yields
+		lb := int32(c.linesOff)
+		mb := int32(c.linesOff - len(c.cols.meta)) // the metadata column ends where the lines begin
+		c.last = entryPos{ts: ts, ls: lb + int32(ls), le: lb + int32(le), ms: mb + int32(ms), me: mb + int32(me)}
+		return ts, true
+	}
+	c.cur.Timestamp = ts
+	if c.lines != nil {
+		c.cur.Line = c.lines[ls:le:le]
+	} else {
+		c.cur.Line = nil
+	}
+	if c.hasMeta {
+		c.cur.Metadata = c.mdec.decode(c.cols.meta[ms:me])
+	} else {
+		c.cur.Metadata = labels.EmptyLabels()
+	}
+	return ts, true
+}
+
 // step decodes the next entry going forward (setting c.cur unless the
 // cursor runs backward), validating the block's structure as it goes.
 func (c *blockCursor) step() (int64, bool) {
+	if c.v2 {
+		return c.stepV2()
+	}
 	if c.pos >= len(c.data) {
 		if c.seen != c.meta.Entries {
 			c.fail = blockErr(c.idx, "holds %d entries, index says %d", c.seen, c.meta.Entries)
@@ -262,9 +463,11 @@ func (c *blockCursor) step() (int64, bool) {
 		return 0, false
 	}
 	c.pos, c.prev = next, ts
+	c.lineLen, c.hasMeta = len(line), len(raw) > 1
 	if c.backward { // a backward cursor only indexes here; next yields
 		end := int32(next)
-		c.last = entryPos{ts: ts, start: end - int32(len(raw)+len(line)), lineEnd: end - int32(len(raw)), end: end}
+		le := end - int32(len(raw))
+		c.last = entryPos{ts: ts, ls: le - int32(len(line)), le: le, ms: le, me: end}
 	} else {
 		c.cur.Timestamp, c.cur.Line = ts, line
 		if len(raw) > 1 {
@@ -286,9 +489,14 @@ func (c *blockCursor) next() bool {
 		}
 		c.bi--
 		o := c.offs[c.bi]
-		c.cur.Timestamp, c.cur.Line = o.ts, c.data[o.start:o.lineEnd:o.lineEnd]
-		if o.end-o.lineEnd > 1 {
-			c.cur.Metadata = c.mdec.decode(c.data[o.lineEnd:o.end])
+		c.cur.Timestamp = o.ts
+		if c.v2 && c.lines == nil {
+			c.cur.Line = nil
+		} else {
+			c.cur.Line = c.data[o.ls:o.le:o.le]
+		}
+		if o.me-o.ms > 1 {
+			c.cur.Metadata = c.mdec.decode(c.data[o.ms:o.me])
 		} else {
 			c.cur.Metadata = labels.EmptyLabels()
 		}

@@ -11,6 +11,7 @@ import (
 // modified while the Chunk or any of its iterators is in use. A Chunk is
 // safe for concurrent use by any number of iterators.
 type Chunk struct {
+	version    byte
 	enc        Encoding
 	minT, maxT int64
 	entries    int
@@ -39,7 +40,7 @@ func Decode(b []byte) (*Chunk, error) {
 	if want, got := binary.BigEndian.Uint32(b[fEnd:]), crc32.Checksum(b[fStart:fEnd], castagnoli); want != got {
 		return nil, headerErr("filter section crc mismatch: stored %#08x, computed %#08x", want, got)
 	}
-	c := &Chunk{enc: ix.Encoding, minT: ix.MinT, maxT: ix.MaxT, entries: ix.Entries, metas: ix.Blocks}
+	c := &Chunk{version: ix.Version, enc: ix.Encoding, minT: ix.MinT, maxT: ix.MaxT, entries: ix.Entries, metas: ix.Blocks}
 	c.blocks = make([]block, len(ix.Blocks))
 	fOff := fStart
 	for i, m := range ix.Blocks {
@@ -56,6 +57,7 @@ func Decode(b []byte) (*Chunk, error) {
 // Index is a chunk's header and block index: everything needed to plan a
 // scan (which blocks, at which byte ranges) without the block data.
 type Index struct {
+	Version    byte // FormatVersion or FormatV1
 	Encoding   Encoding
 	MinT, MaxT int64
 	Entries    int
@@ -84,6 +86,7 @@ func DecodeIndex(prefix []byte) (*Index, error) {
 	}
 	dataStart := indexEnd + crcSize + int(h.filtersLen) + crcSize
 	ix := &Index{
+		Version:    h.version,
 		Encoding:   h.enc,
 		MinT:       h.minT,
 		MaxT:       h.maxT,
@@ -105,10 +108,15 @@ func DecodeIndex(prefix []byte) (*Index, error) {
 			UncompressedLen: int(binary.BigEndian.Uint32(e[32:])),
 			CRC:             binary.BigEndian.Uint32(e[36:]),
 			FilterLen:       int(binary.BigEndian.Uint32(e[40:])),
+			ColumnsLen:      int(binary.BigEndian.Uint32(e[44:])),
 		}
 		switch {
-		case binary.BigEndian.Uint32(e[44:]) != 0:
+		case h.version == FormatV1 && m.ColumnsLen != 0:
 			return nil, headerErr("index entry %d: reserved field set", i)
+		case h.version != FormatV1 && (m.ColumnsLen == 0 || m.ColumnsLen > m.CompressedLen):
+			return nil, headerErr("index entry %d: columns frame of %d bytes in a %d-byte block", i, m.ColumnsLen, m.CompressedLen)
+		case h.version != FormatV1 && (m.LineBytes > int64(m.UncompressedLen) || m.Entries > (m.UncompressedLen-int(m.LineBytes))/minEntryBytes):
+			return nil, headerErr("index entry %d: %d entries with %d line bytes cannot fit %d bytes", i, m.Entries, m.LineBytes, m.UncompressedLen)
 		case m.MinT > m.MaxT:
 			return nil, headerErr("index entry %d: min time %d after max time %d", i, m.MinT, m.MaxT)
 		case m.MinT < h.minT || m.MaxT > h.maxT:
@@ -162,6 +170,9 @@ func (c *Chunk) Entries() int { return c.entries }
 
 // Encoding returns the codec the chunk's blocks are compressed with.
 func (c *Chunk) Encoding() Encoding { return c.enc }
+
+// Version returns the chunk's format version (FormatVersion or FormatV1).
+func (c *Chunk) Version() byte { return c.version }
 
 // Blocks returns the block index. The slice is shared: do not modify it.
 func (c *Chunk) Blocks() []BlockMeta { return c.metas }

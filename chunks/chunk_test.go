@@ -75,7 +75,11 @@ func TestCodecsRoundTrip(t *testing.T) {
 // testChunk builds a small chunk with three blocks, metadata and an
 // out-of-order entry.
 func testChunk(t testing.TB, enc Encoding) ([]byte, []Entry) {
-	c := NewMemChunk(enc, 30, 0)
+	return testChunkVersion(t, enc, FormatVersion)
+}
+
+func testChunkVersion(t testing.TB, enc Encoding, version byte) ([]byte, []Entry) {
+	c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: 30, version: version})
 	es := []Entry{
 		ent(100, "first line of the chunk"), ent(110, "second", "trace", "abc"),
 		ent(120, "third line"), ent(105, "late one", "k", "v", "trace", "abc"),
@@ -91,42 +95,49 @@ func testChunk(t testing.TB, enc Encoding) ([]byte, []Entry) {
 
 func TestDecodeRoundTripPerCodec(t *testing.T) {
 	for _, enc := range Encodings() {
-		t.Run(enc.String(), func(t *testing.T) {
-			b, exp := testChunk(t, enc)
-			d, err := Decode(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Encoding() != enc {
-				t.Errorf("Encoding()=%v", d.Encoding())
-			}
-			if lo, hi := d.Bounds(); lo != 100 || hi != 150 {
-				t.Errorf("Bounds()=(%d,%d), want (100,150)", lo, hi)
-			}
-			if d.Entries() != len(exp) {
-				t.Errorf("Entries()=%d, want %d", d.Entries(), len(exp))
-			}
-			if len(d.Blocks()) < 3 {
-				t.Errorf("want at least 3 blocks, got %d", len(d.Blocks()))
-			}
-			var lines, lineBytes int64
-			for _, m := range d.Blocks() {
-				lines += int64(m.Entries)
-				lineBytes += m.LineBytes
-			}
-			var expBytes int64
-			for _, e := range exp {
-				expBytes += int64(len(e.Line))
-			}
-			if lines != int64(len(exp)) || lineBytes != expBytes {
-				t.Errorf("block index counts %d entries / %d line bytes, want %d / %d", lines, lineBytes, len(exp), expBytes)
-			}
-			sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), exp)
-			n, err := HeaderAndIndexSize(b[:HeaderSize])
-			if err != nil || n != HeaderSize+len(d.Blocks())*IndexEntrySize+4 {
-				t.Errorf("HeaderAndIndexSize = %d, %v", n, err)
-			}
-		})
+		for _, v := range []byte{FormatV1, FormatVersion} {
+			t.Run(fmt.Sprintf("%s/v%d", enc, v), func(t *testing.T) { testRoundTrip(t, enc, v) })
+		}
+	}
+}
+
+func testRoundTrip(t *testing.T, enc Encoding, version byte) {
+	b, exp := testChunkVersion(t, enc, version)
+	d, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Encoding() != enc {
+		t.Errorf("Encoding()=%v", d.Encoding())
+	}
+	if lo, hi := d.Bounds(); lo != 100 || hi != 150 {
+		t.Errorf("Bounds()=(%d,%d), want (100,150)", lo, hi)
+	}
+	if d.Entries() != len(exp) {
+		t.Errorf("Entries()=%d, want %d", d.Entries(), len(exp))
+	}
+	if len(d.Blocks()) < 3 {
+		t.Errorf("want at least 3 blocks, got %d", len(d.Blocks()))
+	}
+	var lines, lineBytes int64
+	for _, m := range d.Blocks() {
+		lines += int64(m.Entries)
+		lineBytes += m.LineBytes
+	}
+	var expBytes int64
+	for _, e := range exp {
+		expBytes += int64(len(e.Line))
+	}
+	if lines != int64(len(exp)) || lineBytes != expBytes {
+		t.Errorf("block index counts %d entries / %d line bytes, want %d / %d", lines, lineBytes, len(exp), expBytes)
+	}
+	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), exp)
+	n, err := HeaderAndIndexSize(b[:HeaderSize])
+	if err != nil || n != HeaderSize+len(d.Blocks())*IndexEntrySize+4 {
+		t.Errorf("HeaderAndIndexSize = %d, %v", n, err)
+	}
+	if d.Version() != version {
+		t.Errorf("Version()=%d, want %d", d.Version(), version)
 	}
 }
 
@@ -149,7 +160,16 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty input", nil, "header: truncated at byte 0"},
 		{"truncated header", good[:12], "header: truncated at byte 12"},
 		{"bad magic", mut(func(b []byte) []byte { b[0] = 'X'; return b }), "bad magic"},
-		{"future version", mut(func(b []byte) []byte { b[4] = 2; return b }), "unsupported format version 2"},
+		{"future version", mut(func(b []byte) []byte { b[4] = 3; return b }), "unsupported format version 3"},
+		{"version 1 with a columns frame", mut(func(b []byte) []byte { b[4] = FormatV1; return refreshCRC(b) }), "reserved field set"},
+		{"columns frame longer than its block", mut(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[HeaderSize+44:], binary.BigEndian.Uint32(b[HeaderSize+28:])+1)
+			return refreshCRC(b)
+		}), "columns frame of"},
+		{"no columns frame", mut(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[HeaderSize+44:], 0)
+			return refreshCRC(b)
+		}), "columns frame of 0 bytes"},
 		{"unknown codec", mut(func(b []byte) []byte { b[5] = 99; return b }), "unknown encoding 99"},
 		{"index crc", mut(func(b []byte) []byte { b[HeaderSize+3] ^= 1; return b }), "index crc mismatch"},
 		{"truncated index", good[:HeaderSize+10], "truncated at byte 50"},

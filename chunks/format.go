@@ -12,8 +12,12 @@ import (
 const (
 	// Magic opens every chunk: "PLGC" read as a big-endian uint32.
 	Magic uint32 = 0x504C4743
-	// FormatVersion is the only version this package writes and reads.
-	FormatVersion byte = 1
+	// FormatVersion is the version this package writes: blocks split into
+	// an entry-columns frame and a lines frame (FORMAT.md). Version 1
+	// (FormatV1, entries encoded inline) is still read.
+	FormatVersion byte = 2
+	// FormatV1 is the original, row-wise block layout.
+	FormatV1 byte = 1
 
 	// HeaderSize is the fixed size of the chunk header.
 	HeaderSize = 40
@@ -21,7 +25,9 @@ const (
 	IndexEntrySize = 48
 	crcSize        = 4
 	// minEntryBytes is the smallest encoded entry: three one-byte uvarints
-	// (timestamp delta, line length 0, metadata count 0).
+	// (timestamp delta, line length 0, metadata count 0). In version 2
+	// the first entry has no delta, but the columns frame opens with three
+	// uvarints, so the bound holds for the columns frame alone.
 	minEntryBytes = 3
 
 	// MaxBlockSize bounds one block's uncompressed size. Decoders refuse
@@ -85,6 +91,10 @@ type BlockMeta struct {
 	UncompressedLen int    // bytes of the block after decompression
 	CRC             uint32 // CRC32C (Castagnoli) of the compressed bytes
 	FilterLen       int    // bytes of the block's filter in the filter section; 0 = no filter
+	// ColumnsLen is, in a version 2 chunk, the bytes of the block's
+	// compressed entry-columns frame, which starts the block; the lines
+	// frame follows. 0 in a version 1 chunk (one row-wise payload).
+	ColumnsLen int
 }
 
 // block is a sealed block: its metadata, compressed bytes and filter.
@@ -101,6 +111,7 @@ func (m *BlockMeta) overlaps(from, through int64) bool {
 
 // header is the decoded fixed header.
 type header struct {
+	version    byte
 	enc        Encoding
 	minT, maxT int64
 	entries    uint32
@@ -112,7 +123,7 @@ type header struct {
 func putHeader(b []byte, h header) {
 	_ = b[HeaderSize-1]
 	binary.BigEndian.PutUint32(b[0:], Magic)
-	b[4] = FormatVersion
+	b[4] = h.version
 	b[5] = byte(h.enc)
 	b[6], b[7] = 0, 0
 	binary.BigEndian.PutUint64(b[8:], uint64(h.minT))
@@ -134,7 +145,7 @@ func putIndexEntry(b []byte, m *BlockMeta) {
 	binary.BigEndian.PutUint32(b[32:], uint32(m.UncompressedLen))
 	binary.BigEndian.PutUint32(b[36:], m.CRC)
 	binary.BigEndian.PutUint32(b[40:], uint32(m.FilterLen))
-	binary.BigEndian.PutUint32(b[44:], 0)
+	binary.BigEndian.PutUint32(b[44:], uint32(m.ColumnsLen))
 }
 
 // HeaderAndIndexSize returns how many leading bytes of a chunk hold the
@@ -157,9 +168,10 @@ func parseHeader(b []byte) (header, error) {
 	if m := binary.BigEndian.Uint32(b); m != Magic {
 		return h, headerErr("bad magic %#08x", m)
 	}
-	if v := b[4]; v != FormatVersion {
+	if v := b[4]; v != FormatVersion && v != FormatV1 {
 		return h, headerErr("unsupported format version %d", v)
 	}
+	h.version = b[4]
 	h.enc = Encoding(b[5])
 	if !h.enc.valid() {
 		return h, headerErr("unknown encoding %d", b[5])
@@ -184,8 +196,8 @@ func parseHeader(b []byte) (header, error) {
 
 // encodeChunk writes the persisted form of blocks. Block offsets in the
 // returned index are absolute.
-func encodeChunk(enc Encoding, blocks []block) ([]byte, error) {
-	h := header{enc: enc, blocks: uint32(len(blocks))}
+func encodeChunk(version byte, enc Encoding, blocks []block) ([]byte, error) {
+	h := header{version: version, enc: enc, blocks: uint32(len(blocks))}
 	filters, data := 0, 0
 	var entries int
 	for i := range blocks {

@@ -12,8 +12,10 @@ import (
 // iterates without error must yield the same number of entries both ways.
 func FuzzDecode(f *testing.F) {
 	for _, enc := range Encodings() {
-		b, _ := testChunk(f, enc)
-		f.Add(b)
+		for _, v := range []byte{FormatV1, FormatVersion} {
+			b, _ := testChunkVersion(f, enc, v)
+			f.Add(b)
+		}
 	}
 	empty, err := NewMemChunk(Zstd, 0, 0).Encode()
 	if err != nil {
@@ -72,8 +74,10 @@ func FuzzDecode(f *testing.F) {
 // stopping at CRC mismatches.
 func FuzzDecodeFixedCRC(f *testing.F) {
 	for _, enc := range []Encoding{None, S2, Zstd} {
-		b, _ := testChunk(f, enc)
-		f.Add(b)
+		for _, v := range []byte{FormatV1, FormatVersion} {
+			b, _ := testChunkVersion(f, enc, v)
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fixCRCs(b)
@@ -130,7 +134,11 @@ func FuzzAppendRoundTrip(f *testing.F) {
 	f.Add([]byte("\x00a\x00a\x00a\x80b\x01c\xffdddddddddd"), uint8(1), uint8(1))
 	f.Fuzz(func(t *testing.T, in []byte, codec, blockSize uint8) {
 		enc := Encodings()[int(codec)%len(Encodings())]
-		c := NewMemChunk(enc, int(blockSize)+1, 0)
+		version := FormatVersion
+		if codec&0x80 != 0 {
+			version = FormatV1
+		}
+		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version})
 		var es []Entry
 		ts := int64(0)
 		for len(in) > 0 {

@@ -50,7 +50,8 @@ type Stats struct {
 	DecompressedLines int64 // entries in those blocks
 	HeadBytes         int64 // bytes (line and metadata) of head entries in range
 	HeadLines         int64 // head entries in range
-	BlocksSkipped     int64 // blocks not read because they lie outside the range
+	BlocksSkipped     int64 // blocks not read: outside the range, ruled out by a filter, or answered from their index entry
+	ColumnBlocks      int64 // blocks answered from their entry columns alone (lines not decompressed; counted in CompressedBytes and DecompressedBytes)
 	Duplicates        int64 // entries dropped as exact duplicates while merging
 }
 
@@ -62,6 +63,7 @@ func (s *Stats) Add(o Stats) {
 	s.HeadBytes += o.HeadBytes
 	s.HeadLines += o.HeadLines
 	s.BlocksSkipped += o.BlocksSkipped
+	s.ColumnBlocks += o.ColumnBlocks
 	s.Duplicates += o.Duplicates
 }
 
@@ -340,6 +342,53 @@ func (m *merger) down(i int) {
 // iterators; blocks are similar in size, so buffers fit each other.
 var decompressBuffers sync.Pool // *[]byte
 
+// loadBlock returns block b's payload, decompressed into *buf (grown as
+// needed) unless it is stored uncompressed, in which case it is read in
+// place. For a version 2 block the payload is the columns frame followed
+// by the lines frame, or the columns frame alone if withLines is false.
+func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) ([]byte, error) {
+	if b.ColumnsLen == 0 { // version 1: one payload
+		if e == None {
+			if len(b.data) != b.UncompressedLen {
+				return nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
+			}
+			return b.data, nil
+		}
+		data, err := e.decompress(*buf, b.data, b.UncompressedLen)
+		if cap(data) > cap(*buf) {
+			*buf = data[:0]
+		}
+		if err != nil {
+			return nil, blockErr(rank, "%v", err)
+		}
+		return data, nil
+	}
+	colsRaw := b.UncompressedLen - int(b.LineBytes) // DecodeIndex checked it is >= 0
+	size := colsRaw
+	if withLines {
+		size = b.UncompressedLen
+	}
+	if e == None {
+		if len(b.data) != b.UncompressedLen || b.ColumnsLen != colsRaw {
+			return nil, blockErr(rank, "%d bytes stored uncompressed (%d of columns), index says %d (%d)", len(b.data), b.ColumnsLen, b.UncompressedLen, colsRaw)
+		}
+		return b.data[:size:size], nil
+	}
+	if cap(*buf) < size {
+		*buf = make([]byte, 0, size)
+	}
+	dst := (*buf)[:size]
+	if _, err := e.decompress(dst[:0:colsRaw], b.data[:b.ColumnsLen], colsRaw); err != nil {
+		return nil, blockErr(rank, "columns frame: %v", err)
+	}
+	if withLines {
+		if _, err := e.decompress(dst[colsRaw:colsRaw:size], b.data[b.ColumnsLen:], int(b.LineBytes)); err != nil {
+			return nil, blockErr(rank, "lines frame: %v", err)
+		}
+	}
+	return dst, nil
+}
+
 // chunkIterator iterates the sealed blocks of a chunk and, for a MemChunk,
 // a head snapshot (ranked after every block, as it was appended last).
 type chunkIterator struct {
@@ -357,6 +406,26 @@ type chunkIterator struct {
 }
 
 func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, dir Direction, stats *Stats, keep func(int) bool) *chunkIterator {
+	it := newBareChunkIterator(ctx, enc, blocks, head, from, through, dir, stats)
+	if from >= through {
+		it.stats.BlocksSkipped += int64(len(blocks))
+		return it
+	}
+	ranks := make([]int, 0, len(blocks))
+	for i := range blocks {
+		b := &blocks[i].BlockMeta
+		if !b.overlaps(from, through) || (keep != nil && !keep(i)) {
+			it.stats.BlocksSkipped++
+			continue
+		}
+		ranks = append(ranks, i)
+	}
+	it.schedule(ranks, head != nil)
+	return it
+}
+
+// newBareChunkIterator returns an iterator with nothing scheduled.
+func newBareChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, dir Direction, stats *Stats) *chunkIterator {
 	if stats == nil {
 		stats = new(Stats)
 	}
@@ -365,31 +434,30 @@ func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *h
 	}
 	it := &chunkIterator{ctx: ctx, enc: enc, blocks: blocks, head: head, from: from, through: through, backward: dir == Backward, stats: stats}
 	it.m = merger{backward: it.backward, open: it.open, release: it.release, stats: stats}
-	if from >= through {
-		stats.BlocksSkipped += int64(len(blocks))
-		return it
-	}
-	pending := make([]pendingSource, 0, len(blocks)+1)
-	for i := range blocks {
-		b := &blocks[i].BlockMeta
-		if !b.overlaps(from, through) || (keep != nil && !keep(i)) {
-			stats.BlocksSkipped++
-			continue
-		}
+	return it
+}
+
+// schedule makes the iterator read the blocks of ranks (which overlap
+// its range) and, if withHead, the head.
+func (it *chunkIterator) schedule(ranks []int, withHead bool) {
+	from, through, head := it.from, it.through, it.head
+	pending := make([]pendingSource, 0, len(ranks)+1)
+	for _, i := range ranks {
+		b := &it.blocks[i].BlockMeta
 		start := b.MinT
 		if it.backward {
 			start = b.MaxT
 		}
 		pending = append(pending, pendingSource{start: start, rank: i})
 	}
-	if head != nil {
+	if withHead && head != nil && from < through {
 		lo, hi := head.entries[0].ts, head.entries[len(head.entries)-1].ts
 		if hi >= from && lo < through {
 			start := lo
 			if it.backward {
 				start = hi
 			}
-			pending = append(pending, pendingSource{start: start, rank: len(blocks)})
+			pending = append(pending, pendingSource{start: start, rank: len(it.blocks)})
 		}
 	}
 	slices.SortFunc(pending, func(a, b pendingSource) int {
@@ -405,7 +473,6 @@ func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *h
 		return 1
 	})
 	it.m.pending = pending
-	return it
 }
 
 func (it *chunkIterator) open(rank int) (cursor, error) {
@@ -426,33 +493,20 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 		c = &blockCursor{}
 		it.used = append(it.used, c)
 	}
-	var data []byte
-	if it.enc == None {
-		// Uncompressed blocks are immutable: read them in place.
-		if len(b.data) != b.UncompressedLen {
-			return nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
-		}
-		data = b.data
-	} else {
+	if c.buf == nil {
+		c.buf, _ = decompressBuffers.Get().(*[]byte)
 		if c.buf == nil {
-			c.buf, _ = decompressBuffers.Get().(*[]byte)
-			if c.buf == nil {
-				c.buf = new([]byte)
-			}
+			c.buf = new([]byte)
 		}
-		var err error
-		data, err = it.enc.decompress(*c.buf, b.data, b.UncompressedLen)
-		if cap(data) > cap(*c.buf) {
-			*c.buf = data[:0]
-		}
-		if err != nil {
-			return nil, blockErr(rank, "%v", err)
-		}
+	}
+	data, err := it.enc.loadBlock(c.buf, b, rank, true)
+	if err != nil {
+		return nil, err
 	}
 	it.stats.CompressedBytes += int64(b.CompressedLen)
 	it.stats.DecompressedBytes += int64(b.UncompressedLen)
 	it.stats.DecompressedLines += int64(b.Entries)
-	if err := c.reset(rank, b.BlockMeta, data, it.from, it.through, it.backward); err != nil {
+	if err := c.reset(rank, b.BlockMeta, data, it.from, it.through, it.backward, true); err != nil {
 		return nil, err
 	}
 	return c, nil

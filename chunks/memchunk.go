@@ -35,6 +35,7 @@ type MemChunk struct {
 	blockSize  int
 	targetSize int
 	bloomBits  int
+	version    byte
 
 	blocks       []block
 	head         headBlock
@@ -67,6 +68,10 @@ type Options struct {
 	// hashing every line) and roughly BloomBitsPerToken/8 bytes per
 	// distinct token per block.
 	BloomBitsPerToken int
+
+	// version is the format to write; tests set FormatV1 to produce the
+	// previous layout. 0 means FormatVersion.
+	version byte
 }
 
 // NewMemChunkWithOptions returns an empty chunk configured by o.
@@ -78,7 +83,10 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	if o.TargetSize < 0 {
 		o.TargetSize = DefaultTargetSize
 	}
-	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0)}
+	if o.version == 0 {
+		o.version = FormatVersion
+	}
+	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0), version: o.version}
 }
 
 // Encoding returns the chunk's codec.
@@ -137,7 +145,10 @@ const (
 // head block, so idle streams do not each hold one.
 var sealBuffers sync.Pool // *sealBuffer
 
-type sealBuffer struct{ raw, comp []byte }
+type sealBuffer struct {
+	raw, lines, comp []byte
+	cols             columnScratch
+}
 
 // cut seals the head into a compressed block. Called with mu held.
 func (c *MemChunk) cut() error {
@@ -151,15 +162,31 @@ func (c *MemChunk) cut() error {
 	}
 	defer sealBuffers.Put(sb)
 	minT, maxT := h.bounds()
-	raw := sb.raw[:0]
-	prev := minT
-	for _, e := range h.entries {
-		end := e.off + e.lineLen
-		raw = appendEntry(raw, uint64(e.ts)-uint64(prev), h.arena[e.off:end], h.arena[end:end+e.metaLen])
-		prev = e.ts
+	var (
+		comp    []byte
+		err     error
+		rawLen  int
+		colsLen int
+	)
+	if c.version == FormatV1 {
+		raw := sb.raw[:0]
+		prev := minT
+		for _, e := range h.entries {
+			end := e.off + e.lineLen
+			raw = appendEntry(raw, uint64(e.ts)-uint64(prev), h.arena[e.off:end], h.arena[end:end+e.metaLen])
+			prev = e.ts
+		}
+		sb.raw, rawLen = raw, len(raw)
+		comp, err = c.enc.compress(sb.comp[:0], raw)
+	} else {
+		sb.raw, sb.lines = appendColumns(sb.raw[:0], sb.lines[:0], h, &sb.cols)
+		rawLen = len(sb.raw) + len(sb.lines)
+		comp, err = c.enc.compress(sb.comp[:0], sb.raw)
+		colsLen = len(comp)
+		if err == nil {
+			comp, err = c.enc.compress(comp, sb.lines)
+		}
 	}
-	sb.raw = raw
-	comp, err := c.enc.compress(sb.comp[:0], raw)
 	if err != nil {
 		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
 	}
@@ -181,15 +208,16 @@ func (c *MemChunk) cut() error {
 			Entries:         len(h.entries),
 			LineBytes:       h.lineBytes,
 			CompressedLen:   len(data),
-			UncompressedLen: len(raw),
+			UncompressedLen: rawLen,
 			CRC:             crc32.Checksum(data, castagnoli),
 			FilterLen:       len(filter),
+			ColumnsLen:      colsLen,
 		},
 		data:   data,
 		filter: filter,
 	})
 	c.compressed += len(data)
-	c.uncompressed += len(raw)
+	c.uncompressed += rawLen
 	c.resetHead()
 	return nil
 }
@@ -302,7 +330,7 @@ func (c *MemChunk) Encode() ([]byte, error) {
 	if err := c.close(); err != nil {
 		return nil, err
 	}
-	b, err := encodeChunk(c.enc, c.blocks)
+	b, err := encodeChunk(c.version, c.enc, c.blocks)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +343,13 @@ func (c *MemChunk) Encode() ([]byte, error) {
 // seen. It may run concurrently with Append. stats, if not nil, receives
 // the work done and must not be shared with a concurrent iterator.
 func (c *MemChunk) Iterator(ctx context.Context, from, through int64, dir Direction, stats *Stats) Iterator {
+	blocks, head := c.snapshot()
+	return newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats, nil)
+}
+
+// snapshot returns the sealed blocks and a view of the head (nil if
+// empty) as of the call; both stay valid while appends go on.
+func (c *MemChunk) snapshot() ([]block, *headSnapshot) {
 	c.mu.RLock()
 	blocks := c.blocks[:len(c.blocks):len(c.blocks)]
 	var head *headSnapshot
@@ -326,5 +361,5 @@ func (c *MemChunk) Iterator(ctx context.Context, from, through int64, dir Direct
 		c.headShared.Store(true)
 	}
 	c.mu.RUnlock()
-	return newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats, nil)
+	return blocks, head
 }

@@ -1,0 +1,363 @@
+package chunks
+
+import (
+	"context"
+	"hash/crc32"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// SummaryOptions says how a SummaryIterator may fold entries.
+type SummaryOptions struct {
+	// Cell maps a timestamp to the group it counts in (a query's step
+	// cell). Consecutive entries that Cell maps to one value may be folded
+	// into one summary. Cell must be monotone: entries of one value form
+	// one run in time order.
+	Cell func(ts int64) int64
+	// NoMetadata keeps entries that carry structured metadata out of
+	// summaries: they are yielded whole, for callers whose grouping may
+	// depend on it.
+	NoMetadata bool
+}
+
+// SummaryIterator yields a chunk's entries in [from, through), forward,
+// folding runs of entries into summaries where that needs nothing but
+// their timestamps and line lengths: for a version 2 block, only the
+// entry-columns frame is decompressed, never the lines; a block whose
+// entries all lie in one cell is answered from its index entry without
+// reading it. Blocks (and the head) that share any instant with another
+// one are iterated entry by entry and merged, since only a line comparison
+// can drop the duplicates they may hold.
+//
+// After Next, Summary reports whether the current item is a summary: it
+// then stands for entries entries with lineBytes bytes of lines, all
+// mapped by Cell to the value of At's Timestamp (the newest entry's); At's
+// Line and Metadata are empty. Otherwise At is an ordinary entry. It
+// implements the querier's Summarizer.
+type SummaryIterator struct {
+	ctx           context.Context
+	enc           Encoding
+	blocks        []block
+	head          *headSnapshot
+	from, through int64
+	opts          SummaryOptions
+	stats         *Stats
+
+	segs []segment
+	seg  *segment // the current segment, nil before the first
+
+	full Iterator    // the current segment's entries, when iterated whole
+	bc   blockCursor // the current block's columns, when folded
+	buf  *[]byte     // bc's decompression buffer
+	held bool        // bc (or the head walk) holds an entry not yet consumed
+	hi   int         // head walk: next entry index
+	hEnd int         // head walk: end of the in-range entries
+	mdec metaDecoder
+
+	cur     Entry
+	inSum   bool
+	sumN    int64
+	sumB    int64
+	fail    error
+	closed  bool
+	onBlock bool // a block summary is the current item
+}
+
+// segment is a span of the chunk, in time order: one block or the head
+// alone in its time span, or a cluster of blocks (and maybe the head)
+// whose time ranges overlap.
+type segment struct {
+	minT, maxT int64
+	ranks      []int // blocks, in chunk order; len(blocks) stands for the head
+	kind       segmentKind
+}
+
+type segmentKind uint8
+
+const (
+	segEntries segmentKind = iota // iterate entry by entry (and merge)
+	segIndex                      // one summary from the block's index entry
+	segColumns                    // fold from the block's columns
+	segHead                       // fold from the head's entries
+)
+
+// SummaryIterator returns the chunk's entries in [from, through), forward,
+// folded into summaries where possible (see SummaryIterator).
+func (c *Chunk) SummaryIterator(ctx context.Context, from, through int64, opts SummaryOptions, stats *Stats) *SummaryIterator {
+	return newSummaryIterator(ctx, c.enc, c.blocks, nil, from, through, opts, stats)
+}
+
+// SummaryIterator is Chunk.SummaryIterator over the chunk as of the call.
+func (c *MemChunk) SummaryIterator(ctx context.Context, from, through int64, opts SummaryOptions, stats *Stats) *SummaryIterator {
+	blocks, head := c.snapshot()
+	return newSummaryIterator(ctx, c.enc, blocks, head, from, through, opts, stats)
+}
+
+func newSummaryIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, opts SummaryOptions, stats *Stats) *SummaryIterator {
+	if stats == nil {
+		stats = new(Stats)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	it := &SummaryIterator{ctx: ctx, enc: enc, blocks: blocks, head: head, from: from, through: through, opts: opts, stats: stats}
+	// Spans of the blocks and the head in range, sorted by start.
+	var spans []segment
+	for i := range blocks {
+		b := &blocks[i].BlockMeta
+		if from >= through || !b.overlaps(from, through) {
+			stats.BlocksSkipped++
+			continue
+		}
+		spans = append(spans, segment{minT: b.MinT, maxT: b.MaxT, ranks: []int{i}})
+	}
+	if head != nil && from < through {
+		lo, hi := head.entries[0].ts, head.entries[len(head.entries)-1].ts
+		if hi >= from && lo < through {
+			spans = append(spans, segment{minT: lo, maxT: hi, ranks: []int{len(blocks)}})
+		}
+	}
+	slices.SortStableFunc(spans, func(a, b segment) int { return cmpInt64(a.minT, b.minT) })
+	// Merge spans sharing an instant into clusters.
+	for _, s := range spans {
+		if n := len(it.segs); n > 0 && s.minT <= it.segs[n-1].maxT {
+			last := &it.segs[n-1]
+			last.ranks = append(last.ranks, s.ranks...)
+			last.maxT = max(last.maxT, s.maxT)
+			continue
+		}
+		it.segs = append(it.segs, s)
+	}
+	for i := range it.segs {
+		s := &it.segs[i]
+		if len(s.ranks) > 1 {
+			slices.Sort(s.ranks) // chunk order decides ties while merging
+			continue
+		}
+		r := s.ranks[0]
+		if r == len(blocks) {
+			s.kind = segHead
+			continue
+		}
+		b := &blocks[r].BlockMeta
+		switch {
+		case opts.Cell != nil && !opts.NoMetadata && b.MinT >= from && b.MaxT < through && opts.Cell(b.MinT) == opts.Cell(b.MaxT):
+			s.kind = segIndex
+		case b.ColumnsLen > 0 && opts.Cell != nil:
+			s.kind = segColumns
+		}
+	}
+	return it
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Next advances to the next entry or summary.
+func (it *SummaryIterator) Next() bool {
+	it.inSum = false
+	for !it.closed && it.fail == nil {
+		if it.seg != nil {
+			var ok bool
+			switch it.seg.kind {
+			case segEntries:
+				ok = it.nextFull()
+			case segIndex:
+				ok, it.onBlock = it.onBlock, false
+				it.inSum = ok
+			case segColumns:
+				ok = it.nextColumns()
+			case segHead:
+				ok = it.nextHead()
+			}
+			if ok {
+				return true
+			}
+			if it.fail != nil {
+				return false
+			}
+		}
+		if len(it.segs) == 0 {
+			return false
+		}
+		it.seg, it.segs = &it.segs[0], it.segs[1:]
+		if err := it.ctx.Err(); err != nil {
+			it.fail = err
+			return false
+		}
+		it.openSegment()
+	}
+	return false
+}
+
+func (it *SummaryIterator) openSegment() {
+	s := it.seg
+	switch s.kind {
+	case segEntries:
+		var head *headSnapshot
+		ranks := s.ranks
+		if n := len(ranks); ranks[n-1] == len(it.blocks) {
+			head, ranks = it.head, ranks[:n-1]
+		}
+		ci := newBareChunkIterator(it.ctx, it.enc, it.blocks, head, it.from, it.through, Forward, it.stats)
+		ci.schedule(ranks, head != nil)
+		it.full = ci
+	case segIndex:
+		b := &it.blocks[s.ranks[0]].BlockMeta
+		it.stats.BlocksSkipped++
+		it.onBlock = true
+		it.sumN, it.sumB = int64(b.Entries), b.LineBytes
+		it.cur = Entry{Timestamp: b.MaxT}
+	case segColumns:
+		r := s.ranks[0]
+		b := &it.blocks[r]
+		if crc := crc32.Checksum(b.data, castagnoli); crc != b.CRC {
+			it.fail = blockErr(r, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
+			return
+		}
+		if it.buf == nil {
+			it.buf, _ = decompressBuffers.Get().(*[]byte)
+			if it.buf == nil {
+				it.buf = new([]byte)
+			}
+		}
+		data, err := it.enc.loadBlock(it.buf, b, r, false)
+		if err != nil {
+			it.fail = err
+			return
+		}
+		if err := it.bc.reset(r, b.BlockMeta, data, it.from, it.through, false, false); err != nil {
+			it.fail = err
+			return
+		}
+		if it.opts.NoMetadata && len(it.bc.cols.meta) != b.Entries {
+			// Some entry carries metadata: its line is needed after all.
+			s.kind = segEntries
+			it.openSegment()
+			return
+		}
+		it.stats.ColumnBlocks++
+		it.stats.CompressedBytes += int64(b.ColumnsLen)
+		it.stats.DecompressedBytes += int64(b.UncompressedLen) - b.LineBytes
+		it.held = false
+	case segHead:
+		h := it.head
+		it.hi, it.hEnd = lower(h.entries, it.from), lower(h.entries, it.through)
+		var n int64
+		for _, e := range h.entries[it.hi:it.hEnd] {
+			n += int64(e.lineLen) + int64(e.metaLen)
+		}
+		it.stats.HeadLines += int64(it.hEnd - it.hi)
+		it.stats.HeadBytes += n
+	}
+}
+
+func (it *SummaryIterator) nextFull() bool {
+	if it.full.Next() {
+		it.cur = it.full.At()
+		return true
+	}
+	it.fail = it.full.Err()
+	it.full.Close()
+	it.full = nil
+	return false
+}
+
+// nextColumns folds the next run of one cell from the current block.
+func (it *SummaryIterator) nextColumns() bool {
+	c := &it.bc
+	if !it.held && !c.next() {
+		it.fail = c.err()
+		return false
+	}
+	it.held = false
+	cell := it.opts.Cell(c.cur.Timestamp)
+	n, b, last := int64(1), int64(c.lineLen), c.cur.Timestamp
+	for c.next() {
+		if it.opts.Cell(c.cur.Timestamp) != cell {
+			it.held = true
+			break
+		}
+		n++
+		b += int64(c.lineLen)
+		last = c.cur.Timestamp
+	}
+	if !it.held {
+		if it.fail = c.err(); it.fail != nil {
+			return false
+		}
+	}
+	it.inSum, it.sumN, it.sumB = true, n, b
+	it.cur = Entry{Timestamp: last}
+	return true
+}
+
+// nextHead folds the next run of one cell from the head, yielding entries
+// with metadata whole when asked to.
+func (it *SummaryIterator) nextHead() bool {
+	h := it.head
+	if it.hi >= it.hEnd {
+		return false
+	}
+	e := h.entries[it.hi]
+	if it.opts.Cell == nil || (it.opts.NoMetadata && e.metaLen > 1) {
+		it.hi++
+		end := e.off + e.lineLen
+		it.cur = Entry{Timestamp: e.ts, Line: h.arena[e.off:end:end], Metadata: it.mdec.decode(h.arena[end : end+e.metaLen])}
+		return true
+	}
+	cell := it.opts.Cell(e.ts)
+	n, b, last := int64(0), int64(0), e.ts
+	for ; it.hi < it.hEnd; it.hi++ {
+		e := h.entries[it.hi]
+		if (it.opts.NoMetadata && e.metaLen > 1) || it.opts.Cell(e.ts) != cell {
+			break
+		}
+		n++
+		b += int64(e.lineLen)
+		last = e.ts
+	}
+	it.inSum, it.sumN, it.sumB = true, n, b
+	it.cur = Entry{Timestamp: last, Metadata: labels.EmptyLabels()}
+	return true
+}
+
+// At returns the current entry, or the newest timestamp of a summary.
+func (it *SummaryIterator) At() Entry { return it.cur }
+
+// Summary reports whether the current item is a summary, and of what.
+func (it *SummaryIterator) Summary() (entries, lineBytes int64, ok bool) {
+	if it.inSum {
+		return it.sumN, it.sumB, true
+	}
+	return 0, 0, false
+}
+
+// Err returns the error that stopped iteration, if any.
+func (it *SummaryIterator) Err() error { return it.fail }
+
+// Close releases the iterator's buffers.
+func (it *SummaryIterator) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	if it.full != nil {
+		it.full.Close()
+		it.full = nil
+	}
+	if it.buf != nil {
+		decompressBuffers.Put(it.buf)
+		it.buf, it.bc.data, it.bc.lines = nil, nil, nil
+	}
+	it.segs = nil
+	return nil
+}
