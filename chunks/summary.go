@@ -330,6 +330,18 @@ func (it *SummaryIterator) nextHead() bool {
 	return true
 }
 
+// Unfold turns folding off, so the iterator yields every entry whole (for
+// a caller that must merge it with other sources); it must be called
+// before the first Next.
+func (it *SummaryIterator) Unfold() {
+	it.opts.Cell = nil
+	for i := range it.segs {
+		if s := &it.segs[i]; s.kind == segIndex || s.kind == segColumns {
+			s.kind = segEntries
+		}
+	}
+}
+
 // At returns the current entry, or the newest timestamp of a summary.
 func (it *SummaryIterator) At() Entry { return it.cur }
 

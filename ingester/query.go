@@ -2,6 +2,7 @@ package ingester
 
 import (
 	"context"
+	"math"
 	"sort"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -15,6 +16,9 @@ type StreamIterator struct {
 	// Fingerprint identifies the label set across ingesters and the store.
 	Fingerprint uint64
 	Iter        chunks.Iterator
+	// Oldest, set by SelectSummaries, is at most the timestamp of the
+	// stream's oldest entry in range (which a summary's At does not show).
+	Oldest int64
 }
 
 // Select returns an iterator per stream of tenantID matching ms with entries
@@ -33,6 +37,108 @@ func (i *Ingester) Select(ctx context.Context, tenantID string, from, through in
 		}
 	}
 	return out
+}
+
+// SelectSummaries is Select, forward, with iterators that fold entries
+// into summaries as chunks.SummaryIterator does (they implement its
+// Summary method, and Unfold). A stream's chunks that share an instant are
+// merged entry by entry instead. Oldest is set on each StreamIterator.
+func (i *Ingester) SelectSummaries(ctx context.Context, tenantID string, from, through int64,
+	ms []*labels.Matcher, opts chunks.SummaryOptions, stats *chunks.Stats) []StreamIterator {
+	t := i.lookupTenant(tenantID)
+	if t == nil {
+		return nil
+	}
+	var out []StreamIterator
+	for _, s := range t.matching(ms) {
+		cs := s.chunksIn(from, through)
+		if len(cs) == 0 {
+			continue
+		}
+		oldest := int64(math.MaxInt64)
+		for _, c := range cs {
+			minT, _ := c.Bounds()
+			oldest = min(oldest, max(minT, from))
+		}
+		out = append(out, StreamIterator{Labels: s.labels, Fingerprint: s.fp, Oldest: oldest,
+			Iter: summaryIterator(ctx, cs, from, through, opts, stats)})
+	}
+	return out
+}
+
+// summaryIterator concatenates the summary iterators of chunks that share
+// no instant, in time order, and merges them otherwise.
+func summaryIterator(ctx context.Context, cs []*chunks.MemChunk, from, through int64, opts chunks.SummaryOptions, stats *chunks.Stats) chunks.Iterator {
+	type span struct {
+		c          *chunks.MemChunk
+		minT, maxT int64
+	}
+	spans := make([]span, len(cs))
+	for k, c := range cs {
+		minT, maxT := c.Bounds()
+		spans[k] = span{c, minT, maxT}
+	}
+	sort.SliceStable(spans, func(a, b int) bool { return spans[a].minT < spans[b].minT })
+	for k := 1; k < len(spans); k++ {
+		if spans[k].minT <= spans[k-1].maxT {
+			its := make([]chunks.Iterator, len(cs))
+			for j, c := range cs {
+				its[j] = c.Iterator(ctx, from, through, chunks.Forward, stats)
+			}
+			return chunks.NewMergeIterator(chunks.Forward, its...)
+		}
+	}
+	its := make([]*chunks.SummaryIterator, len(spans))
+	for k, sp := range spans {
+		its[k] = sp.c.SummaryIterator(ctx, from, through, opts, stats)
+	}
+	if len(its) == 1 {
+		return its[0]
+	}
+	return &summaryConcat{its: its}
+}
+
+// summaryConcat yields its iterators one after the other.
+type summaryConcat struct {
+	its []*chunks.SummaryIterator
+	k   int
+	err error
+}
+
+func (c *summaryConcat) Next() bool {
+	for c.k < len(c.its) {
+		if c.its[c.k].Next() {
+			return true
+		}
+		if c.err = c.its[c.k].Err(); c.err != nil {
+			return false
+		}
+		c.k++
+	}
+	return false
+}
+
+func (c *summaryConcat) At() chunks.Entry { return c.its[c.k].At() }
+func (c *summaryConcat) Err() error       { return c.err }
+
+// Summary reports whether the current item is a summary (see
+// chunks.SummaryIterator).
+func (c *summaryConcat) Summary() (entries, lineBytes int64, ok bool) {
+	return c.its[c.k].Summary()
+}
+
+// Unfold turns summaries off; it must be called before the first Next.
+func (c *summaryConcat) Unfold() {
+	for _, it := range c.its {
+		it.Unfold()
+	}
+}
+
+func (c *summaryConcat) Close() error {
+	for _, it := range c.its {
+		it.Close()
+	}
+	return nil
 }
 
 // chunksIn returns the stream's non-empty chunks, closed then head, that

@@ -26,12 +26,30 @@ type Ingesters interface {
 	Volume(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]ingester.StreamVolume, error)
 }
 
+// summarySelecter is implemented by Ingesters whose iterators can fold
+// entries into summaries (the in-process ingester; the remote protocol
+// carries entries only).
+type summarySelecter interface {
+	SelectSummaries(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher,
+		opts chunks.SummaryOptions, stats *chunks.Stats) ([]ingester.StreamIterator, error)
+}
+
+// unfolder is implemented by iterators that may yield summaries and can
+// be told not to, before their first Next, so they can be merged.
+type unfolder interface{ Unfold() }
+
 // Local adapts an in-process ingester to Ingesters.
 type Local struct{ *ingester.Ingester }
 
 func (l Local) Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
 	ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
 	return l.Ingester.Select(ctx, tenant, from, through, dir, ms, stats), nil
+}
+
+// SelectSummaries implements summarySelecter.
+func (l Local) SelectSummaries(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher,
+	opts chunks.SummaryOptions, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
+	return l.Ingester.SelectSummaries(ctx, tenant, from, through, ms, opts, stats), nil
 }
 
 func (l Local) Series(_ context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]labels.Labels, error) {
@@ -77,7 +95,7 @@ func (s source) Select(ctx context.Context, ms []*labels.Matcher, from, through 
 		pd.tokens[i] = chunks.TokenHash([]byte(t))
 	}
 	if dir == chunks.Forward && len(pd.tokens) == 0 {
-		pd.cell = hints.Cell
+		pd.cell, pd.noMeta = hints.Cell, hints.CellPlainOnly
 	}
 	for _, t := range s.tenants {
 		tms, ok := tenantMatchers(ms, t, len(s.tenants) > 1)
@@ -128,6 +146,12 @@ type pushdown struct {
 	// entries all lie in one cell be answered by a summary (see
 	// logql.Summarizer).
 	cell func(int64) int64
+	// noMeta keeps entries with structured metadata out of summaries.
+	noMeta bool
+}
+
+func (pd pushdown) summaryOptions() chunks.SummaryOptions {
+	return chunks.SummaryOptions{Cell: pd.cell, NoMetadata: pd.noMeta}
 }
 
 // selectTenant merges, per stream, the ingesters' entries and the store's
@@ -160,12 +184,27 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		return g
 	}
 	if q.ingesters != nil {
-		streams, err := q.ingesters.Select(ctx, tenant, from, through, dir, ms, stats)
+		var (
+			streams []ingester.StreamIterator
+			err     error
+		)
+		ss, folds := q.ingesters.(summarySelecter)
+		folds = folds && pd.cell != nil
+		if folds {
+			streams, err = ss.SelectSummaries(ctx, tenant, from, through, ms, pd.summaryOptions(), stats)
+		} else {
+			streams, err = q.ingesters.Select(ctx, tenant, from, through, dir, ms, stats)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("querying ingesters: %w", err)
 		}
 		for _, s := range streams {
 			g := get(s.Labels)
+			if folds {
+				g.memMin = min(g.memMin, s.Oldest)
+				g.its = append(g.its, s.Iter)
+				continue
+			}
 			if pd.cell == nil {
 				g.its = append(g.its, s.Iter)
 				continue
@@ -219,6 +258,12 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		case 1:
 			it = g.its[0]
 		default:
+			// Summaries cannot be merged: only entries can be compared.
+			for _, x := range g.its {
+				if u, ok := x.(unfolder); ok {
+					u.Unfold()
+				}
+			}
 			it = chunks.NewMergeIterator(dir, g.its...)
 		}
 		switch {
@@ -270,63 +315,41 @@ type runIterator struct {
 	stats         *chunks.Stats
 	cur           chunks.Iterator
 	err           error
-
-	// With pd.cell: summaries of the current run's blocks not read, in
-	// time order, merged with cur's entries; peeked: cur holds an entry not
-	// yet returned; inSum: the current item is sum.
-	sums   []chunks.BlockMeta
-	peeked bool
-	inSum  bool
-	sum    chunks.BlockMeta
 }
 
 func (r *runIterator) Next() bool {
-	r.inSum = false
 	for {
-		if r.cur != nil && !r.peeked {
+		if r.cur != nil {
 			if r.cur.Next() {
-				r.peeked = true
-			} else {
-				if err := r.cur.Err(); err != nil {
-					r.err = err
-					return false
-				}
-				r.cur.Close()
-				r.cur = nil
+				return true
 			}
-		}
-		// Summarised blocks share no time with any other block of their
-		// chunk, so a summary never ties with an entry.
-		if len(r.sums) > 0 && (!r.peeked || r.sums[0].MaxT < r.cur.At().Timestamp) {
-			r.sum, r.sums, r.inSum = r.sums[0], r.sums[1:], true
-			return true
-		}
-		if r.peeked {
-			r.peeked = false
-			return true
+			if err := r.cur.Err(); err != nil {
+				r.err = err
+				return false
+			}
+			r.cur.Close()
+			r.cur = nil
 		}
 		if r.err != nil || len(r.runs) == 0 {
 			return false
 		}
 		run := r.runs[0]
 		r.runs = r.runs[1:]
-		r.cur, r.sums, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.pd, r.stats)
+		r.cur, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.pd, r.stats)
 		if r.err != nil {
 			return false
 		}
 	}
 }
 
-func (r *runIterator) At() chunks.Entry {
-	if r.inSum {
-		return chunks.Entry{Timestamp: r.sum.MaxT}
-	}
-	return r.cur.At()
-}
+func (r *runIterator) At() chunks.Entry { return r.cur.At() }
 
 // Summary implements logql.Summarizer.
 func (r *runIterator) Summary() (entries, lineBytes int64, ok bool) {
-	return int64(r.sum.Entries), r.sum.LineBytes, r.inSum
+	if s, is := r.cur.(logql.Summarizer); is {
+		return s.Summary()
+	}
+	return 0, 0, false
 }
 
 func (r *runIterator) Err() error { return r.err }
@@ -342,13 +365,13 @@ func (r *runIterator) Close() error {
 // When tokens are given, blocks whose bloom filters rule out any of them
 // are skipped unread (counted in stats.BlocksSkipped), and a chunk with no
 // block left in range is not iterated at all. With a cell, a run of one
-// chunk returns, instead of iterating them, the blocks that lie wholly in
-// [from, through) and in one cell and share no time with another block
-// (so none can hold a duplicate of another's entry); they are counted in
-// stats.BlocksSkipped too. openRun returns a nil iterator when nothing in
-// the run is left to read.
+// chunk is read with its SummaryIterator: blocks sharing no
+// instant with another block (so none can hold a duplicate of another's
+// entry) are folded into summaries from their index entries or entry
+// columns. openRun returns a nil iterator when nothing in the run is left
+// to read.
 func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
-	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, []chunks.BlockMeta, error) {
+	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
 	tokens := pd.tokens
 	decoded := make([]*chunks.Chunk, len(run))
 	errs := make([]error, len(run))
@@ -379,19 +402,10 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 			for _, it := range its {
 				it.Close()
 			}
-			return nil, nil, errs[i]
+			return nil, errs[i]
 		}
 		if pd.cell != nil && len(run) == 1 {
-			sums, keep := summarise(c.Blocks(), from, through, pd.cell)
-			if len(sums) > 0 {
-				if len(sums) == len(c.Blocks()) {
-					if stats != nil {
-						stats.BlocksSkipped += int64(len(sums))
-					}
-					return nil, sums, nil
-				}
-				return c.FilteredIterator(ctx, from, through, dir, stats, keep), sums, nil
-			}
+			return c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats), nil
 		}
 		if len(tokens) == 0 || !c.HasFilters() {
 			its = append(its, c.Iterator(ctx, from, through, dir, stats))
@@ -409,42 +423,11 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 	}
 	switch len(its) {
 	case 0:
-		return nil, nil, nil
+		return nil, nil
 	case 1:
-		return its[0], nil, nil
+		return its[0], nil
 	}
-	return chunks.NewMergeIterator(dir, its...), nil, nil
-}
-
-// summarise picks the blocks that a summary may stand for: wholly inside
-// [from, through), all entries in one cell, and sharing no instant with
-// any other block. It returns them in time order, and a keep for the
-// others.
-func summarise(blocks []chunks.BlockMeta, from, through int64, cell func(int64) int64) ([]chunks.BlockMeta, func(int) bool) {
-	var sums []chunks.BlockMeta
-	var summed []bool
-	for i, b := range blocks {
-		if b.MinT < from || b.MaxT >= through || cell(b.MinT) != cell(b.MaxT) {
-			continue
-		}
-		alone := true
-		for j, o := range blocks {
-			if j != i && o.MinT <= b.MaxT && o.MaxT >= b.MinT {
-				alone = false
-				break
-			}
-		}
-		if !alone {
-			continue
-		}
-		if summed == nil {
-			summed = make([]bool, len(blocks))
-		}
-		summed[i] = true
-		sums = append(sums, b)
-	}
-	sort.Slice(sums, func(i, j int) bool { return sums[i].MinT < sums[j].MinT })
-	return sums, func(i int) bool { return !summed[i] }
+	return chunks.NewMergeIterator(dir, its...), nil
 }
 
 // peekIterator reads its iterator's first entry ahead, so the querier knows

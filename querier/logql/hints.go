@@ -28,6 +28,10 @@ type SelectHints struct {
 	// it also yields, or that another of its copies (an ingester's memory,
 	// an overlapping chunk) yields.
 	Cell func(ts int64) int64
+	// CellPlainOnly, with Cell, keeps entries that carry structured
+	// metadata out of summaries: the query's grouping may read labels that
+	// metadata sets, so such entries must reach the engine whole.
+	CellPlainOnly bool
 }
 
 // Summarizer is implemented by the iterator of a SourceStream selected with

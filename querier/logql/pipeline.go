@@ -328,8 +328,14 @@ func summarizable(r *syntax.RangeAggregationExpr, grouping *syntax.Grouping) boo
 	default:
 		return false
 	}
-	return r.Left.Unwrap == nil && len(r.Left.Left.Stages) == 0 &&
-		grouping != nil && !grouping.Without && len(grouping.Groups) == 0
+	return r.Left.Unwrap == nil && len(r.Left.Left.Stages) == 0 && grouping != nil
+}
+
+// summaryNeedsPlain reports whether summaries under grouping must leave
+// out entries with structured metadata: any grouping but "all into one"
+// may read a label that metadata sets.
+func summaryNeedsPlain(grouping *syntax.Grouping) bool {
+	return grouping.Without || len(grouping.Groups) > 0
 }
 
 // pushDownGrouping reports whether the grouping of an enclosing vector

@@ -135,6 +135,7 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	hints := selectHints(e.Left.Left)
 	if summarizable(e, grouping) && r.bucketed {
 		hints.Cell = r.cellEnd
+		hints.CellPlainOnly = summaryNeedsPlain(grouping)
 	}
 	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, hints, &q.stats.Stats)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 // cellSource answers a Select with SelectHints.Cell by summarising every
 // other run of consecutive entries that Cell maps to one value, as a store
 // answering from block metadata would; it counts the summaries it served.
+// With SelectHints.CellPlainOnly, entries with metadata are never folded.
 type cellSource struct {
 	*memSource
 	served *atomic.Int64
@@ -36,9 +37,10 @@ func (s cellSource) Select(ctx context.Context, ms []*labels.Matcher, from, thro
 		st.Iter.Close()
 		var out []summaryItem
 		run := 0
+		plain := func(it summaryItem) bool { return !hints.CellPlainOnly || it.e.Metadata.IsEmpty() }
 		for j := 0; j < len(items); {
 			k := j + 1
-			for k < len(items) && hints.Cell(items[k].e.Timestamp) == hints.Cell(items[j].e.Timestamp) {
+			for k < len(items) && plain(items[j]) && plain(items[k]) && hints.Cell(items[k].e.Timestamp) == hints.Cell(items[j].e.Timestamp) {
 				k++
 			}
 			if run++; run%2 == 1 && k-j > 1 {
@@ -108,7 +110,8 @@ func TestSummariesGiveTheSameResultsAsEntries(t *testing.T) {
 		{`sum(bytes_over_time({ns=~".+"}[7s]))`, true},
 		{`sum(bytes_rate({ns="x"}[1m] offset 5s))`, true},
 		{`sum by () (count_over_time({ns=~".+"}[3s]))`, true},
-		{`sum by (ns) (count_over_time({ns=~".+"}[10s]))`, false}, // ns may come from metadata
+		{`sum by (ns) (count_over_time({ns=~".+"}[10s]))`, true}, // ns may come from metadata: those entries come whole
+		{`sum without (app) (bytes_over_time({ns=~".+"}[10s]))`, true},
 		{`count_over_time({ns=~".+"}[10s])`, false},
 		{`sum(count_over_time({ns=~".+"} |= "xxxxxxxxxx" [10s]))`, false},
 		{`sum(count_over_time({ns=~".+"} | logfmt [10s]))`, false},
