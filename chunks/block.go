@@ -247,7 +247,8 @@ func (d *metaDecoder) decode(raw []byte) labels.Labels {
 func yoloString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // entryPos locates one entry's line and raw metadata inside a
-// decompressed block: data[ls:le] and data[ms:me].
+// decompressed block: data[ls:le] and data[ms:me] in version 1, lines[ls:le]
+// and the metadata column's [ms:me] in version 2.
 type entryPos struct {
 	ts             int64
 	ls, le, ms, me int32
@@ -269,7 +270,6 @@ type blockCursor struct {
 	v2             bool
 	cols           columns
 	lines          []byte
-	linesOff       int // offset of the lines frame within data
 	pt, pl, pm, lo int
 	lineLen        int  // length of the current entry's line
 	hasMeta        bool // the current entry carries structured metadata
@@ -288,22 +288,24 @@ type blockCursor struct {
 }
 
 // reset starts a cursor over block idx's decompressed data. For a
-// version 2 block, data is the columns frame followed by the lines frame,
-// or the columns frame alone if withLines is false.
-func (c *blockCursor) reset(idx int, m BlockMeta, data []byte, from, through int64, backward, withLines bool) error {
+// version 2 block, data is the columns frame and lines the lines frame
+// (ignored unless withLines).
+func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, through int64, backward, withLines bool) error {
 	c.idx, c.meta, c.data, c.from, c.through, c.backward = idx, m, data, from, through, backward
 	c.pos, c.prev, c.seen, c.fail = 0, m.MinT, 0, nil
 	c.cur = Entry{}
 	c.v2 = m.ColumnsLen > 0
 	if c.v2 {
-		colsRaw := m.UncompressedLen - int(m.LineBytes)
 		var err error
-		if c.cols, err = parseColumns(data[:colsRaw:colsRaw]); err != nil {
+		if c.cols, err = parseColumns(data); err != nil {
 			return blockErr(idx, "columns: %v", err)
 		}
-		c.lines, c.linesOff = nil, colsRaw
+		c.lines = nil
 		if withLines {
-			c.lines = data[colsRaw:]
+			c.lines = lines
+			if c.lines == nil {
+				c.lines = []byte{}
+			}
 		}
 		c.pt, c.pl, c.pm, c.lo = 0, 0, 0, 0
 	}
@@ -373,9 +375,7 @@ func (c *blockCursor) stepV2() (int64, bool) {
 	c.prev = ts
 	c.lineLen, c.hasMeta = int(n), me-ms > 1
 	if c.backward { // a backward cursor only indexes here; next yields
-		lb := int32(c.linesOff)
-		mb := int32(c.linesOff - len(c.cols.meta)) // the metadata column ends where the lines begin
-		c.last = entryPos{ts: ts, ls: lb + int32(ls), le: lb + int32(le), ms: mb + int32(ms), me: mb + int32(me)}
+		c.last = entryPos{ts: ts, ls: int32(ls), le: int32(le), ms: int32(ms), me: int32(me)}
 		return ts, true
 	}
 	c.cur.Timestamp = ts
@@ -490,13 +490,16 @@ func (c *blockCursor) next() bool {
 		c.bi--
 		o := c.offs[c.bi]
 		c.cur.Timestamp = o.ts
-		if c.v2 && c.lines == nil {
-			c.cur.Line = nil
-		} else {
-			c.cur.Line = c.data[o.ls:o.le:o.le]
+		data, meta := c.data, c.data
+		if c.v2 {
+			data, meta = c.lines, c.cols.meta
+		}
+		c.cur.Line = nil
+		if data != nil {
+			c.cur.Line = data[o.ls:o.le:o.le]
 		}
 		if o.me-o.ms > 1 {
-			c.cur.Metadata = c.mdec.decode(c.data[o.ms:o.me])
+			c.cur.Metadata = c.mdec.decode(meta[o.ms:o.me])
 		} else {
 			c.cur.Metadata = labels.EmptyLabels()
 		}

@@ -113,7 +113,7 @@ func DecodeIndex(prefix []byte) (*Index, error) {
 		switch {
 		case h.version == FormatV1 && m.ColumnsLen != 0:
 			return nil, headerErr("index entry %d: reserved field set", i)
-		case h.version != FormatV1 && (m.ColumnsLen == 0 || m.ColumnsLen > m.CompressedLen):
+		case h.version != FormatV1 && (m.ColumnsLen == 0 || m.ColumnsLen > m.CompressedLen-crcSize):
 			return nil, headerErr("index entry %d: columns frame of %d bytes in a %d-byte block", i, m.ColumnsLen, m.CompressedLen)
 		case h.version != FormatV1 && (m.LineBytes > int64(m.UncompressedLen) || m.Entries > (m.UncompressedLen-int(m.LineBytes))/minEntryBytes):
 			return nil, headerErr("index entry %d: %d entries with %d line bytes cannot fit %d bytes", i, m.Entries, m.LineBytes, m.UncompressedLen)

@@ -115,9 +115,18 @@ func fixCRCs(b []byte) {
 	for i := range n {
 		e := b[HeaderSize+i*IndexEntrySize:]
 		off, l := int(binary.BigEndian.Uint32(e[24:])), int(binary.BigEndian.Uint32(e[28:]))
-		if off >= 0 && l >= 0 && off <= len(b) && l <= len(b)-off {
-			binary.BigEndian.PutUint32(e[36:], crc32.Checksum(b[off:off+l], castagnoli))
+		if off < 0 || l < 0 || off > len(b) || l > len(b)-off {
+			continue
 		}
+		blk := b[off : off+l]
+		if cl := int(binary.BigEndian.Uint32(e[44:])); b[4] != FormatV1 && cl >= 0 && cl <= l-crcSize {
+			// Version 2: the index holds the columns frame's CRC, the
+			// block the lines frame's.
+			binary.BigEndian.PutUint32(e[36:], crc32.Checksum(blk[:cl], castagnoli))
+			binary.BigEndian.PutUint32(blk[cl:], crc32.Checksum(blk[cl+crcSize:], castagnoli))
+			continue
+		}
+		binary.BigEndian.PutUint32(e[36:], crc32.Checksum(blk, castagnoli))
 	}
 	binary.BigEndian.PutUint32(b[indexEnd:], crc32.Checksum(b[:indexEnd], castagnoli))
 	fStart := indexEnd + crcSize

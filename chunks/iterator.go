@@ -3,6 +3,7 @@ package chunks
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -342,51 +343,72 @@ func (m *merger) down(i int) {
 // iterators; blocks are similar in size, so buffers fit each other.
 var decompressBuffers sync.Pool // *[]byte
 
-// loadBlock returns block b's payload, decompressed into *buf (grown as
-// needed) unless it is stored uncompressed, in which case it is read in
-// place. For a version 2 block the payload is the columns frame followed
-// by the lines frame, or the columns frame alone if withLines is false.
-func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) ([]byte, error) {
-	if b.ColumnsLen == 0 { // version 1: one payload
+// loadBlock verifies and returns block b's payload, decompressed into
+// *buf (grown as needed) unless it is stored uncompressed, in which case
+// it is read in place. For a version 1 block, data is the whole payload
+// and lines is nil. For a version 2 block, data is the entry-columns frame
+// and lines the lines frame, which is neither checked nor decompressed
+// unless withLines is true.
+func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) (data, lines []byte, err error) {
+	if b.ColumnsLen == 0 { // version 1: one payload under one CRC
+		if crc := crc32.Checksum(b.data, castagnoli); crc != b.CRC {
+			return nil, nil, blockErr(rank, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
+		}
 		if e == None {
 			if len(b.data) != b.UncompressedLen {
-				return nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
+				return nil, nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
 			}
-			return b.data, nil
+			return b.data, nil, nil
 		}
 		data, err := e.decompress(*buf, b.data, b.UncompressedLen)
 		if cap(data) > cap(*buf) {
 			*buf = data[:0]
 		}
 		if err != nil {
-			return nil, blockErr(rank, "%v", err)
+			return nil, nil, blockErr(rank, "%v", err)
 		}
-		return data, nil
+		return data, nil, nil
 	}
-	colsRaw := b.UncompressedLen - int(b.LineBytes) // DecodeIndex checked it is >= 0
+	// DecodeIndex checked 0 < ColumnsLen <= CompressedLen-4 and
+	// LineBytes <= UncompressedLen.
+	colsComp, linesComp := b.data[:b.ColumnsLen], b.data[b.ColumnsLen+crcSize:]
+	if crc := crc32.Checksum(colsComp, castagnoli); crc != b.CRC {
+		return nil, nil, blockErr(rank, "crc mismatch in the columns frame: index says %#08x, data has %#08x", b.CRC, crc)
+	}
+	if withLines {
+		want := binary.BigEndian.Uint32(b.data[b.ColumnsLen:])
+		if crc := crc32.Checksum(linesComp, castagnoli); crc != want {
+			return nil, nil, blockErr(rank, "crc mismatch in the lines frame: stored %#08x, data has %#08x", want, crc)
+		}
+	}
+	colsRaw, lineBytes := b.UncompressedLen-int(b.LineBytes), int(b.LineBytes)
+	if e == None {
+		if len(colsComp) != colsRaw || len(linesComp) != lineBytes {
+			return nil, nil, blockErr(rank, "frames of %d and %d bytes stored uncompressed, index says %d and %d", len(colsComp), len(linesComp), colsRaw, lineBytes)
+		}
+		if !withLines {
+			linesComp = nil
+		}
+		return colsComp, linesComp, nil
+	}
 	size := colsRaw
 	if withLines {
-		size = b.UncompressedLen
-	}
-	if e == None {
-		if len(b.data) != b.UncompressedLen || b.ColumnsLen != colsRaw {
-			return nil, blockErr(rank, "%d bytes stored uncompressed (%d of columns), index says %d (%d)", len(b.data), b.ColumnsLen, b.UncompressedLen, colsRaw)
-		}
-		return b.data[:size:size], nil
+		size += lineBytes
 	}
 	if cap(*buf) < size {
 		*buf = make([]byte, 0, size)
 	}
 	dst := (*buf)[:size]
-	if _, err := e.decompress(dst[:0:colsRaw], b.data[:b.ColumnsLen], colsRaw); err != nil {
-		return nil, blockErr(rank, "columns frame: %v", err)
+	if _, err := e.decompress(dst[:0:colsRaw], colsComp, colsRaw); err != nil {
+		return nil, nil, blockErr(rank, "columns frame: %v", err)
 	}
-	if withLines {
-		if _, err := e.decompress(dst[colsRaw:colsRaw:size], b.data[b.ColumnsLen:], int(b.LineBytes)); err != nil {
-			return nil, blockErr(rank, "lines frame: %v", err)
-		}
+	if !withLines {
+		return dst, nil, nil
 	}
-	return dst, nil
+	if _, err := e.decompress(dst[colsRaw:colsRaw:size], linesComp, lineBytes); err != nil {
+		return nil, nil, blockErr(rank, "lines frame: %v", err)
+	}
+	return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil
 }
 
 // chunkIterator iterates the sealed blocks of a chunk and, for a MemChunk,
@@ -483,9 +505,6 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 		return newHeadCursor(it.head, it.from, it.through, it.backward, it.stats), nil
 	}
 	b := &it.blocks[rank]
-	if crc := crc32.Checksum(b.data, castagnoli); crc != b.CRC {
-		return nil, blockErr(rank, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
-	}
 	var c *blockCursor
 	if n := len(it.free); n > 0 {
 		c, it.free = it.free[n-1], it.free[:n-1]
@@ -499,14 +518,14 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 			c.buf = new([]byte)
 		}
 	}
-	data, err := it.enc.loadBlock(c.buf, b, rank, true)
+	data, lines, err := it.enc.loadBlock(c.buf, b, rank, true)
 	if err != nil {
 		return nil, err
 	}
 	it.stats.CompressedBytes += int64(b.CompressedLen)
 	it.stats.DecompressedBytes += int64(b.UncompressedLen)
 	it.stats.DecompressedLines += int64(b.Entries)
-	if err := c.reset(rank, b.BlockMeta, data, it.from, it.through, it.backward, true); err != nil {
+	if err := c.reset(rank, b.BlockMeta, data, lines, it.from, it.through, it.backward, true); err != nil {
 		return nil, err
 	}
 	return c, nil

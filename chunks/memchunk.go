@@ -183,8 +183,12 @@ func (c *MemChunk) cut() error {
 		rawLen = len(sb.raw) + len(sb.lines)
 		comp, err = c.enc.compress(sb.comp[:0], sb.raw)
 		colsLen = len(comp)
+		comp = append(comp, 0, 0, 0, 0) // the lines frame's CRC32C
 		if err == nil {
 			comp, err = c.enc.compress(comp, sb.lines)
+		}
+		if err == nil {
+			binary.BigEndian.PutUint32(comp[colsLen:], crc32.Checksum(comp[colsLen+crcSize:], castagnoli))
 		}
 	}
 	if err != nil {
@@ -209,7 +213,7 @@ func (c *MemChunk) cut() error {
 			LineBytes:       h.lineBytes,
 			CompressedLen:   len(data),
 			UncompressedLen: rawLen,
-			CRC:             crc32.Checksum(data, castagnoli),
+			CRC:             blockCRC(data, colsLen),
 			FilterLen:       len(filter),
 			ColumnsLen:      colsLen,
 		},
@@ -220,6 +224,15 @@ func (c *MemChunk) cut() error {
 	c.uncompressed += rawLen
 	c.resetHead()
 	return nil
+}
+
+// blockCRC is the CRC32C an index entry holds: of the whole block in
+// version 1 (colsLen 0), of the entry-columns frame in version 2.
+func blockCRC(data []byte, colsLen int) uint32 {
+	if colsLen > 0 {
+		data = data[:colsLen]
+	}
+	return crc32.Checksum(data, castagnoli)
 }
 
 // resetHead empties the head after a cut, recycling its arena unless an

@@ -2,7 +2,6 @@ package chunks
 
 import (
 	"context"
-	"hash/crc32"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -219,22 +218,18 @@ func (it *SummaryIterator) openSegment() {
 	case segColumns:
 		r := s.ranks[0]
 		b := &it.blocks[r]
-		if crc := crc32.Checksum(b.data, castagnoli); crc != b.CRC {
-			it.fail = blockErr(r, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
-			return
-		}
 		if it.buf == nil {
 			it.buf, _ = decompressBuffers.Get().(*[]byte)
 			if it.buf == nil {
 				it.buf = new([]byte)
 			}
 		}
-		data, err := it.enc.loadBlock(it.buf, b, r, false)
+		data, _, err := it.enc.loadBlock(it.buf, b, r, false)
 		if err != nil {
 			it.fail = err
 			return
 		}
-		if err := it.bc.reset(r, b.BlockMeta, data, it.from, it.through, false, false); err != nil {
+		if err := it.bc.reset(r, b.BlockMeta, data, nil, it.from, it.through, false, false); err != nil {
 			it.fail = err
 			return
 		}
