@@ -9,10 +9,10 @@ import (
 
 // SummaryOptions says how a SummaryIterator may fold entries.
 type SummaryOptions struct {
-	// Cell maps a timestamp to the group it counts in (a query's step
-	// cell). Consecutive entries that Cell maps to one value may be folded
-	// into one summary. Cell must be monotone: entries of one value form
-	// one run in time order.
+	// Cell maps a timestamp to the last timestamp of the cell it counts
+	// in (a query's step cell): every t with ts <= t <= Cell(ts) is in the
+	// same cell, so a run of entries is folded while their timestamps do
+	// not pass the first one's Cell.
 	Cell func(ts int64) int64
 	// NoMetadata keeps entries that carry structured metadata out of
 	// summaries: they are yielded whole, for callers whose grouping may
@@ -47,9 +47,8 @@ type SummaryIterator struct {
 	seg  *segment // the current segment, nil before the first
 
 	full Iterator    // the current segment's entries, when iterated whole
-	bc   blockCursor // the current block's columns, when folded
-	buf  *[]byte     // bc's decompression buffer
-	held bool        // bc (or the head walk) holds an entry not yet consumed
+	f    columnsWalk // the current block's columns, when folded
+	buf  *[]byte     // f's decompression buffer
 	hi   int         // head walk: next entry index
 	hEnd int         // head walk: end of the in-range entries
 	mdec metaDecoder
@@ -229,11 +228,14 @@ func (it *SummaryIterator) openSegment() {
 			it.fail = err
 			return
 		}
-		if err := it.bc.reset(r, b.BlockMeta, data, nil, it.from, it.through, false, false); err != nil {
-			it.fail = err
+		cols, err := parseColumns(data)
+		if err != nil {
+			it.fail = blockErr(r, "columns: %v", err)
 			return
 		}
-		if it.opts.NoMetadata && len(it.bc.cols.meta) != b.Entries {
+		// Each entry without metadata takes one byte (a zero count) of the
+		// metadata column, any with metadata more.
+		if it.opts.NoMetadata && len(cols.meta) != b.Entries {
 			// Some entry carries metadata: its line is needed after all.
 			s.kind = segEntries
 			it.openSegment()
@@ -242,7 +244,7 @@ func (it *SummaryIterator) openSegment() {
 		it.stats.ColumnBlocks++
 		it.stats.CompressedBytes += int64(b.ColumnsLen)
 		it.stats.DecompressedBytes += int64(b.UncompressedLen) - b.LineBytes
-		it.held = false
+		it.f = columnsWalk{idx: r, meta: b.BlockMeta, cols: cols, ts: b.MinT}
 	case segHead:
 		h := it.head
 		it.hi, it.hEnd = lower(h.entries, it.from), lower(h.entries, it.through)
@@ -266,33 +268,111 @@ func (it *SummaryIterator) nextFull() bool {
 	return false
 }
 
+// columnsWalk reads a version 2 block's timestamp and length columns,
+// checking them as the full decoder does (the metadata column is not
+// read: nothing here depends on it).
+type columnsWalk struct {
+	idx    int
+	meta   BlockMeta
+	cols   columns
+	i      int   // entries decoded
+	ts     int64 // the last decoded entry's timestamp
+	pt, pl int   // positions in the timestamp and length columns
+	lo     int64 // line bytes decoded
+	held   bool  // the last decoded entry is not consumed yet
+	n      int   // its line length
+	done   bool  // no entry left in range
+}
+
+// next decodes the next entry; false at the end of the block (its totals
+// then checked) or on corrupt data (err set).
+func (f *columnsWalk) next() (ok bool, err error) {
+	m := &f.meta
+	if f.i == m.Entries {
+		switch {
+		case f.pt != len(f.cols.ts) || f.pl != len(f.cols.lens):
+			return false, blockErr(f.idx, "columns hold more than the %d entries the index says", m.Entries)
+		case f.lo != m.LineBytes:
+			return false, blockErr(f.idx, "line lengths add up to %d, index says %d", f.lo, m.LineBytes)
+		case f.ts != m.MaxT:
+			return false, blockErr(f.idx, "last timestamp %d, index says %d", f.ts, m.MaxT)
+		}
+		return false, nil
+	}
+	if f.i > 0 {
+		var d uint64
+		if p := f.pt; p < len(f.cols.ts) && f.cols.ts[p] < 0x80 {
+			d, f.pt = uint64(f.cols.ts[p]), p+1
+		} else if d, f.pt, ok = uvarint(f.cols.ts, p); !ok {
+			return false, blockErr(f.idx, "timestamp column ends at entry %d of %d", f.i, m.Entries)
+		}
+		if d > (uint64(m.MaxT)-uint64(f.ts))/f.cols.unit {
+			return false, blockErr(f.idx, "entry %d: timestamp beyond the block's max time", f.i)
+		}
+		f.ts = int64(uint64(f.ts) + d*f.cols.unit)
+	}
+	var n uint64
+	if p := f.pl; p < len(f.cols.lens) && f.cols.lens[p] < 0x80 {
+		n, f.pl = uint64(f.cols.lens[p]), p+1
+	} else if n, f.pl, ok = uvarint(f.cols.lens, p); !ok {
+		return false, blockErr(f.idx, "length column ends at entry %d of %d", f.i, m.Entries)
+	}
+	if n > uint64(m.LineBytes-f.lo) {
+		return false, blockErr(f.idx, "entry %d: line length overruns the lines frame", f.i)
+	}
+	f.lo += int64(n)
+	f.n = int(n)
+	f.i++
+	return true, nil
+}
+
 // nextColumns folds the next run of one cell from the current block.
 func (it *SummaryIterator) nextColumns() bool {
-	c := &it.bc
-	if !it.held && !c.next() {
-		it.fail = c.err()
-		return false
-	}
-	it.held = false
-	cell := it.opts.Cell(c.cur.Timestamp)
-	n, b, last := int64(1), int64(c.lineLen), c.cur.Timestamp
-	for c.next() {
-		if it.opts.Cell(c.cur.Timestamp) != cell {
-			it.held = true
-			break
+	f := &it.f
+	for !f.done {
+		if !f.held {
+			ok, err := f.next()
+			if !ok {
+				it.fail, f.done = err, true
+				return false
+			}
 		}
-		n++
-		b += int64(c.lineLen)
-		last = c.cur.Timestamp
-	}
-	if !it.held {
-		if it.fail = c.err(); it.fail != nil {
+		f.held = false
+		if f.ts < it.from {
+			continue
+		}
+		if f.ts >= it.through {
+			f.done = true
 			return false
 		}
+		end := it.opts.Cell(f.ts)
+		n, b, last := int64(1), int64(f.n), f.ts
+		for {
+			ok, err := f.next()
+			if !ok {
+				it.fail, f.done = err, true
+				break
+			}
+			if f.ts >= it.through {
+				f.done = true
+				break
+			}
+			if f.ts > end {
+				f.held = true
+				break
+			}
+			n++
+			b += int64(f.n)
+			last = f.ts
+		}
+		if it.fail != nil {
+			return false
+		}
+		it.inSum, it.sumN, it.sumB = true, n, b
+		it.cur = Entry{Timestamp: last}
+		return true
 	}
-	it.inSum, it.sumN, it.sumB = true, n, b
-	it.cur = Entry{Timestamp: last}
-	return true
+	return false
 }
 
 // nextHead folds the next run of one cell from the head, yielding entries
@@ -309,11 +389,11 @@ func (it *SummaryIterator) nextHead() bool {
 		it.cur = Entry{Timestamp: e.ts, Line: h.arena[e.off:end:end], Metadata: it.mdec.decode(h.arena[end : end+e.metaLen])}
 		return true
 	}
-	cell := it.opts.Cell(e.ts)
+	end := it.opts.Cell(e.ts)
 	n, b, last := int64(0), int64(0), e.ts
 	for ; it.hi < it.hEnd; it.hi++ {
 		e := h.entries[it.hi]
-		if (it.opts.NoMetadata && e.metaLen > 1) || it.opts.Cell(e.ts) != cell {
+		if (it.opts.NoMetadata && e.metaLen > 1) || e.ts > end {
 			break
 		}
 		n++
@@ -363,7 +443,7 @@ func (it *SummaryIterator) Close() error {
 	}
 	if it.buf != nil {
 		decompressBuffers.Put(it.buf)
-		it.buf, it.bc.data, it.bc.lines = nil, nil, nil
+		it.buf, it.f = nil, columnsWalk{}
 	}
 	it.segs = nil
 	return nil

@@ -26,7 +26,8 @@ type SelectHints struct {
 	// and line bytes of the entries are all it reads. The Source must
 	// count each entry once: a span it summarises must hold no entry that
 	// it also yields, or that another of its copies (an ingester's memory,
-	// an overlapping chunk) yields.
+	// an overlapping chunk) yields. Cell(ts) is the last instant of ts's
+	// cell: every t with ts <= t <= Cell(ts) maps to Cell(ts).
 	Cell func(ts int64) int64
 	// CellPlainOnly, with Cell, keeps entries that carry structured
 	// metadata out of summaries: the query's grouping may read labels that
