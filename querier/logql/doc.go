@@ -21,6 +21,12 @@
 // aggregations (count, rate, bytes, sum, min, max, first, last) one partial
 // aggregate per cell of the step grid. A `sum` over an additive range
 // aggregation applies its grouping while extracting samples, as Loki does.
+// Counts and byte counts (count_over_time, rate, bytes_over_time,
+// bytes_rate) do not merge the streams in time order at all: the streams
+// are read one after the other and their samples added up per series and
+// cell, so a query holds one stream's decoded block, not one per stream;
+// the sums are then served in cell order. An instant sum of those is split
+// across parallel parts by stream (split.go).
 //
 // Loki behaviours kept on purpose: windows are (t-range, t] and log ranges
 // [start, end); rate_counter reproduces Loki's arithmetic exactly; lines

@@ -228,6 +228,7 @@ func (q *query) newRootEvaluator(expr syntax.SampleExpr, st steps) (stepEvaluato
 	}
 	if r, ok := ev.(*rangeEvaluator); ok && r.op != syntax.RangeAbsent {
 		r.maxSeries = q.opts.MaxSeries
+		r.presumIfAdditive()
 	}
 	return ev, nil
 }
