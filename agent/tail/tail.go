@@ -49,7 +49,11 @@ const (
 	DefaultMaxLineSize = 1 << 20
 	DefaultMinPoll     = 250 * time.Millisecond
 	DefaultMaxPoll     = time.Second
-	readChunk          = 32 << 10
+	// readChunk is a read buffer's size. While a backlog is read every
+	// tailed file holds one (100 files: 1.6 MiB, half of what 32 KiB
+	// buffers held); a read syscall per 16 KiB is still a small part of the
+	// CPU spent on the lines it returns.
+	readChunk = 16 << 10
 	// settlePolls is how many idle polls a rotated-away or deleted file is
 	// given for a writer that has not reopened yet.
 	settlePolls = 2

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/plgstack/plg/agent"
+	"github.com/plgstack/plg/agent/stages"
 	"github.com/plgstack/plg/chunks/store"
 	"github.com/plgstack/plg/ingester"
 	"github.com/plgstack/plg/querier"
@@ -34,6 +35,10 @@ type Config struct {
 	Querier  querier.Config      `yaml:"querier"`
 	// Compactor merges index segments; it runs where an ingester runs.
 	Compactor CompactorConfig `yaml:"compactor"`
+	// AgentMemoryLimit is the Go runtime's soft memory limit in -mode=agent
+	// (agent.SoftMemoryLimit), a size such as 24MiB; 0 leaves the runtime's
+	// default. GOMEMLIMIT, when set, wins.
+	AgentMemoryLimit string `yaml:"agent_memory_limit"`
 	// Agent is a Promtail-format configuration (server, positions,
 	// clients, scrape_configs) for the agent role.
 	Agent yaml.Node `yaml:"agent,omitempty"`
@@ -41,6 +46,8 @@ type Config struct {
 	// agentRaw is the agent's YAML: the agent section, or the whole file
 	// when it is a Promtail configuration.
 	agentRaw []byte
+	// agentMemLimit is AgentMemoryLimit in bytes.
+	agentMemLimit int64
 }
 
 // ServerConfig configures the HTTP server and logging.
@@ -79,6 +86,8 @@ func defaultConfig() *Config {
 		Storage:   store.DefaultConfig(),
 		Querier:   querier.DefaultConfig(),
 		Compactor: defaultCompactorConfig(),
+
+		AgentMemoryLimit: "24MiB",
 	}
 }
 
@@ -111,6 +120,7 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 		}
 		return nil
 	})
+	fs.StringVar(&cfg.AgentMemoryLimit, "agent.memory-limit", cfg.AgentMemoryLimit, "Soft memory limit of the Go runtime in -mode=agent (e.g. 24MiB; 0: none). It is raised while a backlog needs more, so it never makes the agent collect garbage back to back. GOMEMLIMIT, when set, wins.")
 	fs.BoolVar(&cfg.Compactor.Enabled, "compactor.enabled", cfg.Compactor.Enabled, "Merge index segments periodically (where an ingester runs).")
 	fs.DurationVar(&cfg.Compactor.Interval, "compactor.interval", cfg.Compactor.Interval, "How often to merge index segments.")
 	cfg.Ingester.RegisterFlags(fs)
@@ -199,6 +209,11 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("-mode=%q: must be one of all, agent, ingester, querier", c.Mode)
 	}
+	n, err := stages.ParseByteSize(c.AgentMemoryLimit)
+	if err != nil {
+		return fmt.Errorf("-agent.memory-limit: %w", err)
+	}
+	c.agentMemLimit = int64(n)
 	if c.Limits == nil {
 		c.Limits = &ingester.Overrides{Defaults: ingester.DefaultLimits()}
 	}

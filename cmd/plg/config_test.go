@@ -203,3 +203,39 @@ storage:
 		t.Fatalf("non-secret values lost:\n%s", out)
 	}
 }
+
+func TestAgentMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		file string
+		want int64
+		err  string
+	}{
+		{name: "default", want: 24 << 20},
+		{name: "flag", args: []string{"-agent.memory-limit=40MiB"}, want: 40 << 20},
+		{name: "flag turns it off", args: []string{"-agent.memory-limit=0"}, want: 0},
+		{name: "plg.yaml", file: "mode: agent\nagent_memory_limit: 32MiB\n", want: 32 << 20},
+		{name: "not a size", args: []string{"-agent.memory-limit=lots"}, err: "-agent.memory-limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				args = append(args, "-config.file="+writeConfig(t, tc.file))
+			}
+			cfg, _, err := loadConfig(args)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.agentMemLimit != tc.want {
+				t.Errorf("limit = %d, want %d", cfg.agentMemLimit, tc.want)
+			}
+		})
+	}
+}
