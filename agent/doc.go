@@ -36,6 +36,16 @@
 // positions.sync_period and at shutdown. After SIGKILL the agent resumes
 // from the last written position, so lines sent after it are sent again.
 //
+// # Memory
+//
+// What the agent holds is bounded by its files and clients, not by how far
+// behind it is: a read buffer per file with unread data, per client and
+// tenant one batch (filled, then sent), and a 1024-entry queue whose
+// filling stops the tailers. SoftMemoryLimit, which `plg -mode=agent`
+// applies (24 MiB by default), makes the collector keep the heap near
+// that rather than at twice the live heap, without ever collecting back to
+// back. deploy/README.md ("Memory") has the measured figures.
+//
 // # Kubernetes discovery without client-go
 //
 // kubernetes_sd_configs role pod is served two ways. Without an API server

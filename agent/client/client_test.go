@@ -262,8 +262,10 @@ func TestClientGivesUpAfterMaxElapsedWithAFinalAttemptAtTheBound(t *testing.T) {
 		backoff     BackoffConfig
 		wantElapsed time.Duration
 	}{
-		{"default: five minutes although max_retries would allow more",
-			BackoffConfig{MinPeriod: DefaultMinBackoff, MaxPeriod: DefaultMaxBackoff, MaxRetries: DefaultMaxRetries, MaxElapsed: DefaultMaxElapsed}, 5 * time.Minute},
+		// Not DefaultMaxRetries: its 10 jittered waits add up to between
+		// 4m16s and 8m32s, so they may end first.
+		{"default max_elapsed: five minutes although max_retries would allow more",
+			BackoffConfig{MinPeriod: DefaultMinBackoff, MaxPeriod: DefaultMaxBackoff, MaxRetries: 20, MaxElapsed: DefaultMaxElapsed}, 5 * time.Minute},
 		{"max_retries 0: the time bound alone",
 			BackoffConfig{MinPeriod: time.Second, MaxPeriod: 10 * time.Second, MaxElapsed: time.Minute}, time.Minute},
 	}
