@@ -271,3 +271,91 @@ func BenchmarkEncodeFormat(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeScanVersions compares a forward scan of every line of a
+// version 1 chunk (row-wise blocks) with one of version 2 (columns frame
+// plus lines frame); MB/s are of raw log bytes.
+func BenchmarkDecodeScanVersions(b *testing.B) {
+	es, raw := benchEntries(benchChunkRaw)
+	for _, enc := range []Encoding{Zstd, S2} {
+		for _, v := range []byte{FormatV1, FormatVersion} {
+			b.Run(fmt.Sprintf("%s/v%d", enc, v), func(b *testing.B) {
+				c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: DefaultBlockSize, TargetSize: math.MaxInt, version: v})
+				for _, e := range es {
+					if _, err := c.Append(e); err != nil {
+						b.Fatal(err)
+					}
+				}
+				buf, err := c.Encode()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(raw)
+				start := cpuTime()
+				for b.Loop() {
+					d, err := Decode(buf)
+					if err != nil {
+						b.Fatal(err)
+					}
+					it := d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)
+					var n int
+					for it.Next() {
+						n += len(it.At().Line)
+					}
+					_ = it.Close()
+					if int64(n) != raw {
+						b.Fatalf("scanned %d bytes, want %d", n, raw)
+					}
+				}
+				reportCPUThroughput(b, start, raw)
+				b.ReportMetric(float64(raw)/float64(len(buf)), "ratio")
+			})
+		}
+	}
+}
+
+// BenchmarkSummaryScan measures per-minute counts and line bytes of a
+// chunk folded from the entry columns (SummaryIterator) against the same
+// totals from a full scan; MB/s are of raw log bytes.
+func BenchmarkSummaryScan(b *testing.B) {
+	es, raw := benchEntries(benchChunkRaw)
+	buf, err := buildChunk(b, Zstd, es).Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := Decode(buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lo, hi := d.Bounds()
+	const minute = int64(time.Minute)
+	cell := func(ts int64) int64 { return (ts/minute+1)*minute - 1 }
+	for _, name := range []string{"columns", "entries"} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(raw)
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				var n, bytes int64
+				if name == "columns" {
+					it := d.SummaryIterator(bg, lo, hi+1, SummaryOptions{Cell: cell, NoMetadata: true}, nil)
+					for it.Next() {
+						k, l, _ := it.Summary()
+						n, bytes = n+k, bytes+l
+					}
+					_ = it.Close()
+				} else {
+					it := d.Iterator(bg, lo, hi+1, Forward, nil)
+					for it.Next() {
+						n, bytes = n+1, bytes+int64(len(it.At().Line))
+					}
+					_ = it.Close()
+				}
+				if n != int64(len(es)) || bytes != raw {
+					b.Fatalf("%d entries, %d bytes; want %d, %d", n, bytes, len(es), raw)
+				}
+			}
+			reportCPUThroughput(b, start, raw)
+		})
+	}
+}

@@ -13,6 +13,12 @@
 // are checked (CRC32C) and decompressed lazily as iterators reach them,
 // and blocks outside a query's time range are never read.
 //
+// A version 2 block keeps its entries' timestamps, line lengths and
+// metadata in an entry-columns frame apart from the lines, with its own
+// checksum, so SummaryIterator can fold entries into per-cell counts and
+// line bytes (for count_over_time and bytes_over_time) without reading or
+// decompressing any line.
+//
 // Iterators yield entries in time order in either direction, merging
 // blocks that overlap in time; NewMergeIterator merges many iterators
 // (chunks of a stream, replicas, WAL overlap) and drops exact duplicates.
