@@ -22,9 +22,12 @@
 // Iterators yield entries in time order in either direction, merging
 // blocks that overlap in time; NewMergeIterator merges many iterators
 // (chunks of a stream, replicas, WAL overlap) and drops exact duplicates.
-// Optionally each block carries a token bloom filter (Options), which a
-// querier consults through Chunk.BlockMayContain to skip blocks in
-// needle-in-haystack searches.
+// Each sealed block may carry filters (Options): an n-gram filter of its
+// lines' 4-byte substrings, which a querier consults through
+// Chunk.BlockMayMatch (or MemChunk.IteratorMatching) to skip blocks in
+// substring searches, and a token bloom filter (Chunk.BlockMayContain)
+// for whole tokens. DecodePartial lets a reader fetch the header, index
+// and filters first and then only the blocks they admit.
 //
 // This package must not do storage (no object store, files or caching of
 // chunks), indexing across chunks or labels (see chunks/index), networking,

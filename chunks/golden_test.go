@@ -63,3 +63,36 @@ func testGolden(t *testing.T, version byte) {
 		t.Fatalf("magic %q, version %d (decoded %d)", got[:4], got[4], d.Version())
 	}
 }
+
+// TestGoldenNgramChunk pins filter kind 2: a one-block chunk whose filter
+// FORMAT.md decodes by hand.
+func TestGoldenNgramChunk(t *testing.T) {
+	c := NewMemChunkWithOptions(Options{Encoding: None, NgramBitsPerGram: 1})
+	es := []Entry{ent(1000, "hello world"), ent(2000, "id=2f1bd0b6")}
+	appendAll(t, c, es)
+	got, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "golden-ngram.hex")
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(hex.Dump(got)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dump := hex.Dump(got); dump != string(want) {
+		t.Fatalf("encoded chunk differs from %s:\ngot:\n%s\nwant:\n%s", path, dump, want)
+	}
+	d, err := Decode(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), es)
+	if !d.BlockMayMatch(0, NewNeedles([][]string{{"2f1bd0b6"}})) || d.BlockMayMatch(0, NewNeedles([][]string{{"2f1bd0b7"}})) {
+		t.Fatal("golden filter answers wrongly")
+	}
+}

@@ -36,6 +36,7 @@ type MemChunk struct {
 	targetSize int
 	bloomBits  int
 	version    byte
+	ngramBits  float64
 
 	blocks       []block
 	head         headBlock
@@ -68,6 +69,10 @@ type Options struct {
 	// hashing every line) and roughly BloomBitsPerToken/8 bytes per
 	// distinct token per block.
 	BloomBitsPerToken int
+	// NgramBitsPerGram, if > 0, gives every sealed block an n-gram filter
+	// (kind 2 in FORMAT.md) with about this many bits per distinct 4-byte
+	// gram, so substring searches skip blocks.
+	NgramBitsPerGram float64
 
 	// version is the format to write; tests set FormatV1 to produce the
 	// previous layout. 0 means FormatVersion.
@@ -86,7 +91,8 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	if o.version == 0 {
 		o.version = FormatVersion
 	}
-	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0), version: o.version}
+	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
+		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version}
 }
 
 // Encoding returns the chunk's codec.
@@ -197,13 +203,19 @@ func (c *MemChunk) cut() error {
 	sb.comp = comp
 	data := make([]byte, len(comp)) // exact size: the block lives until flush
 	copy(data, comp)
+	// The n-gram filter says its own length; the bloom runs to the end of
+	// the block's filter, so it comes last (FORMAT.md).
 	var filter []byte
+	lines := func(yield func([]byte)) {
+		for _, e := range h.entries {
+			yield(h.line(e))
+		}
+	}
+	if c.ngramBits > 0 {
+		filter = appendNgramFilter(filter, c.ngramBits, lines)
+	}
 	if c.bloomBits > 0 {
-		filter = appendBloom(nil, c.bloomBits, func(yield func([]byte)) {
-			for _, e := range h.entries {
-				yield(h.line(e))
-			}
-		})
+		filter = appendBloom(filter, c.bloomBits, lines)
 	}
 	c.blocks = append(c.blocks, block{
 		BlockMeta: BlockMeta{

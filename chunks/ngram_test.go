@@ -1,0 +1,435 @@
+package chunks
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// ngramBlock builds one block's filter bytes over lines.
+func ngramBlock(bitsPerGram float64, lines ...[]byte) []byte {
+	return appendNgramFilter(nil, bitsPerGram, func(yield func([]byte)) {
+		for _, l := range lines {
+			yield(l)
+		}
+	})
+}
+
+func TestNgramFilterAdmitsEverySubstringOfItsLines(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	alphabet := []string{"a", "b", "0", "f", " ", "=", `"`, ".", "é", "日本", "\xff", "_"}
+	for round := range 200 {
+		lines := make([][]byte, 1+r.IntN(40))
+		for i := range lines {
+			var sb strings.Builder
+			for range r.IntN(120) {
+				sb.WriteString(alphabet[r.IntN(len(alphabet))])
+			}
+			lines[i] = []byte(sb.String())
+		}
+		f := ngramBlock(0.5+r.Float64()*3, lines...)
+		for _, l := range lines {
+			for range 20 {
+				if len(l) < NgramLen {
+					break
+				}
+				i := r.IntN(len(l) - NgramLen + 1)
+				j := i + NgramLen + r.IntN(len(l)-i-NgramLen+1)
+				needle := string(l[i:j])
+				if n := NewNeedles([][]string{{needle}}); !n.mayMatch(f) {
+					t.Fatalf("round %d: filter rules out %q, a substring of %q", round, needle, l)
+				}
+				// An alternative the block lacks does not hide one it has.
+				if n := NewNeedles([][]string{{"zzzzzzzzqqqq", needle}}); !n.mayMatch(f) {
+					t.Fatalf("round %d: or-group with %q ruled out", round, needle)
+				}
+			}
+		}
+	}
+}
+
+func TestNeedles(t *testing.T) {
+	// 16 bits per gram, so that the absent needles below are ruled out
+	// for certain rather than with high probability.
+	f := ngramBlock(16, []byte(`level=info msg="GET /api/v1/users" trace_id=4bf92f3577b34da6a3ce929d0e0e4736`))
+	tests := []struct {
+		name   string
+		groups [][]string
+		nil    bool // NewNeedles returns nil: nothing to check
+		may    bool
+	}{
+		{"no groups", nil, true, true},
+		{"short needle says nothing", [][]string{{"abc"}}, true, true},
+		{"group with a short alternative says nothing", [][]string{{"zzzzzz", "ab"}}, true, true},
+		{"present substring crossing tokens", [][]string{{`="GET /api`}}, false, true},
+		{"present inside a longer token", [][]string{{"77b34da6"}}, false, true},
+		{"absent trace id", [][]string{{"2f1bd0b6b6a951ba3941fc7dd40642a3"}}, false, false},
+		{"every group must be met", [][]string{{"level=info"}, {"qqqqqqqqqqqq"}}, false, false},
+		{"one alternative suffices", [][]string{{"qqqqqqqqqqqq", "users"}}, false, true},
+		{"no alternative present", [][]string{{"qqqqqqqqqqqq", "xxxxxxxxxxxx"}}, false, false},
+		{"case-sensitive", [][]string{{"LEVEL=INFO"}}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := NewNeedles(tt.groups)
+			if (n == nil) != tt.nil {
+				t.Fatalf("NewNeedles = %v, want nil %v", n, tt.nil)
+			}
+			if got := n.mayMatch(f); got != tt.may {
+				t.Fatalf("mayMatch = %v, want %v", got, tt.may)
+			}
+		})
+	}
+}
+
+func TestNgramFilterLayout(t *testing.T) {
+	f := ngramBlock(2, []byte("abcdef"))
+	// Three distinct grams want 6 bits: the 8-byte minimum.
+	if len(f) != ngramHeader+8 || f[0] != filterKindNgram || f[1] != 4 || string(f[2:6]) != "\x00\x00\x00\x08" {
+		t.Fatalf("filter % x", f)
+	}
+	set := 0
+	for _, g := range []string{"abcd", "bcde", "cdef"} {
+		x := uint64(ngramSlot(uint64(g[0]) | uint64(g[1])<<8 | uint64(g[2])<<16 | uint64(g[3])<<24))
+		b := x * 64 >> ngramScratchLog2
+		if f[ngramHeader+b/8]&(1<<(b%8)) == 0 {
+			t.Fatalf("bit %d of gram %q not set", b, g)
+		}
+	}
+	for _, b := range f[ngramHeader:] {
+		for ; b != 0; b &= b - 1 {
+			set++
+		}
+	}
+	if set < 1 || set > 3 {
+		t.Fatalf("%d bits set for 3 grams", set)
+	}
+	if got := ngramBlock(2, []byte("abc"), nil); got != nil {
+		t.Fatalf("lines without a gram gave filter % x", got)
+	}
+}
+
+func TestFilterSequenceToleratesUnknownKinds(t *testing.T) {
+	ng := ngramBlock(16, []byte("hello world"))
+	absent := NewNeedles([][]string{{"zzzzqqqqxxxx"}})
+	for _, f := range [][]byte{
+		nil, {}, {filterKindNgram}, {filterKindNgram, 4, 0}, {filterKindNgram, 4, 0, 0, 0, 0}, {filterKindNgram, 4, 0, 0, 0, 1},
+		{filterKindNgram, 4, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0}, {filterKindNgram, 4, 0xff, 0xff, 0xff, 0xff, 0},
+		{filterKindNgram, 5, 0, 0, 0, 1, 0}, {99, 6, 0, 0, 0, 0, 0, 0, 0, 0}, {filterKindBloom, 1, 0, 0},
+		append([]byte{99}, ng...), // a kind this reader does not know comes first
+	} {
+		if !absent.mayMatch(f) {
+			t.Errorf("filter % x ruled a needle out", f)
+		}
+	}
+	if absent.mayMatch(ng) {
+		t.Fatal("a well-formed filter admitted an absent needle")
+	}
+	// A bloom after the n-gram filter still answers token lookups.
+	both := appendBloom(ng, 10, func(yield func([]byte)) { yield([]byte("hello world")) })
+	if !filterMayContain(both, TokenHash([]byte("hello"))) || filterMayContain(both, TokenHash([]byte("absenttoken"))) {
+		t.Fatal("bloom after the n-gram filter misread")
+	}
+	if absent.mayMatch(both) || !NewNeedles([][]string{{"lo wo"}}).mayMatch(both) {
+		t.Fatal("n-gram filter before a bloom misread")
+	}
+}
+
+func TestChunkNeedleSearchSkipsBlocks(t *testing.T) {
+	g := newLogGen(11)
+	c := NewMemChunkWithOptions(Options{Encoding: Zstd, BlockSize: 16 << 10, NgramBitsPerGram: 2, BloomBitsPerToken: 10})
+	var es []Entry
+	for range 3000 {
+		es = append(es, g.next(0))
+	}
+	const needle = "2f1bd0b6b6a951ba3941fc7dd40642a3"
+	es[1777].Line = bytes.Replace(es[1777].Line, es[1777].Line[100:132], []byte(needle), 1)
+	appendAll(t, c, es)
+	n := NewNeedles([][]string{{needle}})
+
+	// The live chunk: sealed blocks are filtered, the head is read.
+	var st Stats
+	got := drain(t, c.IteratorMatching(bg, math.MinInt64, math.MaxInt64, Forward, &st, n))
+	if !containsLine(got, needle) || st.BlocksSkipped < 10 {
+		t.Fatalf("live chunk: needle found %v, stats %+v", containsLine(got, needle), st)
+	}
+
+	d := encodeDecode(t, c)
+	blocks := d.Blocks()
+	admitted := 0
+	for i := range blocks {
+		if d.BlockMayMatch(i, n) {
+			admitted++
+		}
+		if !d.BlockMayContain(i, []byte("info")) {
+			t.Fatalf("block %d: bloom lost behind the n-gram filter", i)
+		}
+	}
+	if admitted != 1 || len(blocks) < 10 {
+		t.Fatalf("%d of %d blocks admit a needle one holds", admitted, len(blocks))
+	}
+	got = drain(t, d.FilteredIterator(bg, math.MinInt64, math.MaxInt64, Backward, nil, func(i int) bool { return d.BlockMayMatch(i, n) }))
+	if !containsLine(got, needle) {
+		t.Fatal("needle not found in the admitted block")
+	}
+	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want(es, math.MinInt64, math.MaxInt64, Forward))
+}
+
+func containsLine(es []Entry, s string) bool {
+	for _, e := range es {
+		if strings.Contains(string(e.Line), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestNgramFalsePositives measures, on generated JSON, nginx and logfmt
+// blocks of the default size, the filter's size against the raw text and
+// how often it admits needles no line holds: random hex (trace-ID-like)
+// and random lowercase needles of 8, 16 and 32 bytes. Run with -v for the
+// table; the bounds are loose, to catch a broken hash or sizing.
+func TestNgramFalsePositives(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	type needleKind struct {
+		len      int
+		alphabet string
+		bound    float64 // at 1 bit per gram; measured about a third of it
+	}
+	kinds := []needleKind{
+		{8, "0123456789abcdef", 0.5}, {16, "0123456789abcdef", 0.15}, {32, "0123456789abcdef", 0.01},
+		{8, "abcdefghijklmnopqrstuvwxyz", 0.4}, {16, "abcdefghijklmnopqrstuvwxyz", 0.02}, {32, "abcdefghijklmnopqrstuvwxyz", 0.001},
+	}
+	needle := make([]byte, 32)
+	for _, bitsPerGram := range []float64{1, 1.5, 2} {
+		var raw, filt int
+		fp, probes := make([]int, len(kinds)), make([]int, len(kinds))
+		for format := range 3 {
+			g := newLogGen(uint64(100 + format))
+			for range 4 { // blocks of each format
+				var lines [][]byte
+				size := 0
+				for size < DefaultBlockSize {
+					l := g.next(format).Line
+					lines = append(lines, l)
+					size += len(l)
+				}
+				raw += size
+				f := ngramBlock(bitsPerGram, lines...)
+				filt += len(f)
+				text := bytes.Join(lines, []byte{'\n'})
+				for k, nk := range kinds {
+					for range 500 {
+						nd := needle[:nk.len]
+						for i := range nd {
+							nd[i] = nk.alphabet[r.IntN(len(nk.alphabet))]
+						}
+						// Only an admitted needle can be in the block.
+						admitted := NewNeedles([][]string{{string(nd)}}).mayMatch(f)
+						if admitted && bytes.Contains(text, nd) {
+							continue
+						}
+						probes[k]++
+						if admitted {
+							fp[k]++
+						}
+					}
+				}
+			}
+		}
+		pct := 100 * float64(filt) / float64(raw)
+		t.Logf("%g bits/gram: filters %.2f%% of raw", bitsPerGram, pct)
+		if pct > 1.6*bitsPerGram {
+			t.Errorf("%g bits/gram: filters are %.2f%% of raw", bitsPerGram, pct)
+		}
+		for k, nk := range kinds {
+			rate := float64(fp[k]) / float64(probes[k])
+			t.Logf("  %2d-byte needles of %.6s…: false positives %.4f (%d of %d)", nk.len, nk.alphabet, rate, fp[k], probes[k])
+			if rate > nk.bound {
+				t.Errorf("%g bits/gram, %d-byte needles of %.6s…: false-positive rate %.4f over %.3f", bitsPerGram, nk.len, nk.alphabet, rate, nk.bound)
+			}
+		}
+	}
+}
+
+// FuzzNgramNoFalseNegative: a block's filter admits every substring of
+// every line it was built from, alone or in an or-group.
+func FuzzNgramNoFalseNegative(f *testing.F) {
+	f.Add([]byte("trace_id=4bf92f35 日本\nsecond line"), uint16(3), uint16(9), uint8(2))
+	f.Add([]byte("\xff\xfe\x00abcd"), uint16(0), uint16(4), uint8(1))
+	f.Fuzz(func(t *testing.T, text []byte, start, length uint16, bitsPerGram uint8) {
+		lines := bytes.Split(text, []byte{'\n'})
+		f := ngramBlock(float64(bitsPerGram%32+1)/4, lines...)
+		l := lines[int(start)%len(lines)]
+		if len(l) < NgramLen {
+			return
+		}
+		i := int(start) % (len(l) - NgramLen + 1)
+		j := i + NgramLen + int(length)%(len(l)-i-NgramLen+1)
+		needle := string(l[i:j])
+		if !NewNeedles([][]string{{needle}}).mayMatch(f) {
+			t.Fatalf("filter rules out %q, a substring of %q", needle, l)
+		}
+		if !NewNeedles([][]string{{needle, "\x00\x01\x02\x03\x04"}, {string(l[i : i+NgramLen])}}).mayMatch(f) {
+			t.Fatalf("groups with %q ruled out", needle)
+		}
+	})
+}
+
+func BenchmarkAppendWithNgram(b *testing.B) {
+	for _, bits := range []int{0, 2} {
+		b.Run(fmt.Sprintf("bits=%d", bits), func(b *testing.B) {
+			es, raw := benchEntries(benchChunkRaw)
+			b.SetBytes(raw)
+			b.ReportAllocs()
+			start := cpuTime()
+			var filterBytes, size int
+			for b.Loop() {
+				c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: float64(bits)})
+				for _, e := range es {
+					if _, err := c.Append(e); err != nil {
+						b.Fatal(err)
+					}
+				}
+				out, err := c.Encode()
+				if err != nil {
+					b.Fatal(err)
+				}
+				size, filterBytes = len(out), int(binaryFiltersLen(out))
+			}
+			reportCPUThroughput(b, start, raw)
+			b.ReportMetric(float64(filterBytes)/float64(raw)*100, "filter-%raw")
+			b.ReportMetric(float64(filterBytes)/float64(size)*100, "filter-%chunk")
+		})
+	}
+}
+
+// BenchmarkNgramFilterBuild is the filter's share of ingest: hashing every
+// 4-gram of a default-size block and folding the result.
+func BenchmarkNgramFilterBuild(b *testing.B) {
+	es, raw := benchEntries(DefaultBlockSize)
+	b.SetBytes(raw)
+	var dst []byte
+	for b.Loop() {
+		dst = appendNgramFilter(dst[:0], 2, func(yield func([]byte)) {
+			for _, e := range es {
+				yield(e.Line)
+			}
+		})
+	}
+}
+
+// FuzzFilterBytes: readers never panic on arbitrary filter bytes, and
+// whatever they make of them, a filter that is not a well-formed kind-2
+// filter first admits every needle.
+func FuzzFilterBytes(f *testing.F) {
+	f.Add(ngramBlock(1, []byte("hello world")))
+	f.Add(append(ngramBlock(1, []byte("hello world")), filterKindBloom, 3, 0xff))
+	f.Add([]byte{filterKindNgram, 4, 0xff, 0xff, 0xff, 0xff})
+	n := NewNeedles([][]string{{"hello", "absent needle"}, {"zzzzqqqq"}})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		may := n.mayMatch(b)
+		_ = filterMayContain(b, 42)
+		if _, ok := ngramFilter(b); !ok && !may {
+			t.Fatalf("filter % x without a usable n-gram filter ruled a needle out", b)
+		}
+	})
+}
+
+func TestFilterHeadFindsExactlyTheMatchingLines(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	alphabet := []string{"ab", "cd", "abcd", "x", "=", "é", "\n"}
+	for round := range 300 {
+		c := NewMemChunkWithOptions(Options{Encoding: None, BlockSize: 1 << 20})
+		var lines []string
+		for i := range 1 + r.IntN(60) {
+			var sb strings.Builder
+			for range r.IntN(12) {
+				sb.WriteString(alphabet[r.IntN(len(alphabet))])
+			}
+			ts := int64(i)
+			if round%3 == 0 {
+				ts = r.Int64N(30) // out of order: entries leave arena order
+			}
+			var md []string
+			if r.IntN(4) == 0 {
+				md = []string{"k", "abcd"} // metadata never matches
+			}
+			if _, err := c.Append(ent(ts, sb.String(), md...)); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, sb.String())
+		}
+		groups := [][]string{{[]string{"abcd", "cdab", "abab", "cd=ab"}[r.IntN(4)]}}
+		if round%2 == 1 {
+			groups = append(groups, []string{"xxxx", "cdcd"})
+		}
+		n := NewNeedles(groups)
+		var want, got []string
+		for _, e := range drain(t, c.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)) {
+			if n.matchLine(e.Line) {
+				want = append(want, string(e.Line))
+			}
+		}
+		var st Stats
+		for _, e := range drain(t, c.IteratorMatching(bg, math.MinInt64, math.MaxInt64, Forward, &st, n)) {
+			got = append(got, string(e.Line))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d, needles %q: head search gave %q, want %q", round, groups, got, want)
+		}
+	}
+}
+
+func TestGramSearcherFindsTheFirstOccurrence(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 3000 {
+		text := make([]byte, r.IntN(300))
+		for i := range text {
+			text[i] = "ab0f"[r.IntN(4)]
+		}
+		var needle []byte
+		if len(text) >= 4 && r.IntN(2) == 0 {
+			i := r.IntN(len(text) - 3)
+			needle = text[i : i+min(4+r.IntN(40), len(text)-i)]
+		} else {
+			needle = make([]byte, 4+r.IntN(40))
+			for i := range needle {
+				needle[i] = "ab0f"[r.IntN(4)]
+			}
+		}
+		if got, want := newGramSearcher(needle).index(text), bytes.Index(text, needle); got != want {
+			t.Fatalf("index(%q, %q) = %d, want %d", text, needle, got, want)
+		}
+	}
+}
+
+func BenchmarkGramSearcher(b *testing.B) {
+	es, raw := benchEntries(DefaultBlockSize)
+	var text []byte
+	for _, e := range es {
+		text = append(text, e.Line...)
+	}
+	needle := []byte("2f1bd0b6b6a951ba3941fc7dd40642a3")
+	gs := newGramSearcher(needle)
+	b.Run("gram", func(b *testing.B) {
+		b.SetBytes(raw)
+		for b.Loop() {
+			if gs.index(text) >= 0 {
+				b.Fatal("found")
+			}
+		}
+	})
+	b.Run("bytes.Index", func(b *testing.B) {
+		b.SetBytes(raw)
+		for b.Loop() {
+			if bytes.Index(text, needle) >= 0 {
+				b.Fatal("found")
+			}
+		}
+	})
+}
