@@ -341,17 +341,7 @@ func (c *MemChunk) IteratorMatching(ctx context.Context, from, through int64, di
 	if n == nil {
 		return c.Iterator(ctx, from, through, dir, stats)
 	}
-	c.mu.RLock()
-	blocks := c.blocks[:len(c.blocks):len(c.blocks)]
-	var head *headSnapshot
-	if !c.head.empty() {
-		head = &headSnapshot{
-			entries: c.head.entries[:len(c.head.entries):len(c.head.entries)],
-			arena:   c.head.arena[:len(c.head.arena):len(c.head.arena)],
-		}
-		c.headShared.Store(true)
-	}
-	c.mu.RUnlock()
+	blocks, head := c.snapshot()
 	if head != nil {
 		if head.entries = n.filterHead(head.entries, head.arena); len(head.entries) == 0 {
 			head = nil

@@ -26,13 +26,22 @@ type StreamIterator struct {
 // (replayed WAL overlap) come out once. Stats receives decompression counts.
 func (i *Ingester) Select(ctx context.Context, tenantID string, from, through int64, dir chunks.Direction,
 	ms []*labels.Matcher, stats *chunks.Stats) []StreamIterator {
+	return i.SelectMatching(ctx, tenantID, from, through, dir, ms, nil, stats)
+}
+
+// SelectMatching is Select that may leave out entries whose lines lack the
+// needles: sealed blocks whose n-gram filters rule them out are skipped
+// (counted in stats.BlocksSkipped); head blocks are read whole. The caller
+// still filters what it gets.
+func (i *Ingester) SelectMatching(ctx context.Context, tenantID string, from, through int64, dir chunks.Direction,
+	ms []*labels.Matcher, needles *chunks.Needles, stats *chunks.Stats) []StreamIterator {
 	t := i.lookupTenant(tenantID)
 	if t == nil {
 		return nil
 	}
 	var out []StreamIterator
 	for _, s := range t.matching(ms) {
-		if it := s.iterator(ctx, from, through, dir, stats); it != nil {
+		if it := s.iterator(ctx, from, through, dir, needles, stats); it != nil {
 			out = append(out, StreamIterator{Labels: s.labels, Fingerprint: s.fp, Iter: it})
 		}
 	}
@@ -162,18 +171,19 @@ func (s *stream) chunksIn(from, through int64) []*chunks.MemChunk {
 	return out
 }
 
-// iterator merges the stream's chunks that overlap [from, through).
-func (s *stream) iterator(ctx context.Context, from, through int64, dir chunks.Direction, stats *chunks.Stats) chunks.Iterator {
+// iterator merges the stream's chunks that overlap [from, through),
+// skipping sealed blocks that needles rule out.
+func (s *stream) iterator(ctx context.Context, from, through int64, dir chunks.Direction, needles *chunks.Needles, stats *chunks.Stats) chunks.Iterator {
 	cs := s.chunksIn(from, through)
 	switch len(cs) {
 	case 0:
 		return nil
 	case 1:
-		return cs[0].Iterator(ctx, from, through, dir, stats)
+		return cs[0].IteratorMatching(ctx, from, through, dir, stats, needles)
 	}
 	its := make([]chunks.Iterator, len(cs))
 	for i, c := range cs {
-		its[i] = c.Iterator(ctx, from, through, dir, stats)
+		its[i] = c.IteratorMatching(ctx, from, through, dir, stats, needles)
 	}
 	return chunks.NewMergeIterator(dir, its...)
 }

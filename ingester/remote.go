@@ -56,6 +56,9 @@ type RemoteRequest struct {
 	Backward  bool            `json:"backward,omitempty"`
 	Matchers  []RemoteMatcher `json:"matchers"`
 	WithStats bool            `json:"with_stats,omitempty"`
+	// LineSubstrings (select only) are logql.SelectHints.LineSubstrings:
+	// the ingester may leave out entries whose lines lack them.
+	LineSubstrings [][]string `json:"line_substrings,omitempty"`
 }
 
 // ToRemoteMatchers converts matchers for a RemoteRequest.
@@ -183,7 +186,7 @@ func (i *Ingester) handleSelect(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	var stats chunks.Stats
-	streams := i.Select(ctx, id, req.From, req.Through, dir, ms, &stats)
+	streams := i.SelectMatching(ctx, id, req.From, req.Through, dir, ms, chunks.NewNeedles(req.LineSubstrings), &stats)
 	c.Header("Content-Type", FrameContentType)
 	c.Status(http.StatusOK)
 	zw := s2.NewWriter(c.Writer, s2.WriterConcurrency(1))

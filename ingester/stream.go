@@ -116,6 +116,7 @@ func newMemChunk(cfg *Config) *chunks.MemChunk {
 		BlockSize:         cfg.ChunkBlockSize,
 		TargetSize:        cfg.ChunkTargetSize,
 		BloomBitsPerToken: cfg.ChunkBloomBitsPerToken,
+		NgramBitsPerGram:  cfg.ChunkNgramBitsPerGram,
 	})
 }
 

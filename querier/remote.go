@@ -132,11 +132,12 @@ func (r *Remote) Volume(ctx context.Context, tenant string, from, through int64,
 // Select implements Ingesters. Each ingester's response is read lazily as
 // the returned iterators advance.
 func (r *Remote) Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
-	ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
+	ms []*labels.Matcher, substrings [][]string, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
 	var out []ingester.StreamIterator
 	for _, addr := range r.addrs {
 		resp, err := r.post(ctx, addr, ingester.SelectPath, tenant, ingester.RemoteRequest{
 			From: from, Through: through, Backward: dir == chunks.Backward, Matchers: ingester.ToRemoteMatchers(ms),
+			LineSubstrings: substrings,
 		})
 		if err != nil {
 			closeAll(out)

@@ -16,7 +16,7 @@ import (
 	"github.com/plgstack/plg/push"
 )
 
-func startIngester(t *testing.T) *ingester.Ingester {
+func startIngester(t testing.TB) *ingester.Ingester {
 	t.Helper()
 	cfg := ingester.DefaultConfig()
 	cfg.WAL.Enabled = false
@@ -78,7 +78,7 @@ func TestRemoteSelectEqualsInProcessSelect(t *testing.T) {
 	from, through := now.Add(100*time.Millisecond).UnixNano(), now.Add(900*time.Millisecond).UnixNano()
 	for _, dir := range []chunks.Direction{chunks.Forward, chunks.Backward} {
 		local := drain(t, ing.Select(context.Background(), "t1", from, through, dir, ms, nil))
-		rs, err := remote.Select(context.Background(), "t1", from, through, dir, ms, nil)
+		rs, err := remote.Select(context.Background(), "t1", from, through, dir, ms, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestRemoteSelectEqualsInProcessSelect(t *testing.T) {
 		}
 	}
 	// Other tenants see nothing; series and stats agree.
-	if rs, err := remote.Select(context.Background(), "t2", from, through, chunks.Forward, ms, nil); err != nil || len(rs) != 0 {
+	if rs, err := remote.Select(context.Background(), "t2", from, through, chunks.Forward, ms, nil, nil); err != nil || len(rs) != 0 {
 		t.Fatalf("tenant t2 sees %d streams, err %v", len(rs), err)
 	}
 	series, err := remote.Series(context.Background(), "t1", 0, through, ms)
@@ -103,7 +103,7 @@ func TestRemoteSelectEqualsInProcessSelect(t *testing.T) {
 
 func TestRemoteReportsAnUnreachableIngester(t *testing.T) {
 	remote := NewRemote([]string{"127.0.0.1:1"}, nil)
-	_, err := remote.Select(context.Background(), "t", 0, 1, chunks.Forward, nil, nil)
+	_, err := remote.Select(context.Background(), "t", 0, 1, chunks.Forward, nil, nil, nil)
 	if err == nil {
 		t.Fatal("select against a closed port succeeded")
 	}

@@ -19,8 +19,10 @@ import (
 // Ingesters is how the querier reads recent, not yet flushed data: the
 // in-process ingester in -mode=all, or clients of remote ingesters.
 type Ingesters interface {
+	// Select may leave out entries whose lines miss a group of
+	// substrings (logql.SelectHints.LineSubstrings).
 	Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
-		ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error)
+		ms []*labels.Matcher, substrings [][]string, stats *chunks.Stats) ([]ingester.StreamIterator, error)
 	Series(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]labels.Labels, error)
 	Stats(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) (ingester.IndexStats, error)
 	Volume(ctx context.Context, tenant string, from, through int64, ms []*labels.Matcher) ([]ingester.StreamVolume, error)
@@ -42,8 +44,8 @@ type unfolder interface{ Unfold() }
 type Local struct{ *ingester.Ingester }
 
 func (l Local) Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
-	ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
-	return l.Ingester.Select(ctx, tenant, from, through, dir, ms, stats), nil
+	ms []*labels.Matcher, substrings [][]string, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
+	return l.Ingester.SelectMatching(ctx, tenant, from, through, dir, ms, chunks.NewNeedles(substrings), stats), nil
 }
 
 // SelectSummaries implements summarySelecter.
@@ -90,11 +92,11 @@ const TenantLabel = "__tenant_id__"
 func (s source) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction,
 	hints logql.SelectHints, stats *chunks.Stats) ([]logql.SourceStream, error) {
 	var out []logql.SourceStream
-	pd := pushdown{tokens: make([]uint64, len(hints.LineTokens))}
+	pd := pushdown{tokens: make([]uint64, len(hints.LineTokens)), substrings: hints.LineSubstrings, needles: chunks.NewNeedles(hints.LineSubstrings)}
 	for i, t := range hints.LineTokens {
 		pd.tokens[i] = chunks.TokenHash([]byte(t))
 	}
-	if dir == chunks.Forward && len(pd.tokens) == 0 {
+	if dir == chunks.Forward && !pd.filtering() {
 		pd.cell, pd.noMeta = hints.Cell, hints.CellPlainOnly
 	}
 	for _, t := range s.tenants {
@@ -142,6 +144,10 @@ type pushdown struct {
 	// tokens are the hashes of tokens every wanted line holds: blocks whose
 	// bloom filters rule one out are skipped.
 	tokens []uint64
+	// substrings are logql.SelectHints.LineSubstrings, and needles their
+	// compiled form: blocks whose n-gram filters rule them out are skipped.
+	substrings [][]string
+	needles    *chunks.Needles
 	// cell, when not nil (forward selects only), lets store blocks whose
 	// entries all lie in one cell be answered by a summary (see
 	// logql.Summarizer).
@@ -154,10 +160,26 @@ func (pd pushdown) summaryOptions() chunks.SummaryOptions {
 	return chunks.SummaryOptions{Cell: pd.cell, NoMetadata: pd.noMeta}
 }
 
+// filtering reports whether block filters may rule blocks out.
+func (pd pushdown) filtering() bool { return len(pd.tokens) > 0 || pd.needles != nil }
+
+// filtersOnly is pd without the cell.
+func (pd pushdown) filtersOnly() pushdown { pd.cell, pd.noMeta = nil, false; return pd }
+
+// admits reports whether block i of c may hold a wanted line.
+func (pd pushdown) admits(c *chunks.Chunk, i int) bool {
+	for _, h := range pd.tokens {
+		if !c.BlockMayContainHash(i, h) {
+			return false
+		}
+	}
+	return c.BlockMayMatch(i, pd.needles)
+}
+
 // selectTenant merges, per stream, the ingesters' entries and the store's
-// chunks for [from, through). Store blocks whose bloom filters rule out one
-// of the token hashes are skipped (see openRun); the in-memory data of the
-// ingesters is read whole.
+// chunks for [from, through). Store and ingester blocks whose filters rule
+// out a token or substring of pd are skipped (see openRun and
+// Ingester.SelectMatching).
 //
 // With pd.cell, a stream's store data older than its oldest entry in the
 // ingesters is read on its own, ahead of the merge with the ingesters, and
@@ -193,7 +215,7 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		if folds {
 			streams, err = ss.SelectSummaries(ctx, tenant, from, through, ms, pd.summaryOptions(), stats)
 		} else {
-			streams, err = q.ingesters.Select(ctx, tenant, from, through, dir, ms, stats)
+			streams, err = q.ingesters.Select(ctx, tenant, from, through, dir, ms, pd.substrings, stats)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("querying ingesters: %w", err)
@@ -231,7 +253,7 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		for _, sr := range series {
 			g := get(sr.Labels)
 			if pd.cell == nil || g.memMin <= from {
-				g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, pushdown{tokens: pd.tokens}, stats))
+				g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, pd.filtersOnly(), stats))
 				continue
 			}
 			split := min(g.memMin, through)
@@ -362,18 +384,20 @@ func (r *runIterator) Close() error {
 }
 
 // openRun downloads and decodes the chunks of one run and merges them.
-// When tokens are given, blocks whose bloom filters rule out any of them
-// are skipped unread (counted in stats.BlocksSkipped), and a chunk with no
-// block left in range is not iterated at all. With a cell, a run of one
-// chunk is read with its SummaryIterator: blocks sharing no
-// instant with another block (so none can hold a duplicate of another's
-// entry) are folded into summaries from their index entries or entry
-// columns. openRun returns a nil iterator when nothing in the run is left
-// to read.
+// When pd filters (tokens or needles), each chunk's header, index and
+// filters are read first and then only the byte range of the blocks they
+// admit (see fetchFiltered); blocks ruled out are skipped unread (counted
+// in stats.BlocksSkipped), and a chunk with no block admitted is not read
+// further. With a cell, a run of one chunk is read with its
+// SummaryIterator: blocks sharing no instant with another block (so none
+// can hold a duplicate of another's entry) are folded into summaries from
+// their index entries or entry columns. openRun returns a nil iterator
+// when nothing in the run is left to read.
 func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
 	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
-	tokens := pd.tokens
 	decoded := make([]*chunks.Chunk, len(run))
+	admits := make([][]bool, len(run)) // nil: every block in range
+	skipped := make([]int, len(run))
 	errs := make([]error, len(run))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, q.fetchConcurrency)
@@ -382,6 +406,10 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			if pd.filtering() {
+				decoded[i], admits[i], skipped[i], errs[i] = q.fetchFiltered(ctx, tenant, ref, from, through, pd)
+				return
+			}
 			data, err := q.store.GetChunk(ctx, tenant, ref)
 			if err != nil {
 				errs[i] = err
@@ -404,22 +432,20 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 			}
 			return nil, errs[i]
 		}
-		if pd.cell != nil && len(run) == 1 {
-			return c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats), nil
-		}
-		if len(tokens) == 0 || !c.HasFilters() {
-			its = append(its, c.Iterator(ctx, from, through, dir, stats))
-			continue
-		}
-		admit, anyAdmitted := admitted(c, from, through, tokens)
-		if !anyAdmitted {
+		if c == nil {
 			if stats != nil {
-				stats.BlocksSkipped += int64(len(c.Blocks()))
+				stats.BlocksSkipped += int64(skipped[i])
 			}
 			continue
 		}
-		keep := func(block int) bool { return admit[block] }
-		its = append(its, c.FilteredIterator(ctx, from, through, dir, stats, keep))
+		if pd.cell != nil && len(run) == 1 {
+			return c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats), nil
+		}
+		if admit := admits[i]; admit != nil {
+			its = append(its, c.FilteredIterator(ctx, from, through, dir, stats, func(block int) bool { return admit[block] }))
+			continue
+		}
+		its = append(its, c.Iterator(ctx, from, through, dir, stats))
 	}
 	switch len(its) {
 	case 0:
@@ -428,6 +454,84 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 		return its[0], nil
 	}
 	return chunks.NewMergeIterator(dir, its...), nil
+}
+
+// firstChunkRead is how many bytes the first ranged read of a chunk
+// takes when filters are consulted: enough, usually, for the header,
+// index and filter section, so one read plans the rest. It is estimated
+// from the chunk's raw size: an index entry per 128 KiB (blocks are 256
+// KiB by default) and filters of 2.5% (1 bit per gram is about 1.4%).
+func firstChunkRead(ref index.ChunkRef) int {
+	raw := int(ref.UncompressedBytes)
+	n := chunks.HeaderSize + 8 + (raw>>17+2)*chunks.IndexEntrySize + raw/40
+	n = max(n, 4<<10)
+	if ref.Size > 0 {
+		n = min(n, int(ref.Size))
+	}
+	return n
+}
+
+// fetchFiltered reads a chunk's header, index and filter section, then
+// the one byte range spanning the blocks in [from, through) that pd
+// admits, and returns the chunk (only those blocks readable) with which
+// blocks are admitted. When no block is admitted it reads nothing more
+// and returns a nil chunk and the number of blocks skipped.
+func (q *Querier) fetchFiltered(ctx context.Context, tenant string, ref index.ChunkRef, from, through int64,
+	pd pushdown) (*chunks.Chunk, []bool, int, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("chunk %x/%d-%d: %w", ref.Fingerprint, ref.MinT, ref.MaxT, err)
+	}
+	n := firstChunkRead(ref)
+	prefix, err := q.store.GetChunkRange(ctx, tenant, ref, 0, n)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	need, err := chunks.HeaderIndexFiltersSize(prefix)
+	if err != nil {
+		return nil, nil, 0, wrap(err)
+	}
+	if need > len(prefix) && len(prefix) == n {
+		rest, err := q.store.GetChunkRange(ctx, tenant, ref, len(prefix), need-len(prefix))
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		prefix = append(prefix, rest...)
+	}
+	c, err := chunks.DecodePartial(prefix, 0, prefix)
+	if err != nil {
+		return nil, nil, 0, wrap(err)
+	}
+	blocks := c.Blocks()
+	if ref.Size > 0 && len(blocks) > 0 {
+		if last := blocks[len(blocks)-1]; last.Offset+last.CompressedLen != int(ref.Size) {
+			return nil, nil, 0, wrap(fmt.Errorf("%d bytes, but the reference says %d", last.Offset+last.CompressedLen, ref.Size))
+		}
+	}
+	admit := make([]bool, len(blocks))
+	lo, hi := math.MaxInt, 0
+	for i, b := range blocks {
+		if b.MaxT < from || b.MinT >= through || !pd.admits(c, i) {
+			continue
+		}
+		admit[i] = true
+		lo, hi = min(lo, b.Offset), max(hi, b.Offset+b.CompressedLen)
+	}
+	if hi == 0 {
+		return nil, nil, len(blocks), nil
+	}
+	if hi > len(prefix) {
+		data, err := q.store.GetChunkRange(ctx, tenant, ref, lo, hi-lo)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if len(data) != hi-lo {
+			return nil, nil, 0, wrap(fmt.Errorf("%w: truncated: read %d bytes at %d, want %d", chunks.ErrCorrupt, len(data), lo, hi-lo))
+		}
+		if c, err = chunks.DecodePartial(prefix, lo, data); err != nil {
+			return nil, nil, 0, wrap(err)
+		}
+	}
+	return c, admit, 0, nil
 }
 
 // peekIterator reads its iterator's first entry ahead, so the querier knows
@@ -491,28 +595,6 @@ func (c *concatIterator) Close() error {
 		}
 	}
 	return err
-}
-
-// admitted reports, per block of c, whether it overlaps [from, through)
-// and its bloom filter admits every token hash, and whether any block does.
-func admitted(c *chunks.Chunk, from, through int64, tokens []uint64) ([]bool, bool) {
-	blocks := c.Blocks()
-	admit := make([]bool, len(blocks))
-	anyAdmitted := false
-	for i, b := range blocks {
-		if b.MaxT < from || b.MinT >= through {
-			continue
-		}
-		admit[i] = true
-		for _, h := range tokens {
-			if !c.BlockMayContainHash(i, h) {
-				admit[i] = false
-				break
-			}
-		}
-		anyAdmitted = anyAdmitted || admit[i]
-	}
-	return admit, anyAdmitted
 }
 
 // Series returns the distinct label sets matching ms in [from, through)

@@ -36,6 +36,7 @@ type storeStream struct {
 
 type storeOpts struct {
 	bloomBits    int
+	ngramBits    float64
 	blockSize    int
 	chunkEntries int
 }
@@ -82,7 +83,7 @@ func writeStore(tb testing.TB, st *store.Store, writer string, o storeOpts, stre
 }
 
 func memChunk(tb testing.TB, o storeOpts, es []chunks.Entry) *chunks.MemChunk {
-	c := chunks.NewMemChunkWithOptions(chunks.Options{Encoding: chunks.Zstd, BlockSize: o.blockSize, TargetSize: -1, BloomBitsPerToken: o.bloomBits})
+	c := chunks.NewMemChunkWithOptions(chunks.Options{Encoding: chunks.Zstd, BlockSize: o.blockSize, TargetSize: -1, BloomBitsPerToken: o.bloomBits, NgramBitsPerGram: o.ngramBits})
 	for _, e := range es {
 		if _, err := c.Append(e); err != nil {
 			tb.Fatal(err)
@@ -342,7 +343,7 @@ func BenchmarkRareTokenSearch(b *testing.B) {
 type memIngesters struct{ streams []storeStream }
 
 func (m memIngesters) Select(ctx context.Context, _ string, from, through int64, dir chunks.Direction,
-	ms []*labels.Matcher, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
+	ms []*labels.Matcher, _ [][]string, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
 	var out []ingester.StreamIterator
 	for _, s := range m.streams {
 		if !matchesAll(ms, s.labels) {

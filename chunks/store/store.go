@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -154,6 +155,30 @@ func (s *Store) GetChunk(ctx context.Context, tenant string, ref index.ChunkRef)
 		return nil, fmt.Errorf("get chunk %s: %d bytes, but the reference says %d", key, len(b), ref.Size)
 	}
 	return b, nil
+}
+
+// GetChunkRange downloads length bytes of a chunk from byte off (fewer
+// if the chunk ends first), so a reader can fetch the header, index and
+// filters first and then only the blocks it needs. Errors name the key
+// and wrap [ErrNotFound] when the object does not exist.
+func (s *Store) GetChunkRange(ctx context.Context, tenant string, ref index.ChunkRef, off, length int) ([]byte, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	key := s.ChunkKey(tenant, ref)
+	rc, err := s.bkt.GetRange(ctx, key, int64(off), int64(length))
+	if err != nil {
+		if s.bkt.IsObjNotFoundErr(err) {
+			err = fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		return nil, fmt.Errorf("get chunk %s bytes %d+%d: %w", key, off, length, err)
+	}
+	defer rc.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, length+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, int64(length))); err != nil {
+		return nil, fmt.Errorf("get chunk %s bytes %d+%d: %w", key, off, length, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // get reads a whole object, wrapping ErrNotFound when it is missing.

@@ -20,6 +20,13 @@ type SelectHints struct {
 	// blocks whose token bloom filter rules the token out. Empty means no
 	// such knowledge.
 	LineTokens []string
+	// LineSubstrings are groups of alternatives: every line the query
+	// keeps contains, for every group, at least one of the group's strings
+	// as a substring, compared case-sensitively. A Source may leave out
+	// entries whose line does not, typically by skipping blocks whose
+	// n-gram filter rules out every alternative of a group (see
+	// chunks.NewNeedles). Empty means no such knowledge.
+	LineSubstrings [][]string
 	// Cell, when not nil, lets the Source answer a span of a stream's
 	// entries that Cell maps to one value with one summary instead of the
 	// entries (see Summarizer); the engine sets it only where the count
@@ -47,7 +54,7 @@ type Summarizer interface {
 
 // selectHints derives the hints of a log selector.
 func selectHints(sel *lsyntax.LogSelectorExpr) SelectHints {
-	return SelectHints{LineTokens: requiredLineTokens(sel.Stages)}
+	return SelectHints{LineTokens: requiredLineTokens(sel.Stages), LineSubstrings: requiredLineSubstrings(sel.Stages)}
 }
 
 // requiredLineTokens returns the whole tokens that every line kept by

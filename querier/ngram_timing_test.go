@@ -1,0 +1,68 @@
+package querier
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/push"
+	"github.com/plgstack/plg/querier/logql"
+)
+
+// BenchmarkRareNeedle is the rare-token query (`|= "<32 hex>"`, a few
+// matching lines among ~250k) end to end through the engine, once against
+// an ingester holding the lines in memory and once against the store
+// after a flush, with n-gram filters at the default setting.
+func BenchmarkRareNeedle(b *testing.B) {
+	const (
+		rare    = "2f1bd0b6b6a951ba3941fc7dd40642a3"
+		streams = 40
+		lines   = 6000 // per stream: ~1.3 MB
+	)
+	base := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).UnixNano()
+	var ss []storeStream
+	for s := range streams {
+		var plant []int
+		if s%8 == 0 {
+			plant = []int{s * 37 % lines}
+		}
+		ss = append(ss, storeStream{labels.FromStrings("app", fmt.Sprintf("a%02d", s)), shifted(genLines(uint64(s), lines, rare, plant...), base)})
+	}
+	ing := startIngester(b)
+	for _, s := range ss {
+		ps := push.Stream{Labels: s.labels.String()}
+		for _, e := range s.entries {
+			ps.Entries = append(ps.Entries, push.Entry{Timestamp: e.Timestamp, Line: e.Line})
+		}
+		if err := ing.Push(context.Background(), "t", &push.Request{Streams: []push.Stream{ps}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st, _ := newCountingStore(b, storeOpts{ngramBits: 1, blockSize: chunks.DefaultBlockSize, chunkEntries: lines}, ss...)
+	eng := logql.NewEngine(logql.EngineOptions{}, nil)
+	p := logql.Params{Query: `{app=~".+"} |= "` + rare + `"`, Start: time.Unix(0, base), End: time.Unix(0, base+int64(time.Hour)), Limit: 100, Direction: chunks.Backward}
+	for _, tc := range []struct {
+		name string
+		q    *Querier
+	}{{"memory", New(Local{ing}, nil)}, {"store", New(nil, st)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			src := source{q: tc.q, tenants: []string{testTenant}}
+			if tc.name == "memory" {
+				src.tenants = []string{"t"}
+			}
+			for b.Loop() {
+				res, err := eng.Query(context.Background(), src, p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n := len(res.Streams); n != 5 {
+					b.Fatalf("%d streams hold the needle, want 5", n)
+				}
+			}
+		})
+	}
+}
