@@ -104,6 +104,8 @@ func appendNgramFilter(dst []byte, bitsPerGram float64, forEachLine func(func(li
 		nbytes = min(max(int(math.Ceil(distinct*bitsPerGram/8)), 8), M/8)
 	}
 	start := len(dst)
+	// Exactly sized: a sealed block keeps its filter until flushed.
+	dst = slices.Grow(dst, ngramHeader+nbytes)
 	dst = append(dst, filterKindNgram, byte(NgramLen), 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[start+2:], uint32(nbytes))
 	dst = append(dst, make([]byte, nbytes)...)

@@ -36,9 +36,11 @@
 //
 // Pushdown. Select receives SelectHints: the whole tokens every kept line
 // must contain, from positive single-value line filters that see the stored
-// line (hints.go). A Source may use them to skip blocks whose token bloom
-// filters rule a token out; the engine still applies every filter, so a
-// Source that ignores them is correct too. For sum(count_over_time), rate,
+// line (hints.go), and the substrings it must contain, as groups of
+// alternatives, from positive substring filters and the literals of
+// regexp filters (substrings.go). A Source may use them to skip blocks
+// whose token bloom or n-gram filters rule them out; the engine still
+// applies every filter, so a Source that ignores them is correct too. For sum(count_over_time), rate,
 // bytes_over_time and bytes_rate without stages or grouping labels the
 // hints also carry the step grid's cells (SelectHints.Cell): a Source may
 // then answer a span of entries within one cell with a Summarizer summary
