@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/chunks"
@@ -66,6 +68,14 @@ func TestIngesterSummariesMatchTheEntries(t *testing.T) {
 		}
 	}
 	src := source{q: New(Local{ing}, nil), tenants: []string{"fake"}}
+	// The same ingester over the remote protocol, which carries entries
+	// only: the querier must not expect summaries from it.
+	gin.SetMode(gin.ReleaseMode)
+	router := gin.New()
+	ing.RegisterInternalRoutes(router)
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+	remote := source{q: New(NewRemote([]string{srv.URL}, srv.Client()), nil), tenants: []string{"fake"}}
 	eng := logql.NewEngine(logql.EngineOptions{}, nil)
 	var folded int64
 	for _, q := range []string{
@@ -89,6 +99,14 @@ func TestIngesterSummariesMatchTheEntries(t *testing.T) {
 			}
 			if !reflect.DeepEqual(fast.Matrix, slow.Matrix) {
 				t.Fatalf("%s step %v: summaries gave\n%v\nentries gave\n%v", p.Query, step, fast.Matrix, slow.Matrix)
+			}
+			p.Query = fmt.Sprintf(q, "", rng)
+			viaRemote, err := eng.Query(context.Background(), remote, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(viaRemote.Matrix, slow.Matrix) {
+				t.Fatalf("%s step %v: the remote ingester gave\n%v\nentries gave\n%v", p.Query, step, viaRemote.Matrix, slow.Matrix)
 			}
 			if fast.Stats.TotalBytesProcessed != slow.Stats.TotalBytesProcessed || fast.Stats.TotalLinesProcessed != slow.Stats.TotalLinesProcessed {
 				t.Errorf("%s: %d lines / %d bytes processed with summaries, %d / %d without", p.Query,

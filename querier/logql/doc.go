@@ -40,12 +40,15 @@
 // alternatives, from positive substring filters and the literals of
 // regexp filters (substrings.go). A Source may use them to skip blocks
 // whose token bloom or n-gram filters rule them out; the engine still
-// applies every filter, so a Source that ignores them is correct too. For sum(count_over_time), rate,
-// bytes_over_time and bytes_rate without stages or grouping labels the
-// hints also carry the step grid's cells (SelectHints.Cell): a Source may
-// then answer a span of entries within one cell with a Summarizer summary
-// (entries and line bytes, e.g. from a chunk's block index), which the
-// range evaluator adds to that cell's bucket at once.
+// applies every filter, so a Source that ignores them is correct too. For
+// count_over_time, rate, bytes_over_time and bytes_rate without stages,
+// inside a sum (with or without grouping labels), the hints also carry the
+// step grid's cells (SelectHints.Cell): a Source may then answer a span of
+// entries within one cell with a Summarizer summary (entries and line
+// bytes, e.g. from a chunk's block index or entry columns), which the
+// range evaluator adds to that cell's bucket at once. Under grouping
+// labels, CellPlainOnly keeps entries with structured metadata out of
+// summaries.
 //
 // It must not know where entries come from: storage, ingesters and tests
 // plug in behind the Source interface. It must not render HTTP responses
