@@ -433,3 +433,54 @@ func BenchmarkGramSearcher(b *testing.B) {
 		}
 	})
 }
+
+// FuzzDecodePartial: on arbitrary bytes and ranges DecodePartial never
+// panics, nor does iterating the blocks it holds; on a valid chunk with
+// its whole data at hand it yields what Decode does, and it holds exactly
+// the blocks lying inside the range it was given.
+func FuzzDecodePartial(f *testing.F) {
+	c := NewMemChunkWithOptions(Options{Encoding: S2, BlockSize: 40, NgramBitsPerGram: 1, BloomBitsPerToken: 10})
+	appendAll(f, c, []Entry{ent(1, "alpha beta"), ent(2, "gamma delta", "k", "v"), ent(3, "epsilon zeta eta"), ent(4, "theta")})
+	b, err := c.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b, uint16(0), uint16(len(b)))
+	f.Add(b, uint16(len(b)/2), uint16(20))
+	f.Add([]byte("PLGC"), uint16(0), uint16(4))
+	n := NewNeedles([][]string{{"gamma"}})
+	f.Fuzz(func(t *testing.T, b []byte, off, length uint16) {
+		lo := min(int(off), len(b))
+		hi := min(lo+int(length), len(b))
+		p, err := DecodePartial(b, lo, b[lo:hi])
+		if err != nil {
+			return
+		}
+		held := func(i int) bool { return len(p.blocks[i].data) > 0 }
+		for i, m := range p.Blocks() {
+			_ = p.BlockMayMatch(i, n)
+			if inside := m.Offset >= lo && m.Offset+m.CompressedLen <= hi; inside != held(i) {
+				t.Fatalf("block %d at [%d, %d): held %v with range [%d, %d)", i, m.Offset, m.Offset+m.CompressedLen, held(i), lo, hi)
+			}
+		}
+		got := drainLenient(p.FilteredIterator(bg, math.MinInt64, math.MaxInt64, Forward, nil, held))
+		if lo != 0 || hi != len(b) {
+			return
+		}
+		if full, err := Decode(b); err == nil {
+			if want := drainLenient(full.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)); len(got) != len(want) {
+				t.Fatalf("DecodePartial with every byte yields %d entries, Decode %d", len(got), len(want))
+			}
+		}
+	})
+}
+
+// drainLenient counts what an iterator yields before it ends or fails.
+func drainLenient(it Iterator) []int64 {
+	var ts []int64
+	for it.Next() {
+		ts = append(ts, it.At().Timestamp)
+	}
+	_ = it.Close()
+	return ts
+}
