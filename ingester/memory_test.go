@@ -379,6 +379,71 @@ func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
 	}
 }
 
+func TestMemoryFlushesKeepTheWALCheckpointCorrect(t *testing.T) {
+	dir := t.TempDir()
+	cfg := memTestConfig()
+	cfg.WAL.Enabled = true
+	cfg.FlushOnShutdown = false
+	st := newFakeStore()
+	ing := startIngester(t, cfg, nil, st, dir)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(9, 10))
+	now := time.Now()
+	var pushed []string
+	var storedAtCheckpoint map[string]int
+	for round := 0; round < 35; round++ {
+		var ss []push.Stream
+		for s := 0; s < 20; s++ {
+			var es []push.Entry
+			for k := 0; k < 60; k++ {
+				n := round*60 + k
+				l := hexLine(r, s, n)
+				es = append(es, entry(now.Add(time.Duration(n)*time.Millisecond), l))
+				pushed = append(pushed, l)
+			}
+			ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
+		}
+		mustPush(t, ing, ss...)
+		if err := ing.flush(ctx, false, false); err != nil {
+			t.Fatal(err)
+		}
+		if round == 25 {
+			storedAtCheckpoint = st.lines(t)
+			if err := ing.checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := testutil.ToFloat64(ing.m.chunksFlushed.WithLabelValues(flushReasonMemory)); n == 0 {
+		t.Fatal("no chunk was flushed for memory; the test pushes too little")
+	}
+	if len(storedAtCheckpoint) == 0 {
+		t.Fatal("nothing was in the store at the checkpoint; the test pushes too little")
+	}
+	if err := ing.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	again := startIngester(t, cfg, nil, st, dir)
+	defer again.Stop(ctx)
+	replayed := multiset(readAll(t, again, "fake"))
+	stored := st.lines(t)
+	for _, l := range pushed {
+		if replayed[l] == 0 && stored[l] == 0 {
+			t.Fatalf("line %q lost: neither replayed nor in the store", l)
+		}
+		if replayed[l] > 1 {
+			t.Fatalf("line %q replayed %d times", l, replayed[l])
+		}
+	}
+	// What the store held at the checkpoint left the WAL with it.
+	for l := range storedAtCheckpoint {
+		if replayed[l] > 0 {
+			t.Fatalf("line %q was in the store before the checkpoint but came back from the WAL", l)
+		}
+	}
+}
+
 func mustPush(t *testing.T, ing *Ingester, ss ...push.Stream) {
 	t.Helper()
 	if err := ing.Push(context.Background(), "fake", req(ss...)); err != nil {
