@@ -15,7 +15,6 @@ import (
 	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/providers/azure"
 	"github.com/thanos-io/objstore/providers/filesystem"
-	"github.com/thanos-io/objstore/providers/gcs"
 	"github.com/thanos-io/objstore/providers/s3"
 )
 
@@ -23,7 +22,8 @@ const component = "plg"
 
 // NewBucket opens the bucket cfg.Backend selects, instrumented with
 // objstore's bucket metrics registered on reg (nil registers nothing). Only
-// the filesystem, S3, GCS and Azure providers are linked in.
+// the filesystem, S3, GCS and Azure providers are linked in (GCS not in
+// builds with -tags nogcs).
 func NewBucket(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (objstore.Bucket, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func NewBucket(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (objs
 	case BackendS3:
 		bkt, err = s3.NewBucketWithConfig(kl, cfg.S3, component, nil)
 	case BackendGCS:
-		bkt, err = gcs.NewBucketWithConfig(context.Background(), kl, cfg.GCS, component, nil)
+		bkt, err = newGCSBucket(kl, cfg.GCS)
 	case BackendAzure:
 		bkt, err = azure.NewBucketWithConfig(kl, cfg.Azure, component, nil)
 	}

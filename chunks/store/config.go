@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/thanos-io/objstore/providers/azure"
-	"github.com/thanos-io/objstore/providers/gcs"
 	"github.com/thanos-io/objstore/providers/s3"
 	"gopkg.in/yaml.v3"
 )
@@ -29,6 +28,10 @@ const (
 	DefaultFilesystemDir   = "data/objects"
 )
 
+// errNoGCS is what a build without Google's SDK (-tags nogcs) says when a
+// config asks for the gcs backend.
+var errNoGCS = errors.New("store: backend gcs is not in this build (built with -tags nogcs); use the full plg binary")
+
 // FilesystemConfig configures the filesystem backend.
 type FilesystemConfig struct {
 	Dir string `yaml:"dir"`
@@ -41,7 +44,7 @@ type Config struct {
 	Backend    string           `yaml:"backend"` // filesystem (default) | s3 | gcs | azure
 	Filesystem FilesystemConfig `yaml:"filesystem"`
 	S3         s3.Config        `yaml:"s3"`
-	GCS        gcs.Config       `yaml:"gcs"`
+	GCS        GCSConfig        `yaml:"gcs"`
 	Azure      azure.Config     `yaml:"azure"`
 
 	// IndexPeriod is the time span covered by one set of index segments,
@@ -62,7 +65,7 @@ func DefaultConfig() Config {
 		Backend:         BackendFilesystem,
 		Filesystem:      FilesystemConfig{Dir: DefaultFilesystemDir},
 		S3:              s3.DefaultConfig,
-		GCS:             gcs.DefaultConfig,
+		GCS:             defaultGCSConfig(),
 		Azure:           azure.DefaultConfig,
 		IndexPeriod:     DefaultIndexPeriod,
 		ListInterval:    DefaultListInterval,
@@ -135,7 +138,9 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("store: s3.bucket is required"))
 		}
 	case BackendGCS:
-		if c.GCS.Bucket == "" {
+		if !gcsLinked {
+			errs = append(errs, errNoGCS)
+		} else if c.GCS.Bucket == "" {
 			errs = append(errs, errors.New("store: gcs.bucket is required"))
 		}
 	case BackendAzure:

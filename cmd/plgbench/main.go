@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,6 +77,7 @@ type benchConfig struct {
 	KeepDir     bool
 	WorkDir     string // parent of the temporary directory
 	Bin         string
+	AgentBin    string
 	ServerArgs  []string
 	OutJSON     string
 	OutMD       string
@@ -106,6 +108,7 @@ func parseFlags(args []string) (*benchConfig, error) {
 	fs.BoolVar(&c.KeepDir, "keep-dir", false, "Keep the temporary directory (corpus, data, configs) and print its path.")
 	fs.StringVar(&c.WorkDir, "work-dir", "", "Where to make the temporary directory (default: the system's).")
 	fs.StringVar(&c.Bin, "bin", "", "plg binary to measure (default: build ./cmd/plg of this module into the temporary directory).")
+	fs.StringVar(&c.AgentBin, "agent-bin", "", "plg binary for the agent runs (default: -bin; `make bench-e2e` passes the nogcs build the DaemonSet runs).")
 	fs.StringVar(&c.OutJSON, "out-json", "", "Also write the results as JSON to this file.")
 	fs.StringVar(&c.OutMD, "out-md", "", "Also write the Markdown report to this file.")
 	fs.StringVar(&c.PerfDir, "perf-dir", "", "Profile the server with Linux perf during the ingest and each query's warm runs, writing <phase>.perf.data and a flat profile <phase>.txt here (needs perf).")
@@ -388,7 +391,8 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 			if err != nil {
 				return nil, fmt.Errorf("writing the agent's files: %w", err)
 			}
-			r, err := runAgent(ctx, bin, work, name, ac, cri, 10*time.Minute)
+			agentBin := cmp.Or(cfg.AgentBin, bin)
+			r, err := runAgent(ctx, agentBin, work, name, ac, cri, 10*time.Minute)
 			if err != nil {
 				return nil, err
 			}

@@ -260,8 +260,11 @@ func dirSize(dir string) (int64, error) {
 // buildBinary builds ./cmd/plg from the module at moduleDir into dir.
 func buildBinary(ctx context.Context, moduleDir, dir string) (string, error) {
 	bin := filepath.Join(dir, "plg")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/plg")
+	// The same static build and tags as `make build`, so the harness
+	// measures what ships.
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags=nomsgpack,stdlibjson,grpcnotrace", "-o", bin, "./cmd/plg")
 	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build ./cmd/plg: %w\n%s", err, out)
