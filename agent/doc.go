@@ -41,10 +41,10 @@
 // What the agent holds is bounded by its files and clients, not by how far
 // behind it is: a read buffer per file with unread data, per client and
 // tenant one batch (filled, then sent), and a 1024-entry queue whose
-// filling stops the tailers. SoftMemoryLimit, which `plg -mode=agent`
-// applies (24 MiB by default), makes the collector keep the heap near
-// that rather than at twice the live heap, without ever collecting back to
-// back. deploy/README.md ("Memory") has the measured figures.
+// filling stops the tailers. The soft memory limit `plg -mode=agent`
+// sets (agent_memory_limit, 24 MiB by default; cmd/plg) makes the
+// collector keep the heap near that rather than at twice the live heap,
+// without ever collecting back to back. deploy/README.md ("Memory") has the measured figures.
 //
 // # Kubernetes discovery without client-go
 //

@@ -36,8 +36,8 @@ type Config struct {
 	// Compactor merges index segments; it runs where an ingester runs.
 	Compactor CompactorConfig `yaml:"compactor"`
 	// AgentMemoryLimit is the Go runtime's soft memory limit in -mode=agent
-	// (agent.SoftMemoryLimit), a size such as 24MiB; 0 leaves the runtime's
-	// default. GOMEMLIMIT, when set, wins.
+	// (see memoryLimit), a size such as 24MiB; 0 leaves the runtime's
+	// default. server.memory_limit_mb and GOMEMLIMIT, when set, win.
 	AgentMemoryLimit string `yaml:"agent_memory_limit"`
 	// Agent is a Promtail-format configuration (server, positions,
 	// clients, scrape_configs) for the agent role.
@@ -59,9 +59,11 @@ type ServerConfig struct {
 	// default: profiles expose internals and cost CPU while taken.
 	PProf bool `yaml:"pprof"`
 	// MemoryLimitMB is the Go runtime's soft memory limit in MiB: the GC
-	// works harder near it instead of letting the heap double. 0 derives
-	// it from the ingester's chunk memory budget (see memoryLimit), a
-	// negative value sets none. GOMEMLIMIT in the environment wins.
+	// works harder near it instead of letting the heap double, and it is
+	// raised while the live heap needs more. 0 derives it from the
+	// ingester's chunk memory budget, or in -mode=agent takes
+	// agent_memory_limit (see memoryLimit); a negative value sets none.
+	// GOMEMLIMIT in the environment wins.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 

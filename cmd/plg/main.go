@@ -71,7 +71,9 @@ func run(args []string) error {
 		return err
 	}
 	slog.SetDefault(logger)
-	logger.Info("Go memory limit", "limit", applyMemoryLimit(cfg))
+	stopMemoryLimit, memoryLimitDesc := applyMemoryLimit(cfg)
+	defer stopMemoryLimit()
+	logger.Info("Go memory limit", "limit", memoryLimitDesc)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -120,13 +122,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version(), "mode": cfg.Mode},
 	}, func() float64 { return 1 }))
 	a := &app{cfg: cfg, logger: logger, reg: reg}
-	if cfg.Mode == modeAgent && cfg.agentMemLimit > 0 {
-		if v := os.Getenv("GOMEMLIMIT"); v != "" {
-			logger.Info("GOMEMLIMIT is set; -agent.memory-limit is not applied", "GOMEMLIMIT", v)
-		} else {
-			defer agent.SoftMemoryLimit(cfg.agentMemLimit)()
-		}
-	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("-data.dir: %w", err)

@@ -3,20 +3,20 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 )
 
 // memoryLimit returns the soft memory limit to give the Go runtime, in
 // bytes (0: leave the runtime's default, no limit), and why.
 //
 // Without a limit the heap grows to twice what was live after the last GC
-// (GOGC=100), so an ingester whose live heap is its chunk budget plus the
-// push path's buffers peaks near twice that. A soft limit makes the GC run
-// earlier instead. The derived default, twice the chunk budget plus 48 MiB
-// for the push, WAL and codec buffers of a few concurrent pushes, leaves
-// the GC headroom above the live heap; a query that needs more than the
-// limit still gets it, at the cost of more GC work while it runs.
-// GOMEMLIMIT in the environment always wins: the runtime applied it.
+// (GOGC=100). A soft limit makes the GC run earlier instead, and
+// softMemoryLimit raises it while the live heap needs more, so it never
+// makes the process collect back to back. Where an ingester runs, the
+// derived default is twice the chunk budget plus 48 MiB for the push, WAL
+// and codec buffers of a few concurrent pushes; in -mode=agent it is
+// agent_memory_limit (24 MiB: the agent's live heap is 8-12 MiB tailing
+// 100 files). server.memory_limit_mb overrides both; GOMEMLIMIT in the
+// environment always wins: the runtime applied it.
 func memoryLimit(cfg *Config, env string) (int64, string) {
 	switch {
 	case env != "":
@@ -25,6 +25,11 @@ func memoryLimit(cfg *Config, env string) (int64, string) {
 		return 0, "none (memory_limit_mb < 0)"
 	case cfg.Server.MemoryLimitMB > 0:
 		return int64(cfg.Server.MemoryLimitMB) << 20, "memory_limit_mb"
+	case cfg.Mode == modeAgent:
+		if cfg.agentMemLimit > 0 {
+			return cfg.agentMemLimit, "agent_memory_limit"
+		}
+		return 0, "none (agent_memory_limit 0)"
 	}
 	runsIngester := cfg.Mode == modeAll || cfg.Mode == modeIngester
 	if budget := cfg.Ingester.ChunkMemoryBudget(); runsIngester && budget > 0 {
@@ -34,12 +39,12 @@ func memoryLimit(cfg *Config, env string) (int64, string) {
 }
 
 // applyMemoryLimit sets the runtime's soft memory limit from cfg and the
-// environment, and describes what it did.
-func applyMemoryLimit(cfg *Config) string {
+// environment, describes what it did, and returns the function that
+// stops adjusting it.
+func applyMemoryLimit(cfg *Config) (stop func(), desc string) {
 	limit, why := memoryLimit(cfg, os.Getenv("GOMEMLIMIT"))
 	if limit > 0 {
-		debug.SetMemoryLimit(limit)
-		return fmt.Sprintf("%d MiB (%s)", limit>>20, why)
+		return softMemoryLimit(limit), fmt.Sprintf("%d MiB, raised while the live heap needs more (%s)", limit>>20, why)
 	}
-	return why
+	return func() {}, why
 }

@@ -9,6 +9,7 @@ func TestMemoryLimitIsDerivedFromTheChunkBudgetUnlessSet(t *testing.T) {
 		limitMB int
 		budget  int
 		env     string
+		agent   int64
 		want    int64
 	}{
 		{name: "all-in-one derives it", mode: modeAll, budget: 32, want: (2*32 + 48) << 20},
@@ -18,6 +19,10 @@ func TestMemoryLimitIsDerivedFromTheChunkBudgetUnlessSet(t *testing.T) {
 		{name: "explicit", mode: modeAll, limitMB: 500, budget: 32, want: 500 << 20},
 		{name: "negative sets none", mode: modeAll, limitMB: -1, budget: 32, want: 0},
 		{name: "GOMEMLIMIT wins", mode: modeAll, limitMB: 500, budget: 32, env: "1GiB", want: 0},
+		{name: "agent takes agent_memory_limit", mode: modeAgent, budget: 32, agent: 24 << 20, want: 24 << 20},
+		{name: "agent limit 0 sets none", mode: modeAgent, budget: 32, want: 0},
+		{name: "memory_limit_mb beats the agent's", mode: modeAgent, limitMB: 40, agent: 24 << 20, want: 40 << 20},
+		{name: "GOMEMLIMIT beats the agent's", mode: modeAgent, agent: 24 << 20, env: "100MiB", want: 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -25,6 +30,7 @@ func TestMemoryLimitIsDerivedFromTheChunkBudgetUnlessSet(t *testing.T) {
 			cfg.Mode = tc.mode
 			cfg.Server.MemoryLimitMB = tc.limitMB
 			cfg.Ingester.MaxChunkMemoryMB = tc.budget
+			cfg.agentMemLimit = tc.agent
 			if got, why := memoryLimit(cfg, tc.env); got != tc.want {
 				t.Fatalf("memoryLimit = %d (%s), want %d", got, why, tc.want)
 			}

@@ -1,4 +1,4 @@
-package agent
+package main
 
 import (
 	"runtime"
@@ -7,28 +7,21 @@ import (
 	"sync"
 )
 
-// DefaultMemoryLimit is the soft limit on the Go runtime's memory (heap,
-// stacks and the runtime's own structures; not the binary's mapped code)
-// that `plg -mode=agent` sets unless GOMEMLIMIT is set. Tailing 100 files
-// at full speed the agent's live heap is 8–12 MiB; the default collector
-// pacing (GOGC=100) lets the heap grow to twice that before collecting,
-// while a DaemonSet pod is better served by collecting more often.
-const DefaultMemoryLimit = 24 << 20
-
 // softLimitHeadroom is the least room, as a fraction of the live heap, the
 // limit leaves above the live heap: the collector then runs at most as often
 // as with GOGC=50, never back to back.
 const softLimitHeadroom = 0.5
 
-// SoftMemoryLimit sets limit (bytes) as the runtime's soft memory limit
+// softMemoryLimit sets limit (bytes) as the runtime's soft memory limit
 // (debug.SetMemoryLimit) and keeps it from turning into a hard one: after
 // every garbage collection the limit is raised, when needed, to leave the
 // heap half its live size to grow into, and lowered back towards limit when
 // the live heap shrinks. So an agent holding a large backlog of unsent lines
-// (up to max_pending_bytes per client) uses more memory rather than
-// collecting continuously, and returns to the limit once the backlog is
-// sent. stop restores the limit in force before the call.
-func SoftMemoryLimit(limit int64) (stop func()) {
+// (up to max_pending_bytes per client), or a querier answering a query that
+// needs more than the limit, uses more memory rather than collecting
+// continuously, and returns to the limit afterwards. stop restores the
+// limit in force before the call.
+func softMemoryLimit(limit int64) (stop func()) {
 	t := &memTuner{base: limit, prev: debug.SetMemoryLimit(-1)}
 	t.samples = []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"},

@@ -1,4 +1,4 @@
-package agent
+package main
 
 import (
 	"runtime"
@@ -47,7 +47,7 @@ func waitLimit(t *testing.T, ok func(int64) bool) int64 {
 func TestSoftMemoryLimitRisesWithTheLiveHeapAndComesBack(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
 	const base = 4 << 20
-	stop := SoftMemoryLimit(base)
+	stop := softMemoryLimit(base)
 	defer func() {
 		stop()
 		if got := debug.SetMemoryLimit(-1); got != before {
@@ -79,7 +79,7 @@ func TestSoftMemoryLimitRisesWithTheLiveHeapAndComesBack(t *testing.T) {
 func TestSoftMemoryLimitStopsAdjustingAfterStop(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(before)
-	stop := SoftMemoryLimit(4 << 20)
+	stop := softMemoryLimit(4 << 20)
 	stop()
 	stop() // idempotent
 	const mine = 1 << 40
