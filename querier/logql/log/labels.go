@@ -64,6 +64,7 @@ type LabelsBuilder struct {
 
 	streamSlice []labels.Label // the stream labels, decoded once
 	metaSlice   []labels.Label
+	grouped     []labels.Label // GroupedLabels' by-grouping scratch
 
 	// order of add by name for the last seen sequence of added names
 	perm      []int
@@ -488,6 +489,18 @@ func (b *LabelsBuilder) Labels() (labels.Labels, uint64) {
 // them when without is set), as metric queries group samples. Lines with an
 // error keep all their labels so that the error is not lost.
 func (b *LabelsBuilder) GroupedLabels(groups []string, without bool) (labels.Labels, uint64) {
+	if !without && b.err == "" && b.errDetails == "" && strictlySorted(groups) {
+		// A by grouping names few labels: look each up rather than merge
+		// every stream, metadata and parsed label into one sorted set.
+		g := b.grouped[:0]
+		for _, name := range groups {
+			if v, ok := b.Get(name); ok {
+				g = append(g, labels.Label{Name: name, Value: v})
+			}
+		}
+		b.grouped = g
+		return b.result(g)
+	}
 	s := b.current()
 	if b.err != "" {
 		return b.result(s)
@@ -500,6 +513,15 @@ func (b *LabelsBuilder) GroupedLabels(groups []string, without bool) (labels.Lab
 		}
 	}
 	return b.result(s[:n])
+}
+
+func strictlySorted(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] <= s[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *LabelsBuilder) result(s []labels.Label) (labels.Labels, uint64) {

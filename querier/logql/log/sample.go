@@ -88,7 +88,7 @@ func NewLineSampleExtractor(kind LineSampleKind, p *Pipeline, grouping []string,
 	if len(g) == 0 && !w {
 		w = true // no grouping: keep everything
 	}
-	e := &SampleExtractor{p: p, kind: kind, grouping: slices.Clone(g), without: w, streams: make(map[uint64][]*StreamSampleExtractor)}
+	e := &SampleExtractor{p: p, kind: kind, grouping: sortedSet(g), without: w, streams: make(map[uint64][]*StreamSampleExtractor)}
 	e.hint()
 	return e
 }
@@ -141,12 +141,21 @@ func NewLabelSampleExtractor(label string, conv Conversion, postFilters []Stage,
 		w = true
 		g = append(g, label)
 	}
+	g = sortedSet(g)
 	e := &SampleExtractor{
 		p: p, label: label, conv: conv, post: postFilters,
 		grouping: g, without: w, streams: make(map[uint64][]*StreamSampleExtractor),
 	}
 	e.hint()
 	return e, nil
+}
+
+// sortedSet returns the names sorted and without repeats, a copy: the
+// labels builder groups by a sorted set without merging every label.
+func sortedSet(names []string) []string {
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // ForStream returns the extractor bound to one stream; calls with equal
