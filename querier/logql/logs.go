@@ -1,9 +1,11 @@
 package logql
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -31,6 +33,8 @@ type logCursor struct {
 	// the query's direction).
 	key      int64
 	filled   bool
+	done     bool // the stream ended while priming
+	part     int  // the parallel part that selected the stream
 	ts       int64
 	line     []byte
 	lbls     labels.Labels
@@ -55,26 +59,30 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 	if q.p.End.Before(q.p.Start) {
 		return Result{}, badRequestf("end timestamp must not be before or equal to start time")
 	}
-	p, err := buildPipeline(sel)
-	if err != nil {
-		return Result{}, err
-	}
 	dir := q.p.Direction
-	streams, err := q.src.Select(q.ctx, sel.Matchers, q.p.Start.UnixNano(), q.p.End.UnixNano(), dir, selectHints(sel), &q.stats.Stats)
+	m := &logMerger{q: q, backward: dir == chunks.Backward}
+	cursors, subs, err := q.openLogCursors(sel, dir)
+	defer func() {
+		for _, c := range cursors {
+			_ = c.it.Close()
+		}
+	}()
 	if err != nil {
 		return Result{}, err
 	}
-	q.stats.Streams += int64(len(streams))
-	m := &logMerger{q: q, backward: dir == chunks.Backward}
-	defer m.close(streams)
-	unread := int64(math.MinInt64)
-	if m.backward {
-		unread = math.MaxInt64
+	if subs != nil {
+		// Every stream is read at least once, so its first block is
+		// decoded in any case: do that in parallel, per part.
+		m.prime(cursors, subs)
+		for _, sub := range subs {
+			defer q.stats.add(sub.stats) // their iterators count until closed
+		}
+		if m.fail != nil {
+			return Result{}, m.fail
+		}
 	}
-	m.heap = make([]*logCursor, len(streams))
-	for i, s := range streams {
-		m.heap[i] = &logCursor{it: s.Iter, sp: p.ForStream(s.Labels), stream: s.Labels, rank: i, key: unread}
-	}
+	m.heap = slices.Clone(cursors)
+	m.init()
 
 	interval := q.p.Interval.Nanoseconds()
 	var (
@@ -116,6 +124,83 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 		out = []Stream{}
 	}
 	return Result{Type: ValueStreams, Streams: out}, nil
+}
+
+// openLogCursors selects the streams and makes their cursors, ranked by
+// stream labels. With Parallelism > 1 each of that many parts selects its
+// share of the streams, with its own pipeline and statistics, so that the
+// parts can be read concurrently (see prime); subs are then their queries.
+func (q *query) openLogCursors(sel *syntax.LogSelectorExpr, dir chunks.Direction) ([]*logCursor, []*query, error) {
+	unread := int64(math.MinInt64)
+	if dir == chunks.Backward {
+		unread = math.MaxInt64
+	}
+	parts := q.opts.Parallelism
+	var subs []*query
+	if parts > 1 {
+		subs = make([]*query, parts)
+		for i := range subs {
+			subs[i] = &query{ctx: q.ctx, src: partSource{src: q.src, i: uint64(i), n: uint64(parts)}, p: q.p, opts: q.opts}
+		}
+	} else {
+		subs = []*query{q}
+	}
+	var cursors []*logCursor
+	for i, sub := range subs {
+		p, err := buildPipeline(sel)
+		if err != nil {
+			return cursors, nil, err
+		}
+		streams, err := sub.src.Select(q.ctx, sel.Matchers, q.p.Start.UnixNano(), q.p.End.UnixNano(), dir, selectHints(sel), &sub.stats.Stats)
+		if err != nil {
+			return cursors, nil, err
+		}
+		q.stats.Streams += int64(len(streams))
+		for _, s := range streams {
+			cursors = append(cursors, &logCursor{it: s.Iter, sp: p.ForStream(s.Labels), stream: s.Labels, key: unread, part: i})
+		}
+	}
+	slices.SortStableFunc(cursors, func(a, b *logCursor) int { return labels.Compare(a.stream, b.stream) })
+	for i, c := range cursors {
+		c.rank = i
+	}
+	if parts <= 1 {
+		return cursors, nil, nil
+	}
+	return cursors, subs, nil
+}
+
+// prime reads each cursor's first entry, the cursors of each part in a
+// goroutine of their own, counting into the part's statistics.
+func (m *logMerger) prime(cursors []*logCursor, subs []*query) {
+	unread := int64(math.MinInt64)
+	if m.backward {
+		unread = math.MaxInt64
+	}
+	// A cursor keyed at the start of time comes first forever: fill
+	// stops after one entry, kept or not.
+	stop := &logCursor{key: unread}
+	fails := make([]error, len(subs))
+	var wg sync.WaitGroup
+	for i, sub := range subs {
+		wg.Go(func() {
+			pm := &logMerger{q: sub, backward: m.backward}
+			for _, c := range cursors {
+				if c.part != i {
+					continue
+				}
+				if !pm.fill(c, stop) && pm.fail == nil {
+					c.done = true
+				}
+				if pm.fail != nil {
+					fails[i] = pm.fail
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	m.fail = errors.Join(fails...)
 }
 
 // entry returns the cursor's current entry and the labels of the result
@@ -285,8 +370,16 @@ func (m *logMerger) down(i int) {
 	}
 }
 
-func (m *logMerger) close(streams []SourceStream) {
-	for _, s := range streams {
-		_ = s.Iter.Close()
+// init makes the heap of the cursors not done.
+func (m *logMerger) init() {
+	h := m.heap[:0]
+	for _, c := range m.heap {
+		if !c.done {
+			h = append(h, c)
+		}
+	}
+	m.heap = h
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		m.down(i)
 	}
 }

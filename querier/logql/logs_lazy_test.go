@@ -2,6 +2,7 @@ package logql
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -20,8 +21,16 @@ func TestLogQueryReadsUnmatchedStreamsOnlyBackToTheLimit(t *testing.T) {
 		misses = append(misses, e(off, fmt.Sprintf("fine %d with some padding to fill blocks", i)))
 	}
 	src := newSource(t, map[string][]testEntry{`{app="hits"}`: hits, `{app="misses"}`: misses})
-	for _, dir := range []chunks.Direction{chunks.Forward, chunks.Backward} {
-		res := runLogQuery(t, src, Params{Query: `{app=~".+"} |= "error"`, Start: at(0), End: at(time.Hour), Limit: 5, Direction: dir})
+	for _, tc := range []struct {
+		dir chunks.Direction
+		par int
+	}{{chunks.Forward, 1}, {chunks.Backward, 1}, {chunks.Backward, 2}} {
+		dir := tc.dir
+		eng := NewEngine(EngineOptions{Parallelism: tc.par}, nil)
+		res, err := eng.Query(context.Background(), src, Params{Query: `{app=~".+"} |= "error"`, Start: at(0), End: at(time.Hour), Limit: 5, Direction: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got := len(res.Streams[0].Entries); got != 5 {
 			t.Fatalf("%s: got %d entries, want 5", dir, got)
 		}
@@ -100,11 +109,20 @@ func TestLogQueryLazyMergeAgreesWithSorting(t *testing.T) {
 				last = k.ts
 			}
 			p := Params{Query: `{app="a"} |= "hit"`, Start: at(0), End: at(time.Hour), Limit: limit, Direction: dir, Interval: interval}
-			got := flatten(runLogQuery(t, src, p))
-			slices.Sort(got)
 			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("round %d %s limit %d interval %s:\ngot  %q\nwant %q", round, dir, limit, interval, got, want)
+			for _, par := range []int{1, 2, 3} {
+				res, err := NewEngine(EngineOptions{Parallelism: par}, nil).Query(context.Background(), src, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := flatten(res)
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("round %d %s limit %d interval %s parallelism %d:\ngot  %q\nwant %q", round, dir, limit, interval, par, got, want)
+				}
+				if res.Stats.Streams != int64(len(streams)) {
+					t.Fatalf("parallelism %d: %d streams counted, want %d", par, res.Stats.Streams, len(streams))
+				}
 			}
 		}
 	}
