@@ -359,3 +359,34 @@ func BenchmarkSummaryScan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecompressSlack decodes one 256 KiB zstd block of log lines
+// into a buffer of exactly its size and into one with decodeSlack spare:
+// the zstd decoder takes its fast copy loops only in the second.
+func BenchmarkDecompressSlack(b *testing.B) {
+	es, _ := benchEntries(DefaultBlockSize)
+	var raw []byte
+	for _, e := range es {
+		raw = append(raw, e.Line...)
+	}
+	raw = raw[:DefaultBlockSize]
+	comp, err := Zstd.compress(nil, raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		slack int
+	}{{"exact", 0}, {"slack", decodeSlack}} {
+		b.Run(tc.name, func(b *testing.B) {
+			buf := make([]byte, 0, len(raw)+tc.slack)
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				out, err := zstdDecoder().DecodeAll(comp, buf[:0])
+				if err != nil || len(out) != len(raw) {
+					b.Fatal(err, len(out))
+				}
+			}
+		})
+	}
+}

@@ -395,17 +395,19 @@ func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) (da
 	if withLines {
 		size += lineBytes
 	}
-	if cap(*buf) < size {
-		*buf = make([]byte, 0, size)
+	// Each frame decodes with decodeSlack of room past its end: the
+	// columns' spare bytes are overwritten by the lines decoded after them.
+	if cap(*buf) < size+decodeSlack {
+		*buf = make([]byte, 0, size+decodeSlack)
 	}
 	dst := (*buf)[:size]
-	if _, err := e.decompress(dst[:0:colsRaw], colsComp, colsRaw); err != nil {
+	if _, err := e.decompress(dst[:0:colsRaw+decodeSlack], colsComp, colsRaw); err != nil {
 		return nil, nil, blockErr(rank, "columns frame: %v", err)
 	}
 	if !withLines {
-		return dst, nil, nil
+		return dst[:colsRaw:colsRaw], nil, nil
 	}
-	if _, err := e.decompress(dst[colsRaw:colsRaw:size], linesComp, lineBytes); err != nil {
+	if _, err := e.decompress(dst[colsRaw:colsRaw:size+decodeSlack], linesComp, lineBytes); err != nil {
 		return nil, nil, blockErr(rank, "lines frame: %v", err)
 	}
 	return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil
