@@ -345,28 +345,13 @@ func literalOf(r *syntax.Regexp) (matcher, bool) {
 // requiredLiteral returns the longest case-sensitive literal every match of
 // r contains, or "".
 func requiredLiteral(r *syntax.Regexp) string {
-	switch r.Op {
-	case syntax.OpLiteral:
-		if r.Flags&syntax.FoldCase != 0 {
-			return ""
+	best := ""
+	for _, g := range RegexpSubstrings(r) {
+		if len(g) == 1 && len(g[0]) > len(best) {
+			best = g[0]
 		}
-		return string(r.Rune)
-	case syntax.OpCapture, syntax.OpPlus:
-		return requiredLiteral(r.Sub[0])
-	case syntax.OpRepeat:
-		if r.Min >= 1 {
-			return requiredLiteral(r.Sub[0])
-		}
-	case syntax.OpConcat:
-		best := ""
-		for _, s := range r.Sub {
-			if l := requiredLiteral(s); len(l) > len(best) {
-				best = l
-			}
-		}
-		return best
 	}
-	return ""
+	return best
 }
 
 // filterSet combines whole line filters (each with its own negation).
