@@ -297,6 +297,7 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 				i.m.rejected.WithLabelValues(tenantID, reason).Add(float64(len(ps.Entries)))
 				continue
 			}
+			lbs = withServiceName(lbs, lim.DiscoverServiceName)
 			s, _ = t.getOrCreate(lbs, ps.Labels, lim.MaxStreamsPerTenant)
 			if s == nil {
 				msg := fmt.Sprintf("tenant %q already has the maximum of %d streams; new streams are refused until old ones are flushed (limits.max_streams_per_tenant)", tenantID, lim.MaxStreamsPerTenant)

@@ -387,7 +387,7 @@ func TestLabelNamesAndValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "job", ".+")}
-	if got := strings.Join(ing.LabelNames("fake", minInt64, maxInt64, all), ","); got != "env,job" {
+	if got := strings.Join(ing.LabelNames("fake", minInt64, maxInt64, all), ","); got != "env,job,service_name" {
 		t.Fatalf("names = %s", got)
 	}
 	prod := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "env", "prod")}

@@ -3,6 +3,7 @@ package ingester
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,19 @@ type Limits struct {
 
 	MaxStructuredMetadataSize    int `yaml:"max_structured_metadata_size"`
 	MaxStructuredMetadataEntries int `yaml:"max_structured_metadata_entries"`
+
+	// DiscoverServiceName lists the labels whose value becomes a new
+	// stream's service_name when it has none, first present wins, as in
+	// Loki: Grafana's Logs Drilldown lists services by that label. Empty
+	// turns discovery off.
+	DiscoverServiceName []string `yaml:"discover_service_name"`
+}
+
+// DefaultServiceNameLabels is Loki's default discover_service_name list.
+var DefaultServiceNameLabels = []string{
+	"service", "app", "application", "name", "app_kubernetes_io_name",
+	"container", "container_name", "k8s_container_name", "component",
+	"workload", "job", "k8s_job_name",
 }
 
 // DefaultLimits returns the limits applied to every tenant without overrides.
@@ -48,6 +62,7 @@ func DefaultLimits() Limits {
 		MaxStreamsPerTenant:          10000,
 		MaxStructuredMetadataSize:    64 << 10,
 		MaxStructuredMetadataEntries: 128,
+		DiscoverServiceName:          slices.Clone(DefaultServiceNameLabels),
 	}
 }
 
@@ -71,8 +86,9 @@ func (l *Limits) Validate() error {
 	return nil
 }
 
-// Overrides resolves the limits of each tenant: the defaults, replaced
-// wholesale by a tenant's own entry when it has one.
+// Overrides resolves the limits of each tenant: a tenant's own entry when it
+// has one, else the defaults. The config loader fills the fields an entry
+// leaves out from the defaults, so an entry is complete.
 type Overrides struct {
 	Defaults  Limits            `yaml:",inline"`
 	PerTenant map[string]Limits `yaml:"per_tenant"`

@@ -56,6 +56,32 @@ func validateLabels(lbs labels.Labels, l *Limits) (reason, msg string) {
 	return reason, msg
 }
 
+// serviceNameLabel is the label Loki adds to every stream that lacks it.
+const serviceNameLabel = "service_name"
+
+// unknownService is service_name's value when no listed label is present.
+const unknownService = "unknown_service"
+
+// withServiceName returns lbs with a service_name label taken from the
+// first label of from that lbs has, or unknown_service, unless lbs already
+// has one or from is empty. It runs once per new stream, after validation,
+// so the label does not count against max_label_names_per_series.
+func withServiceName(lbs labels.Labels, from []string) labels.Labels {
+	if len(from) == 0 || lbs.Has(serviceNameLabel) {
+		return lbs
+	}
+	value := unknownService
+	for _, name := range from {
+		if v := lbs.Get(name); v != "" {
+			value = v
+			break
+		}
+	}
+	b := labels.NewBuilder(lbs)
+	b.Set(serviceNameLabel, value)
+	return b.Labels()
+}
+
 func validLabelName(s string) bool {
 	if s == "" {
 		return false

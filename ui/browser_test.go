@@ -502,7 +502,7 @@ func TestExploreInChromium(t *testing.T) {
 		b.do(t, chromedp.Click(chromedp.CSS(`.log-row .log-head`)))
 		b.waitJS(t, "details", `document.querySelector('.log-details')`)
 		keys := evalJS[string](t, b, `[...document.querySelectorAll('.log-details .field-key')].map(e => e.textContent).join(',')`)
-		if keys != "app,level,namespace,trace_id,level,msg,user" {
+		if keys != "app,level,namespace,service_name,trace_id,level,msg,user" {
 			t.Errorf("detail keys = %q, want stream labels, structured metadata, then the line's JSON fields", keys)
 		}
 		lightDark(t, "expanded")

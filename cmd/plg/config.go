@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -173,6 +174,11 @@ func loadConfig(args []string) (*Config, *options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
+	if !promtail && cfg.Limits != nil && len(cfg.Limits.PerTenant) > 0 {
+		if err := inheritTenantLimits(expanded, cfg.Limits); err != nil {
+			return nil, nil, fmt.Errorf("%s: limits.per_tenant: %w", o.configFile, err)
+		}
+	}
 	if promtail {
 		// A Promtail file means the agent role unless -mode says otherwise,
 		// and its server block says where to listen unless -http.addr does.
@@ -194,6 +200,31 @@ func loadConfig(args []string) (*Config, *options, error) {
 		}
 	}
 	return cfg, &o, cfg.validate()
+}
+
+// inheritTenantLimits decodes each per_tenant entry again, over the final
+// defaults (file and flags), so an entry overrides only the fields it sets:
+// a tenant given just a higher ingestion rate keeps the default line size
+// and stream limits instead of zero, which would mean unlimited. The strict
+// pass in loadConfig has already checked the field names.
+func inheritTenantLimits(file []byte, o *ingester.Overrides) error {
+	var doc struct {
+		Limits struct {
+			PerTenant map[string]yaml.Node `yaml:"per_tenant"`
+		} `yaml:"limits"`
+	}
+	if err := yaml.Unmarshal(file, &doc); err != nil {
+		return err
+	}
+	for tenant, n := range doc.Limits.PerTenant {
+		l := o.Defaults
+		l.DiscoverServiceName = slices.Clone(l.DiscoverServiceName)
+		if err := n.Decode(&l); err != nil {
+			return fmt.Errorf("%s: %w", tenant, err)
+		}
+		o.PerTenant[tenant] = l
+	}
+	return nil
 }
 
 func (c *Config) validate() error {

@@ -3,9 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plgstack/plg/ingester"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -237,5 +240,40 @@ func TestAgentMemoryLimit(t *testing.T) {
 				t.Errorf("limit = %d, want %d", cfg.agentMemLimit, tc.want)
 			}
 		})
+	}
+}
+
+func TestPerTenantLimitsInheritTheDefaults(t *testing.T) {
+	p := writeConfig(t, `
+limits:
+  max_line_size: 1000
+  discover_service_name: []
+  per_tenant:
+    team-a:
+      ingestion_rate_mb: 300
+      ingestion_burst_size_mb: 600
+    team-b:
+      discover_service_name: [app]
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p, "-limits.max-streams-per-tenant=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Limits.Defaults
+	if d.MaxLineSize != 1000 || len(d.DiscoverServiceName) != 0 || d.MaxStreamsPerTenant != 7 {
+		t.Fatalf("defaults: %+v", d)
+	}
+	a := cfg.Limits.For("team-a")
+	if a.IngestionRateMB != 300 || a.MaxLineSize != 1000 || a.MaxStreamsPerTenant != 7 ||
+		a.MaxLabelNamesPerSeries != 15 || !a.RejectOldSamples || len(a.DiscoverServiceName) != 0 {
+		t.Fatalf("team-a did not inherit what it left out: %+v", *a)
+	}
+	b := cfg.Limits.For("team-b")
+	if b.IngestionRateMB != ingester.DefaultLimits().IngestionRateMB || !slices.Equal(b.DiscoverServiceName, []string{"app"}) {
+		t.Fatalf("team-b: %+v", *b)
+	}
+	if _, _, err := loadConfig([]string{"-config.file=" + writeConfig(t, "limits:\n  per_tenant:\n    x:\n      ingestion_rate_mb: 900\n")}); err == nil ||
+		!strings.Contains(err.Error(), "limits.per_tenant[x]") {
+		t.Fatalf("a tenant rate above the inherited burst must fail naming the tenant, got %v", err)
 	}
 }

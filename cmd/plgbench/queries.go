@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -136,7 +137,7 @@ func querySuite(t *Truth, w queryWindow) []querySpec {
 
 	qs = append(qs, querySpec{Name: "labels", Query: "GET /loki/api/v1/labels", path: "/loki/api/v1/labels", params: w.metaParams(),
 		check: func(r *apiResult) (string, error) {
-			return checkStrings(r.Strings, []string{"app", "container", "namespace", "pod"})
+			return checkStrings(r.Strings, []string{"app", "container", "namespace", "pod", "service_name"})
 		}})
 	var nsNames []string
 	for ns := range nsBytes {
@@ -307,7 +308,10 @@ func checkSeries(got []map[string]string, streams []StreamTruth) (string, error)
 	want := map[string]bool{}
 	for _, s := range streams {
 		if s.Lines > 0 {
-			want[key(s.Labels)] = true
+			// The server adds service_name from the app label, as Loki does.
+			lbs := maps.Clone(s.Labels)
+			lbs["service_name"] = lbs["app"]
+			want[key(lbs)] = true
 		}
 	}
 	seen := map[string]bool{}

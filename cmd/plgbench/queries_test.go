@@ -137,8 +137,9 @@ func TestCheckSeries(t *testing.T) {
 		{Labels: map[string]string{"app": "b", "pod": "2"}, Volume: Volume{Lines: 3}},
 		{Labels: map[string]string{"app": "c", "pod": "3"}}, // received nothing
 	}
-	a := map[string]string{"app": "a", "pod": "1"}
-	b := map[string]string{"pod": "2", "app": "b"}
+	// The server adds service_name, from app.
+	a := map[string]string{"app": "a", "pod": "1", "service_name": "a"}
+	b := map[string]string{"pod": "2", "app": "b", "service_name": "b"}
 	for _, tc := range []struct {
 		name string
 		got  []map[string]string
@@ -147,7 +148,8 @@ func TestCheckSeries(t *testing.T) {
 		{"every stream with lines", []map[string]string{b, a}, ""},
 		{"one missing", []map[string]string{a}, "1 series, want 2"},
 		{"a duplicate", []map[string]string{a, a, b}, "twice"},
-		{"a stranger", []map[string]string{a, b, {"app": "c", "pod": "3"}}, "not a stream"},
+		{"a stranger", []map[string]string{a, b, {"app": "c", "pod": "3", "service_name": "c"}}, "not a stream"},
+		{"no service_name", []map[string]string{{"app": "a", "pod": "1"}, b}, "not a stream"},
 	} {
 		_, err := checkSeries(tc.got, streams)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
