@@ -282,9 +282,63 @@ type blockCursor struct {
 	offs []entryPos // backward: in-range entries, forward order
 	bi   int        // backward: next index into offs, counting down
 
+	// needles, when set, make a version 2 block select its entries: sel
+	// is then true and keep[i] tells whether to yield entry i. Entries
+	// left out in range are counted into stats. ends is scratch for the
+	// lines' end offsets.
+	needles *Needles
+	stats   *Stats
+	sel     bool
+	keep    []bool
+	ends    []uint32
+
 	cur  Entry
 	mdec metaDecoder
 	fail error
+}
+
+// selectLines marks the entries whose lines hold c.needles (see
+// Needles.markLines), searching the block's lines frame whole instead of
+// leaving a search per line to the query's filters. It also keeps the
+// block's last entry in iteration order (forward here; backward, reset
+// keeps the first in range): a query reading streams lazily learns from
+// it how far a stream has been read even where a block holds no match,
+// as the needles only let a reader leave entries out, never require it.
+// c.sel stays false when the length column does not add up to the lines
+// frame: stepV2 then reports the corruption.
+func (c *blockCursor) selectLines() {
+	c.sel = false
+	ends := c.ends[:0]
+	var off uint64
+	p := 0
+	for range c.meta.Entries {
+		n, q, ok := uvarint(c.cols.lens, p)
+		if !ok || n > uint64(len(c.lines))-off {
+			return
+		}
+		off += n
+		p = q
+		ends = append(ends, uint32(off))
+	}
+	c.ends = ends
+	if off != uint64(len(c.lines)) || len(ends) == 0 {
+		return
+	}
+	if cap(c.keep) < len(ends) {
+		c.keep = make([]bool, len(ends))
+	}
+	c.keep = c.keep[:len(ends)]
+	c.needles.markLines(c.lines, ends, c.keep)
+	if !c.backward {
+		c.keep[len(ends)-1] = true
+	}
+	c.sel = true
+}
+
+// leaveOut counts the entry step just decoded as left out.
+func (c *blockCursor) leaveOut() {
+	c.stats.LinesLeftOut++
+	c.stats.BytesLeftOut += int64(c.lineLen)
 }
 
 // reset starts a cursor over block idx's decompressed data. For a
@@ -309,6 +363,10 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, thro
 		}
 		c.pt, c.pl, c.pm, c.lo = 0, 0, 0, 0
 	}
+	c.sel = false
+	if c.needles != nil && c.v2 && c.lines != nil {
+		c.selectLines()
+	}
 	if !backward {
 		return nil
 	}
@@ -323,6 +381,10 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, thro
 			break
 		}
 		if ts >= from {
+			if c.sel && !c.keep[c.seen-1] && len(c.offs) > 0 {
+				c.leaveOut()
+				continue
+			}
 			c.offs = append(c.offs, c.last)
 		}
 	}
@@ -511,6 +573,10 @@ func (c *blockCursor) next() bool {
 			return false
 		}
 		if ts >= c.from {
+			if c.sel && !c.keep[c.seen-1] {
+				c.leaveOut()
+				continue
+			}
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -66,6 +67,8 @@ func FuzzDecode(f *testing.F) {
 		for it.Next() {
 		}
 		_ = it.Close()
+		// Nor a needle search.
+		checkNeedleSearch(t, c)
 	})
 }
 
@@ -101,7 +104,34 @@ func FuzzDecodeFixedCRC(f *testing.F) {
 		if n, err := summaryCount(c); err == nil && errs[0] == nil && n != int64(counts[0]) {
 			t.Fatalf("summaries count %d entries, the iterator %d", n, counts[0])
 		}
+		checkNeedleSearch(t, c)
 	})
+}
+
+// checkNeedleSearch compares a needle search of c with a line-by-line
+// filter of its full iteration: where both run without error, the lines
+// holding the needles must be the same. (A search may skip, unparsed, a
+// corrupt block holding no needle, so only one may fail.)
+func checkNeedleSearch(t *testing.T, c *Chunk) {
+	n := NewNeedles([][]string{{"line", "alpha"}})
+	for _, dir := range []Direction{Forward, Backward} {
+		collect := func(it Iterator) ([]string, error) {
+			var out []string
+			for it.Next() {
+				if e := it.At(); n.matchLine(e.Line) {
+					out = append(out, string(e.Line))
+				}
+			}
+			err := it.Err()
+			_ = it.Close()
+			return out, err
+		}
+		want, err1 := collect(c.Iterator(bg, math.MinInt64, math.MaxInt64, dir, nil))
+		got, err2 := collect(c.IteratorMatching(bg, math.MinInt64, math.MaxInt64, dir, nil, n, nil))
+		if err1 == nil && err2 == nil && !slices.Equal(got, want) {
+			t.Fatalf("%s: needle search found %q, a full scan %q", dir, got, want)
+		}
+	}
 }
 
 // summaryCount counts a chunk's entries through a SummaryIterator with

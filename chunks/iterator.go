@@ -54,6 +54,13 @@ type Stats struct {
 	BlocksSkipped     int64 // blocks not read: outside the range, ruled out by a filter, or answered from their index entry
 	ColumnBlocks      int64 // blocks answered from their entry columns alone (lines not decompressed; counted in CompressedBytes and DecompressedBytes)
 	Duplicates        int64 // entries dropped as exact duplicates while merging
+	// LinesLeftOut and BytesLeftOut count the entries in range, and their
+	// line bytes, that a needle search read but left out because a search
+	// of the block's lines (or of the head) found no needle in their lines
+	// (see IteratorMatching). They count in DecompressedLines or HeadLines
+	// too.
+	LinesLeftOut int64
+	BytesLeftOut int64
 }
 
 // Add accumulates o into s.
@@ -66,6 +73,8 @@ func (s *Stats) Add(o Stats) {
 	s.BlocksSkipped += o.BlocksSkipped
 	s.ColumnBlocks += o.ColumnBlocks
 	s.Duplicates += o.Duplicates
+	s.LinesLeftOut += o.LinesLeftOut
+	s.BytesLeftOut += o.BytesLeftOut
 }
 
 // Iterator yields entries in time order.
@@ -423,10 +432,13 @@ type chunkIterator struct {
 	from, through int64
 	backward      bool
 	stats         *Stats
-	m             merger
-	free          []*blockCursor // exhausted cursors, kept with their buffers
-	used          []*blockCursor // every cursor made, for Close
-	closed        bool
+	// needles, when not nil, leave out most entries whose lines lack them
+	// (see blockCursor.selectLines).
+	needles *Needles
+	m       merger
+	free    []*blockCursor // exhausted cursors, kept with their buffers
+	used    []*blockCursor // every cursor made, for Close
+	closed  bool
 }
 
 func newChunkIterator(ctx context.Context, enc Encoding, blocks []block, head *headSnapshot, from, through int64, dir Direction, stats *Stats, keep func(int) bool) *chunkIterator {
@@ -527,6 +539,7 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 	it.stats.CompressedBytes += int64(b.CompressedLen)
 	it.stats.DecompressedBytes += int64(b.UncompressedLen)
 	it.stats.DecompressedLines += int64(b.Entries)
+	c.needles, c.stats = it.needles, it.stats
 	if err := c.reset(rank, b.BlockMeta, data, lines, it.from, it.through, it.backward, true); err != nil {
 		return nil, err
 	}

@@ -337,18 +337,56 @@ func (c *Chunk) BlockMayMatch(i int, n *Needles) bool {
 
 // IteratorMatching is Iterator without the sealed blocks whose n-gram
 // filters rule the needles out (counted in stats.BlocksSkipped) and
-// without the head entries whose lines lack them (the head has no filter:
-// it is searched, see filterHead). With nil needles it is Iterator.
+// without the entries whose lines lack them: the head has no filter and
+// is searched (see filterHead); a sealed block's lines frame is
+// decompressed and searched whole before anything else, so a block
+// holding no needle costs its decompression and one search, and a
+// version 2 block yields only the entries its search lands in (counted
+// in stats.LinesLeftOut; a version 1 block is yielded whole when the
+// needle occurs in it). With nil needles it is Iterator.
 func (c *MemChunk) IteratorMatching(ctx context.Context, from, through int64, dir Direction, stats *Stats, n *Needles) Iterator {
 	if n == nil {
 		return c.Iterator(ctx, from, through, dir, stats)
 	}
 	blocks, head := c.snapshot()
+	// Head entries left out were scanned all the same: they count as
+	// head lines as well as lines left out.
+	var left, leftLineBytes, leftHeadBytes int64
 	if head != nil {
-		if head.entries = n.filterHead(head.entries, head.arena); len(head.entries) == 0 {
+		inRange := func(es []headEntry) (n, lineBytes, headBytes int64) {
+			for _, e := range es[lower(es, from):lower(es, through)] {
+				n, lineBytes, headBytes = n+1, lineBytes+int64(e.lineLen), headBytes+int64(e.lineLen)+int64(e.metaLen)
+			}
+			return n, lineBytes, headBytes
+		}
+		n0, lb0, hb0 := inRange(head.entries)
+		head.entries = n.filterHead(head.entries, head.arena)
+		n1, lb1, hb1 := inRange(head.entries)
+		left, leftLineBytes, leftHeadBytes = n0-n1, lb0-lb1, hb0-hb1
+		if len(head.entries) == 0 {
 			head = nil
 		}
 	}
 	keep := func(i int) bool { return n.mayMatch(blocks[i].filter) }
-	return newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats, keep)
+	it := newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats, keep)
+	it.needles = n
+	it.stats.LinesLeftOut += left
+	it.stats.BytesLeftOut += leftLineBytes
+	it.stats.HeadLines += left
+	it.stats.HeadBytes += leftHeadBytes
+	return it
+}
+
+// IteratorMatching is FilteredIterator (keep may be nil: every block)
+// without the blocks whose n-gram filters rule the needles out and
+// without the entries whose lines lack them, as MemChunk.IteratorMatching.
+// With nil needles it is FilteredIterator.
+func (c *Chunk) IteratorMatching(ctx context.Context, from, through int64, dir Direction, stats *Stats, n *Needles, keep func(block int) bool) Iterator {
+	if n == nil {
+		return newChunkIterator(ctx, c.enc, c.blocks, nil, from, through, dir, stats, keep)
+	}
+	admit := func(i int) bool { return n.mayMatch(c.blocks[i].filter) && (keep == nil || keep(i)) }
+	it := newChunkIterator(ctx, c.enc, c.blocks, nil, from, through, dir, stats, admit)
+	it.needles = n
+	return it
 }

@@ -58,3 +58,47 @@ func (s *gramSearcher) index(text []byte) int {
 	}
 	return -1
 }
+
+// markLines sets keep[i] for every line i of a lines frame that holds the
+// needles, and clears it for the others; line i is lines[ends[i-1]:ends[i]]
+// (ends[-1] = 0), and ends must be non-decreasing and end at len(lines).
+// It searches the frame whole for the best group's alternatives, as
+// filterHead does the head's arena, and checks the other groups only on
+// the lines found.
+func (n *Needles) markLines(lines []byte, ends []uint32, keep []bool) {
+	clear(keep)
+	for _, gs := range n.searches {
+		a := len(gs.needle)
+		i := 0
+		for pos := 0; pos < len(lines) && i < len(ends); {
+			j := gs.index(lines[pos:])
+			if j < 0 {
+				break
+			}
+			p := pos + j
+			for i < len(ends) && int(ends[i]) <= p {
+				i++
+			}
+			if i == len(ends) {
+				break
+			}
+			// Line i holds p. A match straddling its end means no match of
+			// this alternative starts in line i at all: later ones end later.
+			if p+a <= int(ends[i]) {
+				keep[i] = true
+			}
+			pos = int(ends[i])
+			i++
+		}
+	}
+	if len(n.strs) == 1 {
+		return
+	}
+	start := uint32(0)
+	for i, end := range ends {
+		if keep[i] && !n.matchLine(lines[start:end]) {
+			keep[i] = false
+		}
+		start = end
+	}
+}

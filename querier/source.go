@@ -441,11 +441,14 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 		if pd.cell != nil && len(run) == 1 {
 			return c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats), nil
 		}
+		var keep func(int) bool
 		if admit := admits[i]; admit != nil {
-			its = append(its, c.FilteredIterator(ctx, from, through, dir, stats, func(block int) bool { return admit[block] }))
-			continue
+			keep = func(block int) bool { return admit[block] }
 		}
-		its = append(its, c.Iterator(ctx, from, through, dir, stats))
+		// The needles also leave out the entries of admitted blocks whose
+		// lines lack them: each block's lines are searched whole once,
+		// instead of line by line in the query's filters.
+		its = append(its, c.IteratorMatching(ctx, from, through, dir, stats, pd.needles, keep))
 	}
 	switch len(its) {
 	case 0:

@@ -121,6 +121,10 @@ func (e *Engine) Query(ctx context.Context, src Source, p Params) (Result, error
 	case ValueScalar:
 		q.stats.EntriesReturned++
 	}
+	// Lines a needle search left out unread were covered by the query as
+	// much as the lines its filters dropped.
+	q.stats.TotalLinesProcessed += q.stats.LinesLeftOut
+	q.stats.TotalBytesProcessed += q.stats.BytesLeftOut
 	q.stats.ExecTime = time.Since(begin)
 	res.Stats = q.stats
 	e.metrics.observe(queryType, q.stats, err)

@@ -85,7 +85,11 @@ func (s *memSource) Select(ctx context.Context, ms []*labels.Matcher, from, thro
 			}
 		}
 		if ok {
-			out = append(out, SourceStream{Labels: st.lbls, Iter: st.chunk.Iterator(ctx, from, through, dir, stats)})
+			// As the ingester does: entries whose lines lack the hinted
+			// substrings are left out, so every test also checks that the
+			// engine's hints promise no more than its filters keep.
+			it := st.chunk.IteratorMatching(ctx, from, through, dir, stats, chunks.NewNeedles(hints.LineSubstrings))
+			out = append(out, SourceStream{Labels: st.lbls, Iter: it})
 		}
 	}
 	return out, nil
