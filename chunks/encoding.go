@@ -60,26 +60,14 @@ func ParseEncoding(s string) (Encoding, error) {
 var errCorrupt = errors.New("corrupt compressed data")
 
 // zstd encoders and decoders are expensive to build (tables, window
-// buffers); one of each is shared by the process. EncodeAll and DecodeAll
-// are safe for concurrent use and keep their own internal pools.
+// buffers); the process shares one decoder and one encoder per level, built
+// on first use. EncodeAll and DecodeAll are safe for concurrent use and keep
+// their own internal pools.
 var (
-	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
-		enc, err := zstd.NewWriter(nil,
-			// On the plgbench corpus (version 2 layout, FORMAT.md) SpeedFastest
-			// stores 22.2% of the raw text at 2.35 CPU-s per 1M lines ingested,
-			// SpeedBetterCompression 21.1% at 6.2 CPU-s, over the ingest
-			// budget of 5; both decode as fast.
-			zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderCRC(false), // every block carries a CRC32C already
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithWindowSize(1<<20),
-			zstd.WithZeroFrames(true),
-		)
-		if err != nil {
-			panic(fmt.Sprintf("chunks: zstd encoder: %v", err)) // static options: cannot fail
-		}
-		return enc
-	})
+	zstdEncoders [zstd.SpeedBestCompression + 1]struct {
+		once sync.Once
+		enc  *zstd.Encoder
+	}
 	zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
 		dec, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
@@ -95,8 +83,52 @@ var (
 	gzipReaders sync.Pool // *gzip.Reader
 )
 
-// compress appends the compressed form of src to dst.
+// DefaultZstdLevel is the zstd level blocks are sealed at when Options
+// leave it unset. See FORMAT.md, "Compression level and block size", for
+// the measurements behind it.
+const DefaultZstdLevel = zstd.SpeedFastest
+
+// ParseZstdLevel maps a configuration name (fastest, default, better,
+// best; case-insensitive) to a zstd level.
+func ParseZstdLevel(s string) (zstd.EncoderLevel, error) {
+	if ok, l := zstd.EncoderLevelFromString(s); ok {
+		return l, nil
+	}
+	return 0, fmt.Errorf("unknown zstd level %q (want one of fastest, default, better, best)", s)
+}
+
+// zstdEncoder returns the shared encoder for level (DefaultZstdLevel if
+// it is not a valid level).
+func zstdEncoder(level zstd.EncoderLevel) *zstd.Encoder {
+	if level <= 0 || level > zstd.SpeedBestCompression {
+		level = DefaultZstdLevel
+	}
+	z := &zstdEncoders[level]
+	z.once.Do(func() {
+		enc, err := zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(level),
+			zstd.WithEncoderCRC(false), // every block carries a CRC32C already
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithWindowSize(1<<20),
+			zstd.WithZeroFrames(true),
+		)
+		if err != nil {
+			panic(fmt.Sprintf("chunks: zstd encoder: %v", err)) // static options: cannot fail
+		}
+		z.enc = enc
+	})
+	return z.enc
+}
+
+// compress appends the compressed form of src to dst, at the codec's
+// default level.
 func (e Encoding) compress(dst, src []byte) ([]byte, error) {
+	return e.compressLevel(dst, src, 0)
+}
+
+// compressLevel appends the compressed form of src to dst; level applies
+// to zstd only (0: DefaultZstdLevel).
+func (e Encoding) compressLevel(dst, src []byte, level zstd.EncoderLevel) ([]byte, error) {
 	switch e {
 	case None:
 		return append(dst, src...), nil
@@ -105,7 +137,7 @@ func (e Encoding) compress(dst, src []byte) ([]byte, error) {
 	case S2:
 		return appendBlock(dst, src, s2.MaxEncodedLen(len(src)), s2.Encode), nil
 	case Zstd:
-		return zstdEncoder().EncodeAll(src, dst), nil
+		return zstdEncoder(level).EncodeAll(src, dst), nil
 	case Gzip:
 		buf := bytes.NewBuffer(dst)
 		w, _ := gzipWriters.Get().(*gzip.Writer)

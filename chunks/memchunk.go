@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -37,6 +38,7 @@ type MemChunk struct {
 	bloomBits  int
 	version    byte
 	ngramBits  float64
+	level      zstd.EncoderLevel
 
 	blocks       []block
 	head         headBlock
@@ -73,6 +75,9 @@ type Options struct {
 	// (kind 2 in FORMAT.md) with about this many bits per distinct 4-byte
 	// gram, so substring searches skip blocks.
 	NgramBitsPerGram float64
+	// ZstdLevel is the level zstd blocks are sealed at; 0
+	// means DefaultZstdLevel. Readers do not depend on it.
+	ZstdLevel zstd.EncoderLevel
 
 	// version is the format to write; tests set FormatV1 to produce the
 	// previous layout. 0 means FormatVersion.
@@ -92,7 +97,7 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 		o.version = FormatVersion
 	}
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
-		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version}
+		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel}
 }
 
 // Encoding returns the chunk's codec.
@@ -183,15 +188,15 @@ func (c *MemChunk) cut() error {
 			prev = e.ts
 		}
 		sb.raw, rawLen = raw, len(raw)
-		comp, err = c.enc.compress(sb.comp[:0], raw)
+		comp, err = c.enc.compressLevel(sb.comp[:0], raw, c.level)
 	} else {
 		sb.raw, sb.lines = appendColumns(sb.raw[:0], sb.lines[:0], h, &sb.cols)
 		rawLen = len(sb.raw) + len(sb.lines)
-		comp, err = c.enc.compress(sb.comp[:0], sb.raw)
+		comp, err = c.enc.compressLevel(sb.comp[:0], sb.raw, c.level)
 		colsLen = len(comp)
 		comp = append(comp, 0, 0, 0, 0) // the lines frame's CRC32C
 		if err == nil {
-			comp, err = c.enc.compress(comp, sb.lines)
+			comp, err = c.enc.compressLevel(comp, sb.lines, c.level)
 		}
 		if err == nil {
 			binary.BigEndian.PutUint32(comp[colsLen:], crc32.Checksum(comp[colsLen+crcSize:], castagnoli))

@@ -111,12 +111,14 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 
 func newMemChunk(cfg *Config) *chunks.MemChunk {
 	enc, _ := chunks.ParseEncoding(cfg.ChunkEncoding) // validated in Config.Validate
+	level, _ := chunks.ParseZstdLevel(cfg.ChunkCompressionLevel)
 	return chunks.NewMemChunkWithOptions(chunks.Options{
 		Encoding:          enc,
 		BlockSize:         cfg.ChunkBlockSize,
 		TargetSize:        cfg.ChunkTargetSize,
 		BloomBitsPerToken: cfg.ChunkBloomBitsPerToken,
 		NgramBitsPerGram:  cfg.ChunkNgramBitsPerGram,
+		ZstdLevel:         level,
 	})
 }
 
