@@ -39,6 +39,7 @@ type MemChunk struct {
 	version    byte
 	ngramBits  float64
 	level      zstd.EncoderLevel
+	keepSmall  bool
 
 	blocks       []block
 	head         headBlock
@@ -75,6 +76,9 @@ type Options struct {
 	// (kind 2 in FORMAT.md) with about this many bits per distinct 4-byte
 	// gram, so substring searches skip blocks.
 	NgramBitsPerGram float64
+	// KeepSmallBlocks turns off merging runs of small blocks at Encode
+	// (see mergeSmallBlocks).
+	KeepSmallBlocks bool
 	// ZstdLevel is the level zstd blocks are sealed at; 0
 	// means DefaultZstdLevel. Readers do not depend on it.
 	ZstdLevel zstd.EncoderLevel
@@ -97,7 +101,7 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 		o.version = FormatVersion
 	}
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
-		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel}
+		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, keepSmall: o.KeepSmallBlocks}
 }
 
 // Encoding returns the chunk's codec.
@@ -167,6 +171,20 @@ func (c *MemChunk) cut() error {
 	if h.empty() {
 		return nil
 	}
+	b, err := c.seal(h)
+	if err != nil {
+		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
+	}
+	c.blocks = append(c.blocks, b)
+	c.compressed += b.CompressedLen
+	c.uncompressed += b.UncompressedLen
+	c.resetHead()
+	return nil
+}
+
+// seal compresses the entries of h (non-empty) into a block with its
+// filters. It reads only h and the chunk's immutable settings.
+func (c *MemChunk) seal(h *headBlock) (block, error) {
 	sb, _ := sealBuffers.Get().(*sealBuffer)
 	if sb == nil {
 		sb = &sealBuffer{}
@@ -203,7 +221,7 @@ func (c *MemChunk) cut() error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
+		return block{}, err
 	}
 	sb.comp = comp
 	data := make([]byte, len(comp)) // exact size: the block lives until flush
@@ -222,7 +240,7 @@ func (c *MemChunk) cut() error {
 	if c.bloomBits > 0 {
 		filter = appendBloom(filter, c.bloomBits, lines)
 	}
-	c.blocks = append(c.blocks, block{
+	return block{
 		BlockMeta: BlockMeta{
 			MinT:            minT,
 			MaxT:            maxT,
@@ -236,11 +254,7 @@ func (c *MemChunk) cut() error {
 		},
 		data:   data,
 		filter: filter,
-	})
-	c.compressed += len(data)
-	c.uncompressed += rawLen
-	c.resetHead()
-	return nil
+	}, nil
 }
 
 // blockCRC is the CRC32C an index entry holds: of the whole block in
@@ -349,16 +363,41 @@ func (c *MemChunk) Blocks() []BlockMeta {
 }
 
 // Encode closes the chunk and returns its persisted form (see FORMAT.md).
-// The result is cached: later calls return the same bytes, which the
-// caller must not modify.
+// Runs of small blocks (SealHead's, under memory pressure) are merged into
+// blocks of about the block size first, unless Options.KeepSmallBlocks; the
+// merge runs outside the chunk's lock, so iterators are not held up by it
+// and those already open keep reading the blocks they saw. The result is
+// cached: later calls return the same bytes, which the caller must not
+// modify.
 func (c *MemChunk) Encode() ([]byte, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.encoded != nil {
+		defer c.mu.Unlock()
 		return c.encoded, nil
 	}
 	if err := c.close(); err != nil {
+		c.mu.Unlock()
 		return nil, err
+	}
+	blocks := c.blocks // a closed chunk's blocks change only here
+	c.mu.Unlock()
+
+	merged, err := c.mergeSmallBlocks(blocks)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.encoded != nil { // a concurrent Encode won
+		return c.encoded, nil
+	}
+	if merged != nil {
+		c.blocks = merged
+		c.compressed, c.uncompressed = 0, 0
+		for i := range merged {
+			c.compressed += merged[i].CompressedLen
+			c.uncompressed += merged[i].UncompressedLen
+		}
 	}
 	b, err := encodeChunk(c.version, c.enc, c.blocks)
 	if err != nil {

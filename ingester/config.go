@@ -22,11 +22,18 @@ type Config struct {
 	// less than fastest for about 2.2 more CPU-s per 1M lines ingested;
 	// default is no smaller than fastest there. Reading is as fast at any
 	// level.
-	ChunkCompressionLevel string        `yaml:"chunk_compression_level"`
-	ChunkBlockSize        int           `yaml:"chunk_block_size"`
-	ChunkTargetSize       int           `yaml:"chunk_target_size"`
-	MaxChunkAge           time.Duration `yaml:"max_chunk_age"`
-	ChunkIdlePeriod       time.Duration `yaml:"chunk_idle_period"`
+	ChunkCompressionLevel string `yaml:"chunk_compression_level"`
+	// ChunkKeepSmallBlocks turns off merging, when a chunk is flushed, the
+	// runs of small blocks the memory budget sealed early into blocks of
+	// about ChunkBlockSize. Merging decompresses and compresses those
+	// blocks again in the flush goroutine; on the plgbench corpus it
+	// stores 1.3% of the raw text less (blocks sealed at 64 KiB: 25.4%
+	// merged to 24.1%, n-gram filters included).
+	ChunkKeepSmallBlocks bool          `yaml:"chunk_keep_small_blocks"`
+	ChunkBlockSize       int           `yaml:"chunk_block_size"`
+	ChunkTargetSize      int           `yaml:"chunk_target_size"`
+	MaxChunkAge          time.Duration `yaml:"max_chunk_age"`
+	ChunkIdlePeriod      time.Duration `yaml:"chunk_idle_period"`
 	// ChunkBloomBitsPerToken, when > 0, gives every sealed block a token
 	// bloom filter of about this many bits per distinct token (10: about 1%
 	// false positives), so a query whose line filter names a whole token

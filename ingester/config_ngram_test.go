@@ -83,3 +83,40 @@ func TestChunkCompressionLevelIsValidatedAndApplied(t *testing.T) {
 		t.Errorf("compressed bytes: better %d, fastest %d; the level is not passed to the chunk", size["better"], size["fastest"])
 	}
 }
+
+func TestFlushedChunksMergeSmallBlocksUnlessKept(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.ChunkKeepSmallBlocks = keep
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		c := newMemChunk(&cfg)
+		for i := range 8000 {
+			line := fmt.Sprintf("level=info trace_id=%032x msg=%q n=%d", uint64(i)*0x9E3779B97F4A7C15, "request served", i%97)
+			if _, err := c.Append(chunks.Entry{Timestamp: int64(i), Line: []byte(line)}); err != nil {
+				t.Fatal(err)
+			}
+			if c.HeadBytes() >= cfg.ChunkBlockSize/4 { // as sealAt does over the memory budget
+				if err := c.SealHead(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sealed := len(c.Blocks())
+		b, err := c.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := chunks.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if merged := len(d.Blocks()) < sealed; merged == keep {
+			t.Errorf("chunk_keep_small_blocks %v: %d blocks sealed, %d flushed", keep, sealed, len(d.Blocks()))
+		}
+	}
+}

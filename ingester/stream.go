@@ -119,6 +119,7 @@ func newMemChunk(cfg *Config) *chunks.MemChunk {
 		BloomBitsPerToken: cfg.ChunkBloomBitsPerToken,
 		NgramBitsPerGram:  cfg.ChunkNgramBitsPerGram,
 		ZstdLevel:         level,
+		KeepSmallBlocks:   cfg.ChunkKeepSmallBlocks,
 	})
 }
 
