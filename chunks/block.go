@@ -304,8 +304,9 @@ type blockCursor struct {
 // keeps the first in range): a query reading streams lazily learns from
 // it how far a stream has been read even where a block holds no match,
 // as the needles only let a reader leave entries out, never require it.
-// c.sel stays false when the length column does not add up to the lines
-// frame: stepV2 then reports the corruption.
+// c.sel stays false, and every entry is yielded, when markLines judges
+// the search not worth it, and when the length column does not add up to
+// the lines frame: stepV2 then reports the corruption.
 func (c *blockCursor) selectLines() {
 	c.sel = false
 	ends := c.ends[:0]
@@ -328,7 +329,9 @@ func (c *blockCursor) selectLines() {
 		c.keep = make([]bool, len(ends))
 	}
 	c.keep = c.keep[:len(ends)]
-	c.needles.markLines(c.lines, ends, c.keep)
+	if !c.needles.markLines(c.lines, ends, c.keep) {
+		return
+	}
 	if !c.backward {
 		c.keep[len(ends)-1] = true
 	}

@@ -62,35 +62,60 @@ func (s *gramSearcher) index(text []byte) int {
 // markLines sets keep[i] for every line i of a lines frame that holds the
 // needles, and clears it for the others; line i is lines[ends[i-1]:ends[i]]
 // (ends[-1] = 0), and ends must be non-decreasing and end at len(lines).
-// It searches the frame whole for the best group's alternatives, as
+// It searches the frame whole for the best group's alternative, as
 // filterHead does the head's arena, and checks the other groups only on
 // the lines found.
-func (n *Needles) markLines(lines []byte, ends []uint32, keep []bool) {
+//
+// It reports false, having marked nothing useful, where a search of the
+// whole frame does not pay: when the best group has several alternatives
+// (a pass each, or a multi-needle search, costs more than the query's
+// own filter on every line: `status` and `HTTP/1.1" ` of the 5xx regexp
+// match nearly every line) and when more than a quarter of the lines
+// searched so far hold the needle (then nearly every line is searched
+// twice, here and by the filter).
+func (n *Needles) markLines(lines []byte, ends []uint32, keep []bool) bool {
+	if len(n.searches) != 1 {
+		return false
+	}
 	clear(keep)
-	for _, gs := range n.searches {
-		a := len(gs.needle)
-		i := 0
-		for pos := 0; pos < len(lines) && i < len(ends); {
-			j := gs.index(lines[pos:])
-			if j < 0 {
-				break
-			}
-			p := pos + j
-			for i < len(ends) && int(ends[i]) <= p {
-				i++
-			}
-			if i == len(ends) {
-				break
-			}
-			// Line i holds p. A match straddling its end means no match of
-			// this alternative starts in line i at all: later ones end later.
-			if p+a <= int(ends[i]) {
-				keep[i] = true
-			}
-			pos = int(ends[i])
+	gs := n.searches[0]
+	a := len(gs.needle)
+	i, kept := 0, 0
+	for pos := 0; pos < len(lines) && i < len(ends); {
+		j := gs.index(lines[pos:])
+		if j < 0 {
+			break
+		}
+		p := pos + j
+		for i < len(ends) && int(ends[i]) <= p {
 			i++
 		}
+		if i == len(ends) {
+			break
+		}
+		// Line i holds p. A match straddling its end means no match
+		// starts in line i at all: later ones end later.
+		if p+a <= int(ends[i]) {
+			keep[i] = true
+			kept++
+			if i >= denseCheckLines && kept > (i+1)/4 {
+				return false
+			}
+		}
+		pos = int(ends[i])
+		i++
 	}
+	n.checkOtherGroups(lines, ends, keep)
+	return true
+}
+
+// denseCheckLines is how many lines markLines searches before it may
+// judge the needle too frequent to be worth searching for.
+const denseCheckLines = 64
+
+// checkOtherGroups clears keep[i] for the lines the best group's search
+// kept that lack another group.
+func (n *Needles) checkOtherGroups(lines []byte, ends []uint32, keep []bool) {
 	if len(n.strs) == 1 {
 		return
 	}
