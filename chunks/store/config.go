@@ -28,8 +28,8 @@ const (
 	DefaultFilesystemDir   = "data/objects"
 )
 
-// errNoGCS is what a build without Google's SDK (-tags nogcs) says when a
-// config asks for the gcs backend.
+// errNoGCS is what a build without the GCS backend (-tags nogcs) says when
+// a config asks for it.
 var errNoGCS = errors.New("store: backend gcs is not in this build (built with -tags nogcs); use the full plg binary")
 
 // FilesystemConfig configures the filesystem backend.
@@ -38,8 +38,9 @@ type FilesystemConfig struct {
 }
 
 // Config selects and configures the object store. The provider sections
-// reuse the objstore providers' own config structs, so their YAML keys match
-// Thanos' documentation.
+// reuse the objstore providers' own config structs (GCS: a struct with the
+// same keys, see [GCSConfig]), so their YAML keys match Thanos'
+// documentation.
 type Config struct {
 	Backend    string           `yaml:"backend"` // filesystem (default) | s3 | gcs | azure
 	Filesystem FilesystemConfig `yaml:"filesystem"`

@@ -1,6 +1,7 @@
 // Package store owns the object storage layout of chunks and index
 // segments: which key each object lives under, how buckets are configured
-// (filesystem, S3, GCS, Azure through thanos-io/objstore), and how queriers
+// (filesystem, S3 and Azure through thanos-io/objstore; GCS through an
+// objstore.Bucket over Google's JSON API client, gcs.go), and how queriers
 // find a tenant's index segments for a time range, with a bounded cache of
 // downloaded segments and a short-lived cache of segment listings.
 //
