@@ -186,6 +186,10 @@ func (h *headBlock) release() {
 type headSnapshot struct {
 	entries []headEntry
 	arena   []byte
+	// keep, when not nil, tells which entries a needle search found the
+	// needles in; the others are left out but for the last in iteration
+	// order (see blockCursor.selectLines for why).
+	keep []bool
 }
 
 // headCursor walks a snapshot's entries in [from, through).
@@ -195,11 +199,12 @@ type headCursor struct {
 	backward  bool
 	cur       Entry
 	mdec      metaDecoder
+	stats     *Stats
 }
 
 func newHeadCursor(s *headSnapshot, from, through int64, backward bool, stats *Stats) *headCursor {
 	lo, hi := lower(s.entries, from), lower(s.entries, through)
-	c := &headCursor{s: s, lo: lo, hi: hi, backward: backward}
+	c := &headCursor{s: s, lo: lo, hi: hi, backward: backward, stats: stats}
 	c.i = lo - 1
 	if backward {
 		c.i = hi
@@ -214,16 +219,24 @@ func newHeadCursor(s *headSnapshot, from, through int64, backward bool, stats *S
 }
 
 func (c *headCursor) next() bool {
-	if c.backward {
-		if c.i <= c.lo {
-			return false
+	for {
+		if c.backward {
+			if c.i <= c.lo {
+				return false
+			}
+			c.i--
+		} else {
+			if c.i+1 >= c.hi {
+				return false
+			}
+			c.i++
 		}
-		c.i--
-	} else {
-		if c.i+1 >= c.hi {
-			return false
+		last := (c.backward && c.i == c.lo) || (!c.backward && c.i == c.hi-1)
+		if c.s.keep == nil || c.s.keep[c.i] || last {
+			break
 		}
-		c.i++
+		c.stats.LinesLeftOut++
+		c.stats.BytesLeftOut += int64(c.s.entries[c.i].lineLen)
 	}
 	e := c.s.entries[c.i]
 	c.cur.Timestamp = e.ts

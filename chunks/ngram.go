@@ -240,27 +240,24 @@ func (n *Needles) matchLine(line []byte) bool {
 	return true
 }
 
-// filterHead returns the entries of a head snapshot whose lines hold the
-// needles, in order. A head block has no filter; searching its arena
+// markHead returns, for each entry of a head snapshot, whether its line
+// holds the needles. A head block has no filter; searching its arena
 // whole for the best group's alternatives, then checking only the lines
 // they land in, is several times faster than a search per line (one
 // bytes.Index call per line never reaches its fast path on a rare
-// needle). The result shares nothing with entries.
-func (n *Needles) filterHead(entries []headEntry, arena []byte) []headEntry {
+// needle).
+func (n *Needles) markHead(entries []headEntry, arena []byte) []bool {
+	keep := make([]bool, len(entries))
 	inOrder := true // entries in arena order: appends in time order
 	for i := 1; i < len(entries) && inOrder; i++ {
 		inOrder = entries[i].off > entries[i-1].off
 	}
-	var out []headEntry
 	if !inOrder {
-		for _, e := range entries {
-			if n.matchLine(arena[e.off : e.off+e.lineLen]) {
-				out = append(out, e)
-			}
+		for i, e := range entries {
+			keep[i] = n.matchLine(arena[e.off : e.off+e.lineLen])
 		}
-		return out
+		return keep
 	}
-	keep := make([]bool, len(entries))
 	for _, gs := range n.searches {
 		a := gs.needle
 		i := 0
@@ -285,12 +282,12 @@ func (n *Needles) filterHead(entries []headEntry, arena []byte) []headEntry {
 			}
 		}
 	}
-	for i, e := range entries {
-		if keep[i] && (len(n.strs) == 1 || n.matchLine(arena[e.off:e.off+e.lineLen])) {
-			out = append(out, e)
+	if len(n.strs) > 1 {
+		for i, e := range entries {
+			keep[i] = keep[i] && n.matchLine(arena[e.off:e.off+e.lineLen])
 		}
 	}
-	return out
+	return keep
 }
 
 // mayMatch reports whether a block with filter bytes f may hold a wanted
@@ -337,43 +334,24 @@ func (c *Chunk) BlockMayMatch(i int, n *Needles) bool {
 
 // IteratorMatching is Iterator without the sealed blocks whose n-gram
 // filters rule the needles out (counted in stats.BlocksSkipped) and
-// without the entries whose lines lack them: the head has no filter and
-// is searched (see filterHead); a sealed block's lines frame is
-// decompressed and searched whole before anything else, so a block
-// holding no needle costs its decompression and one search, and a
-// version 2 block yields only the entries its search lands in (counted
-// in stats.LinesLeftOut; a version 1 block is yielded whole when the
-// needle occurs in it). With nil needles it is Iterator.
+// without most entries whose lines lack them: the head, which has no
+// filter, and each version 2 block read have their lines searched whole
+// once (see markHead and blockCursor.selectLines), and only the entries
+// the search lands in are yielded, with the head's and each block's last
+// entry in iteration order (entries left out are counted in
+// stats.LinesLeftOut). Version 1 blocks are yielded whole. With nil
+// needles it is Iterator.
 func (c *MemChunk) IteratorMatching(ctx context.Context, from, through int64, dir Direction, stats *Stats, n *Needles) Iterator {
 	if n == nil {
 		return c.Iterator(ctx, from, through, dir, stats)
 	}
 	blocks, head := c.snapshot()
-	// Head entries left out were scanned all the same: they count as
-	// head lines as well as lines left out.
-	var left, leftLineBytes, leftHeadBytes int64
 	if head != nil {
-		inRange := func(es []headEntry) (n, lineBytes, headBytes int64) {
-			for _, e := range es[lower(es, from):lower(es, through)] {
-				n, lineBytes, headBytes = n+1, lineBytes+int64(e.lineLen), headBytes+int64(e.lineLen)+int64(e.metaLen)
-			}
-			return n, lineBytes, headBytes
-		}
-		n0, lb0, hb0 := inRange(head.entries)
-		head.entries = n.filterHead(head.entries, head.arena)
-		n1, lb1, hb1 := inRange(head.entries)
-		left, leftLineBytes, leftHeadBytes = n0-n1, lb0-lb1, hb0-hb1
-		if len(head.entries) == 0 {
-			head = nil
-		}
+		head.keep = n.markHead(head.entries, head.arena)
 	}
 	keep := func(i int) bool { return n.mayMatch(blocks[i].filter) }
 	it := newChunkIterator(ctx, c.enc, blocks, head, from, through, dir, stats, keep)
 	it.needles = n
-	it.stats.LinesLeftOut += left
-	it.stats.BytesLeftOut += leftLineBytes
-	it.stats.HeadLines += left
-	it.stats.HeadBytes += leftHeadBytes
 	return it
 }
 
