@@ -239,3 +239,25 @@ func encodeChunk(version byte, enc Encoding, blocks []block) ([]byte, error) {
 	binary.BigEndian.PutUint32(out[fStart+filters:], crc32.Checksum(out[fStart:fStart+filters], castagnoli))
 	return out, nil
 }
+
+// aliasBlocks returns a copy of blocks whose data and filters are the
+// (capacity-limited) slices of out, the chunk encodeChunk made of them,
+// that hold the same bytes.
+func aliasBlocks(blocks []block, out []byte) []block {
+	nb := make([]block, len(blocks))
+	filters := 0
+	for i := range blocks {
+		filters += len(blocks[i].filter)
+	}
+	fOff := HeaderSize + len(blocks)*IndexEntrySize + crcSize
+	off := fOff + filters + crcSize
+	for i := range blocks {
+		b := blocks[i]
+		fEnd, end := fOff+len(b.filter), off+len(b.data)
+		b.filter = out[fOff:fEnd:fEnd]
+		b.data = out[off:end:end]
+		fOff, off = fEnd, end
+		nb[i] = b
+	}
+	return nb
+}

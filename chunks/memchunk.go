@@ -404,6 +404,11 @@ func (c *MemChunk) Encode() ([]byte, error) {
 		return nil, err
 	}
 	c.encoded = b
+	// The encoded form holds every block's bytes verbatim; pointing the
+	// blocks into it frees their own buffers, so a chunk awaiting upload
+	// and its index segment costs its size once, not twice. A fresh slice,
+	// since iterators' snapshots share the old one.
+	c.blocks = aliasBlocks(c.blocks, b)
 	return b, nil
 }
 

@@ -1,9 +1,11 @@
 package chunks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
+	"unsafe"
 )
 
 func TestSealHeadCompressesTheHeadAndKeepsTheChunkOpen(t *testing.T) {
@@ -45,5 +47,53 @@ func TestSealHeadCompressesTheHeadAndKeepsTheChunkOpen(t *testing.T) {
 	}
 	if err := c.SealHead(); err != nil {
 		t.Fatalf("SealHead on a closed chunk: %v", err)
+	}
+}
+
+func TestEncodedChunkHoldsItsBytesOnceAndStaysReadable(t *testing.T) {
+	c := NewMemChunkWithOptions(Options{Encoding: Zstd, BlockSize: 4 << 10, TargetSize: 1 << 20, NgramBitsPerGram: 8})
+	var exp []Entry
+	for i := 0; i < 2000; i++ {
+		e := Entry{Timestamp: int64(i), Line: fmt.Appendf(nil, "level=info msg=\"request served\" n=%d path=/api/%x", i, i*7919)}
+		if _, err := c.Append(e); err != nil {
+			t.Fatal(err)
+		}
+		exp = append(exp, e)
+	}
+	// A snapshot taken before Encode must keep reading the old blocks.
+	before := c.Iterator(context.Background(), 0, 1<<62, Forward, nil)
+	data, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Blocks()) < 10 {
+		t.Fatalf("%d blocks; the test wants many", len(c.Blocks()))
+	}
+	if got, limit := c.MemoryBytes(), len(data)+1024; got > limit {
+		t.Fatalf("MemoryBytes %d after Encode, encoded chunk %d bytes: blocks and encoded copy counted twice?", got, len(data))
+	}
+	for i := range c.blocks {
+		b := &c.blocks[i]
+		lo, hi := uintptr(unsafe.Pointer(&data[0])), uintptr(unsafe.Pointer(&data[len(data)-1]))
+		if len(b.data) == 0 || uintptr(unsafe.Pointer(&b.data[0])) < lo || uintptr(unsafe.Pointer(&b.data[len(b.data)-1])) > hi {
+			t.Fatalf("block %d does not point into the encoded chunk", i)
+		}
+	}
+	sameEntries(t, drain(t, before), exp)
+	sameEntries(t, drain(t, c.Iterator(context.Background(), 0, 1<<62, Forward, nil)), exp)
+	sameEntries(t, drain(t, c.Iterator(context.Background(), 0, 1<<62, Backward, nil)), want(exp, 0, 1<<62, Backward))
+	dec, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEntries(t, drain(t, dec.Iterator(context.Background(), 0, 1<<62, Forward, nil)), exp)
+	for i := range dec.blocks {
+		if !bytes.Equal(dec.blocks[i].filter, c.blocks[i].filter) || dec.blocks[i].BlockMeta.CRC != c.blocks[i].CRC {
+			t.Fatalf("block %d: the aliased filter or meta differs from the decoded chunk's", i)
+		}
+	}
+	again, _ := c.Encode()
+	if &again[0] != &data[0] {
+		t.Fatal("second Encode did not return the cached bytes")
 	}
 }

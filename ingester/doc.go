@@ -5,6 +5,7 @@
 //
 // Data flow of a push:
 //
+//	(wait while chunk memory is over budget: backpressure.go) →
 //	HTTP body → push.ReadHTTP → validate (labels, sizes, ages, rate) →
 //	append to the stream's head chunk (under the stream lock) →
 //	WAL record (group-committed fsync) → 204

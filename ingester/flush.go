@@ -41,10 +41,16 @@ func (i *Ingester) flushLoop(ctx context.Context) {
 		case <-i.flushNow:
 			// Full chunks: flush soon, but at most once a second, so a
 			// burst of pushes makes a few large index segments, not many.
+			// Memory pressure cuts the wait short: pushes may be waiting
+			// for this cycle (backpressure.go).
 			if wait := time.Second - time.Since(last); wait > 0 {
 				select {
 				case <-ctx.Done():
 					return
+				case <-i.memPressure:
+					if wait := memFlushMinInterval - time.Since(last); wait > 0 {
+						time.Sleep(wait)
+					}
 				case <-time.After(wait):
 				}
 			}
@@ -164,6 +170,7 @@ func (i *Ingester) flush(ctx context.Context, force, final bool) error {
 		}
 	}
 	i.forgetFlushed(time.Now(), final)
+	i.memWait.notify()
 	return errors.Join(errs...)
 }
 
@@ -223,6 +230,7 @@ func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJo
 		}
 		h.s.mu.Unlock()
 	}
+	i.memWait.notify() // sealing freed memory
 	sort.Slice(heads, func(a, b int) bool { return heads[a].bytes > heads[b].bytes })
 	for _, h := range heads {
 		if open <= low {
@@ -367,6 +375,7 @@ func (i *Ingester) writeIndexes(ctx context.Context, jobs []flushJob) error {
 			j.s.accountLocked(&i.mem)
 			j.s.mu.Unlock()
 		}
+		i.memWait.notify()
 	}
 	return errors.Join(errs...)
 }

@@ -49,8 +49,26 @@ func (i *Ingester) handlePush(c *gin.Context, authEnabled bool) {
 		c.String(status, "%v\n", err)
 		return
 	}
+	// Wait for chunk memory before the body is read and decoded, so
+	// waiting pushes hold no request buffers; Push's own check then passes.
+	if err := i.waitForMemory(c.Request.Context()); err != nil {
+		status := http.StatusServiceUnavailable
+		var perr *Error
+		if errors.As(err, &perr) {
+			status = perr.Status
+		}
+		c.String(status, "%v\n", err)
+		return
+	}
 	st := pushPool.Get().(*pushState)
-	defer pushPool.Put(st)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			pushPool.Put(st)
+		}
+	}
+	defer release()
 	req := &st.req
 	if err := st.dec.ReadHTTP(c.Request, MaxPushBytes, req); err != nil {
 		status := http.StatusBadRequest
@@ -60,7 +78,9 @@ func (i *Ingester) handlePush(c *gin.Context, authEnabled bool) {
 		c.String(status, "%v\n", err)
 		return
 	}
-	if err := i.Push(c.Request.Context(), id, req); err != nil {
+	// push releases st as soon as the lines are appended and in the WAL's
+	// batch, so pushes waiting for the fsync hold no request buffers.
+	if err := i.push(c.Request.Context(), id, req, release); err != nil {
 		var perr *Error
 		if errors.As(err, &perr) {
 			c.String(perr.Status, "%s", perr.Msg)

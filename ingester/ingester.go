@@ -66,6 +66,11 @@ type Ingester struct {
 	memBudget   int64
 	mem         memAccount
 	encPool     sync.Pool
+	// flushing is set while the flush loop runs; pushes wait for memory
+	// (backpressure.go) only then, since nothing else frees it.
+	flushing    atomic.Bool
+	memWait     memWaiter
+	pushMaxWait time.Duration
 
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
@@ -93,6 +98,7 @@ func New(cfg Config, limits *Overrides, store ChunkStore, dataDir string, logger
 
 		memPressure: make(chan struct{}, 1),
 		memBudget:   cfg.ChunkMemoryBudget(),
+		pushMaxWait: defaultPushMaxWait,
 	}
 	i.walDir = cfg.WAL.Dir
 	if !filepath.IsAbs(i.walDir) {
@@ -142,6 +148,7 @@ func (i *Ingester) Start(ctx context.Context) error {
 	loopCtx, cancel := context.WithCancel(context.Background())
 	i.cancel = cancel
 	i.loops.Add(1)
+	i.flushing.Store(true)
 	go i.flushLoop(loopCtx)
 	if i.wal != nil {
 		i.loops.Add(1)
@@ -165,6 +172,8 @@ func (i *Ingester) Stop(ctx context.Context) error {
 		i.cancel()
 	}
 	i.loops.Wait()
+	i.flushing.Store(false)
+	i.memWait.notify() // pushes waiting for memory fail with ErrNotReady
 	var errs []error
 	if i.cfg.FlushOnShutdown && i.ready.Load() {
 		if err := i.flush(ctx, true, true); err != nil {
@@ -246,8 +255,30 @@ func (i *Ingester) numChunks() int {
 // rate limit refused the whole request, and another error when the WAL
 // failed (the client should retry).
 func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request) error {
+	return i.push(ctx, tenantID, req, nil)
+}
+
+// push is Push; release, if not nil, is called once req is no longer
+// needed (its lines are in chunks and in the WAL's pending batch), at the
+// latest when push returns, so the caller can recycle req's buffers while
+// the WAL fsync is awaited.
+func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request, release func()) error {
+	if release != nil {
+		released := false
+		rel := release
+		release = func() {
+			if !released {
+				released = true
+				rel()
+			}
+		}
+		defer release()
+	}
 	if !i.Ready() {
 		return ErrNotReady
+	}
+	if err := i.waitForMemory(ctx); err != nil {
+		return err
 	}
 	now := time.Now()
 	lim := i.limits.For(tenantID)
@@ -271,7 +302,17 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 
 	t := i.getTenant(tenantID)
 	enc := i.encPool.Get().(*recordEncoder)
-	defer i.encPool.Put(enc)
+	encDone := false
+	putEnc := func() {
+		if !encDone {
+			encDone = true
+			if cap(enc.buf) > 8<<20 {
+				enc.buf = nil // do not pin one huge request's buffer in the pool
+			}
+			i.encPool.Put(enc)
+		}
+	}
+	defer putEnc()
 	type appended struct {
 		s       *stream
 		entries []push.Entry
@@ -357,11 +398,17 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 				enc.entry(e.Timestamp, e.Line, e.Metadata)
 			}
 		}
-		if err := i.wal.Log(enc.buf); err != nil {
+		// Once the record is in the WAL's batch, the record buffer and the
+		// request go back to their pools while the fsync is awaited.
+		err := i.wal.LogRelease(func() {
+			putEnc()
+			// The report of refused entries may quote the request's labels.
+			if release != nil && report.rejected == 0 {
+				release()
+			}
+		}, enc.buf)
+		if err != nil {
 			return fmt.Errorf("writing the WAL: %w (the push was not acknowledged; retry it)", err)
-		}
-		if cap(enc.buf) > 8<<20 {
-			enc.buf = nil // do not pin one huge request's buffer in the pool
 		}
 	}
 	if acceptedLines > 0 {

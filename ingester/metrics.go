@@ -20,6 +20,8 @@ type metrics struct {
 	checkpointFails   prometheus.Counter
 	replayDuration    prometheus.Gauge
 	replayedRecords   prometheus.Counter
+	pushWaitSeconds   prometheus.Histogram
+	pushWaitTimeouts  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
@@ -63,13 +65,20 @@ func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
 		replayedRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "plg_ingester_wal_replayed_records_total", Help: "WAL and checkpoint records replayed at start.",
 		}),
+		pushWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "plg_ingester_push_memory_wait_seconds", Help: "How long pushes that found the unflushed chunk memory over 9/8 of max_chunk_memory_mb waited for a flush to free it (back-pressure).",
+			Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
+		pushWaitTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "plg_ingester_push_memory_wait_timeouts_total", Help: "Pushes accepted over the chunk memory budget because no flush freed memory within the wait limit (5 s).",
+		}),
 	}
 	if reg == nil {
 		return m
 	}
 	reg.MustRegister(m.ingestedLines, m.ingestedBytes, m.rejected, m.duplicates, m.chunksFlushed,
 		m.chunkBytesFlushed, m.flushFailures, m.indexSegments, m.indexFailures, m.checkpoints,
-		m.checkpointFails, m.replayDuration, m.replayedRecords)
+		m.checkpointFails, m.replayDuration, m.replayedRecords, m.pushWaitSeconds, m.pushWaitTimeouts)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "plg_ingester_memory_streams", Help: "Streams held in memory.",
 	}, func() float64 { return float64(i.numStreams()) }))

@@ -224,6 +224,29 @@ func (w *WAL) addSize(n int64) {
 // error: after a failed fsync the page cache can no longer be trusted, so
 // the WAL refuses to acknowledge anything more. Close it and Open again.
 func (w *WAL) Log(recs ...[]byte) error {
+	return w.LogRelease(nil, recs...)
+}
+
+// LogRelease is Log, except that it calls release (if not nil) as soon as
+// recs have been copied into the pending batch, before waiting for them to
+// be durable; it is called exactly once, also when LogRelease fails. The
+// caller can recycle the buffers behind recs, and whatever they were made
+// from, while the fsync runs: under group commit most of a call's time is
+// that wait, so buffers held through it multiply with the concurrent
+// callers. release runs with the WAL's lock held: it must be quick and must
+// not call the WAL.
+func (w *WAL) LogRelease(release func(), recs ...[]byte) error {
+	if release != nil {
+		released := false
+		rel := release
+		release = func() {
+			if !released {
+				released = true
+				rel()
+			}
+		}
+		defer release()
+	}
 	if len(recs) == 0 {
 		return nil
 	}
@@ -232,14 +255,16 @@ func (w *WAL) Log(recs ...[]byte) error {
 	var frameArr [8]pendingFrame
 	frames := frameArr[:0]
 	var scratch *[]byte
+	putScratch := func() {
+		if scratch != nil && cap(*scratch) <= maxSpareBuffer {
+			*scratch = (*scratch)[:0]
+			scratchPool.Put(scratch)
+		}
+		scratch = nil
+	}
 	if !w.opts.NoCompression {
 		scratch = scratchPool.Get().(*[]byte)
-		defer func() {
-			if cap(*scratch) <= maxSpareBuffer {
-				*scratch = (*scratch)[:0]
-				scratchPool.Put(scratch)
-			}
-		}()
+		defer putScratch()
 	}
 	for i, r := range recs {
 		if len(r) > MaxRecordSize {
@@ -275,6 +300,13 @@ func (w *WAL) Log(recs ...[]byte) error {
 		}
 		w.buf = appendFrame(w.buf, f.typ, f.stored, f.crc)
 		w.segFill += size
+	}
+	// The frames are in the batch: nothing of recs or scratch is needed
+	// while waiting. Released under mu only because unlocking and
+	// relocking around it would let the batch go without this call.
+	putScratch()
+	if release != nil {
+		release()
 	}
 	err := w.waitLocked()
 	w.mu.Unlock()

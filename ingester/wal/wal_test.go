@@ -563,3 +563,65 @@ func TestSyncIntervalFsyncsWhileWritersKeepLogging(t *testing.T) {
 		t.Fatalf("%v fsyncs in 10s of sustained load with a 2ms sync interval", got)
 	}
 }
+
+func TestLogReleaseFreesTheCallersBuffersBeforeTheFsync(t *testing.T) {
+	dir := t.TempDir()
+	w := openTest(t, Options{Dir: dir, Sync: SyncAlways})
+	fsyncing := make(chan struct{}, 1)
+	unblock := make(chan struct{})
+	w.syncFile = func(f *os.File) error {
+		select {
+		case fsyncing <- struct{}{}:
+		default:
+		}
+		<-unblock
+		return f.Sync()
+	}
+	rec := testRecord(7, 64<<10)
+	releases := 0
+	var releasedBeforeDurable bool
+	done := make(chan error, 1)
+	go func() {
+		done <- w.LogRelease(func() {
+			releases++
+			// The caller may now overwrite what it logged.
+			clear(rec)
+		}, rec)
+	}()
+	<-fsyncing
+	select {
+	case err := <-done:
+		t.Fatalf("LogRelease returned (%v) before the fsync finished", err)
+	default:
+	}
+	releasedBeforeDurable = releases == 1
+	close(unblock)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !releasedBeforeDurable || releases != 1 {
+		t.Fatalf("release called %d times, before the fsync: %v; want once, before", releases, releasedBeforeDurable)
+	}
+	w.syncFile = (*os.File).Sync
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := replayAll(t, dir)
+	if len(recs) != 1 || !bytes.Equal(recs[0], testRecord(7, 64<<10)) {
+		t.Fatalf("replayed %d records; want the one logged, intact although its buffer was cleared after release", len(recs))
+	}
+}
+
+func TestLogReleaseCallsReleaseOnceWhenLogFails(t *testing.T) {
+	w := openTest(t, Options{Dir: t.TempDir()})
+	n := 0
+	if err := w.LogRelease(func() { n++ }, make([]byte, MaxRecordSize+1)); err == nil {
+		t.Fatal("LogRelease of an oversized record succeeded")
+	}
+	if err := w.LogRelease(func() { n++ }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("release called %d times over two calls, want 2", n)
+	}
+}
