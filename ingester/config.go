@@ -64,9 +64,12 @@ type Config struct {
 	// more are compressed early and then the largest open chunks are cut
 	// and flushed (reason "memory") until the open chunks fit in three
 	// quarters of it. Negative disables it. See cutForMemory for the
-	// policy. The default, 32 MiB, holds chunks of a few hundred KiB for
-	// 200 busy streams (about 2 x budget / streams at most), and keeps an
-	// all-in-one plg under 150 MiB RSS while ingesting.
+	// policy. The default, 24 MiB, holds chunks of up to about 2 x budget
+	// / streams (240 KiB for 200 busy streams), and with the soft memory
+	// limit derived from it (2 x budget + 48 MiB) keeps an all-in-one plg
+	// under 150 MiB RSS while ingesting. 32 MiB made chunks a third larger
+	// (fewer store objects; the same store size within 0.1 point of the
+	// raw text) and cost about 25 MiB more RSS.
 	MaxChunkMemoryMB int `yaml:"max_chunk_memory_mb"`
 
 	FlushCheckPeriod  time.Duration `yaml:"flush_check_period"`
@@ -108,7 +111,7 @@ func DefaultConfig() Config {
 		MaxChunkAge:           2 * time.Hour,
 		ChunkIdlePeriod:       30 * time.Minute,
 		ChunkRetainPeriod:     30 * time.Second,
-		MaxChunkMemoryMB:      32,
+		MaxChunkMemoryMB:      24,
 		FlushCheckPeriod:      30 * time.Second,
 		ConcurrentFlushes:     8,
 		FlushMinBackoff:       time.Second,
