@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -391,11 +392,16 @@ func crc32cOf(h http.Header) (uint32, bool) {
 			if !ok {
 				continue
 			}
-			var sum [4]byte
+			// Decode panics when dst is shorter than the input could decode
+			// to, and the header is the server's to write.
+			if base64.StdEncoding.DecodedLen(len(enc)) > 6 {
+				return 0, false
+			}
+			var sum [6]byte
 			if n, err := base64.StdEncoding.Decode(sum[:], []byte(enc)); err != nil || n != 4 {
 				return 0, false
 			}
-			return uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3]), true
+			return binary.BigEndian.Uint32(sum[:4]), true
 		}
 	}
 	return 0, false

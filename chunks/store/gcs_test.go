@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -491,3 +493,26 @@ func TestGCSRejectsOtherCredentialTypesInTheConfig(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// FuzzCRC32COf feeds arbitrary x-goog-hash values to the parser: it must
+// not panic, and a well-formed crc32c entry must come back as sent,
+// wherever it sits among other hashes.
+func FuzzCRC32COf(f *testing.F) {
+	f.Add("crc32c=n03x6A==,md5=XrY7u+Ae7tCTyyK7j1rNww==", uint32(0))
+	f.Add("md5=abc", uint32(1))
+	f.Add("crc32c=", uint32(2))
+	f.Add("crc32c=AAAAAAAA", uint32(3))
+	f.Fuzz(func(t *testing.T, v string, sum uint32) {
+		h := http.Header{}
+		h.Add("X-Goog-Hash", v)
+		crc32cOf(h)
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], sum)
+		h.Add("X-Goog-Hash", "md5=x, crc32c="+base64.StdEncoding.EncodeToString(b[:]))
+		if got, ok := crc32cOf(h); ok && !strings.Contains(v, "crc32c=") && got != sum {
+			t.Fatalf("crc32cOf(%q + crc32c of %08x) = %08x", v, sum, got)
+		} else if !ok && !strings.Contains(v, "crc32c=") {
+			t.Fatalf("crc32cOf missed the crc32c entry after %q", v)
+		}
+	})
+}
