@@ -138,7 +138,7 @@ func distinct(hs []uint64) int {
 // filterMayContain reports whether a block filter admits a token hash. An
 // empty filter or one of an unknown kind admits everything.
 func filterMayContain(f []byte, h uint64) bool {
-	f = filterAfterNgram(f)
+	f = skipHist(filterAfterNgram(f))
 	if len(f) < 3 || f[0] != filterKindBloom {
 		return true
 	}

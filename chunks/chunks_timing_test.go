@@ -314,9 +314,12 @@ func BenchmarkDecodeScanVersions(b *testing.B) {
 	}
 }
 
-// BenchmarkSummaryScan measures per-minute counts and line bytes of a
-// chunk folded from the entry columns (SummaryIterator) against the same
-// totals from a full scan; MB/s are of raw log bytes.
+// BenchmarkSummaryScan measures per-second counts and line bytes of a
+// chunk (blocks of ~1,200 entries over ~1.4 s) folded from the entry
+// columns (SummaryIterator, cells [s, s+1s) that the blocks' 1 s
+// histogram buckets straddle), from the time histograms (cells
+// (s-1s, s], as LogQL's windows), and the same totals from a full scan;
+// MB/s are of raw log bytes.
 func BenchmarkSummaryScan(b *testing.B) {
 	es, raw := benchEntries(benchChunkRaw)
 	buf, err := buildChunk(b, Zstd, es).Encode()
@@ -328,17 +331,22 @@ func BenchmarkSummaryScan(b *testing.B) {
 		b.Fatal(err)
 	}
 	lo, hi := d.Bounds()
-	const minute = int64(time.Minute)
-	cell := func(ts int64) int64 { return (ts/minute+1)*minute - 1 }
-	for _, name := range []string{"columns", "entries"} {
+	const sec = int64(time.Second)
+	cell := func(ts int64) int64 { return (ts/sec+1)*sec - 1 }
+	window := func(ts int64) int64 { return (ts + sec - 1) / sec * sec }
+	for _, name := range []string{"columns", "histogram", "entries"} {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(raw)
 			b.ReportAllocs()
 			start := cpuTime()
 			for b.Loop() {
 				var n, bytes int64
-				if name == "columns" {
-					it := d.SummaryIterator(bg, lo, hi+1, SummaryOptions{Cell: cell, NoMetadata: true}, nil)
+				if name != "entries" {
+					c := cell
+					if name == "histogram" {
+						c = window
+					}
+					it := d.SummaryIterator(bg, lo, hi+1, SummaryOptions{Cell: c, NoMetadata: true}, nil)
 					for it.Next() {
 						k, l, _ := it.Summary()
 						n, bytes = n+k, bytes+l

@@ -82,6 +82,15 @@ func FuzzDecodeFixedCRC(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	withHist := NewMemChunkWithOptions(Options{Encoding: None, BlockSize: 400})
+	for i := range 40 {
+		appendAll(f, withHist, []Entry{ent(int64(i)*3e8, "line")})
+	}
+	hb, err := withHist.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(hb)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fixCRCs(b)
 		c, err := Decode(b)
@@ -101,8 +110,11 @@ func FuzzDecodeFixedCRC(f *testing.F) {
 		if errs[0] == nil && errs[1] == nil && counts[0] != counts[1] {
 			t.Fatalf("forward yielded %d entries, backward %d", counts[0], counts[1])
 		}
-		if n, err := summaryCount(c); err == nil && errs[0] == nil && n != int64(counts[0]) {
+		if n, err := summaryCount(c, fineCell); err == nil && errs[0] == nil && n != int64(counts[0]) {
 			t.Fatalf("summaries count %d entries, the iterator %d", n, counts[0])
+		}
+		if n, err := summaryCount(c, secondCell); err == nil && errs[0] == nil && n != int64(counts[0]) {
+			t.Fatalf("summaries over whole seconds (histograms) count %d entries, the iterator %d", n, counts[0])
 		}
 		checkNeedleSearch(t, c)
 	})
@@ -134,15 +146,31 @@ func checkNeedleSearch(t *testing.T, c *Chunk) {
 	}
 }
 
-// summaryCount counts a chunk's entries through a SummaryIterator with
-// cells a few instants wide, so blocks are folded from their columns.
-func summaryCount(c *Chunk) (int64, error) {
-	cell := func(ts int64) int64 {
-		if ts > math.MaxInt64-8 {
-			return math.MaxInt64
-		}
-		return ts | 7
+// fineCell makes cells a few instants wide, so blocks are folded from
+// their columns.
+func fineCell(ts int64) int64 {
+	if ts > math.MaxInt64-8 {
+		return math.MaxInt64
 	}
+	return ts | 7
+}
+
+// secondCell makes cells (s−1s, s], which histograms of any width align to.
+func secondCell(ts int64) int64 {
+	const sec = int64(1e9)
+	if ts > math.MaxInt64-sec {
+		return math.MaxInt64
+	}
+	k := ts / sec
+	if ts%sec != 0 && ts > 0 {
+		k++
+	}
+	return k * sec
+}
+
+// summaryCount counts a chunk's entries through a SummaryIterator with
+// the given cells.
+func summaryCount(c *Chunk, cell func(int64) int64) (int64, error) {
 	it := c.SummaryIterator(bg, math.MinInt64, math.MaxInt64, SummaryOptions{Cell: cell}, nil)
 	defer it.Close()
 	var n int64

@@ -53,6 +53,7 @@ type Stats struct {
 	HeadLines         int64 // head entries in range
 	BlocksSkipped     int64 // blocks not read: outside the range, ruled out by a filter, or answered from their index entry
 	ColumnBlocks      int64 // blocks answered from their entry columns alone (lines not decompressed; counted in CompressedBytes and DecompressedBytes)
+	HistogramBlocks   int64 // blocks answered from their time histogram (filter kind 3), not read (counted in BlocksSkipped too)
 	Duplicates        int64 // entries dropped as exact duplicates while merging
 	// LinesLeftOut and BytesLeftOut count the entries in range, and their
 	// line bytes, that a needle search read but left out because a search
@@ -72,6 +73,7 @@ func (s *Stats) Add(o Stats) {
 	s.HeadLines += o.HeadLines
 	s.BlocksSkipped += o.BlocksSkipped
 	s.ColumnBlocks += o.ColumnBlocks
+	s.HistogramBlocks += o.HistogramBlocks
 	s.Duplicates += o.Duplicates
 	s.LinesLeftOut += o.LinesLeftOut
 	s.BytesLeftOut += o.BytesLeftOut

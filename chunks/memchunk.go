@@ -226,8 +226,9 @@ func (c *MemChunk) seal(h *headBlock) (block, error) {
 	sb.comp = comp
 	data := make([]byte, len(comp)) // exact size: the block lives until flush
 	copy(data, comp)
-	// The n-gram filter says its own length; the bloom runs to the end of
-	// the block's filter, so it comes last (FORMAT.md).
+	// The n-gram filter and the time histogram say their own length; the
+	// bloom runs to the end of the block's filter, so it comes last
+	// (FORMAT.md).
 	var filter []byte
 	lines := func(yield func([]byte)) {
 		for _, e := range h.entries {
@@ -236,6 +237,9 @@ func (c *MemChunk) seal(h *headBlock) (block, error) {
 	}
 	if c.ngramBits > 0 {
 		filter = appendNgramFilter(filter, c.ngramBits, lines)
+	}
+	if c.version != FormatV1 {
+		filter = appendHistogram(filter, h)
 	}
 	if c.bloomBits > 0 {
 		filter = appendBloom(filter, c.bloomBits, lines)

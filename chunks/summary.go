@@ -2,7 +2,10 @@ package chunks
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"slices"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -24,15 +27,18 @@ type SummaryOptions struct {
 // folding runs of entries into summaries where that needs nothing but
 // their timestamps and line lengths: for a version 2 block, only the
 // entry-columns frame is decompressed, never the lines; a block whose
-// entries all lie in one cell is answered from its index entry without
-// reading it. Blocks (and the head) that share any instant with another
+// entries all lie in one cell is answered from its index entry, and one
+// whose time histogram's buckets each lie in one cell from the histogram
+// (filter kind 3), without reading it. Blocks (and the head) that share any instant with another
 // one are iterated entry by entry and merged, since only a line comparison
 // can drop the duplicates they may hold.
 //
 // After Next, Summary reports whether the current item is a summary: it
 // then stands for entries entries with lineBytes bytes of lines, all
-// mapped by Cell to the value of At's Timestamp (the newest entry's); At's
-// Line and Metadata are empty. Otherwise At is an ordinary entry. It
+// mapped by Cell to the value of At's Timestamp, which is no earlier than
+// the newest of them (and is its timestamp, unless the summary comes from
+// a histogram) and no later than the next item's; At's Line and Metadata
+// are empty. Otherwise At is an ordinary entry. It
 // implements the querier's Summarizer.
 type SummaryIterator struct {
 	ctx           context.Context
@@ -53,6 +59,8 @@ type SummaryIterator struct {
 	hEnd int         // head walk: end of the in-range entries
 	mdec metaDecoder
 
+	runs *[]summaryRun // histogram summaries (from runPool); segments of kind segHist index it
+
 	cur     Entry
 	inSum   bool
 	sumN    int64
@@ -62,6 +70,10 @@ type SummaryIterator struct {
 	onBlock bool // a block summary is the current item
 }
 
+// runPool recycles the summaries iterators fold from histograms: a query
+// opens an iterator per chunk, each holding a few hundred of them.
+var runPool sync.Pool // *[]summaryRun
+
 // segment is a span of the chunk, in time order: one block or the head
 // alone in its time span, or a cluster of blocks (and maybe the head)
 // whose time ranges overlap.
@@ -69,6 +81,7 @@ type segment struct {
 	minT, maxT int64
 	ranks      []int // blocks, in chunk order; len(blocks) stands for the head
 	kind       segmentKind
+	lo, hi     int // segHist: its summaries, runs[lo:hi]
 }
 
 type segmentKind uint8
@@ -78,6 +91,7 @@ const (
 	segIndex                      // one summary from the block's index entry
 	segColumns                    // fold from the block's columns
 	segHead                       // fold from the head's entries
+	segHist                       // summaries folded from the block's histogram
 )
 
 // SummaryIterator returns the chunk's entries in [from, through), forward,
@@ -100,24 +114,33 @@ func newSummaryIterator(ctx context.Context, enc Encoding, blocks []block, head 
 		ctx = context.Background()
 	}
 	it := &SummaryIterator{ctx: ctx, enc: enc, blocks: blocks, head: head, from: from, through: through, opts: opts, stats: stats}
-	// Spans of the blocks and the head in range, sorted by start.
-	var spans []segment
+	// Spans of the blocks and the head in range, sorted by start. Each
+	// span's ranks is one element of a shared array, capped so that
+	// merging clusters copies instead of overwriting a neighbour.
+	spans := make([]segment, 0, len(blocks)+1)
+	ranks := make([]int, len(blocks)+1)
 	for i := range blocks {
 		b := &blocks[i].BlockMeta
 		if from >= through || !b.overlaps(from, through) {
 			stats.BlocksSkipped++
 			continue
 		}
-		spans = append(spans, segment{minT: b.MinT, maxT: b.MaxT, ranks: []int{i}})
+		ranks[i] = i
+		spans = append(spans, segment{minT: b.MinT, maxT: b.MaxT, ranks: ranks[i : i+1 : i+1]})
 	}
 	if head != nil && from < through {
 		lo, hi := head.entries[0].ts, head.entries[len(head.entries)-1].ts
 		if hi >= from && lo < through {
-			spans = append(spans, segment{minT: lo, maxT: hi, ranks: []int{len(blocks)}})
+			n := len(blocks)
+			ranks[n] = n
+			spans = append(spans, segment{minT: lo, maxT: hi, ranks: ranks[n : n+1 : n+1]})
 		}
 	}
-	slices.SortStableFunc(spans, func(a, b segment) int { return cmpInt64(a.minT, b.minT) })
+	if !slices.IsSortedFunc(spans, func(a, b segment) int { return cmpInt64(a.minT, b.minT) }) {
+		slices.SortStableFunc(spans, func(a, b segment) int { return cmpInt64(a.minT, b.minT) })
+	}
 	// Merge spans sharing an instant into clusters.
+	it.segs = spans[:0] // merging only ever shrinks: reuse the array
 	for _, s := range spans {
 		if n := len(it.segs); n > 0 && s.minT <= it.segs[n-1].maxT {
 			last := &it.segs[n-1]
@@ -138,15 +161,72 @@ func newSummaryIterator(ctx context.Context, enc Encoding, blocks []block, head 
 			s.kind = segHead
 			continue
 		}
+		if opts.Cell == nil {
+			continue
+		}
 		b := &blocks[r].BlockMeta
-		switch {
-		case opts.Cell != nil && !opts.NoMetadata && b.MinT >= from && b.MaxT < through && opts.Cell(b.MinT) == opts.Cell(b.MaxT):
+		h, hasHist := histFilter(blocks[r].filter)
+		plain := !opts.NoMetadata || (hasHist && len(h) > 0 && h[0] == 0)
+		if plain && b.MinT >= from && b.MaxT < through && opts.Cell(b.MinT) == opts.Cell(b.MaxT) {
 			s.kind = segIndex
-		case b.ColumnsLen > 0 && opts.Cell != nil:
+			continue
+		}
+		if hasHist {
+			if it.runs == nil {
+				it.runs, _ = runPool.Get().(*[]summaryRun)
+				if it.runs == nil {
+					it.runs = new([]summaryRun)
+				}
+			}
+			lo := len(*it.runs)
+			var ok bool
+			if *it.runs, ok = foldHistogram(*it.runs, h, b, from, through, opts.Cell, opts.NoMetadata); ok {
+				s.kind, s.lo, s.hi = segHist, lo, len(*it.runs)
+				continue
+			}
+		}
+		if b.ColumnsLen > 0 {
 			s.kind = segColumns
 		}
 	}
 	return it
+}
+
+// Reads returns the byte range of a Chunk's object that the iterator will
+// read: it spans the blocks that cannot be answered from their index
+// entries or histograms. hi is 0 when it reads no block, so a reader
+// holding only the chunk's header, index and filter section
+// (DecodePartial) can iterate it as it is; otherwise it fetches the range
+// and hands it over with ReadFrom. Only a Chunk's iterator has offsets.
+func (it *SummaryIterator) Reads() (lo, hi int) {
+	lo = math.MaxInt
+	for _, s := range it.segs {
+		if s.kind == segIndex || s.kind == segHist {
+			continue
+		}
+		for _, r := range s.ranks {
+			if r == len(it.blocks) {
+				continue // the head
+			}
+			b := &it.blocks[r].BlockMeta
+			lo, hi = min(lo, b.Offset), max(hi, b.Offset+b.CompressedLen)
+		}
+	}
+	if hi == 0 {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// ReadFrom makes the iterator read block data from d: the same chunk
+// decoded again (DecodePartial) with the range Reads returned readable.
+// It must be called before the first Next.
+func (it *SummaryIterator) ReadFrom(d *Chunk) error {
+	if len(d.blocks) != len(it.blocks) {
+		return fmt.Errorf("reading from a chunk of %d blocks, not %d", len(d.blocks), len(it.blocks))
+	}
+	it.blocks = d.blocks
+	return nil
 }
 
 func cmpInt64(a, b int64) int {
@@ -173,6 +253,13 @@ func (it *SummaryIterator) Next() bool {
 				it.inSum = ok
 			case segColumns:
 				ok = it.nextColumns()
+			case segHist:
+				if ok = it.seg.lo < it.seg.hi; ok {
+					r := (*it.runs)[it.seg.lo]
+					it.seg.lo++
+					it.inSum, it.sumN, it.sumB = true, r.n, r.b
+					it.cur = Entry{Timestamp: r.ts}
+				}
 			case segHead:
 				ok = it.nextHead()
 			}
@@ -208,6 +295,9 @@ func (it *SummaryIterator) openSegment() {
 		ci := newBareChunkIterator(it.ctx, it.enc, it.blocks, head, it.from, it.through, Forward, it.stats)
 		ci.schedule(ranks, head != nil)
 		it.full = ci
+	case segHist:
+		it.stats.BlocksSkipped++
+		it.stats.HistogramBlocks++
 	case segIndex:
 		b := &it.blocks[s.ranks[0]].BlockMeta
 		it.stats.BlocksSkipped++
@@ -411,7 +501,7 @@ func (it *SummaryIterator) nextHead() bool {
 func (it *SummaryIterator) Unfold() {
 	it.opts.Cell = nil
 	for i := range it.segs {
-		if s := &it.segs[i]; s.kind == segIndex || s.kind == segColumns {
+		if s := &it.segs[i]; s.kind == segIndex || s.kind == segColumns || s.kind == segHist {
 			s.kind = segEntries
 		}
 	}
@@ -444,6 +534,11 @@ func (it *SummaryIterator) Close() error {
 	if it.buf != nil {
 		decompressBuffers.Put(it.buf)
 		it.buf, it.f = nil, columnsWalk{}
+	}
+	if it.runs != nil {
+		*it.runs = (*it.runs)[:0]
+		runPool.Put(it.runs)
+		it.runs = nil
 	}
 	it.segs = nil
 	return nil

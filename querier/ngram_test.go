@@ -274,3 +274,78 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestAlignedCountsReadOnlyChunkPrefixes checks that counts and byte sums
+// over a grid the blocks' time histograms align to are answered from the
+// chunks' header, index and filter section: the block data is not
+// fetched, except for blocks cut by the query's range.
+func TestAlignedCountsReadOnlyChunkPrefixes(t *testing.T) {
+	es := genLines(21, 20000, "")
+	for i := range es {
+		es[i].Timestamp = t0 + int64(i)*int64(5*time.Millisecond) // 100 s
+	}
+	a := storeStream{labels.FromStrings("app", "a"), es}
+	st, bkt := newCountingStore(t, storeOpts{blockSize: 64 << 10, chunkEntries: 5000, ngramBits: 1}, a)
+	stored := bkt.read.Load() // nothing read while writing
+	var total int64
+	for _, e := range es {
+		total += int64(len(e.Line))
+	}
+	sec := int64(time.Second)
+	eng := logql.NewEngine(logql.EngineOptions{}, nil)
+	src := source{q: New(nil, st), tenants: []string{testTenant}}
+	for _, tc := range []struct {
+		name       string
+		start, end int64
+		step       int64
+		query      string
+		bytes      bool
+		maxShare   float64 // of the raw text, read from the bucket
+	}{
+		{"whole range", sec, 101 * sec, sec, `sum(count_over_time({app="a"}[1s]))`, false, 0.05},
+		{"five-second windows", 5 * sec, 100 * sec, 5 * sec, `sum(bytes_over_time({app="a"}[5s]))`, true, 0.05},
+		{"range ends inside chunks", 30 * sec, 70 * sec, sec, `sum(count_over_time({app="a"}[1s]))`, false, 0.2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := bkt.read.Load()
+			p := logql.Params{Query: tc.query, Start: time.Unix(0, t0+tc.start), End: time.Unix(0, t0+tc.end), Step: time.Duration(tc.step), Limit: 100, Direction: chunks.Forward}
+			res, err := eng.Query(context.Background(), src, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ts []int64
+			for x := t0 + tc.start; x <= t0+tc.end; x += tc.step {
+				ts = append(ts, x)
+			}
+			counts, bytes := distinctCounts(ts, tc.step, a)
+			want := counts
+			if tc.bytes {
+				want = bytes
+			}
+			got := map[int64]float64{}
+			for _, s := range res.Matrix {
+				for _, pt := range s.Points {
+					got[pt.T] = pt.V
+				}
+			}
+			for i, x := range ts {
+				if got[x/1e6] != want[i] {
+					t.Errorf("at %v: %v, want %v", time.Duration(x-t0), got[x/1e6], want[i])
+				}
+			}
+			read := bkt.read.Load() - before
+			if res.Stats.HistogramBlocks == 0 || float64(read) > tc.maxShare*float64(total) {
+				t.Errorf("read %d bytes of %d raw (stored before: %d), stats %+v", read, total, stored, res.Stats.Stats)
+			}
+			// Again: the prefixes are cached, only blocks are read.
+			before = bkt.read.Load()
+			again, err := eng.Query(context.Background(), src, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read := bkt.read.Load() - before; read > again.Stats.CompressedBytes*2 || !reflect.DeepEqual(again.Matrix, res.Matrix) {
+				t.Errorf("repeated: read %d bytes, %d compressed bytes decoded; same result: %v", read, again.Stats.CompressedBytes, reflect.DeepEqual(again.Matrix, res.Matrix))
+			}
+		})
+	}
+}

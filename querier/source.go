@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -72,11 +73,13 @@ type Querier struct {
 	store     *store.Store // may be nil: ingesters only
 	// fetchConcurrency bounds parallel chunk downloads per query.
 	fetchConcurrency int
+	// prefixes caches chunks' header, index and filter section.
+	prefixes *prefixCache
 }
 
 // New returns a Querier over ingesters and st; either may be nil.
 func New(ing Ingesters, st *store.Store) *Querier {
-	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16}
+	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16, prefixes: newPrefixCache(defaultPrefixCacheBytes)}
 }
 
 // source binds a request's tenants to the Querier as a logql.Source.
@@ -391,10 +394,14 @@ func (r *runIterator) Close() error {
 // further. With a cell, a run of one chunk is read with its
 // SummaryIterator: blocks sharing no instant with another block (so none
 // can hold a duplicate of another's entry) are folded into summaries from
-// their index entries or entry columns. openRun returns a nil iterator
-// when nothing in the run is left to read.
+// their index entries, time histograms or entry columns, reading only the
+// blocks it must. openRun returns a nil iterator when nothing in the run
+// is left to read.
 func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
 	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
+	if pd.cell != nil && len(run) == 1 {
+		return q.summaryIterator(ctx, tenant, run[0], from, through, pd, stats)
+	}
 	decoded := make([]*chunks.Chunk, len(run))
 	admits := make([][]bool, len(run)) // nil: every block in range
 	skipped := make([]int, len(run))
@@ -438,9 +445,6 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 			}
 			continue
 		}
-		if pd.cell != nil && len(run) == 1 {
-			return c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats), nil
-		}
 		var keep func(int) bool
 		if admit := admits[i]; admit != nil {
 			keep = func(block int) bool { return admit[block] }
@@ -474,6 +478,102 @@ func firstChunkRead(ref index.ChunkRef) int {
 	return n
 }
 
+// fetchPrefix reads a chunk's header, index and filter section (in one
+// ranged read, or two when the first was too short, unless the prefix
+// cache holds them) and decodes them: the chunk returned has no block
+// readable. The prefix returned may hold the first blocks too.
+func (q *Querier) fetchPrefix(ctx context.Context, tenant string, ref index.ChunkRef) (*chunks.Chunk, []byte, error) {
+	key := q.store.ChunkKey(tenant, ref)
+	if c, prefix := q.prefixes.get(key); c != nil {
+		return c, prefix, nil
+	}
+	n := firstChunkRead(ref)
+	prefix, err := q.store.GetChunkRange(ctx, tenant, ref, 0, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	need, err := chunks.HeaderIndexFiltersSize(prefix)
+	if err != nil {
+		return nil, nil, chunkErr(ref, err)
+	}
+	if need > len(prefix) && len(prefix) == n {
+		rest, err := q.store.GetChunkRange(ctx, tenant, ref, len(prefix), need-len(prefix))
+		if err != nil {
+			return nil, nil, err
+		}
+		prefix = append(prefix, rest...)
+	}
+	if need > len(prefix) {
+		return nil, nil, chunkErr(ref, fmt.Errorf("%w: truncated: %d bytes, the header, index and filters need %d", chunks.ErrCorrupt, len(prefix), need))
+	}
+	// The cache keeps an exactly sized copy, without the blocks the first
+	// read may have brought along.
+	kept := slices.Clone(prefix[:need])
+	c, err := chunks.DecodePartial(kept, 0, nil)
+	if err != nil {
+		return nil, nil, chunkErr(ref, err)
+	}
+	blocks := c.Blocks()
+	if ref.Size > 0 && len(blocks) > 0 {
+		if last := blocks[len(blocks)-1]; last.Offset+last.CompressedLen != int(ref.Size) {
+			return nil, nil, chunkErr(ref, fmt.Errorf("%d bytes, but the reference says %d", last.Offset+last.CompressedLen, ref.Size))
+		}
+	}
+	q.prefixes.put(key, c, kept)
+	return c, prefix, nil
+}
+
+func chunkErr(ref index.ChunkRef, err error) error {
+	return fmt.Errorf("chunk %x/%d-%d: %w", ref.Fingerprint, ref.MinT, ref.MaxT, err)
+}
+
+// fetchRange returns the chunk with the bytes [lo, hi) of its object
+// readable, reading them unless prefix holds them already.
+func (q *Querier) fetchRange(ctx context.Context, tenant string, ref index.ChunkRef, prefix []byte, lo, hi int) (*chunks.Chunk, error) {
+	var data []byte
+	if hi <= len(prefix) {
+		data = prefix[lo:hi]
+	} else {
+		var err error
+		if data, err = q.store.GetChunkRange(ctx, tenant, ref, lo, hi-lo); err != nil {
+			return nil, err
+		}
+		if len(data) != hi-lo {
+			return nil, chunkErr(ref, fmt.Errorf("%w: truncated: read %d bytes at %d, want %d", chunks.ErrCorrupt, len(data), lo, hi-lo))
+		}
+	}
+	c, err := chunks.DecodePartial(prefix, lo, data)
+	if err != nil {
+		return nil, chunkErr(ref, err)
+	}
+	return c, nil
+}
+
+// summaryIterator returns a chunk's SummaryIterator over [from, through)
+// with pd's cell, reading only what it needs: the chunk's header, index
+// and filter section, then the one byte range spanning the blocks that
+// cannot be answered from their index entries or time histograms (none,
+// when the query's grid aligns with the histograms).
+func (q *Querier) summaryIterator(ctx context.Context, tenant string, ref index.ChunkRef, from, through int64,
+	pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
+	c, prefix, err := q.fetchPrefix(ctx, tenant, ref)
+	if err != nil {
+		return nil, err
+	}
+	it := c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats)
+	if lo, hi := it.Reads(); hi > 0 {
+		d, err := q.fetchRange(ctx, tenant, ref, prefix, lo, hi)
+		if err == nil {
+			err = it.ReadFrom(d)
+		}
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	return it, nil
+}
+
 // fetchFiltered reads a chunk's header, index and filter section, then
 // the one byte range spanning the blocks in [from, through) that pd
 // admits, and returns the chunk (only those blocks readable) with which
@@ -481,35 +581,11 @@ func firstChunkRead(ref index.ChunkRef) int {
 // and returns a nil chunk and the number of blocks skipped.
 func (q *Querier) fetchFiltered(ctx context.Context, tenant string, ref index.ChunkRef, from, through int64,
 	pd pushdown) (*chunks.Chunk, []bool, int, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("chunk %x/%d-%d: %w", ref.Fingerprint, ref.MinT, ref.MaxT, err)
-	}
-	n := firstChunkRead(ref)
-	prefix, err := q.store.GetChunkRange(ctx, tenant, ref, 0, n)
+	c, prefix, err := q.fetchPrefix(ctx, tenant, ref)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	need, err := chunks.HeaderIndexFiltersSize(prefix)
-	if err != nil {
-		return nil, nil, 0, wrap(err)
-	}
-	if need > len(prefix) && len(prefix) == n {
-		rest, err := q.store.GetChunkRange(ctx, tenant, ref, len(prefix), need-len(prefix))
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		prefix = append(prefix, rest...)
-	}
-	c, err := chunks.DecodePartial(prefix, 0, prefix)
-	if err != nil {
-		return nil, nil, 0, wrap(err)
-	}
 	blocks := c.Blocks()
-	if ref.Size > 0 && len(blocks) > 0 {
-		if last := blocks[len(blocks)-1]; last.Offset+last.CompressedLen != int(ref.Size) {
-			return nil, nil, 0, wrap(fmt.Errorf("%d bytes, but the reference says %d", last.Offset+last.CompressedLen, ref.Size))
-		}
-	}
 	admit := make([]bool, len(blocks))
 	lo, hi := math.MaxInt, 0
 	for i, b := range blocks {
@@ -522,17 +598,8 @@ func (q *Querier) fetchFiltered(ctx context.Context, tenant string, ref index.Ch
 	if hi == 0 {
 		return nil, nil, len(blocks), nil
 	}
-	if hi > len(prefix) {
-		data, err := q.store.GetChunkRange(ctx, tenant, ref, lo, hi-lo)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		if len(data) != hi-lo {
-			return nil, nil, 0, wrap(fmt.Errorf("%w: truncated: read %d bytes at %d, want %d", chunks.ErrCorrupt, len(data), lo, hi-lo))
-		}
-		if c, err = chunks.DecodePartial(prefix, lo, data); err != nil {
-			return nil, nil, 0, wrap(err)
-		}
+	if c, err = q.fetchRange(ctx, tenant, ref, prefix, lo, hi); err != nil {
+		return nil, nil, 0, err
 	}
 	return c, admit, 0, nil
 }

@@ -135,7 +135,9 @@ func (e *Engine) Query(ctx context.Context, src Source, p Params) (Result, error
 	e.logger.Log(ctx, level, "query",
 		"query", p.Query, "instant", p.Instant, "type", string(res.Type),
 		"duration", q.stats.ExecTime, "lines", q.stats.TotalLinesProcessed,
-		"bytes", q.stats.TotalBytesProcessed, "err", err)
+		"bytes", q.stats.TotalBytesProcessed, "blocks_skipped", q.stats.BlocksSkipped,
+		"histogram_blocks", q.stats.HistogramBlocks, "column_blocks", q.stats.ColumnBlocks,
+		"decompressed_lines", q.stats.DecompressedLines, "head_lines", q.stats.HeadLines, "err", err)
 	if err != nil {
 		return Result{Stats: q.stats}, err
 	}

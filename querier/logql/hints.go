@@ -46,7 +46,9 @@ type SelectHints struct {
 // SelectHints.Cell when it may yield summaries. After Next, Summary reports
 // whether the current item stands for entries entries holding lineBytes
 // bytes of lines, all of which Cell maps to the value it maps At's
-// Timestamp to (the newest entry's); At's Line and Metadata are then empty.
+// Timestamp to; At's Line and Metadata are then empty. At's Timestamp is
+// no earlier than the newest of the entries (a summary from a histogram
+// bucket may report the bucket's end) and no later than the next item's.
 // Summaries come in time order with the entries, forward only.
 type Summarizer interface {
 	Summary() (entries, lineBytes int64, ok bool)
