@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/thanos-io/objstore"
+	"google.golang.org/api/googleapi"
 	"gopkg.in/yaml.v3"
 
 	"github.com/plgstack/plg/chunks/index"
@@ -315,13 +316,16 @@ func TestGCSRetriesTransientReadFailures(t *testing.T) {
 }
 
 func TestGCSRetryStopsWithTheContext(t *testing.T) {
-	var gets atomic.Int32
-	b := emulatedGCS(t, failing(http.MethodGet, 1<<30, http.StatusServiceUnavailable, &gets), defaultGCSConfig())
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := b.Attributes(ctx, "a")
-	if !errors.Is(err, context.DeadlineExceeded) || gcsStatus(err) != http.StatusServiceUnavailable {
-		t.Fatalf("Attributes = %v, want the deadline and the last 503", err)
+	b := &gcsBucket{backoff: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := b.retry(ctx, func() error {
+		calls++
+		cancel() // while the retry waits out its backoff
+		return &googleapi.Error{Code: http.StatusServiceUnavailable}
+	})
+	if calls != 1 || !errors.Is(err, context.Canceled) || gcsStatus(err) != http.StatusServiceUnavailable {
+		t.Fatalf("retry = %v after %d calls, want the cancellation and the last 503 after 1", err, calls)
 	}
 }
 
