@@ -1,6 +1,7 @@
 package ingester
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,10 +9,12 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/plgstack/plg/chunks/index"
@@ -195,5 +198,67 @@ func TestPushWithoutFlushLoopNeverWaits(t *testing.T) {
 	ing := readyIngester(t, memTestConfig(), newFakeStore(), nil)
 	if got := ing.pushWaitLimit(); got != 0 {
 		t.Fatalf("push wait limit %d without a flush loop, want 0", got)
+	}
+}
+
+func TestHTTPPushWaitsForADecodeSlotAndHoldsItOnlyUntilTheWALBatch(t *testing.T) {
+	cfg := testConfig()
+	ing := startIngester(t, cfg, nil, newFakeStore(), t.TempDir())
+	t.Cleanup(func() { ing.Stop(context.Background()) })
+	gin.SetMode(gin.ReleaseMode)
+	router := gin.New()
+	ing.RegisterRoutes(router, false)
+	now := time.Now()
+	send := func(ctx context.Context, line string) int {
+		body := push.EncodeBody(req(pstream(`{job="slots"}`, entry(now, line))))
+		r := httptest.NewRequest(http.MethodPost, "/loki/api/v1/push", bytes.NewReader(body)).WithContext(ctx)
+		r.Header.Set("Content-Type", "application/x-protobuf")
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	// Every slot busy: a push waits, and one whose client gives up is
+	// refused with nothing appended.
+	for range cap(ing.decodeSlots) {
+		ing.decodeSlots <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if code := send(ctx, "abandoned"); code != http.StatusServiceUnavailable {
+		t.Fatalf("push with every decode slot busy: %d, want 503 once its context ends", code)
+	}
+	if got := readAll(t, ing, "fake"); len(got) != 0 {
+		t.Fatalf("an abandoned push appended %q", got)
+	}
+	// A slot frees up: the waiting push goes ahead.
+	done := make(chan int, 1)
+	go func() { done <- send(context.Background(), "waited") }()
+	select {
+	case code := <-done:
+		t.Fatalf("push returned %d with every decode slot busy", code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-ing.decodeSlots
+	if code := <-done; code != http.StatusNoContent {
+		t.Fatalf("push after a slot freed: %d, want 204", code)
+	}
+	for range cap(ing.decodeSlots) - 1 {
+		<-ing.decodeSlots
+	}
+	// Pushes give their slot back, on success and on failure alike.
+	for k := range 3 * cap(ing.decodeSlots) {
+		if code := send(context.Background(), fmt.Sprintf("line %d", k)); code != http.StatusNoContent {
+			t.Fatalf("push %d: %d", k, code)
+		}
+	}
+	bad := httptest.NewRequest(http.MethodPost, "/loki/api/v1/push", bytes.NewReader([]byte("not snappy")))
+	for range 2 * cap(ing.decodeSlots) {
+		router.ServeHTTP(httptest.NewRecorder(), bad.Clone(context.Background()))
+	}
+	if n := len(ing.decodeSlots); n != 0 {
+		t.Fatalf("%d decode slots still held after every push returned", n)
+	}
+	if got := len(readAll(t, ing, "fake")); got != 1+3*cap(ing.decodeSlots) {
+		t.Fatalf("%d lines held, want %d", got, 1+3*cap(ing.decodeSlots))
 	}
 }

@@ -25,6 +25,19 @@ type pushState struct {
 
 var pushPool = sync.Pool{New: func() any { return new(pushState) }}
 
+// bodyPool holds push bodies as read (still encoded); maxPooledBody keeps
+// one huge request from pinning its buffer.
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBody = 8 << 20
+
+func pushErrorStatus(err error) int {
+	if errors.Is(err, push.ErrTooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
 // RegisterRoutes adds the push and flush endpoints to r.
 func (i *Ingester) RegisterRoutes(r gin.IRouter, authEnabled bool) {
 	pushHandler := func(c *gin.Context) { i.handlePush(c, authEnabled) }
@@ -60,27 +73,47 @@ func (i *Ingester) handlePush(c *gin.Context, authEnabled bool) {
 		c.String(status, "%v\n", err)
 		return
 	}
+	// The body is read outside the decode slots, so a slow client holds
+	// only its encoded body, never a slot.
+	bp := bodyPool.Get().(*[]byte)
+	body, err := push.ReadBody((*bp)[:0], c.Request, MaxPushBytes)
+	*bp = body
+	putBody := func() {
+		if cap(*bp) <= maxPooledBody {
+			bodyPool.Put(bp)
+		}
+	}
+	if err != nil {
+		putBody()
+		c.String(pushErrorStatus(err), "%v\n", err)
+		return
+	}
+	select {
+	case i.decodeSlots <- struct{}{}:
+	case <-c.Request.Context().Done():
+		putBody()
+		c.String(http.StatusServiceUnavailable, "push abandoned while waiting to be decoded: %v\n", c.Request.Context().Err())
+		return
+	}
 	st := pushPool.Get().(*pushState)
 	released := false
 	release := func() {
 		if !released {
 			released = true
 			pushPool.Put(st)
+			putBody()
+			<-i.decodeSlots
 		}
 	}
 	defer release()
 	req := &st.req
-	if err := st.dec.ReadHTTP(c.Request, MaxPushBytes, req); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, push.ErrTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		c.String(status, "%v\n", err)
+	if err := st.dec.DecodeBody(body, c.Request.Header, MaxPushBytes, req); err != nil {
+		c.String(pushErrorStatus(err), "%v\n", err)
 		return
 	}
 	// push releases st as soon as the lines are appended and in the WAL's
 	// batch, so pushes waiting for the fsync hold no request buffers.
-	if err := i.push(c.Request.Context(), id, req, release); err != nil {
+	if err := i.push(c.Request.Context(), id, req, release, false); err != nil {
 		var perr *Error
 		if errors.As(err, &perr) {
 			c.String(perr.Status, "%s", perr.Msg)

@@ -120,6 +120,55 @@ func (d *Decoder) ReadHTTP(r *http.Request, maxBytes int, req *Request) error {
 	}
 }
 
+// ReadBody reads a push request's body, still encoded, appending it to dst,
+// with the limits of ReadHTTP. With DecodeBody it splits ReadHTTP in two,
+// so that a server can read bodies from the network concurrently (a slow
+// client holds only its body buffer) and decode a bounded number of them
+// at a time.
+func ReadBody(dst []byte, r *http.Request, maxBytes int) ([]byte, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if r.ContentLength > int64(maxBytes) {
+		return dst, tooLargef("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxBytes)
+	}
+	return readLimited(dst, r.Body, r.ContentLength, maxBytes, "body")
+}
+
+// DecodeBody decodes a body read by ReadBody, by the request's
+// Content-Type and Content-Encoding headers, as ReadHTTP would. The lines
+// alias d's buffers or body itself (a JSON body without a
+// Content-Encoding), so they are valid while both are unchanged.
+func (d *Decoder) DecodeBody(body []byte, h http.Header, maxBytes int, req *Request) error {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	d.trim()
+	isJSON := isJSONContentType(h.Get("Content-Type"))
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	var err error
+	switch enc {
+	case "", "snappy":
+		if isJSON {
+			return d.DecodeJSON(body, req)
+		}
+		return d.decodeSnappyProto(body, maxBytes, req)
+	case "gzip", "deflate":
+		if isJSON {
+			if d.plain, err = d.inflate(d.plain[:0], body, enc, maxBytes); err != nil {
+				return err
+			}
+			return d.DecodeJSON(d.plain, req)
+		}
+		if d.inflated, err = d.inflate(d.inflated[:0], body, enc, maxBytes); err != nil {
+			return err
+		}
+		return d.decodeSnappyProto(d.inflated, maxBytes, req)
+	default:
+		return badf("unsupported Content-Encoding %q: want gzip, deflate, snappy or none", enc)
+	}
+}
+
 // trim drops buffers that grew past maxPooledBuffer.
 func (d *Decoder) trim() {
 	for _, b := range []*[]byte{&d.body, &d.inflated, &d.plain, &d.arena} {

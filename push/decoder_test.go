@@ -102,6 +102,18 @@ func TestReadHTTPDecodesEveryContentTypeAndEncoding(t *testing.T) {
 					t.Fatal(err)
 				}
 				requireEqualRequests(t, &got, tt.want)
+				// The same in two steps, as the ingester reads and decodes.
+				r := newPush(tt.body, tt.contentType, tt.encoding, chunked)
+				body, err := ReadBody(nil, r, 1<<20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var d Decoder
+				var split Request
+				if err := d.DecodeBody(body, r.Header, 1<<20, &split); err != nil {
+					t.Fatal(err)
+				}
+				requireEqualRequests(t, &split, tt.want)
 			})
 		}
 	}
@@ -132,14 +144,23 @@ func TestReadHTTPRejectsBadBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var req Request
 			err := ReadHTTP(newPush(tt.body, tt.contentType, tt.encoding, false), 1<<20, &req)
-			if !errors.Is(err, ErrBadRequest) {
-				t.Fatalf("error %v does not match ErrBadRequest", err)
+			r := newPush(tt.body, tt.contentType, tt.encoding, false)
+			body, rerr := ReadBody(nil, r, 1<<20)
+			if rerr != nil {
+				t.Fatalf("ReadBody: %v", rerr)
 			}
-			if errors.Is(err, ErrTooLarge) {
-				t.Errorf("error %v also matches ErrTooLarge", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not contain %q", err, tt.want)
+			var d Decoder
+			splitErr := d.DecodeBody(body, r.Header, 1<<20, &req)
+			for _, err := range []error{err, splitErr} {
+				if !errors.Is(err, ErrBadRequest) {
+					t.Fatalf("error %v does not match ErrBadRequest", err)
+				}
+				if errors.Is(err, ErrTooLarge) {
+					t.Errorf("error %v also matches ErrTooLarge", err)
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("error %q does not contain %q", err, tt.want)
+				}
 			}
 		})
 	}
@@ -180,14 +201,22 @@ func TestReadHTTPEnforcesSizeLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var req Request
 			err := ReadHTTP(newPush(tt.body, tt.contentType, tt.encoding, tt.chunked), limit, &req)
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("error %v does not match ErrTooLarge", err)
+			r := newPush(tt.body, tt.contentType, tt.encoding, tt.chunked)
+			body, splitErr := ReadBody(nil, r, limit)
+			if splitErr == nil {
+				var d Decoder
+				splitErr = d.DecodeBody(body, r.Header, limit, &req)
 			}
-			if errors.Is(err, ErrBadRequest) {
-				t.Errorf("error %v also matches ErrBadRequest", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not contain %q", err, tt.want)
+			for _, err := range []error{err, splitErr} {
+				if !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("error %v does not match ErrTooLarge", err)
+				}
+				if errors.Is(err, ErrBadRequest) {
+					t.Errorf("error %v also matches ErrBadRequest", err)
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("error %q does not contain %q", err, tt.want)
+				}
 			}
 		})
 	}

@@ -97,5 +97,8 @@
 // escapes, a buffer of the decoder's). The package-level ReadHTTP hands the
 // decoded body to the Request, so its lines live as long as the Request's
 // user keeps them. A Decoder instead reuses its buffers, so lines it returns
-// are valid only until its next call.
+// are valid only until its next call. ReadBody and Decoder.DecodeBody split
+// ReadHTTP in two, so a server can read bodies from the network without
+// limit and decode only a few at a time; DecodeBody's lines may also alias
+// the body it was given.
 package push

@@ -209,6 +209,21 @@ func FuzzReadHTTP(f *testing.F) {
 		var d Decoder
 		var req Request
 		err := d.ReadHTTP(newPush(body, ct, encoding, false), limit, &req)
+		// Reading and decoding in two steps, as the ingester does, gives
+		// the same verdict and the same request.
+		hr := newPush(body, ct, encoding, false)
+		read, splitErr := ReadBody(nil, hr, limit)
+		var split Request
+		if splitErr == nil {
+			var d2 Decoder
+			splitErr = d2.DecodeBody(read, hr.Header, limit, &split)
+		}
+		if (err == nil) != (splitErr == nil) || errors.Is(err, ErrTooLarge) != errors.Is(splitErr, ErrTooLarge) {
+			t.Fatalf("ReadHTTP: %v; ReadBody and DecodeBody: %v", err, splitErr)
+		}
+		if err == nil {
+			requireEqualRequests(t, &split, &req)
+		}
 		if err != nil {
 			if errors.Is(err, ErrBadRequest) == errors.Is(err, ErrTooLarge) {
 				t.Fatalf("error %v must match exactly one of ErrBadRequest and ErrTooLarge", err)
