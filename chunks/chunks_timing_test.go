@@ -2,6 +2,7 @@ package chunks
 
 import (
 	"fmt"
+	"github.com/klauspost/compress/zstd"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -243,8 +244,9 @@ func BenchmarkMergeScan(b *testing.B) {
 }
 
 // BenchmarkEncodeFormat reports the compression ratio and encode speed
-// per log format, since a stream holds one format and ratios differ
-// widely: lines with random trace IDs compress far less than access logs.
+// per log format and codec (zstd at three of its levels), since a stream
+// holds one format and ratios differ widely: lines with random trace IDs
+// compress far less than access logs.
 func BenchmarkEncodeFormat(b *testing.B) {
 	for kind, name := range []string{"json", "nginx", "logfmt"} {
 		g := newLogGen(uint64(kind) + 7)
@@ -255,17 +257,29 @@ func BenchmarkEncodeFormat(b *testing.B) {
 			es = append(es, e)
 			raw += int64(len(e.Line))
 		}
-		for _, enc := range []Encoding{Snappy, S2, Zstd, Gzip} {
-			b.Run(name+"/"+enc.String(), func(b *testing.B) {
+		for _, codec := range []struct {
+			name  string
+			enc   Encoding
+			level zstd.EncoderLevel
+		}{{"snappy", Snappy, 0}, {"s2", S2, 0}, {"zstd", Zstd, 0}, {"zstd-default", Zstd, zstd.SpeedDefault}, {"zstd-better", Zstd, zstd.SpeedBetterCompression}, {"gzip", Gzip, 0}} {
+			b.Run(name+"/"+codec.name, func(b *testing.B) {
 				b.SetBytes(raw)
 				var size int
+				start := cpuTime()
 				for b.Loop() {
-					out, err := buildChunk(b, enc, es).Encode()
+					c := NewMemChunkWithOptions(Options{Encoding: codec.enc, TargetSize: math.MaxInt, ZstdLevel: codec.level})
+					for _, e := range es {
+						if _, err := c.Append(e); err != nil {
+							b.Fatal(err)
+						}
+					}
+					out, err := c.Encode()
 					if err != nil {
 						b.Fatal(err)
 					}
 					size = len(out)
 				}
+				reportCPUThroughput(b, start, raw)
 				b.ReportMetric(float64(raw)/float64(size), "ratio")
 			})
 		}
@@ -395,6 +409,46 @@ func BenchmarkDecompressSlack(b *testing.B) {
 					b.Fatal(err, len(out))
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkEncodeSmallBlocks measures a chunk whose heads were sealed at a
+// quarter of the block size, as under the ingester's memory budget, from
+// the first append to the encoded bytes: with the small blocks merged at
+// Encode (compressed twice) and kept as they are.
+func BenchmarkEncodeSmallBlocks(b *testing.B) {
+	es, raw := benchEntries(benchChunkRaw)
+	for _, keep := range []bool{false, true} {
+		name := "merged"
+		if keep {
+			name = "kept"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(raw)
+			b.ReportAllocs()
+			var size int
+			start := cpuTime()
+			for b.Loop() {
+				c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 1, KeepSmallBlocks: keep})
+				for _, e := range es {
+					if _, err := c.Append(e); err != nil {
+						b.Fatal(err)
+					}
+					if c.HeadBytes() >= DefaultBlockSize/4 {
+						if err := c.SealHead(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				out, err := c.Encode()
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(out)
+			}
+			reportCPUThroughput(b, start, raw)
+			b.ReportMetric(float64(raw)/float64(size), "ratio")
 		})
 	}
 }
