@@ -415,22 +415,17 @@ func BenchmarkDecompressSlack(b *testing.B) {
 
 // BenchmarkEncodeSmallBlocks measures a chunk whose heads were sealed at a
 // quarter of the block size, as under the ingester's memory budget, from
-// the first append to the encoded bytes: with the small blocks merged at
-// Encode (compressed twice) and kept as they are.
+// the first append to the encoded bytes, under each BlockMerge mode.
 func BenchmarkEncodeSmallBlocks(b *testing.B) {
 	es, raw := benchEntries(benchChunkRaw)
-	for _, keep := range []bool{false, true} {
-		name := "merged"
-		if keep {
-			name = "kept"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, merge := range []BlockMerge{MergeRecompress, MergeConcat, MergeOff} {
+		b.Run(merge.String(), func(b *testing.B) {
 			b.SetBytes(raw)
 			b.ReportAllocs()
 			var size int
 			start := cpuTime()
 			for b.Loop() {
-				c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 1, KeepSmallBlocks: keep})
+				c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 1, BlockMerge: merge})
 				for _, e := range es {
 					if _, err := c.Append(e); err != nil {
 						b.Fatal(err)

@@ -91,6 +91,19 @@ func FuzzDecodeFixedCRC(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(hb)
+	// A block merged by MergeConcat: its lines frame is several zstd frames.
+	concat := NewMemChunkWithOptions(Options{Encoding: Zstd, BlockSize: 64, BlockMerge: MergeConcat})
+	for i, l := range []string{"alpha beta", "gamma delta", "epsilon", "zeta eta theta"} {
+		appendAll(f, concat, []Entry{ent(int64(i), l)})
+		if err := concat.SealHead(); err != nil {
+			f.Fatal(err)
+		}
+	}
+	cb, err := concat.Encode()
+	if err != nil || len(concat.Blocks()) != 1 {
+		f.Fatalf("concat seed: %d blocks, %v", len(concat.Blocks()), err)
+	}
+	f.Add(cb)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fixCRCs(b)
 		c, err := Decode(b)
@@ -230,7 +243,9 @@ func FuzzAppendRoundTrip(f *testing.F) {
 		if codec&0x80 != 0 {
 			version = FormatV1
 		}
-		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version})
+		// The codec byte's bits 4-5 pick how Encode merges small blocks.
+		merge := []BlockMerge{MergeDefault, MergeRecompress, MergeConcat, MergeOff}[codec>>4&3]
+		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version, BlockMerge: merge})
 		var es []Entry
 		var seals []bool
 		ts := int64(0)

@@ -39,7 +39,7 @@ type MemChunk struct {
 	version    byte
 	ngramBits  float64
 	level      zstd.EncoderLevel
-	keepSmall  bool
+	merge      BlockMerge
 
 	blocks       []block
 	head         headBlock
@@ -76,9 +76,9 @@ type Options struct {
 	// (kind 2 in FORMAT.md) with about this many bits per distinct 4-byte
 	// gram, so substring searches skip blocks.
 	NgramBitsPerGram float64
-	// KeepSmallBlocks turns off merging runs of small blocks at Encode
-	// (see mergeSmallBlocks).
-	KeepSmallBlocks bool
+	// BlockMerge says how Encode merges runs of small blocks (see
+	// mergeSmallBlocks); the zero value is DefaultBlockMerge.
+	BlockMerge BlockMerge
 	// ZstdLevel is the level zstd blocks are sealed at; 0
 	// means DefaultZstdLevel. Readers do not depend on it.
 	ZstdLevel zstd.EncoderLevel
@@ -101,7 +101,7 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 		o.version = FormatVersion
 	}
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
-		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, keepSmall: o.KeepSmallBlocks}
+		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, merge: o.BlockMerge}
 }
 
 // Encoding returns the chunk's codec.
@@ -171,7 +171,7 @@ func (c *MemChunk) cut() error {
 	if h.empty() {
 		return nil
 	}
-	b, err := c.seal(h)
+	b, err := c.seal(h, nil)
 	if err != nil {
 		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
 	}
@@ -183,8 +183,11 @@ func (c *MemChunk) cut() error {
 }
 
 // seal compresses the entries of h (non-empty) into a block with its
-// filters. It reads only h and the chunk's immutable settings.
-func (c *MemChunk) seal(h *headBlock) (block, error) {
+// filters. It reads only h and the chunk's immutable settings. If
+// linesFrames is not nil (version 2, zstd or none only), the lines frame is
+// those already compressed frames back to back, which must decode to h's
+// lines, instead of h's lines compressed.
+func (c *MemChunk) seal(h *headBlock, linesFrames [][]byte) (block, error) {
 	sb, _ := sealBuffers.Get().(*sealBuffer)
 	if sb == nil {
 		sb = &sealBuffer{}
@@ -213,7 +216,11 @@ func (c *MemChunk) seal(h *headBlock) (block, error) {
 		comp, err = c.enc.compressLevel(sb.comp[:0], sb.raw, c.level)
 		colsLen = len(comp)
 		comp = append(comp, 0, 0, 0, 0) // the lines frame's CRC32C
-		if err == nil {
+		if err == nil && linesFrames != nil {
+			for _, f := range linesFrames {
+				comp = append(comp, f...)
+			}
+		} else if err == nil {
 			comp, err = c.enc.compressLevel(comp, sb.lines, c.level)
 		}
 		if err == nil {
@@ -368,7 +375,7 @@ func (c *MemChunk) Blocks() []BlockMeta {
 
 // Encode closes the chunk and returns its persisted form (see FORMAT.md).
 // Runs of small blocks (SealHead's, under memory pressure) are merged into
-// blocks of about the block size first, unless Options.KeepSmallBlocks; the
+// blocks of about the block size first, as Options.BlockMerge says; the
 // merge runs outside the chunk's lock, so iterators are not held up by it
 // and those already open keep reading the blocks they saw. The result is
 // cached: later calls return the same bytes, which the caller must not

@@ -36,14 +36,26 @@ func smallBlockChunk(t *testing.T, o Options, n, sealEvery int, ts func(i int) i
 }
 
 func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
-	for _, version := range []byte{FormatV1, FormatVersion} {
-		for _, enc := range []Encoding{None, Zstd} {
-			t.Run(fmt.Sprintf("v%d/%s", version, enc), func(t *testing.T) {
-				o := Options{Encoding: enc, TargetSize: math.MaxInt, NgramBitsPerGram: 1, version: version}
+	for _, tc := range []struct {
+		version byte
+		enc     Encoding
+		merge   BlockMerge
+	}{
+		{FormatV1, None, MergeRecompress}, {FormatV1, Zstd, MergeRecompress}, {FormatVersion, None, MergeRecompress}, {FormatVersion, Zstd, MergeRecompress},
+		{FormatV1, Zstd, MergeConcat}, {FormatVersion, None, MergeConcat}, {FormatVersion, Zstd, MergeConcat}, {FormatVersion, S2, MergeConcat},
+	} {
+		version, enc := tc.version, tc.enc
+		{
+			t.Run(fmt.Sprintf("v%d/%s/%s", version, enc, tc.merge), func(t *testing.T) {
+				o := Options{Encoding: enc, TargetSize: math.MaxInt, NgramBitsPerGram: 1, version: version, BlockMerge: tc.merge}
 				// 25 entries of ~90 bytes: blocks of ~2.2 KiB, about half the block size.
 				c, acc := smallBlockChunk(t, o, 1000, 25, func(i int) int64 { return int64(i) * 10 })
 				before := len(c.Blocks())
 				entries := c.Entries()
+				var sealedLines []byte // the sealed blocks' compressed lines frames, back to back
+				for _, b := range c.blocks {
+					sealedLines = append(sealedLines, b.data[b.ColumnsLen+crcSize:]...)
+				}
 				// An iterator opened before Encode keeps reading the blocks it saw.
 				early := c.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)
 				d := encodeDecode(t, c)
@@ -58,6 +70,17 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 					if m.FilterLen == 0 {
 						t.Errorf("block %d: merged without its n-gram filter", i)
 					}
+				}
+				var mergedLines []byte
+				for _, b := range c.blocks {
+					mergedLines = append(mergedLines, b.data[b.ColumnsLen+crcSize:]...)
+				}
+				// Concat keeps the compressed lines where it can (version 2,
+				// zstd) and recompresses otherwise; uncompressed lines are the
+				// same bytes either way.
+				kept := version != FormatV1 && (enc == None || tc.merge == MergeConcat && enc == Zstd)
+				if same := string(mergedLines) == string(sealedLines); same != kept {
+					t.Errorf("merged blocks keep the sealed lines frames: %v, want %v", same, kept)
 				}
 				if d.Entries() != entries || c.Entries() != entries {
 					t.Errorf("entries: %d before Encode, %d after, %d decoded", entries, c.Entries(), d.Entries())
@@ -93,7 +116,7 @@ func TestEncodeKeepsBlocksThatAreFullOverlapOrAreTurnedOff(t *testing.T) {
 		ts        func(i int) int64
 	}{
 		{"full blocks", Options{}, 1 << 30, func(i int) int64 { return int64(i) }},
-		{"merging off", Options{KeepSmallBlocks: true}, 25, func(i int) int64 { return int64(i) }},
+		{"merging off", Options{BlockMerge: MergeOff}, 25, func(i int) int64 { return int64(i) }},
 		// Every sealed run starts back in time: blocks overlap.
 		{"overlapping", Options{}, 25, func(i int) int64 { return int64(i%25)*100 + int64(i/25) }},
 		// Each block's first timestamp equals the previous block's last.

@@ -23,18 +23,20 @@ type Config struct {
 	// default is no smaller than fastest there. Reading is as fast at any
 	// level.
 	ChunkCompressionLevel string `yaml:"chunk_compression_level"`
-	// ChunkKeepSmallBlocks turns off merging, when a chunk is flushed, the
-	// runs of small blocks the memory budget sealed early into blocks of
-	// about ChunkBlockSize. Merging decompresses and compresses those
-	// blocks again in the flush goroutine. plgbench at 200 MB, where most
-	// blocks were sealed early: the store went from 24.9% of the raw text
-	// to 24.2%, the server's ingest CPU from 2.4 to 3.7 CPU-s per 1M lines
+	// ChunkBlockMerge says how a flushed chunk's runs of small blocks,
+	// which the memory budget sealed early, are merged into blocks of
+	// about ChunkBlockSize: recompress (decompress and compress them again
+	// in the flush goroutine), concat (keep their compressed lines, build
+	// new columns and n-gram filters: zstd only, else recompress) or off.
+	// plgbench at 200 MB, where most blocks were sealed early: off stores
+	// 24.9% of the raw text at 2.4 server CPU-s per 1M lines ingested,
+	// concat (the default) 24.4% at 3.0, recompress 24.2% at 3.7
 	// (chunks/FORMAT.md).
-	ChunkKeepSmallBlocks bool          `yaml:"chunk_keep_small_blocks"`
-	ChunkBlockSize       int           `yaml:"chunk_block_size"`
-	ChunkTargetSize      int           `yaml:"chunk_target_size"`
-	MaxChunkAge          time.Duration `yaml:"max_chunk_age"`
-	ChunkIdlePeriod      time.Duration `yaml:"chunk_idle_period"`
+	ChunkBlockMerge string        `yaml:"chunk_block_merge"`
+	ChunkBlockSize  int           `yaml:"chunk_block_size"`
+	ChunkTargetSize int           `yaml:"chunk_target_size"`
+	MaxChunkAge     time.Duration `yaml:"max_chunk_age"`
+	ChunkIdlePeriod time.Duration `yaml:"chunk_idle_period"`
 	// ChunkBloomBitsPerToken, when > 0, gives every sealed block a token
 	// bloom filter of about this many bits per distinct token (10: about 1%
 	// false positives), so a query whose line filter names a whole token
@@ -107,6 +109,7 @@ func DefaultConfig() Config {
 		Name:                  "ingester",
 		ChunkEncoding:         "zstd",
 		ChunkCompressionLevel: "fastest",
+		ChunkBlockMerge:       chunks.DefaultBlockMerge.String(),
 		ChunkBlockSize:        256 << 10,
 		ChunkTargetSize:       1536 << 10,
 		MaxChunkAge:           2 * time.Hour,
@@ -140,7 +143,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Name, "ingester.name", c.Name, "Name of this ingester; index segments it writes carry it.")
 	fs.StringVar(&c.ChunkEncoding, "ingester.chunk-encoding", c.ChunkEncoding, "Chunk codec: none, snappy, s2, zstd or gzip.")
 	fs.StringVar(&c.ChunkCompressionLevel, "ingester.chunk-compression-level", c.ChunkCompressionLevel, "zstd level chunk blocks are compressed at: fastest, default, better or best. better stores about 5% less for roughly twice the ingest CPU.")
-	fs.BoolVar(&c.ChunkKeepSmallBlocks, "ingester.chunk-keep-small-blocks", c.ChunkKeepSmallBlocks, "Do not merge the small blocks sealed early under the memory budget when a chunk is flushed: saves the ingest CPU of compressing them twice (about 1.2 CPU-s per 1M lines when every block was sealed early) for about 0.7% of the raw text more in the store.")
+	fs.StringVar(&c.ChunkBlockMerge, "ingester.chunk-block-merge", c.ChunkBlockMerge, "How a flushed chunk's small blocks (sealed early under the memory budget) are merged: concat (new filters and columns, lines kept compressed; zstd), recompress (smallest store, compresses them twice) or off.")
 	fs.IntVar(&c.ChunkBloomBitsPerToken, "ingester.chunk-bloom-bits-per-token", c.ChunkBloomBitsPerToken, "Bits per distinct token of the per-block token bloom filters (10 gives about 1% false positives); 0 writes none. They let searches for delimited tokens skip blocks, at about 6% chunk size and more ingest CPU.")
 	fs.Float64Var(&c.ChunkNgramBitsPerGram, "ingester.chunk-ngram-bits-per-gram", c.ChunkNgramBitsPerGram, "Bits per distinct 4-byte substring of the per-block n-gram filters, which let substring searches (|= \"needle\") skip blocks; 0 writes none. 1 costs about 1.4% of the raw text.")
 	fs.DurationVar(&c.MaxChunkAge, "ingester.max-chunk-age", c.MaxChunkAge, "Cut a chunk once it spans this much time.")
@@ -170,6 +173,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := chunks.ParseZstdLevel(c.ChunkCompressionLevel); err != nil {
 		return fmt.Errorf("ingester.chunk_compression_level: %w", err)
+	}
+	if c.ChunkBlockMerge == "" {
+		c.ChunkBlockMerge = d.ChunkBlockMerge
+	}
+	if _, err := chunks.ParseBlockMerge(c.ChunkBlockMerge); err != nil {
+		return fmt.Errorf("ingester.chunk_block_merge: %w", err)
 	}
 	setDefault(&c.ChunkBlockSize, d.ChunkBlockSize)
 	setDefault(&c.ChunkTargetSize, d.ChunkTargetSize)

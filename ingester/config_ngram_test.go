@@ -91,10 +91,24 @@ func TestChunkCompressionLevelIsValidatedAndApplied(t *testing.T) {
 	}
 }
 
-func TestFlushedChunksMergeSmallBlocksUnlessKept(t *testing.T) {
-	for _, keep := range []bool{false, true} {
+func TestFlushedChunksMergeSmallBlocksAsConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		ok   bool
+	}{{"nonsense", false}, {"recompress", true}, {"concat", true}, {"off", true}} {
 		cfg := DefaultConfig()
-		cfg.ChunkKeepSmallBlocks = keep
+		cfg.ChunkBlockMerge = tc.mode
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("chunk_block_merge %q: Validate = %v, want ok %v", tc.mode, err, tc.ok)
+		}
+	}
+	if cfg := (Config{}); cfg.Validate() != nil || cfg.ChunkBlockMerge != chunks.DefaultBlockMerge.String() {
+		t.Errorf("unset chunk_block_merge became %q, want %q", cfg.ChunkBlockMerge, chunks.DefaultBlockMerge)
+	}
+	for _, mode := range []string{"recompress", "concat", "off"} {
+		keep := mode == "off"
+		cfg := DefaultConfig()
+		cfg.ChunkBlockMerge = mode
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +137,7 @@ func TestFlushedChunksMergeSmallBlocksUnlessKept(t *testing.T) {
 			t.Fatal(err)
 		}
 		if merged := len(d.Blocks()) < sealed; merged == keep {
-			t.Errorf("chunk_keep_small_blocks %v: %d blocks sealed, %d flushed", keep, sealed, len(d.Blocks()))
+			t.Errorf("chunk_block_merge %s: %d blocks sealed, %d flushed", mode, sealed, len(d.Blocks()))
 		}
 	}
 }

@@ -112,6 +112,7 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 func newMemChunk(cfg *Config) *chunks.MemChunk {
 	enc, _ := chunks.ParseEncoding(cfg.ChunkEncoding) // validated in Config.Validate
 	level, _ := chunks.ParseZstdLevel(cfg.ChunkCompressionLevel)
+	merge, _ := chunks.ParseBlockMerge(cfg.ChunkBlockMerge) // "" (unvalidated): the default
 	return chunks.NewMemChunkWithOptions(chunks.Options{
 		Encoding:          enc,
 		BlockSize:         cfg.ChunkBlockSize,
@@ -119,7 +120,7 @@ func newMemChunk(cfg *Config) *chunks.MemChunk {
 		BloomBitsPerToken: cfg.ChunkBloomBitsPerToken,
 		NgramBitsPerGram:  cfg.ChunkNgramBitsPerGram,
 		ZstdLevel:         level,
-		KeepSmallBlocks:   cfg.ChunkKeepSmallBlocks,
+		BlockMerge:        merge,
 	})
 }
 

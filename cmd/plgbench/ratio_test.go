@@ -44,8 +44,9 @@ func BenchmarkStoreRatio(b *testing.B) {
 		{"default", func(o *chunks.Options) { o.ZstdLevel = zstd.SpeedDefault }, 0},
 		{"better", func(o *chunks.Options) { o.ZstdLevel = zstd.SpeedBetterCompression }, 0},
 		{"fastest/ngram0.8", func(o *chunks.Options) { o.NgramBitsPerGram = 0.8 }, 0},
-		{"fastest/sealed64KiB/merged", func(*chunks.Options) {}, 64 << 10},
-		{"fastest/sealed64KiB/kept", func(o *chunks.Options) { o.KeepSmallBlocks = true }, 64 << 10},
+		{"fastest/sealed64KiB/recompress", func(o *chunks.Options) { o.BlockMerge = chunks.MergeRecompress }, 64 << 10},
+		{"fastest/sealed64KiB/concat", func(o *chunks.Options) { o.BlockMerge = chunks.MergeConcat }, 64 << 10},
+		{"fastest/sealed64KiB/off", func(o *chunks.Options) { o.BlockMerge = chunks.MergeOff }, 64 << 10},
 	} {
 		o := base
 		tc.change(&o)
