@@ -281,10 +281,15 @@ type blockCursor struct {
 
 	offs []entryPos // backward: in-range entries, forward order
 	bi   int        // backward: next index into offs, counting down
+	// backward, with sel: left[k] counts the entries left out before
+	// offs[k], leftAll all of them, so that next counts them as it
+	// passes them, as a forward cursor does.
+	left    []leftCount
+	leftAll leftCount
 
 	// needles, when set, make a version 2 block select its entries: sel
 	// is then true and keep[i] tells whether to yield entry i. Entries
-	// left out in range are counted into stats. ends is scratch for the
+	// left out in range are counted into stats as the cursor passes them. ends is scratch for the
 	// lines' end offsets.
 	needles *Needles
 	stats   *Stats
@@ -374,7 +379,7 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, thro
 		return nil
 	}
 	// Backward: index the in-range entries, then walk them in reverse.
-	c.offs = c.offs[:0]
+	c.offs, c.left, c.leftAll = c.offs[:0], c.left[:0], leftCount{}
 	for {
 		ts, ok := c.step()
 		if !ok {
@@ -385,14 +390,23 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, thro
 		}
 		if ts >= from {
 			if c.sel && !c.keep[c.seen-1] && len(c.offs) > 0 {
-				c.leaveOut()
+				c.leftAll.lines++
+				c.leftAll.bytes += int64(c.lineLen)
 				continue
 			}
 			c.offs = append(c.offs, c.last)
+			if c.sel {
+				c.left = append(c.left, c.leftAll)
+			}
 		}
 	}
 	c.bi = len(c.offs)
 	return c.fail
+}
+
+// leftCount counts entries left out and their line bytes.
+type leftCount struct {
+	lines, bytes int64
 }
 
 // stepV2 is step for a version 2 block: one value from each column.
@@ -553,6 +567,14 @@ func (c *blockCursor) next() bool {
 			return false
 		}
 		c.bi--
+		if c.sel {
+			after := c.leftAll
+			if c.bi+1 < len(c.offs) {
+				after = c.left[c.bi+1]
+			}
+			c.stats.LinesLeftOut += after.lines - c.left[c.bi].lines
+			c.stats.BytesLeftOut += after.bytes - c.left[c.bi].bytes
+		}
 		o := c.offs[c.bi]
 		c.cur.Timestamp = o.ts
 		data, meta := c.data, c.data

@@ -24,10 +24,13 @@
 // (chunks of a stream, replicas, WAL overlap) and drops exact duplicates.
 // Each sealed block may carry filters (Options): an n-gram filter of its
 // lines' 4-byte substrings, which a querier consults through
-// Chunk.BlockMayMatch (or MemChunk.IteratorMatching) to skip blocks in
-// substring searches, and a token bloom filter (Chunk.BlockMayContain)
-// for whole tokens. DecodePartial lets a reader fetch the header, index
-// and filters first and then only the blocks they admit.
+// Chunk.BlockMayMatch to skip blocks in substring searches, and a token
+// bloom filter (Chunk.BlockMayContain) for whole tokens. DecodePartial
+// lets a reader fetch the header, index and filters first and then only
+// the blocks they admit. IteratorMatching (of a Chunk or a MemChunk) skips
+// the blocks the n-gram filters rule out and searches the lines of each
+// block it reads whole, once, yielding little more than the entries whose
+// lines hold the needles.
 //
 // This package must not do storage (no object store, files or caching of
 // chunks), indexing across chunks or labels (see chunks/index), networking,

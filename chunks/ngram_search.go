@@ -63,7 +63,7 @@ func (s *gramSearcher) index(text []byte) int {
 // needles, and clears it for the others; line i is lines[ends[i-1]:ends[i]]
 // (ends[-1] = 0), and ends must be non-decreasing and end at len(lines).
 // It searches the frame whole for the best group's alternative, as
-// filterHead does the head's arena, and checks the other groups only on
+// markHead does the head's arena, and checks the other groups only on
 // the lines found.
 //
 // It reports false, having marked nothing useful, where a search of the

@@ -602,6 +602,20 @@ func TestNeedleSearchLeavesOutLinesAndCountsThem(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Fatalf("%s: got %q, want %q", tc.dir, got, tc.want)
 		}
+		// Entries left out count as the iterator passes them: none
+		// before the first Next, those newer or older than the match
+		// once it is yielded.
+		var lazy Stats
+		it := d.IteratorMatching(bg, 0, 100, tc.dir, &lazy, NewNeedles([][]string{{"needle"}}), nil)
+		before := lazy.LinesLeftOut
+		if !it.Next() || string(it.At().Line) != "gamma needle" {
+			t.Fatalf("%s: first entry not the match", tc.dir)
+		}
+		passed := map[Direction]int64{Forward: 1, Backward: 6}[tc.dir]
+		if before != 0 || lazy.LinesLeftOut != passed {
+			t.Fatalf("%s: %d left out before the first entry, %d after, want 0 and %d", tc.dir, before, lazy.LinesLeftOut, passed)
+		}
+		_ = it.Close()
 		left := total - int64(len(tc.want[0])+len(tc.want[1]))
 		if st.LinesLeftOut != int64(len(lines)-2) || st.BytesLeftOut != left || st.DecompressedLines != int64(len(lines)) {
 			t.Fatalf("%s: stats %+v, want %d lines and %d bytes left out of %d", tc.dir, st, len(lines)-2, left, len(lines))
