@@ -379,7 +379,23 @@ func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request,
 			report.reject(s.labelsString, reasonTooFarBehind, msg, 1)
 			i.m.rejected.WithLabelValues(tenantID, reasonTooFarBehind).Inc()
 		})
+		for errors.Is(err, errStreamRemoved) {
+			// The flush loop forgot the stream, flushed and idle, between
+			// the lookup and the append: append to its successor instead,
+			// or the entries would live only in a stream nothing reads.
+			if s, _ = t.getOrCreate(s.labels, ps.Labels, lim.MaxStreamsPerTenant); s == nil {
+				err = fmt.Errorf("tenant %q reached the maximum of %d streams while a stream was being recreated (limits.max_streams_per_tenant)", tenantID, lim.MaxStreamsPerTenant)
+				break
+			}
+			accepted, dups, err = s.append(&i.cfg, kept, false, now, &i.mem, i.sealAt(), func(e *push.Entry, msg string) {
+				report.reject(s.labelsString, reasonTooFarBehind, msg, 1)
+				i.m.rejected.WithLabelValues(tenantID, reasonTooFarBehind).Inc()
+			})
+		}
 		if err != nil {
+			if s == nil {
+				return &Error{Status: http.StatusTooManyRequests, Msg: err.Error()}
+			}
 			return fmt.Errorf("stream %s: %w", s.labelsString, err)
 		}
 		dupTotal += dups

@@ -1,6 +1,7 @@
 package ingester
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,14 @@ type stream struct {
 	// memUnflushed and memRetained are this stream's share of the
 	// ingester's memAccount, as accountLocked last added it.
 	memUnflushed, memRetained int64
+	// removed is set when the tenant forgets the stream; appends are then
+	// refused with errStreamRemoved, since nothing would read or flush them.
+	removed bool
 }
+
+// errStreamRemoved is append's error for a stream its tenant has
+// forgotten; the caller looks the label set up again.
+var errStreamRemoved = errors.New("stream was removed")
 
 // chunkDesc tracks a closed chunk through flushing.
 type chunkDesc struct {
@@ -66,6 +74,9 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 	rejected func(e *push.Entry, msg string)) (accepted []push.Entry, dups int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.removed {
+		return nil, 0, errStreamRemoved
+	}
 	defer s.accountLocked(acct)
 	accepted = entries[:0]
 	for i := range entries {

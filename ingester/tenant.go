@@ -112,6 +112,7 @@ func (t *tenant) remove(s *stream) bool {
 	defer t.mu.Unlock()
 	s.mu.Lock()
 	empty := s.head == nil && len(s.closed) == 0
+	s.removed = empty // under both locks: a pusher that found s retries
 	s.mu.Unlock()
 	if !empty {
 		return false
