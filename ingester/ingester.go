@@ -274,14 +274,7 @@ func (i *Ingester) Push(ctx context.Context, tenantID string, req *push.Request)
 // waited for chunk memory (handlePush, before reading the body).
 func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request, release func(), waitMemory bool) error {
 	if release != nil {
-		released := false
-		rel := release
-		release = func() {
-			if !released {
-				released = true
-				rel()
-			}
-		}
+		release = sync.OnceFunc(release)
 		defer release()
 	}
 	if !i.Ready() {

@@ -237,14 +237,7 @@ func (w *WAL) Log(recs ...[]byte) error {
 // not call the WAL.
 func (w *WAL) LogRelease(release func(), recs ...[]byte) error {
 	if release != nil {
-		released := false
-		rel := release
-		release = func() {
-			if !released {
-				released = true
-				rel()
-			}
-		}
+		release = sync.OnceFunc(release)
 		defer release()
 	}
 	if len(recs) == 0 {
