@@ -41,24 +41,7 @@ func testGolden(t *testing.T, version byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", fmt.Sprintf("golden-v%d-none.hex", version))
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(hex.Dump(got)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dump := hex.Dump(got); dump != string(want) {
-		t.Fatalf("encoded chunk differs from %s:\ngot:\n%s\nwant:\n%s", path, dump, want)
-	}
-	d, err := Decode(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), goldenEntries())
+	d := checkGolden(t, fmt.Sprintf("golden-v%d-none.hex", version), got, goldenEntries())
 	if !bytes.Equal(got[:4], []byte("PLGC")) || got[4] != version || d.Version() != version {
 		t.Fatalf("magic %q, version %d (decoded %d)", got[:4], got[4], d.Version())
 	}
@@ -74,25 +57,33 @@ func TestGoldenNgramChunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "golden-ngram.hex")
+	d := checkGolden(t, "golden-ngram.hex", got, es)
+	if !d.BlockMayMatch(0, NewNeedles([][]string{{"2f1bd0b6"}})) || d.BlockMayMatch(0, NewNeedles([][]string{{"2f1bd0b7"}})) {
+		t.Fatal("golden filter answers wrongly")
+	}
+}
+
+// checkGolden compares the encoded chunk got with testdata/name (rewritten
+// with -update), decodes it and checks that it yields want.
+func checkGolden(t *testing.T, name string, got []byte, want []Entry) *Chunk {
+	t.Helper()
+	path := filepath.Join("testdata", name)
 	if *updateGolden {
 		if err := os.WriteFile(path, []byte(hex.Dump(got)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
+	golden, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dump := hex.Dump(got); dump != string(want) {
-		t.Fatalf("encoded chunk differs from %s:\ngot:\n%s\nwant:\n%s", path, dump, want)
+	if dump := hex.Dump(got); dump != string(golden) {
+		t.Fatalf("encoded chunk differs from %s:\ngot:\n%s\nwant:\n%s", path, dump, golden)
 	}
 	d, err := Decode(got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), es)
-	if !d.BlockMayMatch(0, NewNeedles([][]string{{"2f1bd0b6"}})) || d.BlockMayMatch(0, NewNeedles([][]string{{"2f1bd0b7"}})) {
-		t.Fatal("golden filter answers wrongly")
-	}
+	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want)
+	return d
 }

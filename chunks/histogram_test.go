@@ -1,12 +1,9 @@
 package chunks
 
 import (
-	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -211,24 +208,7 @@ func TestGoldenHistogramChunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "golden-histogram.hex")
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(hex.Dump(got)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dump := hex.Dump(got); dump != string(want) {
-		t.Fatalf("encoded chunk differs from %s:\ngot:\n%s\nwant:\n%s", path, dump, want)
-	}
-	d, err := Decode(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), es)
+	d := checkGolden(t, "golden-histogram.hex", got, es)
 	cell := gridCell(histT0, int64(time.Second), int64(time.Second))
 	var st Stats
 	ct := foldCells(t, d.SummaryIterator(bg, histT0, histT0+int64(time.Hour), SummaryOptions{Cell: cell, NoMetadata: true}, &st), cell)
