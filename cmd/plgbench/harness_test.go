@@ -82,6 +82,16 @@ func TestHarnessEndToEndVerifiesEveryAnswer(t *testing.T) {
 		if q.Verified == "" || q.MedianMs <= 0 {
 			t.Errorf("query %s: verified %q, median %v ms", q.Name, q.Verified, q.MedianMs)
 		}
+		if q.StartRSS <= 0 || q.PeakRSS < q.StartRSS {
+			t.Errorf("query %s: RSS %d bytes at the start, peak %d", q.Name, q.StartRSS, q.PeakRSS)
+		}
+	}
+	// Resetting the peak before each query must not lose the peak since
+	// the start.
+	for _, q := range rep.QueriesMemory {
+		if q.PeakRSS > rep.Storage.PeakRSSAfterQueries || rep.Ingest.PeakRSS > rep.Storage.PeakRSSAfterQueries {
+			t.Errorf("peak RSS after the queries %d, below query %s's %d or the ingest's %d", rep.Storage.PeakRSSAfterQueries, q.Name, q.PeakRSS, rep.Ingest.PeakRSS)
+		}
 	}
 	if len(rep.Agent) != 2 {
 		t.Fatalf("%d agent runs, want plain and cri", len(rep.Agent))
@@ -92,7 +102,7 @@ func TestHarnessEndToEndVerifiesEveryAnswer(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, s := range []string{"lines/s", "rare_token", "| cri |", "of raw"} {
+	for _, s := range []string{"lines/s", "rare_token", "| cri |", "of raw", "peak RSS MiB"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown report lacks %q", s)
 		}

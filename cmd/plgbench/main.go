@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -82,6 +83,7 @@ type benchConfig struct {
 	OutJSON     string
 	OutMD       string
 	PerfDir     string         // profile the server with perf into this directory
+	HeapDir     string         // save the server's heap profile after each query here
 	Queries     *regexp.Regexp // runs only the queries whose names match
 	Command     string
 
@@ -112,6 +114,7 @@ func parseFlags(args []string) (*benchConfig, error) {
 	fs.StringVar(&c.OutJSON, "out-json", "", "Also write the results as JSON to this file.")
 	fs.StringVar(&c.OutMD, "out-md", "", "Also write the Markdown report to this file.")
 	fs.StringVar(&c.PerfDir, "perf-dir", "", "Profile the server with Linux perf during the ingest and each query's warm runs, writing <phase>.perf.data and a flat profile <phase>.txt here (needs perf).")
+	fs.StringVar(&c.HeapDir, "heap-dir", "", "Serve the server's Go profiles (-http.pprof) and save its heap profile after the ingest and after each query's runs as <phase>-<nn>-<query>.heap.pb.gz here; `go tool pprof -sample_index=alloc_space -base <previous> <file>` shows what one query allocated.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -207,9 +210,11 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	} else {
 		defer os.RemoveAll(work)
 	}
-	if cfg.PerfDir != "" {
-		if err := os.MkdirAll(cfg.PerfDir, 0o755); err != nil {
-			return nil, err
+	for _, dir := range []string{cfg.PerfDir, cfg.HeapDir} {
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rep := &Report{Started: time.Now().UTC(), Command: cfg.Command, Machine: readMachine()}
@@ -260,6 +265,9 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	dataDir := filepath.Join(work, "data")
 	args := append([]string{"-mode=all", "-data.dir=" + dataDir, "-http.addr=127.0.0.1:0", "-log.level=info",
 		"-limits.ingestion-rate-mb=0", "-limits.max-streams-per-tenant=0"}, cfg.ServerArgs...)
+	if cfg.HeapDir != "" {
+		args = append(args, "-http.pprof")
+	}
 	rep.Config.ServerCommand = "plg " + strings.Join(args, " ")
 	srv, err := startProcess(ctx, bin, args, 2*time.Minute)
 	if err != nil {
@@ -318,9 +326,13 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	scrape("after_ingest")
 	logger.Info("ingested", "lines_per_sec", int64(in.LinesPerSec), "mb_per_sec", in.MBPerSec, "peak_rss_mib", in.PeakRSS>>20)
 
+	if err := saveHeap(ctx, srv, cfg.HeapDir, "memory-00-ingest"); err != nil {
+		logger.Warn("saving a heap profile", "err", err)
+	}
+
 	// Queries while the data is in the ingester's memory.
 	logger.Info("querying (ingester memory)", "queries", len(suite))
-	if rep.QueriesMemory, err = runQueries(ctx, srv, suite, logger, perfFor(cfg, srv), "memory"); err != nil {
+	if rep.QueriesMemory, err = runQueries(ctx, srv, suite, logger, perfFor(cfg, srv), cfg.HeapDir, "memory"); err != nil {
 		return nil, err
 	}
 	s, err := srv.sample()
@@ -362,7 +374,10 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 		rep.Storage.RestartReadySeconds = time.Since(t2).Seconds()
 		scrape("after_restart")
 		logger.Info("querying (after flush and restart)", "queries", len(suite))
-		if rep.QueriesStore, err = runQueries(ctx, srv, suite, logger, perfFor(cfg, srv), "store"); err != nil {
+		if err := saveHeap(ctx, srv, cfg.HeapDir, "store-00-restart"); err != nil {
+			logger.Warn("saving a heap profile", "err", err)
+		}
+		if rep.QueriesStore, err = runQueries(ctx, srv, suite, logger, perfFor(cfg, srv), cfg.HeapDir, "store"); err != nil {
 			return nil, fmt.Errorf("after restart: %w", err)
 		}
 		if s, err = srv.sample(); err != nil {
@@ -441,6 +456,31 @@ func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) (
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// saveHeap writes the server's heap profile to dir/name.heap.pb.gz; it
+// does nothing when dir is empty.
+func saveHeap(ctx context.Context, srv *process, dir, name string) error {
+	if dir == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL("/debug/pprof/heap"), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /debug/pprof/heap: HTTP %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name+".heap.pb.gz"), b, 0o644)
 }
 
 func postFlush(ctx context.Context, srv *process) error {

@@ -29,6 +29,10 @@ type process struct {
 	mu   sync.Mutex
 	logs []string // the last lines of its stderr
 	done chan error
+
+	// maxHWM is the highest VmHWM or VmRSS read so far, so that sample
+	// still reports the peak since the start after resetPeakRSS.
+	maxHWM int64
 }
 
 var startedRe = regexp.MustCompile(`msg="?plg started"?.* http=(\S+)`)
@@ -150,15 +154,38 @@ func (p *process) Kill() {
 // procSample is a process's resource use read from /proc.
 type procSample struct {
 	CPU time.Duration // user + system
-	HWM int64         // peak resident set (VmHWM), bytes
+	HWM int64         // peak resident set since the start, bytes
 	RSS int64         // current resident set (VmRSS), bytes
+	// PeakSinceReset is VmHWM: the peak since the last resetPeakRSS.
+	PeakSinceReset int64
 }
 
 // clockTick is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTick = 100
 
 func (p *process) sample() (procSample, error) {
-	return sampleProc(p.Pid())
+	s, err := sampleProc(p.Pid())
+	if err != nil {
+		return s, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The kernel's RSS counters are approximate (per-CPU, folded in
+	// lazily): a VmHWM read after another may be a little lower.
+	p.maxHWM = max(p.maxHWM, s.HWM, s.RSS)
+	s.HWM = p.maxHWM
+	return s, nil
+}
+
+// resetPeakRSS resets the kernel's high-water mark of the process's
+// resident set (VmHWM) to its current RSS (proc(5), clear_refs: 5), so the
+// next sample's PeakSinceReset is the peak from now; its HWM stays the peak
+// since the start.
+func (p *process) resetPeakRSS() error {
+	if _, err := p.sample(); err != nil {
+		return err
+	}
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.Pid()), []byte("5"), 0)
 }
 
 func sampleProc(pid int) (procSample, error) {
@@ -177,6 +204,7 @@ func sampleProc(pid int) (procSample, error) {
 	if s.HWM, err = parseStatusKB(status, "VmHWM:"); err != nil {
 		return s, fmt.Errorf("/proc/%d/status: %w", pid, err)
 	}
+	s.PeakSinceReset = s.HWM
 	if s.RSS, err = parseStatusKB(status, "VmRSS:"); err != nil {
 		return s, fmt.Errorf("/proc/%d/status: %w", pid, err)
 	}

@@ -476,14 +476,21 @@ type QueryResult struct {
 	LinesProcessed int64   `json:"lines_processed"`
 	BytesPerSec    float64 `json:"bytes_processed_per_sec"`
 	BytesPerCPUSec float64 `json:"bytes_processed_per_cpu_sec"` // server CPU over the warm runs
+	// StartRSS is the server's resident set before the query's first
+	// run, PeakRSS its high-water mark over all its runs (VmHWM, reset
+	// before the first): at least StartRSS, since the Go runtime returns
+	// freed memory to the kernel only gradually.
+	StartRSS int64 `json:"start_rss_bytes"`
+	PeakRSS  int64 `json:"peak_rss_bytes"`
 }
 
 const queryRuns = 6
 
 // runQueries runs each query queryRuns times, checking every answer.
 // perf, when not nil, profiles the server over each query's warm runs, as
-// <phase>-<query>.
-func runQueries(ctx context.Context, srv *process, suite []querySpec, logger *slog.Logger, perf *perfRecorder, phase string) ([]QueryResult, error) {
+// <phase>-<query>; heapDir, when not empty, receives the server's heap
+// profile after each query's runs (see saveHeap).
+func runQueries(ctx context.Context, srv *process, suite []querySpec, logger *slog.Logger, perf *perfRecorder, heapDir, phase string) ([]QueryResult, error) {
 	hc := &http.Client{Timeout: 10 * time.Minute}
 	defer hc.CloseIdleConnections()
 	var out []QueryResult
@@ -494,6 +501,14 @@ func runQueries(ctx context.Context, srv *process, suite []querySpec, logger *sl
 		var cpu0 procSample
 		var warmBytes int64
 		stopPerf := func() error { return nil }
+		if err := srv.resetPeakRSS(); err != nil {
+			return out, fmt.Errorf("resetting the server's peak RSS: %w", err)
+		}
+		s0, err := srv.sample()
+		if err != nil {
+			return out, err
+		}
+		res.StartRSS = s0.RSS
 		for run := range queryRuns {
 			if run == 1 {
 				stopPerf = perf.start(phase + "-" + q.Name)
@@ -531,6 +546,10 @@ func runQueries(ctx context.Context, srv *process, suite []querySpec, logger *sl
 		if err := stopPerf(); err != nil {
 			logger.Warn("profiling", "query", q.Name, "err", err)
 		}
+		res.PeakRSS = max(s.PeakSinceReset, res.StartRSS) // see sample
+		if err := saveHeap(ctx, srv, heapDir, fmt.Sprintf("%s-%02d-%s", phase, i+1, q.Name)); err != nil {
+			logger.Warn("saving a heap profile", "query", q.Name, "err", err)
+		}
 		res.MedianMs = median(wall)
 		res.ServerMedianMs = median(exec)
 		if res.ServerMedianMs > 0 {
@@ -539,7 +558,8 @@ func runQueries(ctx context.Context, srv *process, suite []querySpec, logger *sl
 		if cpu := (s.CPU - cpu0.CPU).Seconds(); cpu > 0 {
 			res.BytesPerCPUSec = float64(warmBytes) / cpu
 		}
-		logger.Info("query", "name", q.Name, "cold_ms", res.ColdMs, "median_ms", res.MedianMs, "verified", res.Verified)
+		logger.Info("query", "name", q.Name, "cold_ms", res.ColdMs, "median_ms", res.MedianMs,
+			"peak_rss_mib", res.PeakRSS>>20, "verified", res.Verified)
 		out = append(out, res)
 	}
 	return out, nil

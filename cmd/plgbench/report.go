@@ -126,6 +126,14 @@ var queryTargetMsPer1M = map[string]float64{
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
+// rssMiB is a resident set size in MiB, without the unit, "—" if unknown.
+func rssMiB(b int64) string {
+	if b <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", float64(b)/(1<<20))
+}
+
 func humanBytes(b int64) string {
 	switch {
 	case b >= 1e9:
@@ -202,18 +210,20 @@ func (r *Report) Markdown() string {
 		p("%s.\n", strings.Join(parts, "; "))
 	}
 	p("\n#### Queries over the whole corpus (every answer checked against the generator's counts)\n\n")
-	p("Cold = first run; median = of the next 5 (client wall time, ms). Target = issue 5's per-1M-lines target × %.2f (the corpus's millions of lines). Scan rate = bytes processed (query stats) per server CPU-second.\n\n", scale)
+	p("Cold = first run; median = of the next 5 (client wall time, ms). Target = issue 5's per-1M-lines target × %.2f (the corpus's millions of lines). Scan rate = bytes processed (query stats) per server CPU-second. Peak RSS = the whole server's VmHWM over the query's six runs (reset before them; it starts at the RSS the previous query left), in memory / from the store.\n\n", scale)
 	store := map[string]QueryResult{}
 	for _, q := range r.QueriesStore {
 		store[q.Name] = q
 	}
-	p("| query | verified | memory cold | memory median | store cold | store median | target | bytes processed | scan MB per CPU-s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| query | verified | memory cold | memory median | store cold | store median | target | bytes processed | scan MB per CPU-s | peak RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range r.QueriesMemory {
 		sc, sm := "—", "—"
 		scan := q.BytesPerCPUSec
+		peak := rssMiB(q.PeakRSS) + " / —"
 		if s, ok := store[q.Name]; ok {
 			sc, sm = ms(s.ColdMs), ms(s.MedianMs)
 			scan = s.BytesPerCPUSec
+			peak = rssMiB(q.PeakRSS) + " / " + rssMiB(s.PeakRSS)
 		}
 		target := "—"
 		if t, ok := queryTargetMsPer1M[q.Name]; ok {
@@ -223,8 +233,8 @@ func (r *Report) Markdown() string {
 		if scan > 0 {
 			scanS = fmt.Sprintf("%.0f", scan/1e6)
 		}
-		p("| %s: `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", q.Name, strings.ReplaceAll(q.Query, "|", `\|`), q.Verified,
-			ms(q.ColdMs), ms(q.MedianMs), sc, sm, target, humanBytes(q.BytesProcessed), scanS)
+		p("| %s: `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", q.Name, strings.ReplaceAll(q.Query, "|", `\|`), q.Verified,
+			ms(q.ColdMs), ms(q.MedianMs), sc, sm, target, humanBytes(q.BytesProcessed), scanS, peak)
 	}
 	if len(r.Agent) > 0 {
 		p("\n#### Agent (`plg -mode=agent` tailing files, shipping to a counting sink)\n\n")
