@@ -23,6 +23,10 @@ const (
 	// DefaultLimit is the number of entries a log query returns when
 	// Params.Limit is 0 (the HTTP API's default).
 	DefaultLimit = 100
+	// DefaultLogStreamBatch is EngineOptions.LogStreamBatch's default:
+	// about 32 decoded blocks of 256 KiB and their chunks' bytes, 10 to
+	// 25 MiB.
+	DefaultLogStreamBatch = 32
 	// maxPoints is the resolution limit of a range query, per series.
 	maxPoints = 11000
 )
@@ -43,6 +47,11 @@ type EngineOptions struct {
 	// evaluated concurrently (default 1). Above 1 the Source must allow
 	// concurrent Select calls and iteration.
 	Parallelism int
+	// LogStreamBatch is how many streams a log query without an interval
+	// reads at a time (default 32): each stream being read holds a
+	// decoded block, so this bounds a log query's memory over many
+	// streams. The result is the same for any value.
+	LogStreamBatch int
 }
 
 func (o *EngineOptions) withDefaults() EngineOptions {
@@ -58,6 +67,9 @@ func (o *EngineOptions) withDefaults() EngineOptions {
 	}
 	if out.Parallelism <= 0 {
 		out.Parallelism = 1
+	}
+	if out.LogStreamBatch <= 0 {
+		out.LogStreamBatch = DefaultLogStreamBatch
 	}
 	return out
 }

@@ -60,31 +60,94 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 		return Result{}, badRequestf("end timestamp must not be before or equal to start time")
 	}
 	dir := q.p.Direction
-	m := &logMerger{q: q, backward: dir == chunks.Backward}
+	backward := dir == chunks.Backward
 	cursors, subs, err := q.openLogCursors(sel, dir)
 	defer func() {
 		for _, c := range cursors {
-			_ = c.it.Close()
+			c.close()
+		}
+		// The parts' iterators count into their statistics until closed.
+		for _, sub := range subs {
+			q.stats.add(sub.stats)
 		}
 	}()
 	if err != nil {
 		return Result{}, err
 	}
-	if subs != nil {
-		// Every stream is read at least once, so its first block is
-		// decoded in any case: do that in parallel, per part.
-		m.prime(cursors, subs)
-		for _, sub := range subs {
-			defer q.stats.add(sub.stats) // their iterators count until closed
+	interval := q.p.Interval.Nanoseconds()
+	if interval > 0 {
+		// One entry per interval depends on every entry before it: the
+		// streams are merged all at once.
+		return q.mergeLogsByInterval(cursors, subs, backward, limit, interval)
+	}
+	// The streams are read a batch at a time, each batch's streams merged
+	// lazily and closed before the next batch opens: a stream being read
+	// holds a decoded block (and the chunk bytes it came from), so a
+	// query over thousands of streams holds LogStreamBatch of them, not
+	// all. Every batch but the first is read only as far as its entries
+	// beat the limit-th entry found so far.
+	top := &topEntries{k: limit, backward: backward, categorize: q.p.CategorizeLabels}
+	n := q.opts.LogStreamBatch
+	for lo := 0; lo < len(cursors); lo += n {
+		batch := cursors[lo:min(lo+n, len(cursors))]
+		m := &logMerger{q: q, backward: backward}
+		if subs != nil {
+			// Every stream is read at least once, so its first block is
+			// decoded in any case: do that in parallel, per part.
+			m.prime(batch, subs)
+			if m.fail != nil {
+				return Result{}, m.fail
+			}
 		}
+		m.heap = slices.Clone(batch)
+		m.init()
+		top.pull(m)
+		if m.fail != nil {
+			return Result{}, m.fail
+		}
+		top.endBatch()
+		for _, c := range batch {
+			c.close()
+		}
+	}
+	var (
+		out    []Stream
+		byHash = map[uint64]int{}
+	)
+	for _, k := range top.acc {
+		h := k.key.Hash()
+		i, ok := byHash[h]
+		if !ok {
+			i = len(out)
+			byHash[h] = i
+			out = append(out, Stream{Labels: k.key})
+		}
+		out[i].Entries = append(out[i].Entries, k.en)
+	}
+	q.stats.EntriesReturned += int64(len(top.acc))
+	return logsResult(out), nil
+}
+
+func logsResult(out []Stream) Result {
+	slices.SortFunc(out, func(a, b Stream) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
+	if out == nil {
+		out = []Stream{}
+	}
+	return Result{Type: ValueStreams, Streams: out}
+}
+
+// mergeLogsByInterval merges all cursors at once, returning at most limit
+// entries at least interval apart.
+func (q *query) mergeLogsByInterval(cursors []*logCursor, subs []*query, backward bool, limit int, interval int64) (Result, error) {
+	m := &logMerger{q: q, backward: backward}
+	if subs != nil {
+		m.prime(cursors, subs)
 		if m.fail != nil {
 			return Result{}, m.fail
 		}
 	}
 	m.heap = slices.Clone(cursors)
 	m.init()
-
-	interval := q.p.Interval.Nanoseconds()
 	var (
 		out     []Stream
 		byHash  = map[uint64]int{}
@@ -100,7 +163,7 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 			}
 			continue
 		}
-		if interval <= 0 || emitted == 0 || (!m.backward && c.ts >= last+interval) || (m.backward && c.ts <= last-interval) {
+		if emitted == 0 || (!m.backward && c.ts >= last+interval) || (m.backward && c.ts <= last-interval) {
 			key, en := c.entry(q.p.CategorizeLabels)
 			h := key.Hash()
 			i, ok := byHash[h]
@@ -119,11 +182,136 @@ func (q *query) evalLogs(sel *syntax.LogSelectorExpr) (Result, error) {
 		m.down(0)
 	}
 	q.stats.EntriesReturned += int64(emitted)
-	slices.SortFunc(out, func(a, b Stream) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
-	if out == nil {
-		out = []Stream{}
+	return logsResult(out), nil
+}
+
+// close closes the cursor's iterator, once, and lets its buffers go.
+func (c *logCursor) close() {
+	if c.it != nil {
+		_ = c.it.Close()
+		c.it = nil
 	}
-	return Result{Type: ValueStreams, Streams: out}, nil
+	c.line = nil
+}
+
+// keptEntry is an entry a log query may return, with what orders it.
+type keptEntry struct {
+	ts      int64
+	lblsStr string // the pipeline's output labels, as a string
+	rank    int    // the stream's
+	seq     int    // order of reading, for entries of one stream at one instant
+	key     labels.Labels
+	en      Entry
+}
+
+// topEntries keeps the first k entries of a log query, in its order (time
+// in its direction, then output labels, then stream, then the stream's own
+// order), as batches of streams yield them in that order.
+type topEntries struct {
+	k          int
+	backward   bool
+	categorize bool
+	acc        []keptEntry // the first k of the batches done, in order
+	pulled     []keptEntry // the current batch's, in order
+	seq        int
+}
+
+// ahead reports whether a comes before b.
+func (t *topEntries) ahead(a, b *keptEntry) bool {
+	if a.ts != b.ts {
+		return (a.ts > b.ts) == t.backward
+	}
+	if a.lblsStr != b.lblsStr {
+		return a.lblsStr < b.lblsStr
+	}
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	return a.seq < b.seq
+}
+
+// threshold is the k-th of acc and pulled together, or nil while they
+// hold fewer. Every entry pulled so far is among their first k (pull
+// takes none that is not), so those are pulled and acc's first k-p.
+func (t *topEntries) threshold() *keptEntry {
+	p := len(t.pulled)
+	if len(t.acc)+p < t.k {
+		return nil
+	}
+	var th *keptEntry
+	if j := t.k - 1 - p; j >= 0 {
+		th = &t.acc[j]
+	}
+	if p > 0 && (th == nil || t.ahead(th, &t.pulled[p-1])) {
+		th = &t.pulled[p-1]
+	}
+	return th
+}
+
+// pull takes the batch's entries, in order, while they are among the first
+// k so far. Once k are known, a sentinel cursor holding the k-th goes into
+// the heap: a stream is then read only while it may still beat it.
+func (t *topEntries) pull(m *logMerger) {
+	var sent *logCursor
+	raise := func() {
+		th := t.threshold()
+		if th == nil {
+			return
+		}
+		if sent == nil {
+			sent = &logCursor{filled: true, lbls: labels.EmptyLabels()}
+			m.heap = append(m.heap, sent)
+		}
+		// The threshold only moves ahead: the sentinel only rises.
+		sent.key, sent.ts, sent.lblsStr, sent.rank = th.ts, th.ts, th.lblsStr, th.rank
+		m.up(slices.Index(m.heap, sent))
+	}
+	raise()
+	for len(m.heap) > 0 && len(t.pulled) < t.k {
+		c := m.heap[0]
+		if c == sent {
+			return
+		}
+		if !c.filled {
+			m.step()
+			if m.fail != nil {
+				return
+			}
+			continue
+		}
+		if c.lblsStr == "" {
+			c.lblsStr = c.lbls.String()
+		}
+		t.seq++
+		e := keptEntry{ts: c.ts, lblsStr: c.lblsStr, rank: c.rank, seq: t.seq}
+		if th := t.threshold(); th != nil && !t.ahead(&e, th) {
+			return
+		}
+		e.key, e.en = c.entry(t.categorize)
+		t.pulled = append(t.pulled, e)
+		c.filled = false
+		m.down(0)
+		raise()
+	}
+}
+
+// endBatch merges the batch's entries into acc, keeping the first k.
+func (t *topEntries) endBatch() {
+	if len(t.pulled) == 0 {
+		return
+	}
+	merged := make([]keptEntry, 0, min(t.k, len(t.acc)+len(t.pulled)))
+	i, j := 0, 0
+	for len(merged) < t.k && (i < len(t.acc) || j < len(t.pulled)) {
+		if j == len(t.pulled) || (i < len(t.acc) && t.ahead(&t.acc[i], &t.pulled[j])) {
+			merged = append(merged, t.acc[i])
+			i++
+		} else {
+			merged = append(merged, t.pulled[j])
+			j++
+		}
+	}
+	t.acc, t.pulled = merged, t.pulled[:0]
 }
 
 // openLogCursors selects the streams and makes their cursors, ranked by
@@ -349,6 +537,18 @@ func (m *logMerger) less(a, b *logCursor) bool {
 		return c < 0
 	}
 	return a.rank < b.rank
+}
+
+func (m *logMerger) up(i int) {
+	h := m.heap
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !m.less(h[i], h[parent]) {
+			return
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
 }
 
 func (m *logMerger) down(i int) {

@@ -22,11 +22,12 @@ func TestLogQueryReadsUnmatchedStreamsOnlyBackToTheLimit(t *testing.T) {
 	}
 	src := newSource(t, map[string][]testEntry{`{app="hits"}`: hits, `{app="misses"}`: misses})
 	for _, tc := range []struct {
-		dir chunks.Direction
-		par int
-	}{{chunks.Forward, 1}, {chunks.Backward, 1}, {chunks.Backward, 2}} {
+		dir   chunks.Direction
+		par   int
+		batch int
+	}{{chunks.Forward, 1, 0}, {chunks.Backward, 1, 0}, {chunks.Backward, 2, 0}, {chunks.Forward, 1, 1}, {chunks.Backward, 1, 1}, {chunks.Backward, 2, 1}} {
 		dir := tc.dir
-		eng := NewEngine(EngineOptions{Parallelism: tc.par}, nil)
+		eng := NewEngine(EngineOptions{Parallelism: tc.par, LogStreamBatch: tc.batch}, nil)
 		res, err := eng.Query(context.Background(), src, Params{Query: `{app=~".+"} |= "error"`, Start: at(0), End: at(time.Hour), Limit: 5, Direction: dir})
 		if err != nil {
 			t.Fatal(err)
@@ -35,8 +36,8 @@ func TestLogQueryReadsUnmatchedStreamsOnlyBackToTheLimit(t *testing.T) {
 			t.Fatalf("%s: got %d entries, want 5", dir, got)
 		}
 		if res.Stats.TotalLinesProcessed >= 100 {
-			t.Errorf("%s: processed %d lines for a limit of 5; the stream without matches should be read only back to the fifth entry",
-				dir, res.Stats.TotalLinesProcessed)
+			t.Errorf("%s, parallelism %d, batches of %d streams: processed %d lines for a limit of 5; the stream without matches should be read only back to the fifth entry",
+				dir, tc.par, tc.batch, res.Stats.TotalLinesProcessed)
 		}
 	}
 }
@@ -56,7 +57,7 @@ func TestLogQueryLazyMergeAgreesWithSorting(t *testing.T) {
 			i    int // order within the stream
 		}
 		var all []kept
-		for st := range 1 + r.Intn(6) {
+		for st := range 1 + r.Intn(12) {
 			lbls := fmt.Sprintf(`{app="a", pod="p%d"}`, r.Intn(1000)*10+st)
 			hitRate := []int{0, 1, 10, 50, 100}[r.Intn(5)]
 			var off time.Duration
@@ -111,14 +112,17 @@ func TestLogQueryLazyMergeAgreesWithSorting(t *testing.T) {
 			p := Params{Query: `{app="a"} |= "hit"`, Start: at(0), End: at(time.Hour), Limit: limit, Direction: dir, Interval: interval}
 			slices.Sort(want)
 			for _, par := range []int{1, 2, 3} {
-				res, err := NewEngine(EngineOptions{Parallelism: par}, nil).Query(context.Background(), src, p)
+				// Batches of 1 to 3 streams: the merge of batches must
+				// agree with the merge of all streams at once.
+				batch := []int{0, 1, 2, 3}[r.Intn(4)]
+				res, err := NewEngine(EngineOptions{Parallelism: par, LogStreamBatch: batch}, nil).Query(context.Background(), src, p)
 				if err != nil {
 					t.Fatal(err)
 				}
 				got := flatten(res)
 				slices.Sort(got)
 				if !slices.Equal(got, want) {
-					t.Fatalf("round %d %s limit %d interval %s parallelism %d:\ngot  %q\nwant %q", round, dir, limit, interval, par, got, want)
+					t.Fatalf("round %d %s limit %d interval %s parallelism %d batch %d:\ngot  %q\nwant %q", round, dir, limit, interval, par, batch, got, want)
 				}
 				if res.Stats.Streams != int64(len(streams)) {
 					t.Fatalf("parallelism %d: %d streams counted, want %d", par, res.Stats.Streams, len(streams))
