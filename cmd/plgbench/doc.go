@@ -10,7 +10,10 @@
 // size after a flush; it runs a suite of LogQL and metadata queries six
 // times each, in ingester memory and again after a restart (from the
 // store), failing the run when an answer differs from the generator's
-// counts; and it runs `plg -mode=agent` over files of the corpus, plain and
+// counts, with the server's peak RSS over each query's runs (the kernel's
+// high-water mark, reset before them through /proc/<pid>/clear_refs);
+// with -querier, the same queries through a separate `plg -mode=querier`
+// on the store, for the querier's own memory; and it runs `plg -mode=agent` over files of the corpus, plain and
 // CRI, shipping to a counting sink in this process.
 //
 // It owns the corpus generator, the harness and its report (Markdown and
@@ -23,5 +26,6 @@
 //
 //	go run ./cmd/plgbench -size=1GB -out-json=bench.json -out-md=bench.md
 //
-// Linux only: it reads /proc/<pid>/stat and /proc/<pid>/status.
+// Linux only: it reads /proc/<pid>/stat and /proc/<pid>/status and writes
+// /proc/<pid>/clear_refs.
 package main

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func TestHarnessEndToEndVerifiesEveryAnswer(t *testing.T) {
 	cfg := tinyBench(t)
+	cfg.Querier = true
 	rep, err := runBench(t.Context(), cfg, quietLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +77,11 @@ func TestHarnessEndToEndVerifiesEveryAnswer(t *testing.T) {
 		t.Errorf("ingest figures missing: %+v, store %d bytes", rep.Ingest, rep.Storage.StoreBytes)
 	}
 	want := len(querySuite(&Truth{}, queryWindow{}))
-	if len(rep.QueriesMemory) != want || len(rep.QueriesStore) != want {
-		t.Errorf("%d queries in memory and %d from the store, want %d each", len(rep.QueriesMemory), len(rep.QueriesStore), want)
+	if len(rep.QueriesMemory) != want || len(rep.QueriesStore) != want || len(rep.QueriesQuerier) != want {
+		t.Errorf("%d queries in memory, %d from the store and %d through -mode=querier, want %d each",
+			len(rep.QueriesMemory), len(rep.QueriesStore), len(rep.QueriesQuerier), want)
 	}
-	for _, q := range append(rep.QueriesMemory, rep.QueriesStore...) {
+	for _, q := range slices.Concat(rep.QueriesMemory, rep.QueriesStore, rep.QueriesQuerier) {
 		if q.Verified == "" || q.MedianMs <= 0 {
 			t.Errorf("query %s: verified %q, median %v ms", q.Name, q.Verified, q.MedianMs)
 		}
@@ -102,7 +105,7 @@ func TestHarnessEndToEndVerifiesEveryAnswer(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, s := range []string{"lines/s", "rare_token", "| cri |", "of raw", "peak RSS MiB"} {
+	for _, s := range []string{"lines/s", "rare_token", "| cri |", "of raw", "peak RSS MiB", "/ querier "} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown report lacks %q", s)
 		}

@@ -75,6 +75,7 @@ type benchConfig struct {
 	AgentFiles  int
 	SkipAgent   bool
 	SkipRestart bool
+	Querier     bool // also query a -mode=querier process over the store
 	KeepDir     bool
 	WorkDir     string // parent of the temporary directory
 	Bin         string
@@ -107,6 +108,7 @@ func parseFlags(args []string) (*benchConfig, error) {
 	fs.IntVar(&c.AgentFiles, "agent-files", 100, "Files the agent tails.")
 	fs.BoolVar(&c.SkipAgent, "skip-agent", false, "Skip the agent runs.")
 	fs.BoolVar(&c.SkipRestart, "skip-restart", false, "Skip restarting the server and querying from the store after the flush.")
+	fs.BoolVar(&c.Querier, "querier", false, "After the store queries, also start plg -mode=querier on the same store (the restarted server as its ingester) and run the queries against it, to measure the querier's memory alone.")
 	fs.BoolVar(&c.KeepDir, "keep-dir", false, "Keep the temporary directory (corpus, data, configs) and print its path.")
 	fs.StringVar(&c.WorkDir, "work-dir", "", "Where to make the temporary directory (default: the system's).")
 	fs.StringVar(&c.Bin, "bin", "", "plg binary to measure (default: build ./cmd/plg of this module into the temporary directory).")
@@ -384,6 +386,11 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 			return nil, err
 		}
 		rep.Storage.PeakRSSRestartQueries = s.HWM
+		if cfg.Querier {
+			if rep.QueriesQuerier, err = runQuerier(ctx, cfg, bin, dataDir, srv, suite, logger); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := srv.Stop(10 * time.Minute); err != nil {
 		return nil, fmt.Errorf("stopping the server: %w", err)
@@ -419,6 +426,30 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	return rep, nil
+}
+
+// runQuerier runs the suite against a plg -mode=querier process reading
+// the store in dataDir and srv as its ingester.
+func runQuerier(ctx context.Context, cfg *benchConfig, bin, dataDir string, srv *process, suite []querySpec, logger *slog.Logger) ([]QueryResult, error) {
+	args := append([]string{"-mode=querier", "-data.dir=" + dataDir, "-http.addr=127.0.0.1:0", "-log.level=info",
+		"-querier.ingesters=" + srv.addr}, cfg.ServerArgs...)
+	if cfg.HeapDir != "" {
+		args = append(args, "-http.pprof")
+	}
+	qr, err := startProcess(ctx, bin, args, 2*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("starting the querier: %w", err)
+	}
+	defer qr.Kill()
+	logger.Info("querying (-mode=querier over the store)", "queries", len(suite))
+	res, err := runQueries(ctx, qr, suite, logger, perfFor(cfg, qr), cfg.HeapDir, "querier")
+	if err != nil {
+		return nil, fmt.Errorf("-mode=querier: %w", err)
+	}
+	if err := qr.Stop(time.Minute); err != nil {
+		return nil, fmt.Errorf("stopping the querier: %w", err)
+	}
+	return res, nil
 }
 
 func perfFor(cfg *benchConfig, srv *process) *perfRecorder {

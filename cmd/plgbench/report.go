@@ -26,7 +26,10 @@ type Report struct {
 	// flush and a restart (from the store).
 	QueriesMemory []QueryResult `json:"queries_memory"`
 	QueriesStore  []QueryResult `json:"queries_store,omitempty"`
-	Agent         []AgentResult `json:"agent,omitempty"`
+	// QueriesQuerier are the store's queries again, through a separate
+	// -mode=querier process (plgbench -querier).
+	QueriesQuerier []QueryResult `json:"queries_querier,omitempty"`
+	Agent          []AgentResult `json:"agent,omitempty"`
 	// Metrics are some of the server's own, by moment (after_ingest,
 	// after_flush, after_restart).
 	Metrics map[string]map[string]float64 `json:"server_metrics,omitempty"`
@@ -211,9 +214,15 @@ func (r *Report) Markdown() string {
 	}
 	p("\n#### Queries over the whole corpus (every answer checked against the generator's counts)\n\n")
 	p("Cold = first run; median = of the next 5 (client wall time, ms). Target = issue 5's per-1M-lines target × %.2f (the corpus's millions of lines). Scan rate = bytes processed (query stats) per server CPU-second. Peak RSS = the whole server's VmHWM over the query's six runs (reset before them; it starts at the RSS the previous query left), in memory / from the store.\n\n", scale)
-	store := map[string]QueryResult{}
+	if len(r.QueriesQuerier) > 0 {
+		p("With -querier, a plg -mode=querier process on the same store (the restarted server as its ingester) ran the queries too: its own peak RSS and median follow.\n\n")
+	}
+	store, querier := map[string]QueryResult{}, map[string]QueryResult{}
 	for _, q := range r.QueriesStore {
 		store[q.Name] = q
+	}
+	for _, q := range r.QueriesQuerier {
+		querier[q.Name] = q
 	}
 	p("| query | verified | memory cold | memory median | store cold | store median | target | bytes processed | scan MB per CPU-s | peak RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range r.QueriesMemory {
@@ -224,6 +233,9 @@ func (r *Report) Markdown() string {
 			sc, sm = ms(s.ColdMs), ms(s.MedianMs)
 			scan = s.BytesPerCPUSec
 			peak = rssMiB(q.PeakRSS) + " / " + rssMiB(s.PeakRSS)
+		}
+		if qr, ok := querier[q.Name]; ok {
+			peak += " / querier " + rssMiB(qr.PeakRSS) + " (" + ms(qr.MedianMs) + " ms)"
 		}
 		target := "—"
 		if t, ok := queryTargetMsPer1M[q.Name]; ok {
