@@ -136,3 +136,36 @@ func TestHarnessFailsWhenACountIsWrong(t *testing.T) {
 		})
 	}
 }
+
+func TestHarnessExplainsAShortCount(t *testing.T) {
+	cfg := tinyBench(t)
+	cfg.Size = 1e6
+	cfg.SkipAgent, cfg.SkipRestart = true, true
+	cfg.queryableWait = time.Second
+	var stream string
+	cfg.tamper = func(tr *Truth) {
+		tr.Lines++
+		tr.Streams[3].Lines++
+		l := tr.Streams[3].Labels
+		stream = l["namespace"] + "/" + l["pod"] + "/" + l["container"]
+	}
+	_, err := runBench(t.Context(), cfg, quietLogger())
+	if err == nil {
+		t.Fatal("a run whose truth has one line more than was pushed passed")
+	}
+	msg := err.Error()
+	for _, when := range []string{"before flush", "after flush"} {
+		for _, probe := range []string{"summaries", "entries"} {
+			line := when + ", " + probe + ": "
+			i := strings.Index(msg, line)
+			if i < 0 {
+				t.Fatalf("no %q in the error:\n%s", line, msg)
+			}
+			rest := msg[i+len(line):]
+			rest = rest[:strings.IndexByte(rest, '\n')]
+			if !strings.Contains(rest, "1 streams differ: "+stream+" ") || !strings.Contains(rest, "want ") {
+				t.Errorf("%s: %q does not name the one short stream %s", line, rest, stream)
+			}
+		}
+	}
+}

@@ -91,6 +91,9 @@ type benchConfig struct {
 	// tamper, for tests, changes the truth before the queries check
 	// against it.
 	tamper func(*Truth)
+	// queryableWait bounds the wait for every pushed line to be counted
+	// (default 2m).
+	queryableWait time.Duration
 }
 
 func parseFlags(args []string) (*benchConfig, error) {
@@ -297,8 +300,8 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	if err := stopPerf(); err != nil {
 		logger.Warn("profiling", "phase", "ingest", "err", err)
 	}
-	if lines != truth.Lines || raw != truth.Bytes {
-		return nil, fmt.Errorf("pushed %d lines (%d bytes), the corpus has %d (%d bytes)", lines, raw, truth.Lines, truth.Bytes)
+	if lines != rep.Corpus.Lines || raw != rep.Corpus.Bytes {
+		return nil, fmt.Errorf("pushed %d lines (%d bytes), the corpus has %d (%d bytes)", lines, raw, rep.Corpus.Lines, rep.Corpus.Bytes)
 	}
 	in := IngestResult{Lines: lines, Bytes: raw, BodyBytes: bodies, Batches: batches, Clients: cfg.Clients,
 		Seconds: pushSecs, Retries: retries, CPUSeconds: (after.CPU - before.CPU).Seconds(), PeakRSS: after.HWM,
@@ -307,9 +310,9 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 	in.MBPerSec = float64(raw) / 1e6 / pushSecs
 	in.CPUSecPerGB = in.CPUSeconds / (float64(raw) / 1e9)
 	in.CPUSecPer1M = in.CPUSeconds / (float64(lines) / 1e6)
-	queryable, polls, err := waitQueryable(ctx, srv, truth, win)
+	queryable, polls, err := waitQueryable(ctx, srv, truth, win, cmp.Or(cfg.queryableWait, 2*time.Minute))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w\nper-stream counts:\n%s", err, diagnoseCount(ctx, srv, truth, win))
 	}
 	in.QueryableAfter = queryable.Sub(t0).Seconds()
 	in.QueryablePolls = polls
@@ -462,12 +465,12 @@ func perfFor(cfg *benchConfig, srv *process) *perfRecorder {
 // waitQueryable waits until a count of everything equals the corpus and
 // returns when the first such count was asked for, and the counts asked
 // before it (each with what was wrong).
-func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) (time.Time, []string, error) {
+func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow, wait time.Duration) (time.Time, []string, error) {
 	q := fmt.Sprintf("sum(count_over_time(%s [%s]))", allStreams, w.rangeStr())
 	spec := querySpec{Name: "queryable", Query: q, path: "/loki/api/v1/query", params: w.instantParams(q)}
 	hc := &http.Client{Timeout: 5 * time.Minute}
 	defer hc.CloseIdleConnections()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(wait)
 	var polls []string
 	for {
 		asked := time.Now()
@@ -479,7 +482,7 @@ func waitQueryable(ctx context.Context, srv *process, t *Truth, w queryWindow) (
 		}
 		polls = append(polls, fmt.Sprintf("%.2fs: %v", time.Since(asked).Seconds(), err))
 		if time.Now().After(deadline) {
-			return time.Time{}, polls, fmt.Errorf("the pushed lines were not all queryable within 2m: %w", err)
+			return time.Time{}, polls, fmt.Errorf("the pushed lines were not all queryable within %s: %w", wait, err)
 		}
 		select {
 		case <-ctx.Done():
