@@ -25,8 +25,10 @@
 // bytes_rate) do not merge the streams in time order at all: the streams
 // are read one after the other and their samples added up per series and
 // cell, so a query holds one stream's decoded block, not one per stream;
-// the sums are then served in cell order. An instant sum of those is split
-// across parallel parts by stream (split.go).
+// the sums are then served in cell order. In an instant query, a sum of
+// those, wherever it appears (under topk, in a binary operation), is split
+// across parallel parts by stream, rates as counts divided once at the end
+// (split.go).
 //
 // Loki behaviours kept on purpose: windows are (t-range, t] and log ranges
 // [start, end); rate_counter reproduces Loki's arithmetic exactly; lines

@@ -163,6 +163,9 @@ type query struct {
 	p     Params
 	opts  EngineOptions
 	stats Stats
+	// part marks the query of one part of a split evaluation, which must
+	// not split again.
+	part bool
 }
 
 // evalSample evaluates a metric query: one vector for an instant query, a
@@ -201,26 +204,14 @@ func (q *query) evalSample(expr syntax.SampleExpr) (Result, error) {
 		return Result{Type: ValueMatrix, Matrix: matrix}, nil
 	}
 
-	var (
-		ts  int64
-		vec []sample
-		ok  bool
-		err error
-	)
-	if q.opts.Parallelism > 1 && streamSplittable(expr) {
-		if ts, vec, ok, err = q.evalInstantByStreams(expr, start, q.opts.Parallelism); err != nil {
-			return Result{}, err
-		}
-	} else {
-		ev, err := q.newRootEvaluator(expr, steps{start: start, end: start})
-		if err != nil {
-			return Result{}, err
-		}
-		defer ev.close()
-		ts, vec, ok = ev.next()
-		if err := ev.err(); err != nil {
-			return Result{}, err
-		}
+	ev, err := q.newRootEvaluator(expr, steps{start: start, end: start})
+	if err != nil {
+		return Result{}, err
+	}
+	defer ev.close()
+	ts, vec, ok := ev.next()
+	if err := ev.err(); err != nil {
+		return Result{}, err
 	}
 	out := make([]Sample, 0, len(vec))
 	if ok {

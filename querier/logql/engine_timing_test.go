@@ -260,3 +260,15 @@ func BenchmarkCountRegex5xx(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkInstantTopkRateParallel is a dashboard's "top apps by error
+// rate" over the whole data set as an instant query: the sum under topk
+// is split by stream across two parts.
+func BenchmarkInstantTopkRateParallel(b *testing.B) {
+	p := Params{Query: `topk(3, sum by (pod) (rate({app="x"} |= "error" [60m])))`, Start: t0.Add(benchSpan), Instant: true}
+	benchmarkEngine(b, NewEngine(EngineOptions{Parallelism: 2}, nil), chunks.DefaultEncoding, p, func(res Result) {
+		if len(res.Vector) != 3 {
+			b.Fatalf("got %d series, want 3", len(res.Vector))
+		}
+	})
+}

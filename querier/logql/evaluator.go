@@ -47,6 +47,9 @@ func (q *query) newEvaluator(expr syntax.SampleExpr, st steps) (stepEvaluator, e
 	case *syntax.RangeAggregationExpr:
 		return q.newRangeEvaluator(e, e.Grouping, st)
 	case *syntax.VectorAggregationExpr:
+		if st.step == 0 && !q.part && q.opts.Parallelism > 1 && streamSplittable(e) {
+			return &streamSplitEvaluator{q: q, expr: e, at: st.start}, nil
+		}
 		if r, ok := e.Left.(*syntax.RangeAggregationExpr); ok && pushDownGrouping(e.Op, r) {
 			g := e.Grouping
 			if g == nil {

@@ -13,9 +13,15 @@ import (
 
 // An instant query has one step, so evalMatrix's split by time cannot use
 // a second core; the usual dashboard totals over a long range
-// (sum(count_over_time(... [3h]))) would run on one. For a sum over a
-// count or byte count, the streams are split instead: each part reads its
-// share of the streams, and the parts' sums of integers add up exactly.
+// (sum(count_over_time(... [3h])), topk(3, sum by (app) (rate(... [3h]))))
+// would run on one. For a sum over a count, byte count or their rates, the
+// streams are split instead: each part reads its share of the streams,
+// and the parts' sums of integers add up exactly. A rate is evaluated as
+// its count (or byte count) and divided by the range's seconds once the
+// parts are added, as the unsplit evaluation divides the whole count, so
+// the result is the same to the bit. The split happens wherever such a sum
+// appears in an instant query's expression (under topk, in a binary
+// operation), each occurrence in turn.
 
 // streamSplittable reports whether expr may be evaluated by parts over
 // disjoint sets of streams whose results are then summed.
@@ -28,8 +34,59 @@ func streamSplittable(expr syntax.SampleExpr) bool {
 	if !ok || r.Grouping != nil || r.Left.Unwrap != nil {
 		return false
 	}
-	return r.Op == syntax.RangeCount || r.Op == syntax.RangeBytes
+	switch r.Op {
+	case syntax.RangeCount, syntax.RangeBytes, syntax.RangeRate, syntax.RangeBytesRate:
+		return true
+	}
+	return false
 }
+
+// countsOf returns the streamSplittable expr with a rate replaced by the
+// count it divides, and the divisor (1 for a count).
+func countsOf(expr *syntax.VectorAggregationExpr) (*syntax.VectorAggregationExpr, float64) {
+	r := expr.Left.(*syntax.RangeAggregationExpr)
+	var op syntax.RangeOp
+	switch r.Op {
+	case syntax.RangeRate:
+		op = syntax.RangeCount
+	case syntax.RangeBytesRate:
+		op = syntax.RangeBytes
+	default:
+		return expr, 1
+	}
+	rc := *r
+	rc.Op = op
+	vc := *expr
+	vc.Left = &rc
+	// The divisor of rangeEvaluator.aggregateBuckets.
+	return &vc, float64(r.Left.Range.Nanoseconds()) / 1e9
+}
+
+// streamSplitEvaluator is the stepEvaluator of a streamSplittable sum in
+// an instant query: its one step runs evalInstantByStreams.
+type streamSplitEvaluator struct {
+	q    *query
+	expr *syntax.VectorAggregationExpr
+	at   int64
+	done bool
+	fail error
+}
+
+func (e *streamSplitEvaluator) next() (int64, []sample, bool) {
+	if e.done {
+		return 0, nil, false
+	}
+	e.done = true
+	ts, vec, ok, err := e.q.evalInstantByStreams(e.expr, e.at, e.q.opts.Parallelism)
+	if err != nil {
+		e.fail = err
+		return 0, nil, false
+	}
+	return ts, vec, ok
+}
+
+func (e *streamSplitEvaluator) err() error { return e.fail }
+func (e *streamSplitEvaluator) close()     {}
 
 // partSource passes on the streams of src whose labels hash to part i of n.
 type partSource struct {
@@ -57,7 +114,8 @@ func (p partSource) Select(ctx context.Context, ms []*labels.Matcher, from, thro
 // evalInstantByStreams evaluates a streamSplittable expression at one
 // instant in parts over disjoint sets of streams, concurrently, and adds
 // up the parts' samples per label set.
-func (q *query) evalInstantByStreams(expr syntax.SampleExpr, at int64, parts int) (int64, []sample, bool, error) {
+func (q *query) evalInstantByStreams(expr *syntax.VectorAggregationExpr, at int64, parts int) (int64, []sample, bool, error) {
+	counts, divisor := countsOf(expr)
 	ctx, cancel := context.WithCancel(q.ctx)
 	defer cancel()
 	type result struct {
@@ -70,11 +128,11 @@ func (q *query) evalInstantByStreams(expr syntax.SampleExpr, at int64, parts int
 	results := make([]result, parts)
 	var wg sync.WaitGroup
 	for i := range parts {
-		sub := &query{ctx: ctx, src: partSource{src: q.src, i: uint64(i), n: uint64(parts)}, p: q.p, opts: q.opts}
+		sub := &query{ctx: ctx, src: partSource{src: q.src, i: uint64(i), n: uint64(parts)}, p: q.p, opts: q.opts, part: true}
 		subs[i] = sub
 		wg.Go(func() {
 			r := &results[i]
-			ev, err := sub.newRootEvaluator(expr, steps{start: at, end: at})
+			ev, err := sub.newRootEvaluator(counts, steps{start: at, end: at})
 			if err != nil {
 				r.err = err
 				cancel()
@@ -121,6 +179,11 @@ func (q *query) evalInstantByStreams(expr syntax.SampleExpr, at int64, parts int
 			}
 			index[h] = len(out)
 			out = append(out, s)
+		}
+	}
+	if divisor != 1 {
+		for i := range out {
+			out[i].v /= divisor
 		}
 	}
 	return ts, out, ok, nil

@@ -18,16 +18,24 @@ func vectorString(v []Sample) string {
 func TestParallelInstantSumsSplitTheStreams(t *testing.T) {
 	parallel := NewEngine(EngineOptions{Parallelism: 2}, nil)
 	for _, tc := range []struct {
-		q     string
-		split bool
+		q       string
+		selects int // 1: not split; 2 per split sum
 	}{
-		{`sum(count_over_time({app=~"m|k"}[60s]))`, true},
-		{`sum by (pod) (bytes_over_time({app=~"m|k"}[45s]))`, true},
-		{`sum by (d) (count_over_time({app="m"} | logfmt | v > 1 [70s]))`, true},
-		{`sum without (app) (count_over_time({app=~".+"} |= "v" [70s]))`, true},
-		{`sum(rate({app=~"m|k"}[60s]))`, false}, // float sums may round differently
-		{`max(count_over_time({app=~"m|k"}[60s]))`, false},
-		{`sum(count_over_time({app=~"m|k"}[60s])) by (pod) / 2`, false},
+		{`sum(count_over_time({app=~"m|k"}[60s]))`, 2},
+		{`sum by (pod) (bytes_over_time({app=~"m|k"}[45s]))`, 2},
+		{`sum by (d) (count_over_time({app="m"} | logfmt | v > 1 [70s]))`, 2},
+		{`sum without (app) (count_over_time({app=~".+"} |= "v" [70s]))`, 2},
+		// Rates are split as counts and divided once: the same bits.
+		{`sum(rate({app=~"m|k"}[60s]))`, 2},
+		{`sum by (pod) (rate({app=~"m|k"}[7s]))`, 2},
+		{`sum by (app) (bytes_rate({app=~"m|k"}[13s]))`, 2},
+		// A split sum under other operations.
+		{`topk(1, sum by (pod) (rate({app=~"m|k"}[60s])))`, 2},
+		{`sum(count_over_time({app=~"m|k"}[60s])) by (pod) / 2`, 2},
+		{`sum(count_over_time({app="m"}[60s])) / sum(count_over_time({app=~"m|k"}[60s]))`, 4},
+		{`max(count_over_time({app=~"m|k"}[60s]))`, 1},
+		{`sum(sum_over_time({app=~"m|k"} | logfmt | unwrap v [60s]))`, 1}, // float sums may round differently
+		{`sum(max_over_time({app=~"m|k"} | logfmt | unwrap v [60s]))`, 1},
 	} {
 		p := instantParams(tc.q, 65*s)
 		want := runQuery(t, metricData(t), p)
@@ -39,8 +47,8 @@ func TestParallelInstantSumsSplitTheStreams(t *testing.T) {
 		if vectorString(got.Vector) != vectorString(want.Vector) || len(want.Vector) == 0 {
 			t.Errorf("%s: parallel\n%s\nserial\n%s", tc.q, vectorString(got.Vector), vectorString(want.Vector))
 		}
-		if selects := len(src.hints); (selects == 2) != tc.split {
-			t.Errorf("%s: %d selects; split expected: %v", tc.q, selects, tc.split)
+		if selects := len(src.hints); selects != tc.selects {
+			t.Errorf("%s: %d selects, want %d", tc.q, selects, tc.selects)
 		}
 		// Every stream is read by one part only.
 		if got.Stats.TotalLinesProcessed != want.Stats.TotalLinesProcessed {
