@@ -163,6 +163,7 @@ type Needles struct {
 	groups   [][][]uint32
 	strs     [][][]byte
 	searches []*gramSearcher // for the best group's alternatives
+	anchor   *anchorSearcher // for all of them at once, if they share a rare byte
 	// best is the group whose shortest alternative is longest: likely the
 	// rarest, searched first in head blocks.
 	best int
@@ -209,6 +210,7 @@ func NewNeedles(groups [][]string) *Needles {
 	for _, a := range n.strs[n.best] {
 		n.searches = append(n.searches, newGramSearcher(a))
 	}
+	n.anchor = newAnchorSearcher(n.strs[n.best])
 	return &n
 }
 

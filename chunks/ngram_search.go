@@ -59,24 +59,139 @@ func (s *gramSearcher) index(text []byte) int {
 	return -1
 }
 
+// anchorSearcher finds the lines holding one of several needles that all
+// contain one byte that is rare in logs: it scans for that byte with
+// bytes.IndexByte, which is vectorised, and compares the needles around
+// each occurrence. The alternatives a regexp requires (`status":5`,
+// `status=5`, `HTTP/1.1" 5`, ...) are found in one pass over the lines,
+// where a search for each would cost more than a regexp on every line.
+type anchorSearcher struct {
+	c       byte
+	needles [][]byte
+	offs    [][]int // offs[k]: the offsets of c in needles[k]
+	// prev[b] tells whether some needle has b right before an anchor
+	// byte (every b when some needle starts with it): most occurrences
+	// of a digit follow another digit, and are dismissed with one look.
+	prev [256]bool
+}
+
+// maxAnchorRank is the most frequent byteRank an anchor may have: a digit
+// is rare enough, a vowel or a space is not.
+const maxAnchorRank = 8
+
+// newAnchorSearcher returns nil unless needles are at least two and share
+// a byte no more frequent than maxAnchorRank.
+func newAnchorSearcher(needles [][]byte) *anchorSearcher {
+	if len(needles) < 2 {
+		return nil
+	}
+	var in [256]int // in[c]: how many needles hold c
+	for _, nd := range needles {
+		var seen [256]bool
+		for _, c := range nd {
+			if !seen[c] {
+				seen[c] = true
+				in[c]++
+			}
+		}
+	}
+	best, bestRank := -1, maxAnchorRank+1
+	for c := range in {
+		if r := byteRank(byte(c)); in[c] == len(needles) && r < bestRank {
+			best, bestRank = c, r
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	a := &anchorSearcher{c: byte(best), needles: needles, offs: make([][]int, len(needles))}
+	for k, nd := range needles {
+		for o, c := range nd {
+			if c != a.c {
+				continue
+			}
+			a.offs[k] = append(a.offs[k], o)
+			if o == 0 {
+				for b := range a.prev {
+					a.prev[b] = true
+				}
+			} else {
+				a.prev[nd[o-1]] = true
+			}
+		}
+	}
+	return a
+}
+
+// matchAt reports whether a needle holds line[k], an anchor byte.
+func (a *anchorSearcher) matchAt(line []byte, k int) bool {
+	if k > 0 && !a.prev[line[k-1]] {
+		return false
+	}
+	for i, nd := range a.needles {
+		for _, o := range a.offs[i] {
+			s := k - o
+			if s < 0 || s+len(nd) > len(line) || (o > 0 && line[k-1] != nd[o-1]) {
+				continue
+			}
+			if bytes.Equal(line[s:s+len(nd)], nd) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// byteRank is a rough frequency rank of c in log lines (English words,
+// JSON and logfmt punctuation, digits, hex), higher for more frequent
+// bytes.
+func byteRank(c byte) int {
+	switch {
+	case c == ' ' || c == '"':
+		return 10
+	case c >= '0' && c <= '9':
+		return 8
+	case c >= 'a' && c <= 'z':
+		return int("84679556823768851889634241"[c-'a'] - '0')
+	case c >= 'A' && c <= 'Z':
+		return 3
+	case c == ':' || c == ',' || c == '=' || c == '.' || c == '/' || c == '-' || c == '_':
+		return 7
+	case c >= 0x80 || c < ' ':
+		return 1
+	}
+	return 2
+}
+
 // markLines sets keep[i] for every line i of a lines frame that holds the
 // needles, and clears it for the others; line i is lines[ends[i-1]:ends[i]]
 // (ends[-1] = 0), and ends must be non-decreasing and end at len(lines).
-// It searches the frame whole for the best group's alternative, as
+// It searches the frame whole for the best group's alternatives, as
 // markHead does the head's arena, and checks the other groups only on
 // the lines found.
 //
 // It reports false, having marked nothing useful, where a search of the
 // whole frame does not pay: when the best group has several alternatives
-// (a pass each, or a multi-needle search, costs more than the query's
-// own filter on every line: `status` and `HTTP/1.1" ` of the 5xx regexp
-// match nearly every line) and when more than a quarter of the lines
+// without a rare byte in common (a pass each costs more than the query's
+// own filter on every line), and when more than a quarter of the lines
 // searched so far hold the needle (then nearly every line is searched
 // twice, here and by the filter).
 func (n *Needles) markLines(lines []byte, ends []uint32, keep []bool) bool {
-	if len(n.searches) != 1 {
-		return false
+	var ok bool
+	switch {
+	case len(n.searches) == 1:
+		ok = n.markLinesOne(lines, ends, keep)
+	case n.anchor != nil:
+		ok = n.anchor.markLines(lines, ends, keep)
 	}
+	if ok {
+		n.checkOtherGroups(lines, ends, keep)
+	}
+	return ok
+}
+
+// markLinesOne is markLines for a best group of one alternative.
+func (n *Needles) markLinesOne(lines []byte, ends []uint32, keep []bool) bool {
 	clear(keep)
 	gs := n.searches[0]
 	a := len(gs.needle)
@@ -105,7 +220,41 @@ func (n *Needles) markLines(lines []byte, ends []uint32, keep []bool) bool {
 		pos = int(ends[i])
 		i++
 	}
-	n.checkOtherGroups(lines, ends, keep)
+	return true
+}
+
+// markLines is Needles.markLines for the alternatives of a's needles.
+func (a *anchorSearcher) markLines(lines []byte, ends []uint32, keep []bool) bool {
+	clear(keep)
+	i, kept := 0, 0
+	for pos := 0; pos < len(lines) && i < len(ends); {
+		j := bytes.IndexByte(lines[pos:], a.c)
+		if j < 0 {
+			break
+		}
+		h := pos + j
+		for i < len(ends) && int(ends[i]) <= h {
+			i++
+		}
+		if i == len(ends) {
+			break
+		}
+		start := 0
+		if i > 0 {
+			start = int(ends[i-1])
+		}
+		if !a.matchAt(lines[start:ends[i]], h-start) {
+			pos = h + 1
+			continue
+		}
+		keep[i] = true
+		kept++
+		if i >= denseCheckLines && kept > (i+1)/4 {
+			return false
+		}
+		pos = int(ends[i])
+		i++
+	}
 	return true
 }
 

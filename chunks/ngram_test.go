@@ -413,6 +413,159 @@ func TestGramSearcherFindsTheFirstOccurrence(t *testing.T) {
 	}
 }
 
+func TestAnchorSearchMarksExactlyTheMatchingLines(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const alphabet = "ab5f:="
+	randBytes := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return b
+	}
+	searched := 0
+	for range 3000 {
+		var lines []byte
+		var ends []uint32
+		for range r.IntN(100) {
+			lines = append(lines, randBytes(r.IntN(30))...)
+			ends = append(ends, uint32(len(lines)))
+		}
+		var alts []string
+		for range 2 + r.IntN(4) {
+			nd := randBytes(2 + r.IntN(5))
+			if len(lines) > 8 && r.IntN(2) == 0 {
+				i := r.IntN(len(lines) - 8)
+				nd = lines[i : i+2+r.IntN(6)] // may straddle lines
+			}
+			// Every needle holds the anchor, at one or more offsets.
+			nd = slices.Insert(slices.Clone(nd), r.IntN(len(nd)+1), '5')
+			alts = append(alts, string(nd))
+		}
+		if r.IntN(4) == 0 {
+			alts = append(alts, alts[0]+":") // an extension of another
+		}
+		n := NewNeedles([][]string{alts})
+		if n == nil {
+			continue // an alternative shorter than NgramLen
+		}
+		if n.anchor == nil {
+			t.Fatalf("needles %q share '5', yet have no anchor", alts)
+		}
+		keep := make([]bool, len(ends))
+		if !n.markLines(lines, ends, keep) {
+			continue // judged too dense
+		}
+		searched++
+		start := uint32(0)
+		for i, end := range ends {
+			if want := n.matchLine(lines[start:end]); keep[i] != want {
+				t.Fatalf("needles %q, line %d %q: kept %v, want %v", alts, i, lines[start:end], keep[i], want)
+			}
+			start = end
+		}
+	}
+	if searched < 1000 {
+		t.Fatalf("only %d of 3000 frames searched", searched)
+	}
+}
+
+// FuzzAnchorSearch: a search for alternatives sharing a rare byte marks
+// exactly the lines that hold one of them, as a search line by line does.
+func FuzzAnchorSearch(f *testing.F) {
+	f.Add([]byte("a status=500\nHTTP/1.1\" 503 x\nstatus\":200"), "status=5|status\":5|HTTP/1.1\" 5")
+	f.Add([]byte("ab5\n5ab\nb5a"), "b5a|5ab")
+	f.Fuzz(func(t *testing.T, text []byte, alts string) {
+		var lines []byte
+		var ends []uint32
+		for l := range bytes.SplitSeq(text, []byte("\n")) {
+			lines = append(lines, l...)
+			ends = append(ends, uint32(len(lines)))
+		}
+		n := NewNeedles([][]string{strings.Split(alts, "|")})
+		if n == nil || n.anchor == nil {
+			return
+		}
+		keep := make([]bool, len(ends))
+		if !n.markLines(lines, ends, keep) {
+			return
+		}
+		start := uint32(0)
+		for i, end := range ends {
+			if want := n.matchLine(lines[start:end]); keep[i] != want {
+				t.Fatalf("needles %q, line %d %q: kept %v, want %v", alts, i, lines[start:end], keep[i], want)
+			}
+			start = end
+		}
+	})
+}
+
+func TestAnchorSearchTakesOnlyRareSharedBytes(t *testing.T) {
+	for _, tc := range []struct {
+		needles []string
+		anchor  byte // 0: none
+	}{
+		{[]string{`status":5`, `status=5`, `HTTP/1.1" 5`}, '5'},
+		{[]string{"connection refused", "connection reset"}, 'c'},
+		{[]string{"abcdef"}, 0},             // one needle: gramSearcher
+		{[]string{"error", "panic"}, 0},     // nothing in common
+		{[]string{"the end", "at ease"}, 0}, // only frequent bytes
+	} {
+		var nds [][]byte
+		for _, s := range tc.needles {
+			nds = append(nds, []byte(s))
+		}
+		a := newAnchorSearcher(nds)
+		if got := a != nil; got != (tc.anchor != 0) || (a != nil && a.c != tc.anchor) {
+			t.Errorf("newAnchorSearcher(%q) = %+v, want anchor %q", tc.needles, a, tc.anchor)
+		}
+	}
+}
+
+// BenchmarkMarkLines searches a block's lines frame of mixed JSON, access
+// and logfmt lines for the alternatives a 5xx regexp requires, and for a
+// word in a few % of lines.
+func BenchmarkMarkLines(b *testing.B) {
+	for kind, name := range []string{"json", "access", "logfmt"} {
+		g := newLogGen(7)
+		var lines []byte
+		var ends []uint32
+		for len(lines) < DefaultBlockSize {
+			lines = append(lines, g.next(kind).Line...)
+			ends = append(ends, uint32(len(lines)))
+		}
+		keep := make([]bool, len(ends))
+		for _, tc := range []struct {
+			name   string
+			groups [][]string
+		}{
+			{"5xx", [][]string{{`HTTP/1.1" 5`, `status":5`, `status"=5`, `status:5`, `status=5`}}},
+			{"slow", [][]string{{"slow query"}}},
+		} {
+			n := NewNeedles(tc.groups)
+			b.Run(name+"/"+tc.name, func(b *testing.B) {
+				b.SetBytes(int64(len(lines)))
+				ok := true
+				cpu0 := cpuTime()
+				for b.Loop() {
+					ok = n.markLines(lines, ends, keep)
+				}
+				reportCPUThroughput(b, cpu0, int64(len(lines)))
+				k := 0
+				for _, x := range keep {
+					if x {
+						k++
+					}
+				}
+				if !ok {
+					k = len(keep)
+				}
+				b.ReportMetric(float64(k)/float64(len(keep)), "kept/line")
+			})
+		}
+	}
+}
+
 func BenchmarkGramSearcher(b *testing.B) {
 	es, raw := benchEntries(DefaultBlockSize)
 	var text []byte
@@ -523,11 +676,15 @@ func TestSealedBlocksYieldExactlyTheMatchingLines(t *testing.T) {
 			t.Fatal(err)
 		}
 		groups := [][]string{{[]string{"abcd", "cdab", "abab", "cd=ab", "xxxxxxxx"}[r.IntN(5)]}}
-		switch round % 4 {
+		switch round % 5 {
 		case 1:
 			groups = append(groups, []string{"xxxx", "cdcd"})
 		case 2:
 			groups[0] = append(groups[0], "=abc", "éab")
+		case 3: // one pass for all alternatives (anchorSearcher)
+			groups[0] = []string{"abcdab", "cd=abcd", "xabxab", "ééab"}[:2+r.IntN(3)]
+		case 4:
+			groups = [][]string{{"cdabcd", "=cdab=", "abab=x"}, {"xxxx", "cdcd", "ab"}}
 		}
 		n := NewNeedles(groups)
 		matching := func(es []Entry) []Entry {
@@ -644,7 +801,8 @@ func TestNeedleSearchYieldsEverythingWhereItDoesNotPay(t *testing.T) {
 		matching int
 	}{
 		{[][]string{{"status=5"}}, false, 334},             // a third of the lines
-		{[][]string{{"status=5", "status:5"}}, false, 334}, // two alternatives
+		{[][]string{{"status=5", "status:5"}}, false, 334}, // two alternatives, as many lines
+		{[][]string{{"line 99", "line 42"}}, true, 22},     // two rare ones, searched at once
 		{[][]string{{"line 99"}}, true, 11},                // 99, 990..998
 		{[][]string{{"line 99"}, {"status=5"}}, false, 5},  // the longer needle is searched first, and is in a third
 	} {
