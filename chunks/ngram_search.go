@@ -11,9 +11,11 @@ import (
 // cannot overlap it, so the window moves by up to len(needle) − 3 bytes
 // (Horspool's rule on 4-byte grams). A rare hex ID, whose bytes are all
 // frequent, is found at several GB/s, where bytes.Index stops at every
-// occurrence of its first byte.
+// occurrence of its first byte. A shorter needle moves the window too
+// little: it is found by scanning for its rarest byte (see indexRare).
 type gramSearcher struct {
 	needle []byte
+	rare   int // the offset of the needle's rarest byte, for short needles
 	// shift[h] is how far the window may move when the gram at its end
 	// hashes to h: the distance from the last gram of the needle hashing
 	// to h to the needle's end (0: compare), or len(needle) − 3 if none.
@@ -29,6 +31,15 @@ func gramSearchHash(g uint32) uint32 {
 func newGramSearcher(needle []byte) *gramSearcher {
 	s := &gramSearcher{needle: needle}
 	n := len(needle)
+	if n < 8 {
+		best := maxByteRank + 1
+		for i, c := range needle {
+			if r := byteRank(c); r < best {
+				s.rare, best = i, r
+			}
+		}
+		return s
+	}
 	def := uint8(min(n-3, 255))
 	for i := range s.shift {
 		s.shift[i] = def
@@ -44,7 +55,7 @@ func newGramSearcher(needle []byte) *gramSearcher {
 func (s *gramSearcher) index(text []byte) int {
 	n := len(s.needle)
 	if n < 8 {
-		return bytes.Index(text, s.needle)
+		return indexRare(text, s.needle, s.rare)
 	}
 	for pos := 0; pos+n <= len(text); {
 		sh := s.shift[gramSearchHash(binary.LittleEndian.Uint32(text[pos+n-4:]))]
@@ -55,6 +66,31 @@ func (s *gramSearcher) index(text []byte) int {
 			sh = 1
 		}
 		pos += int(sh)
+	}
+	return -1
+}
+
+// indexRare is bytes.Index that scans for the needle's byte at off,
+// chosen to be rare in log text, and compares the needle around each
+// hit: bytes.Index scans for the first byte, which for "timeout" is
+// among the most frequent letters.
+func indexRare(text, needle []byte, off int) int {
+	n := len(needle)
+	if n == 0 {
+		return 0
+	}
+	last := len(text) - n + off // the last position of the rare byte
+	c := needle[off]
+	for i := off; i <= last; {
+		j := bytes.IndexByte(text[i:last+1], c)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if bytes.Equal(text[i-off:i-off+n], needle) {
+			return i - off
+		}
+		i++
 	}
 	return -1
 }
@@ -74,6 +110,8 @@ type anchorSearcher struct {
 	// of a digit follow another digit, and are dismissed with one look.
 	prev [256]bool
 }
+
+const maxByteRank = 10
 
 // maxAnchorRank is the most frequent byteRank an anchor may have: a digit
 // is rare enough, a vowel or a space is not.
@@ -144,11 +182,11 @@ func (a *anchorSearcher) matchAt(line []byte, k int) bool {
 
 // byteRank is a rough frequency rank of c in log lines (English words,
 // JSON and logfmt punctuation, digits, hex), higher for more frequent
-// bytes.
+// bytes, at most maxByteRank.
 func byteRank(c byte) int {
 	switch {
 	case c == ' ' || c == '"':
-		return 10
+		return maxByteRank
 	case c >= '0' && c <= '9':
 		return 8
 	case c >= 'a' && c <= 'z':

@@ -541,6 +541,7 @@ func BenchmarkMarkLines(b *testing.B) {
 		}{
 			{"5xx", [][]string{{`HTTP/1.1" 5`, `status":5`, `status"=5`, `status:5`, `status=5`}}},
 			{"slow", [][]string{{"slow query"}}},
+			{"timeout", [][]string{{"timeout"}}}, // short: a scan for 'm'
 		} {
 			n := NewNeedles(tc.groups)
 			b.Run(name+"/"+tc.name, func(b *testing.B) {
