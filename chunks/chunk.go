@@ -48,6 +48,7 @@ func Decode(b []byte) (*Chunk, error) {
 			BlockMeta: m,
 			data:      b[m.Offset : m.Offset+m.CompressedLen : m.Offset+m.CompressedLen],
 			filter:    b[fOff : fOff+m.FilterLen : fOff+m.FilterLen],
+			hexed:     ix.Version >= FormatV3,
 		}
 		fOff += m.FilterLen
 	}

@@ -95,7 +95,7 @@ func testChunkVersion(t testing.TB, enc Encoding, version byte) ([]byte, []Entry
 
 func TestDecodeRoundTripPerCodec(t *testing.T) {
 	for _, enc := range Encodings() {
-		for _, v := range []byte{FormatV1, FormatVersion} {
+		for _, v := range []byte{FormatV1, FormatV2, FormatV3} {
 			t.Run(fmt.Sprintf("%s/v%d", enc, v), func(t *testing.T) { testRoundTrip(t, enc, v) })
 		}
 	}
@@ -160,7 +160,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty input", nil, "header: truncated at byte 0"},
 		{"truncated header", good[:12], "header: truncated at byte 12"},
 		{"bad magic", mut(func(b []byte) []byte { b[0] = 'X'; return b }), "bad magic"},
-		{"future version", mut(func(b []byte) []byte { b[4] = 3; return b }), "unsupported format version 3"},
+		{"future version", mut(func(b []byte) []byte { b[4] = 4; return b }), "unsupported format version 4"},
 		{"version 1 with a columns frame", mut(func(b []byte) []byte { b[4] = FormatV1; return refreshCRC(b) }), "reserved field set"},
 		{"columns frame longer than its block", mut(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[HeaderSize+44:], binary.BigEndian.Uint32(b[HeaderSize+28:])+1)

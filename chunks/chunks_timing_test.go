@@ -292,7 +292,7 @@ func BenchmarkEncodeFormat(b *testing.B) {
 func BenchmarkDecodeScanVersions(b *testing.B) {
 	es, raw := benchEntries(benchChunkRaw)
 	for _, enc := range []Encoding{Zstd, S2} {
-		for _, v := range []byte{FormatV1, FormatVersion} {
+		for _, v := range []byte{FormatV1, FormatV2, FormatV3} {
 			b.Run(fmt.Sprintf("%s/v%d", enc, v), func(b *testing.B) {
 				c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: DefaultBlockSize, TargetSize: math.MaxInt, version: v})
 				for _, e := range es {

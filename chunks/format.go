@@ -12,10 +12,14 @@ import (
 const (
 	// Magic opens every chunk: "PLGC" read as a big-endian uint32.
 	Magic uint32 = 0x504C4743
-	// FormatVersion is the version this package writes: blocks split into
-	// an entry-columns frame and a lines frame (FORMAT.md). Version 1
-	// (FormatV1, entries encoded inline) is still read.
-	FormatVersion byte = 2
+	// FormatVersion is the version this package writes: version 2 with
+	// long hex runs packed into a frame of their own (FORMAT.md). Versions
+	// 1 and 2 are still read.
+	FormatVersion byte = FormatV3
+	// FormatV3 packs long hex runs of the lines into a hex frame.
+	FormatV3 byte = 3
+	// FormatV2 splits blocks into an entry-columns frame and a lines frame.
+	FormatV2 byte = 2
 	// FormatV1 is the original, row-wise block layout.
 	FormatV1 byte = 1
 
@@ -102,6 +106,9 @@ type block struct {
 	BlockMeta
 	data   []byte
 	filter []byte
+	// hexed: a version 3 block, whose lines frame follows a hex header
+	// (FORMAT.md, "Block payload, version 3").
+	hexed bool
 }
 
 // overlaps reports whether the block may hold entries in [from, through).
@@ -168,7 +175,7 @@ func parseHeader(b []byte) (header, error) {
 	if m := binary.BigEndian.Uint32(b); m != Magic {
 		return h, headerErr("bad magic %#08x", m)
 	}
-	if v := b[4]; v != FormatVersion && v != FormatV1 {
+	if v := b[4]; v != FormatVersion && v != FormatV2 && v != FormatV1 {
 		return h, headerErr("unsupported format version %d", v)
 	}
 	h.version = b[4]

@@ -13,7 +13,7 @@ import (
 // iterates without error must yield the same number of entries both ways.
 func FuzzDecode(f *testing.F) {
 	for _, enc := range Encodings() {
-		for _, v := range []byte{FormatV1, FormatVersion} {
+		for _, v := range []byte{FormatV1, FormatV2, FormatV3} {
 			b, _ := testChunkVersion(f, enc, v)
 			f.Add(b)
 		}
@@ -31,6 +31,9 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(bb)
+	for _, enc := range []Encoding{None, Zstd} {
+		f.Add(hexChunk(f, enc, MergeConcat))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ix, ixErr := DecodeIndex(b)
 		c, err := Decode(b)
@@ -77,7 +80,7 @@ func FuzzDecode(f *testing.F) {
 // stopping at CRC mismatches.
 func FuzzDecodeFixedCRC(f *testing.F) {
 	for _, enc := range []Encoding{None, S2, Zstd} {
-		for _, v := range []byte{FormatV1, FormatVersion} {
+		for _, v := range []byte{FormatV1, FormatV2, FormatV3} {
 			b, _ := testChunkVersion(f, enc, v)
 			f.Add(b)
 		}
@@ -104,6 +107,9 @@ func FuzzDecodeFixedCRC(f *testing.F) {
 		f.Fatalf("concat seed: %d blocks, %v", len(concat.Blocks()), err)
 	}
 	f.Add(cb)
+	for _, enc := range []Encoding{None, Zstd} {
+		f.Add(hexChunk(f, enc, MergeConcat))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fixCRCs(b)
 		c, err := Decode(b)
@@ -237,11 +243,15 @@ func fixCRCs(b []byte) {
 func FuzzAppendRoundTrip(f *testing.F) {
 	f.Add([]byte("\x05hello\x00\x03world\x83again\x00\x01x"), uint8(3), uint8(20))
 	f.Add([]byte("\x00a\x00a\x00a\x80b\x01c\xffdddddddddd"), uint8(1), uint8(1))
+	// Hex runs that version 3 packs, a literal 0x00 among them.
+	f.Add([]byte("\x0f0123456789abcdef\x0f0123456789abcde\x0ff0\x00123456789abcd\x8fdeadbeefdeadbeef"), uint8(0x23), uint8(40))
 	f.Fuzz(func(t *testing.T, in []byte, codec, blockSize uint8) {
 		enc := Encodings()[int(codec)%len(Encodings())]
 		version := FormatVersion
 		if codec&0x80 != 0 {
 			version = FormatV1
+		} else if codec&0x40 != 0 {
+			version = FormatV2
 		}
 		// The codec byte's bits 4-5 pick how Encode merges small blocks.
 		merge := []BlockMerge{MergeDefault, MergeRecompress, MergeConcat, MergeOff}[codec>>4&3]

@@ -26,10 +26,10 @@ func goldenEntries() []Entry {
 // TestGoldenChunk pins the persisted formats: encoding the golden entries
 // must give exactly the bytes in testdata, and those bytes must decode to
 // the same entries. A failure here means the format changed; that needs
-// a new FormatVersion, not a regenerated golden file. Version 1 is still
-// pinned because stores hold chunks written in it.
+// a new FormatVersion, not a regenerated golden file. Versions 1 and 2
+// are still pinned because stores hold chunks written in them.
 func TestGoldenChunk(t *testing.T) {
-	for _, v := range []byte{FormatV1, FormatVersion} {
+	for _, v := range []byte{FormatV1, FormatV2, FormatV3} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { testGolden(t, v) })
 	}
 }
@@ -50,7 +50,7 @@ func testGolden(t *testing.T, version byte) {
 // TestGoldenNgramChunk pins filter kind 2: a one-block chunk whose filter
 // FORMAT.md decodes by hand.
 func TestGoldenNgramChunk(t *testing.T) {
-	c := NewMemChunkWithOptions(Options{Encoding: None, NgramBitsPerGram: 1})
+	c := NewMemChunkWithOptions(Options{Encoding: None, NgramBitsPerGram: 1, version: FormatV2})
 	es := []Entry{ent(1000, "hello world"), ent(2000, "id=2f1bd0b6")}
 	appendAll(t, c, es)
 	got, err := c.Encode()
@@ -86,4 +86,20 @@ func checkGolden(t *testing.T, name string, got []byte, want []Entry) *Chunk {
 	}
 	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want)
 	return d
+}
+
+// TestGoldenHexChunk pins version 3's hex frame: a one-block chunk whose
+// line holds a 32-digit trace ID, an odd 17-digit run, a short run and a
+// literal 0x00, which FORMAT.md decodes by hand.
+func TestGoldenHexChunk(t *testing.T) {
+	c := NewMemChunkWithOptions(Options{Encoding: None})
+	es := []Entry{ent(1000, "id=2f1bd0b6b6a951ba3941fc7dd40642a3 n=0123456789abcdef0 x=beef\x00")}
+	appendAll(t, c, es)
+	got, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := checkGolden(t, "golden-v3-hex.hex", got, es); d.Version() != FormatV3 {
+		t.Fatalf("version %d", d.Version())
+	}
 }

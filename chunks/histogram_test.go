@@ -196,7 +196,7 @@ func TestHistogramSize(t *testing.T) {
 // TestGoldenHistogramChunk pins filter kind 3: a one-block chunk whose
 // histogram FORMAT.md decodes by hand.
 func TestGoldenHistogramChunk(t *testing.T) {
-	c := NewMemChunkWithOptions(Options{Encoding: None})
+	c := NewMemChunkWithOptions(Options{Encoding: None, version: FormatV2})
 	var es []Entry
 	for i := range 16 {
 		// Eight entries in (0s, 1s] past histT0, eight in (2s, 3s].

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -382,46 +383,132 @@ func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) (da
 	}
 	// DecodeIndex checked 0 < ColumnsLen <= CompressedLen-4 and
 	// LineBytes <= UncompressedLen.
-	colsComp, linesComp := b.data[:b.ColumnsLen], b.data[b.ColumnsLen+crcSize:]
+	colsComp, rest := b.data[:b.ColumnsLen], b.data[b.ColumnsLen+crcSize:]
 	if crc := crc32.Checksum(colsComp, castagnoli); crc != b.CRC {
 		return nil, nil, blockErr(rank, "crc mismatch in the columns frame: index says %#08x, data has %#08x", b.CRC, crc)
 	}
 	if withLines {
 		want := binary.BigEndian.Uint32(b.data[b.ColumnsLen:])
-		if crc := crc32.Checksum(linesComp, castagnoli); crc != want {
+		if crc := crc32.Checksum(rest, castagnoli); crc != want {
 			return nil, nil, blockErr(rank, "crc mismatch in the lines frame: stored %#08x, data has %#08x", want, crc)
 		}
 	}
 	colsRaw, lineBytes := b.UncompressedLen-int(b.LineBytes), int(b.LineBytes)
+	var hl hexLayout
+	if b.hexed && withLines {
+		var err error
+		if hl, err = parseHexLayout(rest, lineBytes); err != nil {
+			return nil, nil, blockErr(rank, "%v", err)
+		}
+	} else {
+		hl.lines = rest
+	}
 	if e == None {
-		if len(colsComp) != colsRaw || len(linesComp) != lineBytes {
-			return nil, nil, blockErr(rank, "frames of %d and %d bytes stored uncompressed, index says %d and %d", len(colsComp), len(linesComp), colsRaw, lineBytes)
+		if len(colsComp) != colsRaw {
+			return nil, nil, blockErr(rank, "columns frame of %d bytes stored uncompressed, index says %d", len(colsComp), colsRaw)
 		}
 		if !withLines {
-			linesComp = nil
+			return colsComp, nil, nil
 		}
-		return colsComp, linesComp, nil
+		if hl.hexLen == 0 {
+			if len(hl.lines) != lineBytes {
+				return nil, nil, blockErr(rank, "lines frame of %d bytes stored uncompressed, index says %d", len(hl.lines), lineBytes)
+			}
+			return colsComp, hl.lines, nil
+		}
 	}
 	size := colsRaw
 	if withLines {
 		size += lineBytes
 	}
+	scratch := 0 // a packed lines frame and its hex frame decode past the lines
+	if hl.hexLen > 0 {
+		scratch = hl.packedLen + decodeSlack + hl.hexLen
+	}
 	// Each frame decodes with decodeSlack of room past its end: the
 	// columns' spare bytes are overwritten by the lines decoded after them.
-	if cap(*buf) < size+decodeSlack {
-		*buf = make([]byte, 0, size+decodeSlack)
+	if cap(*buf) < size+scratch+decodeSlack {
+		*buf = make([]byte, 0, size+scratch+decodeSlack)
 	}
 	dst := (*buf)[:size]
-	if _, err := e.decompress(dst[:0:colsRaw+decodeSlack], colsComp, colsRaw); err != nil {
-		return nil, nil, blockErr(rank, "columns frame: %v", err)
+	if e != None {
+		if _, err := e.decompress(dst[:0:colsRaw+decodeSlack], colsComp, colsRaw); err != nil {
+			return nil, nil, blockErr(rank, "columns frame: %v", err)
+		}
 	}
 	if !withLines {
 		return dst[:colsRaw:colsRaw], nil, nil
 	}
-	if _, err := e.decompress(dst[colsRaw:colsRaw:size+decodeSlack], linesComp, lineBytes); err != nil {
+	if hl.hexLen == 0 {
+		if _, err := e.decompress(dst[colsRaw:colsRaw:size+decodeSlack], hl.lines, lineBytes); err != nil {
+			return nil, nil, blockErr(rank, "lines frame: %v", err)
+		}
+		return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil
+	}
+	packed, hex := hl.lines, hl.hex
+	if e != None {
+		sp := (*buf)[size : size : size+hl.packedLen+decodeSlack]
+		var err error
+		if packed, err = e.decompress(sp, hl.lines, hl.packedLen); err != nil {
+			return nil, nil, blockErr(rank, "lines frame: %v", err)
+		}
+		hp := size + hl.packedLen + decodeSlack
+		if hex, err = e.decompress((*buf)[hp:hp:hp+hl.hexLen+decodeSlack], hl.hex, hl.hexLen); err != nil {
+			return nil, nil, blockErr(rank, "hex frame: %v", err)
+		}
+	} else {
+		if len(packed) != hl.packedLen || len(hex) != hl.hexLen {
+			return nil, nil, blockErr(rank, "lines and hex frames of %d and %d bytes stored uncompressed, header says %d and %d", len(packed), len(hex), hl.packedLen, hl.hexLen)
+		}
+		copy(dst, colsComp)
+	}
+	if err := unpackHex(dst[colsRaw:size], packed, hex); err != nil {
 		return nil, nil, blockErr(rank, "lines frame: %v", err)
 	}
 	return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil
+}
+
+// hexLayout is the part of a version 3 block after its columns frame's
+// CRC, split (FORMAT.md, "Block payload, version 3").
+type hexLayout struct {
+	hexLen    int    // bytes the hex frame decodes to; 0: lines is plain, no hex frame
+	packedLen int    // bytes the lines frame decodes to, when hexLen > 0
+	lines     []byte // the stored lines frame
+	hex       []byte // the stored hex frame
+}
+
+// parseHexLayout splits rest, checking its lengths against the block's
+// lineBytes before anything is allocated for them: a hex byte stands for
+// two line bytes, and a writer packs only lines that packing shortens.
+func parseHexLayout(rest []byte, lineBytes int) (hexLayout, error) {
+	var l hexLayout
+	hexLen, p, ok := uvarint(rest, 0)
+	if !ok {
+		return l, errors.New("truncated hex header")
+	}
+	if hexLen == 0 {
+		l.lines = rest[p:]
+		return l, nil
+	}
+	packedLen, p, ok := uvarint(rest, p)
+	if !ok {
+		return l, errors.New("truncated hex header")
+	}
+	frameLen, p, ok := uvarint(rest, p)
+	switch {
+	case !ok:
+		return l, errors.New("truncated hex header")
+	case hexLen > uint64(lineBytes)/2:
+		return l, fmt.Errorf("%d hex bytes for %d line bytes", hexLen, lineBytes)
+	case packedLen > uint64(lineBytes):
+		return l, fmt.Errorf("lines frame of %d bytes for %d line bytes", packedLen, lineBytes)
+	case frameLen > uint64(len(rest)-p):
+		return l, fmt.Errorf("hex frame of %d bytes overruns the block", frameLen)
+	}
+	split := len(rest) - int(frameLen)
+	l.hexLen, l.packedLen = int(hexLen), int(packedLen)
+	l.lines, l.hex = rest[p:split:split], rest[split:]
+	return l, nil
 }
 
 // chunkIterator iterates the sealed blocks of a chunk and, for a MemChunk,

@@ -161,8 +161,68 @@ const (
 var sealBuffers sync.Pool // *sealBuffer
 
 type sealBuffer struct {
-	raw, lines, comp []byte
-	cols             columnScratch
+	raw, lines, comp      []byte
+	packed, hex, hexFrame []byte // version 3
+	cols                  columnScratch
+}
+
+// sealedLines is a block's lines frame, and in version 3 its hex frame,
+// already compressed: Encode's concat merge stores them as they are.
+type sealedLines struct {
+	lines, hex [][]byte // frames, back to back
+	// packedLen and hexLen are, in version 3, the bytes the lines and hex
+	// frames decode to; hexLen 0 means plain lines and no hex frame.
+	packedLen, hexLen int
+}
+
+// sealLines appends to comp what follows the columns frame's CRC: the
+// lines frame (version 2), or the hex header, lines frame and hex frame
+// (version 3; FORMAT.md).
+func (c *MemChunk) sealLines(comp []byte, sb *sealBuffer, pre *sealedLines) ([]byte, error) {
+	if c.version == FormatV2 {
+		if pre != nil {
+			for _, f := range pre.lines {
+				comp = append(comp, f...)
+			}
+			return comp, nil
+		}
+		return c.enc.compressLevel(comp, sb.lines, c.level)
+	}
+	if pre != nil {
+		comp = binary.AppendUvarint(comp, uint64(pre.hexLen))
+		if pre.hexLen > 0 {
+			hexFrame := 0
+			for _, f := range pre.hex {
+				hexFrame += len(f)
+			}
+			comp = binary.AppendUvarint(comp, uint64(pre.packedLen))
+			comp = binary.AppendUvarint(comp, uint64(hexFrame))
+		}
+		for _, f := range pre.lines {
+			comp = append(comp, f...)
+		}
+		for _, f := range pre.hex {
+			comp = append(comp, f...)
+		}
+		return comp, nil
+	}
+	sb.packed, sb.hex = packHex(sb.packed[:0], sb.hex[:0], sb.lines)
+	if len(sb.hex) == 0 || len(sb.packed)+len(sb.hex) >= len(sb.lines) {
+		comp = append(comp, 0) // hex_len 0: plain lines, read in place
+		return c.enc.compressLevel(comp, sb.lines, c.level)
+	}
+	var err error
+	sb.hexFrame, err = c.enc.compressLevel(sb.hexFrame[:0], sb.hex, c.level)
+	if err != nil {
+		return comp, err
+	}
+	comp = binary.AppendUvarint(comp, uint64(len(sb.hex)))
+	comp = binary.AppendUvarint(comp, uint64(len(sb.packed)))
+	comp = binary.AppendUvarint(comp, uint64(len(sb.hexFrame)))
+	if comp, err = c.enc.compressLevel(comp, sb.packed, c.level); err != nil {
+		return comp, err
+	}
+	return append(comp, sb.hexFrame...), nil
 }
 
 // cut seals the head into a compressed block. Called with mu held.
@@ -183,11 +243,11 @@ func (c *MemChunk) cut() error {
 }
 
 // seal compresses the entries of h (non-empty) into a block with its
-// filters. It reads only h and the chunk's immutable settings. If
-// linesFrames is not nil (version 2, zstd or none only), the lines frame is
-// those already compressed frames back to back, which must decode to h's
-// lines, instead of h's lines compressed.
-func (c *MemChunk) seal(h *headBlock, linesFrames [][]byte) (block, error) {
+// filters. It reads only h and the chunk's immutable settings. If pre is
+// not nil (version 2 or later, zstd or none only), the lines frame (and
+// the hex frame) are pre's already compressed frames back to back, which
+// must decode to h's lines, instead of h's lines compressed.
+func (c *MemChunk) seal(h *headBlock, pre *sealedLines) (block, error) {
 	sb, _ := sealBuffers.Get().(*sealBuffer)
 	if sb == nil {
 		sb = &sealBuffer{}
@@ -215,13 +275,9 @@ func (c *MemChunk) seal(h *headBlock, linesFrames [][]byte) (block, error) {
 		rawLen = len(sb.raw) + len(sb.lines)
 		comp, err = c.enc.compressLevel(sb.comp[:0], sb.raw, c.level)
 		colsLen = len(comp)
-		comp = append(comp, 0, 0, 0, 0) // the lines frame's CRC32C
-		if err == nil && linesFrames != nil {
-			for _, f := range linesFrames {
-				comp = append(comp, f...)
-			}
-		} else if err == nil {
-			comp, err = c.enc.compressLevel(comp, sb.lines, c.level)
+		comp = append(comp, 0, 0, 0, 0) // the CRC32C of the rest of the block
+		if err == nil {
+			comp, err = c.sealLines(comp, sb, pre)
 		}
 		if err == nil {
 			binary.BigEndian.PutUint32(comp[colsLen:], crc32.Checksum(comp[colsLen+crcSize:], castagnoli))
@@ -265,6 +321,7 @@ func (c *MemChunk) seal(h *headBlock, linesFrames [][]byte) (block, error) {
 		},
 		data:   data,
 		filter: filter,
+		hexed:  c.version >= FormatV3,
 	}, nil
 }
 

@@ -167,15 +167,39 @@ func (c *MemChunk) mergeRun(run []block, first int) (block, error) {
 	if len(h.entries) != n {
 		return block{}, fmt.Errorf("merge blocks %d..%d: decoded %d entries, index says %d", first, first+len(run)-1, len(h.entries), n)
 	}
-	var frames [][]byte
-	if c.merge == MergeConcat && c.version != FormatV1 && (c.enc == Zstd || c.enc == None) {
-		for k := range run {
-			frames = append(frames, run[k].data[run[k].ColumnsLen+crcSize:])
-		}
-	}
-	b, err := c.seal(&h, frames)
+	b, err := c.seal(&h, c.concatFrames(run))
 	if err != nil {
 		return block{}, fmt.Errorf("merge blocks %d..%d: %w", first, first+len(run)-1, err)
 	}
 	return b, nil
+}
+
+// concatFrames returns run's compressed lines (and hex) frames to be
+// stored back to back as the merged block's, or nil if they must be
+// compressed again: when merging recompresses, for codecs whose frames do
+// not concatenate, and for a version 3 run mixing plain and packed lines,
+// whose lines frames mean different things.
+func (c *MemChunk) concatFrames(run []block) *sealedLines {
+	if c.merge != MergeConcat || c.version == FormatV1 || (c.enc != Zstd && c.enc != None) {
+		return nil
+	}
+	pre := &sealedLines{}
+	for k := range run {
+		rest := run[k].data[run[k].ColumnsLen+crcSize:]
+		if c.version == FormatV2 {
+			pre.lines = append(pre.lines, rest)
+			continue
+		}
+		l, err := parseHexLayout(rest, int(run[k].LineBytes))
+		if err != nil || (k > 0 && (l.hexLen > 0) != (pre.hexLen > 0)) {
+			return nil
+		}
+		pre.lines = append(pre.lines, l.lines)
+		if l.hexLen > 0 {
+			pre.hex = append(pre.hex, l.hex)
+		}
+		pre.hexLen += l.hexLen
+		pre.packedLen += l.packedLen
+	}
+	return pre
 }

@@ -41,8 +41,10 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 		enc     Encoding
 		merge   BlockMerge
 	}{
-		{FormatV1, None, MergeRecompress}, {FormatV1, Zstd, MergeRecompress}, {FormatVersion, None, MergeRecompress}, {FormatVersion, Zstd, MergeRecompress},
-		{FormatV1, Zstd, MergeConcat}, {FormatVersion, None, MergeConcat}, {FormatVersion, Zstd, MergeConcat}, {FormatVersion, S2, MergeConcat},
+		{FormatV1, None, MergeRecompress}, {FormatV1, Zstd, MergeRecompress}, {FormatV2, None, MergeRecompress}, {FormatV2, Zstd, MergeRecompress},
+		{FormatV1, Zstd, MergeConcat}, {FormatV2, None, MergeConcat}, {FormatV2, Zstd, MergeConcat}, {FormatV2, S2, MergeConcat},
+		{FormatV3, None, MergeRecompress}, {FormatV3, Zstd, MergeRecompress},
+		{FormatV3, None, MergeConcat}, {FormatV3, Zstd, MergeConcat}, {FormatV3, S2, MergeConcat},
 	} {
 		version, enc := tc.version, tc.enc
 		{
@@ -52,10 +54,7 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 				c, acc := smallBlockChunk(t, o, 1000, 25, func(i int) int64 { return int64(i) * 10 })
 				before := len(c.Blocks())
 				entries := c.Entries()
-				var sealedLines []byte // the sealed blocks' compressed lines frames, back to back
-				for _, b := range c.blocks {
-					sealedLines = append(sealedLines, b.data[b.ColumnsLen+crcSize:]...)
-				}
+				sealedLines := storedLines(t, c.blocks) // the sealed blocks' compressed lines frames, back to back
 				// An iterator opened before Encode keeps reading the blocks it saw.
 				early := c.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)
 				d := encodeDecode(t, c)
@@ -71,10 +70,7 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 						t.Errorf("block %d: merged without its n-gram filter", i)
 					}
 				}
-				var mergedLines []byte
-				for _, b := range c.blocks {
-					mergedLines = append(mergedLines, b.data[b.ColumnsLen+crcSize:]...)
-				}
+				mergedLines := storedLines(t, c.blocks)
 				// Concat keeps the compressed lines where it can (version 2,
 				// zstd) and recompresses otherwise; uncompressed lines are the
 				// same bytes either way.
@@ -138,4 +134,28 @@ func TestEncodeKeepsBlocksThatAreFullOverlapOrAreTurnedOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storedLines returns the blocks' stored lines frames back to back, then
+// their hex frames (version 3), as a concat merge should keep them.
+func storedLines(t *testing.T, blocks []block) []byte {
+	t.Helper()
+	var lines, hex []byte
+	for _, b := range blocks {
+		rest := b.data[b.ColumnsLen+crcSize:]
+		if !b.hexed {
+			lines = append(lines, rest...)
+			continue
+		}
+		l, err := parseHexLayout(rest, int(b.LineBytes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.hexLen == 0 {
+			t.Fatal("a version 3 block of trace IDs stored without a hex frame")
+		}
+		lines = append(lines, l.lines...)
+		hex = append(hex, l.hex...)
+	}
+	return append(lines, hex...)
 }

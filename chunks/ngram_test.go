@@ -654,7 +654,7 @@ func TestSealedBlocksYieldExactlyTheMatchingLines(t *testing.T) {
 	alphabet := []string{"ab", "cd", "abcd", "x", "=", "é", "\n", "cdab"}
 	for round := range 200 {
 		enc := Encodings()[round%len(Encodings())]
-		version := []byte{FormatV1, FormatVersion}[round/len(Encodings())%2]
+		version := []byte{FormatV1, FormatV2, FormatV3}[round/len(Encodings())%3]
 		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: 40 + r.IntN(200), version: version})
 		for i := range 1 + r.IntN(120) {
 			var sb strings.Builder

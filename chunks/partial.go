@@ -40,11 +40,11 @@ func DecodePartial(prefix []byte, off int, data []byte) (*Chunk, error) {
 	if want, got := binary.BigEndian.Uint32(prefix[fEnd:]), crc32.Checksum(prefix[fStart:fEnd], castagnoli); want != got {
 		return nil, headerErr("filter section crc mismatch: stored %#08x, computed %#08x", want, got)
 	}
-	c := &Chunk{enc: ix.Encoding, minT: ix.MinT, maxT: ix.MaxT, entries: ix.Entries, metas: ix.Blocks}
+	c := &Chunk{version: ix.Version, enc: ix.Encoding, minT: ix.MinT, maxT: ix.MaxT, entries: ix.Entries, metas: ix.Blocks}
 	c.blocks = make([]block, len(ix.Blocks))
 	fOff := fStart
 	for i, m := range ix.Blocks {
-		c.blocks[i] = block{BlockMeta: m, filter: prefix[fOff : fOff+m.FilterLen : fOff+m.FilterLen]}
+		c.blocks[i] = block{BlockMeta: m, filter: prefix[fOff : fOff+m.FilterLen : fOff+m.FilterLen], hexed: ix.Version >= FormatV3}
 		if m.Offset >= off && m.Offset+m.CompressedLen <= off+len(data) {
 			s, e := m.Offset-off, m.Offset-off+m.CompressedLen
 			c.blocks[i].data = data[s:e:e]

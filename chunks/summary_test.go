@@ -97,8 +97,11 @@ func TestSummaryIteratorMatchesEntries(t *testing.T) {
 			}
 		}
 		version := FormatVersion
-		if seed%5 == 4 {
+		switch seed % 5 {
+		case 4:
 			version = FormatV1
+		case 3:
+			version = FormatV2
 		}
 		enc := Encodings()[seed%uint64(len(Encodings()))]
 		mc := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: 2000 + r.IntN(20000), version: version})

@@ -15,7 +15,8 @@ import (
 // fills several 256 KiB blocks) in chunks the way the ingester cuts them
 // (1.5 MiB targets) under several chunk options, and reports the stored
 // size as a share of the raw text (store-%, of which filters-% are the
-// n-gram filters) and the CPU-seconds per 1M lines spent appending,
+// n-gram filters; lines-% and columns-% are the lines (and hex) frames
+// and the entry-columns frames) and the CPU-seconds per 1M lines spent appending,
 // sealing and encoding in one goroutine. chunks/FORMAT.md quotes it.
 func BenchmarkStoreRatio(b *testing.B) {
 	type line struct {
@@ -53,12 +54,16 @@ func BenchmarkStoreRatio(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(raw)
 			var stored, filters int64
+			var parts storeParts
 			start := processCPU()
 			for b.Loop() {
-				stored, filters = 0, 0
+				stored, filters, parts = 0, 0, storeParts{}
 				encode := func(c *chunks.MemChunk) {
 					out, err := c.Encode()
 					if err != nil {
+						b.Fatal(err)
+					}
+					if err := parts.add(out); err != nil {
 						b.Fatal(err)
 					}
 					stored += int64(len(out))
@@ -89,6 +94,8 @@ func BenchmarkStoreRatio(b *testing.B) {
 			cpu := processCPU() - start
 			b.ReportMetric(100*float64(stored)/float64(raw), "store-%")
 			b.ReportMetric(100*float64(filters)/float64(raw), "filters-%")
+			b.ReportMetric(100*float64(parts.lines)/float64(raw), "lines-%")
+			b.ReportMetric(100*float64(parts.columns)/float64(raw), "columns-%")
 			b.ReportMetric(cpu.Seconds()/float64(b.N)/float64(lines)*1e6, "cpu-s/1M-lines")
 			b.ReportMetric(0, "ns/op")
 		})
