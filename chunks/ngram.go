@@ -260,6 +260,21 @@ func (n *Needles) markHead(entries []headEntry, arena []byte) []bool {
 		}
 		return keep
 	}
+	if n.anchor != nil {
+		n.anchor.markHead(entries, arena, keep)
+	} else {
+		n.markHeadEach(entries, arena, keep)
+	}
+	if len(n.strs) > 1 {
+		for i, e := range entries {
+			keep[i] = keep[i] && n.matchLine(arena[e.off:e.off+e.lineLen])
+		}
+	}
+	return keep
+}
+
+// markHeadEach is markHead searching for each alternative in turn.
+func (n *Needles) markHeadEach(entries []headEntry, arena []byte, keep []bool) {
 	for _, gs := range n.searches {
 		a := gs.needle
 		i := 0
@@ -284,12 +299,6 @@ func (n *Needles) markHead(entries []headEntry, arena []byte) []bool {
 			}
 		}
 	}
-	if len(n.strs) > 1 {
-		for i, e := range entries {
-			keep[i] = keep[i] && n.matchLine(arena[e.off:e.off+e.lineLen])
-		}
-	}
-	return keep
 }
 
 // mayMatch reports whether a block with filter bytes f may hold a wanted

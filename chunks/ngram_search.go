@@ -180,6 +180,37 @@ func (a *anchorSearcher) matchAt(line []byte, k int) bool {
 	return false
 }
 
+// markHead is Needles.markHead for the alternatives of a's needles, over
+// entries in arena order: one pass for them all.
+func (a *anchorSearcher) markHead(entries []headEntry, arena []byte, keep []bool) {
+	i := 0
+	for pos := 0; pos < len(arena) && i < len(entries); {
+		j := bytes.IndexByte(arena[pos:], a.c)
+		if j < 0 {
+			return
+		}
+		h := uint32(pos + j)
+		for i < len(entries) && entries[i].off+entries[i].lineLen <= h {
+			i++
+		}
+		if i == len(entries) {
+			return
+		}
+		e := entries[i]
+		if h < e.off { // in the metadata before line i
+			pos = int(e.off)
+			continue
+		}
+		if a.matchAt(arena[e.off:e.off+e.lineLen], int(h-e.off)) {
+			keep[i] = true
+			pos = int(e.off + e.lineLen + e.metaLen)
+			i++
+			continue
+		}
+		pos = int(h) + 1
+	}
+}
+
 // byteRank is a rough frequency rank of c in log lines (English words,
 // JSON and logfmt punctuation, digits, hex), higher for more frequent
 // bytes, at most maxByteRank.

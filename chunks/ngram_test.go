@@ -368,7 +368,13 @@ func TestHeadSearchFindsExactlyTheMatchingLines(t *testing.T) {
 		if round%2 == 1 {
 			groups = append(groups, []string{"xxxx", "cdcd"})
 		}
+		if round%4 >= 2 { // alternatives sharing 'b': one pass (anchorSearcher)
+			groups[0] = []string{"abcdab", "cd=ab", "éabab", "bxab"}[:2+r.IntN(3)]
+		}
 		n := NewNeedles(groups)
+		if (n.anchor != nil) != (round%4 >= 2) {
+			t.Fatalf("round %d, needles %q: anchor %v", round, groups, n.anchor)
+		}
 		var want, got []string
 		all := drain(t, c.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil))
 		for _, e := range all {
