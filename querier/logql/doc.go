@@ -27,8 +27,9 @@
 // cell, so a query holds one stream's decoded block, not one per stream;
 // the sums are then served in cell order. In an instant query, a sum of
 // those, wherever it appears (under topk, in a binary operation), is split
-// across parallel parts by stream, rates as counts divided once at the end
-// (split.go).
+// across parallel parts by stream, rates as counts divided once at the end;
+// each part takes the next stream no part has started, so the parts finish
+// together (split.go).
 //
 // Loki behaviours kept on purpose: windows are (t-range, t] and log ranges
 // [start, end); rate_counter reproduces Loki's arithmetic exactly; lines

@@ -111,6 +111,91 @@ func (p partSource) Select(ctx context.Context, ms []*labels.Matcher, from, thro
 	return out, nil
 }
 
+// claimSource passes on every stream of src, each behind a claimIter: a
+// part reads a stream only if it is the first to start on it. The parts
+// of an instant sum read their streams one after the other
+// (sampleMerger.presum), so each takes the next stream nobody has started
+// as it finishes one, and the parts finish together however unequal the
+// streams' sizes, where partSource's fixed split by label hash may leave
+// one part with most of the work: with a few streams (three pods of one
+// app), or with streams of very different sizes.
+type claimSource struct {
+	src    Source
+	part   int
+	claims *streamClaims
+}
+
+func (p claimSource) Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction,
+	hints SelectHints, stats *chunks.Stats) ([]SourceStream, error) {
+	streams, err := p.src.Select(ctx, ms, from, through, dir, hints, stats)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range streams {
+		c := &claimIter{it: s.Iter, hash: s.Labels.Hash(), part: p.part, claims: p.claims}
+		c.sz, _ = s.Iter.(Summarizer)
+		streams[i].Iter = c
+	}
+	return streams, nil
+}
+
+// streamClaims records which part reads the streams of a label set.
+type streamClaims struct {
+	mu    sync.Mutex
+	owner map[uint64]int
+}
+
+// claim reports whether part reads the streams labelled with hash h: yes
+// if it is the first to ask.
+func (c *streamClaims) claim(h uint64, part int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.owner[h]; ok {
+		return o == part
+	}
+	c.owner[h] = part
+	return true
+}
+
+// claimIter is a part's iterator over one stream: empty unless the part
+// claims the stream on the first Next. Every part selects every stream,
+// so each closes its own iterators, read or not.
+type claimIter struct {
+	it     chunks.Iterator
+	sz     Summarizer
+	hash   uint64
+	part   int
+	claims *streamClaims
+	asked  bool
+	mine   bool
+}
+
+func (c *claimIter) Next() bool {
+	if !c.asked {
+		c.asked = true
+		c.mine = c.claims.claim(c.hash, c.part)
+	}
+	return c.mine && c.it.Next()
+}
+
+func (c *claimIter) At() chunks.Entry { return c.it.At() }
+
+func (c *claimIter) Err() error {
+	if !c.mine {
+		return nil
+	}
+	return c.it.Err()
+}
+
+func (c *claimIter) Close() error { return c.it.Close() }
+
+func (c *claimIter) Summary() (entries, lineBytes int64, ok bool) {
+	if c.sz == nil {
+		return 0, 0, false
+	}
+	return c.sz.Summary()
+}
+
 // evalInstantByStreams evaluates a streamSplittable expression at one
 // instant in parts over disjoint sets of streams, concurrently, and adds
 // up the parts' samples per label set.
@@ -126,9 +211,10 @@ func (q *query) evalInstantByStreams(expr *syntax.VectorAggregationExpr, at int6
 	}
 	subs := make([]*query, parts)
 	results := make([]result, parts)
+	claims := &streamClaims{owner: map[uint64]int{}}
 	var wg sync.WaitGroup
 	for i := range parts {
-		sub := &query{ctx: ctx, src: partSource{src: q.src, i: uint64(i), n: uint64(parts)}, p: q.p, opts: q.opts, part: true}
+		sub := &query{ctx: ctx, src: claimSource{src: q.src, part: i, claims: claims}, p: q.p, opts: q.opts, part: true}
 		subs[i] = sub
 		wg.Go(func() {
 			r := &results[i]

@@ -4,7 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/plgstack/plg/chunks"
 )
 
 func vectorString(v []Sample) string {
@@ -59,5 +65,56 @@ func TestParallelInstantSumsSplitTheStreams(t *testing.T) {
 	_, err := parallel.Query(context.Background(), metricData(t), instantParams(`sum(count_over_time({app=~".+"} | json [70s]))`, 65*s))
 	if !errors.Is(err, ErrPipeline) {
 		t.Errorf("error %v, want a pipeline error", err)
+	}
+}
+
+func TestClaimSourceGivesEachStreamToTheFirstPartToStartIt(t *testing.T) {
+	src := metricData(t)
+	claims := &streamClaims{owner: map[uint64]int{}}
+	sel := func(part int) []SourceStream {
+		ss, err := claimSource{src: src, part: part, claims: claims}.Select(context.Background(), nil, 0, math.MaxInt64, chunks.Forward, SelectHints{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(ss, func(a, b SourceStream) int { return labels.Compare(a.Labels, b.Labels) })
+		return ss
+	}
+	p0, p1 := sel(0), sel(1)
+	if len(p0) < 3 || len(p0) != len(p1) {
+		t.Fatalf("parts select %d and %d streams, want the same, at least 3", len(p0), len(p1))
+	}
+	count := func(it chunks.Iterator) int {
+		n := 0
+		for it.Next() {
+			n++
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Part 1 starts on stream 1 first, part 0 on stream 0 and then, too
+	// late, on stream 1; part 1 then finds stream 0 taken. Stream 2 goes
+	// to whoever comes first, and is never read by the other.
+	n11 := count(p1[1].Iter)
+	n00 := count(p0[0].Iter)
+	if n11 == 0 || n00 == 0 {
+		t.Fatalf("first starters read %d and %d entries, want all", n11, n00)
+	}
+	if n := count(p0[1].Iter); n != 0 {
+		t.Errorf("part 0 read %d entries of a stream part 1 had started", n)
+	}
+	if n := count(p1[0].Iter); n != 0 {
+		t.Errorf("part 1 read %d entries of a stream part 0 had started", n)
+	}
+	if n2 := count(p0[2].Iter); n2 == 0 || count(p1[2].Iter) != 0 {
+		t.Errorf("stream 2: part 0 read %d entries, part 1 must read none", n2)
+	}
+	for _, ss := range [][]SourceStream{p0, p1} {
+		for _, s := range ss {
+			if err := s.Iter.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
