@@ -2,7 +2,9 @@ package chunks
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"slices"
 )
 
 // Version 3 takes long runs of lowercase hex digits (trace and span IDs,
@@ -41,56 +43,72 @@ var hexValue = func() (t [256]byte) {
 	return t
 }()
 
-// hexDigits maps a packed byte to its two digits.
-var hexDigits = func() (t [256][2]byte) {
+// hexDigits maps a packed byte to its two digits, the first in the low
+// byte, for one little-endian 16-bit store.
+var hexDigits = func() (t [256]uint16) {
 	const d = "0123456789abcdef"
 	for i := range t {
-		t[i] = [2]byte{d[i>>4], d[i&15]}
+		t[i] = uint16(d[i>>4]) | uint16(d[i&15])<<8
 	}
 	return t
 }()
 
 // packHex appends to packed the lines with every run of minHexRun or more
 // lowercase hex digits replaced by escapes, and to hex those digits, two
-// a byte, high nibble first. An odd run leaves its last digit as text. A
+// a byte, high nibble first. An odd run's last digit stays text. A
 // literal 0x00 becomes the escape 0x00 0x00. The lines are concatenated,
 // so a run may span two of them; unpackHex restores the concatenation,
 // which is all a reader needs. If hex comes back empty, no run was long
 // enough and the caller stores the lines as they are.
+//
+// Every run of minHexRun digits covers a multiple of minHexRun, so only
+// those bytes are probed, and a run is measured only around a probe that
+// lands on a digit: sealing reads about one byte in sixteen of text.
 func packHex(packed, hex, lines []byte) ([]byte, []byte) {
 	lit := 0 // start of the text not yet copied
-	for i := 0; i < len(lines); {
-		c := lines[i]
-		if hexValue[c] == 0xff {
-			if c == hexEscape {
-				packed = append(packed, lines[lit:i]...)
-				packed = append(packed, hexEscape, 0)
-				lit = i + 1
-			}
-			i++
+	for p := 0; p < len(lines); p += minHexRun {
+		if hexValue[lines[p]] == 0xff {
 			continue
 		}
-		j := i + 1
+		i, j := p, p+1
+		for i > lit && hexValue[lines[i-1]] != 0xff {
+			i--
+		}
 		for j < len(lines) && hexValue[lines[j]] != 0xff {
 			j++
 		}
 		if j-i >= minHexRun {
-			packed = append(packed, lines[lit:i]...)
+			packed = appendEscaped(packed, lines[lit:i])
 			for pairs := (j - i) / 2; pairs > 0; {
 				n := min(pairs, maxHexPairs)
 				packed = append(packed, hexEscape, byte(n))
-				run := lines[i : i+2*n]
-				for k := 0; k < len(run); k += 2 {
-					hex = append(hex, hexValue[run[k]]<<4|hexValue[run[k+1]])
+				hex = slices.Grow(hex, n)
+				dst, run := hex[len(hex):len(hex)+n], lines[i:i+2*n]
+				for k := range dst {
+					dst[k] = hexValue[run[2*k]]<<4 | hexValue[run[2*k+1]]
 				}
+				hex = hex[:len(hex)+n]
 				i += 2 * n
 				pairs -= n
 			}
 			lit = i // an odd run's last digit stays text
 		}
-		i = j
+		p = j - j%minHexRun // the next probe is the first multiple past j
 	}
-	return append(packed, lines[lit:]...), hex
+	return appendEscaped(packed, lines[lit:]), hex
+}
+
+// appendEscaped appends text to packed, each 0x00 as the escape 0x00 0x00.
+func appendEscaped(packed, text []byte) []byte {
+	for {
+		k := bytes.IndexByte(text, hexEscape)
+		if k < 0 {
+			return append(packed, text...)
+		}
+		packed = append(packed, text[:k+1]...)
+		packed = append(packed, 0)
+		text = text[k+1:]
+	}
 }
 
 var errHexPacking = errors.New("bad hex packing")
@@ -128,11 +146,11 @@ func unpackHex(dst, packed, hex []byte) error {
 		if n > len(hex) || 2*n > len(dst)-o {
 			return errHexPacking
 		}
-		for _, b := range hex[:n] {
-			d := &hexDigits[b]
-			dst[o], dst[o+1] = d[0], d[1]
-			o += 2
+		out := dst[o : o+2*n]
+		for k, b := range hex[:n] {
+			binary.LittleEndian.PutUint16(out[2*k:], hexDigits[b])
 		}
+		o += 2 * n
 		hex = hex[n:]
 	}
 	if o != len(dst) || len(hex) != 0 {

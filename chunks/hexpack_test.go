@@ -166,3 +166,108 @@ func TestVersion3PacksHexAndReadsItBack(t *testing.T) {
 		}
 	}
 }
+
+// packHexReference is packHex written the obvious way, byte by byte: the
+// specification packHex's probing must match exactly.
+func packHexReference(lines []byte) (packed, hex []byte) {
+	for i := 0; i < len(lines); {
+		if hexValue[lines[i]] == 0xff {
+			if lines[i] == hexEscape {
+				packed = append(packed, hexEscape, 0)
+			} else {
+				packed = append(packed, lines[i])
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(lines) && hexValue[lines[j]] != 0xff {
+			j++
+		}
+		if j-i < minHexRun {
+			packed = append(packed, lines[i:j]...)
+			i = j
+			continue
+		}
+		for pairs := (j - i) / 2; pairs > 0; {
+			n := min(pairs, maxHexPairs)
+			packed = append(packed, hexEscape, byte(n))
+			for k := range n {
+				hex = append(hex, hexValue[lines[i+2*k]]<<4|hexValue[lines[i+2*k+1]])
+			}
+			i += 2 * n
+			pairs -= n
+		}
+		packed = append(packed, lines[i:j]...)
+		i = j
+	}
+	return packed, hex
+}
+
+func TestPackHexMatchesTheByteByByteReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	alphabet := []byte("0123456789abcdef0123456789abcdefxyz =\"\x00ABCDEF")
+	for round := range 2000 {
+		n := r.IntN(700)
+		lines := make([]byte, n)
+		for i := range lines {
+			lines[i] = alphabet[r.IntN(len(alphabet))]
+			if round%3 == 0 && r.IntN(40) == 0 { // long runs now and then
+				for k := 0; k < 20+r.IntN(600) && i < n-1; k++ {
+					i++
+					lines[i] = "0123456789abcdef"[r.IntN(16)]
+				}
+			}
+		}
+		p1, h1 := packHex(nil, nil, lines)
+		p2, h2 := packHexReference(lines)
+		if !bytes.Equal(p1, p2) || !bytes.Equal(h1, h2) {
+			t.Fatalf("round %d: packHex differs from the reference for %q:\n%q %x\n%q %x", round, lines, p1, h1, p2, h2)
+		}
+		out := make([]byte, len(lines))
+		if err := unpackHex(out, p1, h1); err != nil || !bytes.Equal(out, lines) {
+			t.Fatalf("round %d: round trip: %v", round, err)
+		}
+	}
+}
+
+func BenchmarkPackHex(b *testing.B) {
+	es, _ := benchEntries(benchChunkRaw)
+	var lines []byte
+	for _, e := range es {
+		lines = append(lines, e.Line...)
+	}
+	b.SetBytes(int64(len(lines)))
+	var packed, hex []byte
+	for b.Loop() {
+		packed, hex = packHex(packed[:0], hex[:0], lines)
+	}
+}
+
+func BenchmarkPackHexReference(b *testing.B) {
+	es, _ := benchEntries(benchChunkRaw)
+	var lines []byte
+	for _, e := range es {
+		lines = append(lines, e.Line...)
+	}
+	b.SetBytes(int64(len(lines)))
+	for b.Loop() {
+		packHexReference(lines)
+	}
+}
+
+func BenchmarkUnpackHex(b *testing.B) {
+	es, _ := benchEntries(benchChunkRaw)
+	var lines []byte
+	for _, e := range es {
+		lines = append(lines, e.Line...)
+	}
+	packed, hex := packHex(nil, nil, lines)
+	out := make([]byte, len(lines))
+	b.SetBytes(int64(len(lines)))
+	for b.Loop() {
+		if err := unpackHex(out, packed, hex); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
