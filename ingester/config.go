@@ -50,11 +50,14 @@ type Config struct {
 	// many bits per distinct 4-byte substring of the block's lines. They
 	// let any `|= "needle"` of 4 bytes or more (and regexps with literal
 	// parts) skip blocks that cannot hold it, trace IDs inside longer
-	// tokens included. 1, the default, costs about 1.4% of the raw text
-	// (a few % of the chunk) and 0.3 CPU-s per 1M lines at ingest, and
-	// admits a random absent 32-hex needle in about 0.1% of blocks, a
-	// 16-byte one in 5%; 2 halves those rates for twice the bytes. 0
-	// writes none.
+	// tokens included. 0.8, the default, costs about 1.6% of the raw
+	// text on the plgbench corpus (2.0% at 1; a 256 KiB block of lines
+	// with a random trace ID each holds some 40,000 distinct grams) and
+	// 0.3 CPU-s per 1M lines at ingest. Its bits are 71% set (63% at 1),
+	// so a random absent 32-hex needle passes about 0.5% of blocks
+	// (0.1–0.3% at 1): plgbench's rare-token search read 4 more blocks
+	// of 875; at 0.6 it read 49 more, for 0.4 points of store. 2 halves
+	// the rates of 1 for twice the bytes. 0 writes none.
 	ChunkNgramBitsPerGram float64 `yaml:"chunk_ngram_bits_per_gram"`
 	// ChunkRetainPeriod keeps flushed chunks queryable from memory after their
 	// index segment was written, so queriers that list the store only every
@@ -132,8 +135,8 @@ func DefaultConfig() Config {
 		},
 		OutOfOrderWindow: time.Hour,
 
-		// See ChunkNgramBitsPerGram for the figures behind 1.
-		ChunkNgramBitsPerGram: 1,
+		// See ChunkNgramBitsPerGram for the figures behind 0.8.
+		ChunkNgramBitsPerGram: 0.8,
 	}
 }
 
@@ -145,7 +148,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ChunkCompressionLevel, "ingester.chunk-compression-level", c.ChunkCompressionLevel, "zstd level chunk blocks are compressed at: fastest, default, better or best. better stores about 5% less for roughly twice the ingest CPU.")
 	fs.StringVar(&c.ChunkBlockMerge, "ingester.chunk-block-merge", c.ChunkBlockMerge, "How a flushed chunk's small blocks (sealed early under the memory budget) are merged: concat (new filters and columns, lines kept compressed; zstd), recompress (smallest store, compresses them twice) or off.")
 	fs.IntVar(&c.ChunkBloomBitsPerToken, "ingester.chunk-bloom-bits-per-token", c.ChunkBloomBitsPerToken, "Bits per distinct token of the per-block token bloom filters (10 gives about 1% false positives); 0 writes none. They let searches for delimited tokens skip blocks, at about 6% chunk size and more ingest CPU.")
-	fs.Float64Var(&c.ChunkNgramBitsPerGram, "ingester.chunk-ngram-bits-per-gram", c.ChunkNgramBitsPerGram, "Bits per distinct 4-byte substring of the per-block n-gram filters, which let substring searches (|= \"needle\") skip blocks; 0 writes none. 1 costs about 1.4% of the raw text.")
+	fs.Float64Var(&c.ChunkNgramBitsPerGram, "ingester.chunk-ngram-bits-per-gram", c.ChunkNgramBitsPerGram, "Bits per distinct 4-byte substring of the per-block n-gram filters, which let substring searches (|= \"needle\") skip blocks; 0 writes none. 0.8 costs about 1.6% of the raw text.")
 	fs.DurationVar(&c.MaxChunkAge, "ingester.max-chunk-age", c.MaxChunkAge, "Cut a chunk once it spans this much time.")
 	fs.DurationVar(&c.ChunkIdlePeriod, "ingester.chunk-idle-period", c.ChunkIdlePeriod, "Cut a chunk whose stream received nothing for this long.")
 	fs.IntVar(&c.MaxChunkMemoryMB, "ingester.max-chunk-memory-mb", c.MaxChunkMemoryMB, "Memory budget in MiB for unflushed chunk data; past it head blocks are compressed early, then the largest open chunks are flushed early. Negative disables it.")

@@ -10,8 +10,8 @@ import (
 )
 
 func TestNgramFiltersAreOnByDefaultAndBounded(t *testing.T) {
-	if got := DefaultConfig().ChunkNgramBitsPerGram; got != 1 {
-		t.Fatalf("default chunk_ngram_bits_per_gram = %g, want 1", got)
+	if got := DefaultConfig().ChunkNgramBitsPerGram; got != 0.8 {
+		t.Fatalf("default chunk_ngram_bits_per_gram = %g, want 0.8", got)
 	}
 	for _, tc := range []struct {
 		bits float64
