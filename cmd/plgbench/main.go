@@ -269,7 +269,10 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 
 	dataDir := filepath.Join(work, "data")
 	args := append([]string{"-mode=all", "-data.dir=" + dataDir, "-http.addr=127.0.0.1:0", "-log.level=info",
-		"-limits.ingestion-rate-mb=0", "-limits.max-streams-per-tenant=0"}, cfg.ServerArgs...)
+		"-limits.ingestion-rate-mb=0", "-limits.max-streams-per-tenant=0",
+		// The harness times queries; it must not be the server that gives
+		// up first on a 10 GB corpus or a loaded machine.
+		"-querier.query-timeout=10m"}, cfg.ServerArgs...)
 	if cfg.HeapDir != "" {
 		args = append(args, "-http.pprof")
 	}
@@ -435,7 +438,7 @@ func runBench(ctx context.Context, cfg *benchConfig, logger *slog.Logger) (*Repo
 // the store in dataDir and srv as its ingester.
 func runQuerier(ctx context.Context, cfg *benchConfig, bin, dataDir string, srv *process, suite []querySpec, logger *slog.Logger) ([]QueryResult, error) {
 	args := append([]string{"-mode=querier", "-data.dir=" + dataDir, "-http.addr=127.0.0.1:0", "-log.level=info",
-		"-querier.ingesters=" + srv.addr}, cfg.ServerArgs...)
+		"-querier.ingesters=" + srv.addr, "-querier.query-timeout=10m"}, cfg.ServerArgs...)
 	if cfg.HeapDir != "" {
 		args = append(args, "-http.pprof")
 	}
