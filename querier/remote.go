@@ -154,7 +154,7 @@ func (r *Remote) Select(ctx context.Context, tenant string, from, through int64,
 			out = append(out, ingester.StreamIterator{Labels: lbs, Fingerprint: lbs.Hash(), Iter: &remoteIterator{d: d, id: id}})
 		}
 		if len(streams) == 0 {
-			d.close()
+			d.close(-1) // no stream to read: release the response
 		}
 	}
 	return out, nil
@@ -175,6 +175,10 @@ type demux struct {
 	body   io.ReadCloser
 	r      *bufio.Reader
 	queues [][]chunks.Entry
+	// closed marks the streams whose iterators are closed: their entries
+	// are read past, not queued (a log query closes a batch of streams
+	// and reads on for the others; a part drops the others' streams).
+	closed []bool
 	open   int // iterators not yet closed
 	done   bool
 	err    error
@@ -205,6 +209,7 @@ func (d *demux) readHeaders() ([]labels.Labels, error) {
 			streams = append(streams, lbs)
 		case ingester.FrameHeadersEnd:
 			d.queues = make([][]chunks.Entry, len(streams))
+			d.closed = make([]bool, len(streams))
 			d.open = len(streams)
 			return streams, nil
 		case ingester.FrameEnd:
@@ -213,6 +218,7 @@ func (d *demux) readHeaders() ([]labels.Labels, error) {
 				return nil, d.fail(errors.New(string(msg)))
 			}
 			d.queues = make([][]chunks.Entry, len(streams))
+			d.closed = make([]bool, len(streams))
 			d.done = true
 			return streams, nil
 		default:
@@ -282,6 +288,9 @@ func (d *demux) readFrame() error {
 		if err != nil {
 			return err
 		}
+		if d.closed[id] {
+			return d.skipEntry()
+		}
 		line, err := d.str()
 		if err != nil {
 			return err
@@ -324,9 +333,44 @@ func (d *demux) readFrame() error {
 	return fmt.Errorf("unexpected frame kind %d", kind)
 }
 
-func (d *demux) close() {
+// skipEntry reads past the line and metadata of an entry frame.
+func (d *demux) skipEntry() error {
+	if err := d.skipStr(); err != nil {
+		return err
+	}
+	nmeta, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		return err
+	}
+	for k := uint64(0); k < 2*nmeta; k++ {
+		if err := d.skipStr(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demux) skipStr() error {
+	n, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		return err
+	}
+	if n > 64<<20 {
+		return fmt.Errorf("string of %d bytes", n)
+	}
+	_, err = d.r.Discard(int(n))
+	return err
+}
+
+// close closes stream id's iterator: its queued entries are dropped. The
+// response is released once every stream's is closed.
+func (d *demux) close(id int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if id >= 0 && id < len(d.closed) {
+		d.closed[id] = true
+		d.queues[id] = nil
+	}
 	d.open--
 	if d.open <= 0 {
 		d.done = true
@@ -361,7 +405,7 @@ func (it *remoteIterator) Err() error {
 func (it *remoteIterator) Close() error {
 	if !it.closed {
 		it.closed = true
-		it.d.close()
+		it.d.close(it.id)
 	}
 	return nil
 }
