@@ -3,21 +3,29 @@ package chunks
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 )
 
-// gramSearcher finds a needle of 8 bytes or more in a long text by
-// skipping: it looks at the last 4 bytes of the window where the needle
-// could end, and when that gram is not one of the needle's, the needle
-// cannot overlap it, so the window moves by up to len(needle) − 3 bytes
-// (Horspool's rule on 4-byte grams). A rare hex ID, whose bytes are all
-// frequent, is found at several GB/s, where bytes.Index stops at every
-// occurrence of its first byte. A shorter needle moves the window too
-// little: it is found by scanning for its rarest byte (see indexRare)
-// when it has a rare one, else by bytes.Index, whose vectorised search
-// beats stopping at every occurrence of a frequent byte.
+// gramSearcher finds a needle (of 4 bytes or more) in a long text. It
+// scans for the needle's rarest byte (by logByteOrder) with bytes.IndexByte,
+// which is vectorised, and compares the needle around each hit:
+// bytes.Index scans for the first byte, but IndexByte costs a call per
+// hit and the first byte of a word is often among the most frequent
+// letters (the t of "timeout"), and every byte of a hex ID is frequent,
+// its rarest less so (BenchmarkGramSearcher).
+//
+// Where even the rarest byte comes every few bytes it switches to
+// skipping for the rest of the text: it looks at the last 4 bytes of the
+// window where the needle could end, and when that gram is not one of
+// the needle's, the needle cannot overlap it, so the window moves by up
+// to len(needle) − 3 bytes (Horspool's rule on 4-byte grams). A needle
+// shorter than 8 bytes moves the window too little and takes
+// bytes.Index instead.
 type gramSearcher struct {
 	needle []byte
-	rare   int // the offset of a short needle's rarest byte; -1: none
+	// rare is the offset of the needle's rarest byte; check is another
+	// offset, compared before the whole needle.
+	rare, check int
 	// shift[h] is how far the window may move when the gram at its end
 	// hashes to h: the distance from the last gram of the needle hashing
 	// to h to the needle's end (0: compare), or len(needle) − 3 if none.
@@ -33,18 +41,16 @@ func gramSearchHash(g uint32) uint32 {
 func newGramSearcher(needle []byte) *gramSearcher {
 	s := &gramSearcher{needle: needle}
 	n := len(needle)
-	if n < 8 {
-		s.rare = -1
-		best := maxScanRank + 1
-		for i, c := range needle {
-			r := byteRank(c)
-			if c >= 'a' && c <= 'f' {
-				r = max(r, 8) // in every hex ID
-			}
-			if r < best {
-				s.rare, best = i, r
-			}
+	best := len(logByteOrder) + 1
+	for i, c := range needle {
+		if r := strings.IndexByte(logByteOrder, c); r < best {
+			s.rare, best = i, r
 		}
+	}
+	if s.rare == 0 {
+		s.check = max(n-1, 0)
+	}
+	if n < 8 {
 		return s
 	}
 	def := uint8(min(n-3, 255))
@@ -60,12 +66,52 @@ func newGramSearcher(needle []byte) *gramSearcher {
 
 // index returns the first index of the needle in text, or -1.
 func (s *gramSearcher) index(text []byte) int {
+	n, off := len(s.needle), s.rare
+	if off == 0 && n < 8 {
+		// bytes.Index scans for the first byte too, with its own
+		// vectorised loop once hits are dense.
+		return bytes.Index(text, s.needle)
+	}
+	c := s.needle[off]
+	end := len(text) - n + 1 // the needle starts before end
+	for i, fails := 0, 0; i < end; {
+		// The rare byte at i+off+j: the needle may start at i+j.
+		j := bytes.IndexByte(text[i+off:end+off], c)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if text[i+s.check] == s.needle[s.check] && bytes.Equal(text[i:i+n], s.needle) {
+			return i
+		}
+		i++
+		// More than one miss per 8 bytes (bytes.Index's cutover): a call
+		// per hit costs more than skipping.
+		if fails++; fails > (i+16)/8 {
+			if j := s.skipIndex(text[i:]); j >= 0 {
+				return i + j
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// logByteOrder is the bytes least frequent in log text first, as
+// measured over the plgbench corpus (JSON, access-log and logfmt lines in
+// about equal parts; '"' is 6.9% of it, 'g' 0.5%); any other byte is
+// rarer than these. It ranks a needle's bytes more finely than byteRank,
+// whose coarse classes suit the anchor threshold: byteRank ranks "needle"'s
+// d (2.5% of the corpus) below its n (1.3%), and a scan for the d of
+// "needle" runs at less than half the speed (BenchmarkGramSearcher).
+const logByteOrder = "g_vhT-nmp=bf,lu897r3.o54c6i/d:sat2 10e\""
+
+// skipIndex is index by Horspool's rule on 4-byte grams (bytes.Index for
+// a needle shorter than 8 bytes).
+func (s *gramSearcher) skipIndex(text []byte) int {
 	n := len(s.needle)
 	if n < 8 {
-		if s.rare < 0 {
-			return bytes.Index(text, s.needle)
-		}
-		return indexRare(text, s.needle, s.rare)
+		return bytes.Index(text, s.needle)
 	}
 	for pos := 0; pos+n <= len(text); {
 		sh := s.shift[gramSearchHash(binary.LittleEndian.Uint32(text[pos+n-4:]))]
@@ -76,31 +122,6 @@ func (s *gramSearcher) index(text []byte) int {
 			sh = 1
 		}
 		pos += int(sh)
-	}
-	return -1
-}
-
-// indexRare is bytes.Index that scans for the needle's byte at off,
-// chosen to be rare in log text, and compares the needle around each
-// hit: bytes.Index scans for the first byte, which for "timeout" is
-// among the most frequent letters.
-func indexRare(text, needle []byte, off int) int {
-	n := len(needle)
-	if n == 0 {
-		return 0
-	}
-	last := len(text) - n + off // the last position of the rare byte
-	c := needle[off]
-	for i := off; i <= last; {
-		j := bytes.IndexByte(text[i:last+1], c)
-		if j < 0 {
-			return -1
-		}
-		i += j
-		if bytes.Equal(text[i-off:i-off+n], needle) {
-			return i - off
-		}
-		i++
 	}
 	return -1
 }
@@ -122,13 +143,6 @@ type anchorSearcher struct {
 }
 
 const maxByteRank = 10
-
-// maxScanRank is the most frequent byteRank worth scanning for instead
-// of bytes.Index: "timeout" has 'm', "needle" nothing rarer than 'l',
-// which a scan would stop at every few words. Measured on plgbench corpus
-// lines ("timeout": 2x faster) and the logql benchmark lines ("needle":
-// 30% slower with a scan for 'd').
-const maxScanRank = 6
 
 // maxAnchorRank is the most frequent byteRank an anchor may have: a digit
 // is rare enough, a vowel or a space is not.

@@ -400,8 +400,8 @@ func TestGramSearcherFindsTheFirstOccurrence(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	rare := 0
 	for round := range 3000 {
-		// Odd rounds: short needles may hold a rare byte (m, Q) and be
-		// found by scanning for it (indexRare).
+		// Odd rounds: needles may hold a rare byte (m, Q), which index
+		// then scans for; even rounds hand over to skipping midway.
 		alphabet := []string{"ab0f", "ab0fmQ"}[round%2]
 		text := make([]byte, r.IntN(300))
 		for i := range text {
@@ -418,7 +418,7 @@ func TestGramSearcherFindsTheFirstOccurrence(t *testing.T) {
 			}
 		}
 		gs := newGramSearcher(needle)
-		if gs.rare >= 0 {
+		if c := needle[gs.rare]; c == 'm' || c == 'Q' {
 			rare++
 		}
 		if got, want := gs.index(text), bytes.Index(text, needle); got != want {
@@ -584,30 +584,78 @@ func BenchmarkMarkLines(b *testing.B) {
 	}
 }
 
+// TestGramSearcherRareByte checks the search by a needle's rarest byte on
+// texts where that byte is sparse, where it is dense enough to hand over
+// to skipping midway (short and long needles), and at the ends of the
+// text.
+func TestGramSearcherRareByte(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, alphabet := range []string{"eeeeeeetrro ", "er", "eeeeeeeeeeeeeeeeeeeeeeeeeeeer", "ab0f"} {
+		for range 2000 {
+			text := make([]byte, r.IntN(400))
+			for i := range text {
+				text[i] = alphabet[r.IntN(len(alphabet))]
+			}
+			needle := make([]byte, 4+r.IntN(12))
+			for i := range needle {
+				needle[i] = alphabet[r.IntN(len(alphabet))]
+			}
+			if r.IntN(2) == 0 && len(text) >= len(needle) {
+				at := r.IntN(len(text) - len(needle) + 1)
+				copy(text[at:], needle)
+			}
+			if got, want := newGramSearcher(needle).index(text), bytes.Index(text, needle); got != want {
+				t.Fatalf("index(%q, %q) = %d, want %d", text, needle, got, want)
+			}
+		}
+	}
+}
+
+// FuzzGramSearcher: index agrees with bytes.Index on any text and needle
+// of at least 4 bytes (shorter ones never reach a searcher).
+func FuzzGramSearcher(f *testing.F) {
+	f.Add([]byte("level=error msg=\"timeout\" err=eof"), []byte("error"))
+	f.Add([]byte("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeerror"), []byte("error"))
+	f.Add([]byte("2f1bd0b6b6a951ba3941fc7dd40642a3"), []byte("d0b6b6a951"))
+	f.Fuzz(func(t *testing.T, text, needle []byte) {
+		if len(needle) < NgramLen {
+			return
+		}
+		if got, want := newGramSearcher(needle).index(text), bytes.Index(text, needle); got != want {
+			t.Fatalf("index(%q, %q) = %d, want %d", text, needle, got, want)
+		}
+	})
+}
+
 func BenchmarkGramSearcher(b *testing.B) {
 	es, raw := benchEntries(DefaultBlockSize)
 	var text []byte
 	for _, e := range es {
 		text = append(text, e.Line...)
 	}
-	needle := []byte("2f1bd0b6b6a951ba3941fc7dd40642a3")
-	gs := newGramSearcher(needle)
-	b.Run("gram", func(b *testing.B) {
-		b.SetBytes(raw)
-		for b.Loop() {
-			if gs.index(text) >= 0 {
-				b.Fatal("found")
-			}
+	// Needles absent from the text: hex IDs, whose rarest byte is b, and
+	// words whose first byte is frequent (t) or not (n).
+	for _, needle := range []string{"2f1bd0b6b6a951ba3941fc7dd40642a3", "2f1bd0b6b6a951ba", "timeout", "needle"} {
+		gs := newGramSearcher([]byte(needle))
+		for _, name := range []string{"gram", "bytes.Index"} {
+			b.Run(needle+"/"+name, func(b *testing.B) {
+				b.SetBytes(raw)
+				start := cpuTime()
+				for b.Loop() {
+					i := -1
+					if name == "gram" {
+						i = gs.index(text)
+					} else {
+						i = bytes.Index(text, gs.needle)
+					}
+					if i >= 0 {
+						b.Fatal("found")
+					}
+				}
+				reportCPUThroughput(b, start, raw)
+			})
 		}
-	})
-	b.Run("bytes.Index", func(b *testing.B) {
-		b.SetBytes(raw)
-		for b.Loop() {
-			if bytes.Index(text, needle) >= 0 {
-				b.Fatal("found")
-			}
-		}
-	})
+	}
 }
 
 // FuzzDecodePartial: on arbitrary bytes and ranges DecodePartial never
