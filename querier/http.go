@@ -31,6 +31,10 @@ type Config struct {
 	// MaxQueryParallelism splits a metric range query's steps into this many
 	// parts evaluated at once (default: the number of cores).
 	MaxQueryParallelism int `yaml:"max_query_parallelism"`
+	// ChunkPrefixCacheMB bounds the cache of store chunks' headers, block
+	// indexes and filters (0: none). About 2% of the raw text it covers;
+	// queries over more than that re-read the prefixes every time.
+	ChunkPrefixCacheMB int `yaml:"chunk_prefix_cache_mb"`
 	// Ingesters are the addresses of remote ingesters, for -mode=querier.
 	Ingesters []string `yaml:"ingesters"`
 	// Registerer receives the query engine's metrics; nil for none.
@@ -45,6 +49,7 @@ func DefaultConfig() Config {
 		MaxQueryLength:            30 * 24 * time.Hour,
 		QueryTimeout:              2 * time.Minute,
 		MaxConcurrentTailRequests: 20,
+		ChunkPrefixCacheMB:        DefaultPrefixCacheMB,
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/plgstack/plg/chunks"
 )
 
@@ -46,5 +48,66 @@ func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
 	nilCache.put("k", c, prefix)
 	if got, _ := nilCache.get("k"); got != nil {
 		t.Error("a nil cache returned a chunk")
+	}
+}
+
+func TestPrefixCacheSizeAndMetrics(t *testing.T) {
+	mc := chunks.NewMemChunk(chunks.None, 0, 0)
+	if _, err := mc.Append(chunks.Entry{Timestamp: 1, Line: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := mc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := chunks.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	q := New(nil, nil)
+	q.SetPrefixCache(0, nil)
+	if q.prefixes != nil {
+		t.Fatal("a 0 MiB prefix cache still caches")
+	}
+	q.prefixes.put("k", c, data) // a Querier without a cache still reads
+	if got, _ := q.prefixes.get("k"); got != nil {
+		t.Fatal("no cache, yet a hit")
+	}
+
+	reg := prometheus.NewRegistry()
+	q.SetPrefixCache(2, reg)
+	if q.prefixes == nil || q.prefixes.budget != 2<<20 {
+		t.Fatalf("cache %+v, want a 2 MiB budget", q.prefixes)
+	}
+	q.prefixes.get("k")
+	q.prefixes.put("k", c, data)
+	q.prefixes.get("k")
+	q.prefixes.get("k")
+	want := map[string]float64{"hit": 2, "miss": 1}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawBytes bool
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "plg_querier_chunk_prefix_cache_requests_total":
+				result := m.GetLabel()[0].GetValue()
+				if got := m.GetCounter().GetValue(); got != want[result] {
+					t.Errorf("%s lookups: %v, want %v", result, got, want[result])
+				}
+				delete(want, result)
+			case "plg_querier_chunk_prefix_cache_bytes":
+				sawBytes = true
+				if got := m.GetGauge().GetValue(); got != float64(q.prefixes.bytes()) || got < float64(len(data)) {
+					t.Errorf("cache bytes %v, want %d (at least the %d byte prefix)", got, q.prefixes.bytes(), len(data))
+				}
+			}
+		}
+	}
+	if len(want) > 0 || !sawBytes {
+		t.Errorf("metrics missing: %v, bytes gauge %v", want, sawBytes)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/chunks"
@@ -79,7 +80,21 @@ type Querier struct {
 
 // New returns a Querier over ingesters and st; either may be nil.
 func New(ing Ingesters, st *store.Store) *Querier {
-	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16, prefixes: newPrefixCache(defaultPrefixCacheBytes)}
+	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16, prefixes: newPrefixCache(DefaultPrefixCacheMB << 20)}
+}
+
+// SetPrefixCache replaces the cache of store chunks' prefixes by one of
+// maxMB MiB (none if maxMB <= 0) and exports its metrics to reg (if not
+// nil). Call it before the first query.
+func (q *Querier) SetPrefixCache(maxMB int, reg prometheus.Registerer) {
+	q.prefixes = nil
+	if maxMB <= 0 {
+		return
+	}
+	q.prefixes = newPrefixCache(maxMB << 20)
+	if reg != nil {
+		q.prefixes.register(reg)
+	}
 }
 
 // source binds a request's tenants to the Querier as a logql.Source.

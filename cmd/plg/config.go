@@ -123,6 +123,7 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 		}
 		return nil
 	})
+	fs.IntVar(&cfg.Querier.ChunkPrefixCacheMB, "querier.chunk-prefix-cache-mb", cfg.Querier.ChunkPrefixCacheMB, "MiB of store chunks' headers, block indexes and filters the querier caches (0: none); about 2% of the log text queries cover.")
 	fs.DurationVar(&cfg.Querier.QueryTimeout, "querier.query-timeout", cfg.Querier.QueryTimeout, "How long a query may run before it is cancelled with a 504.")
 	fs.StringVar(&cfg.AgentMemoryLimit, "agent.memory-limit", cfg.AgentMemoryLimit, "Soft memory limit of the Go runtime in -mode=agent (e.g. 24MiB; 0: none). It is raised while a backlog needs more, so it never makes the agent collect garbage back to back. GOMEMLIMIT, when set, wins.")
 	fs.BoolVar(&cfg.Compactor.Enabled, "compactor.enabled", cfg.Compactor.Enabled, "Merge index segments periodically (where an ingester runs).")

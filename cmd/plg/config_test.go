@@ -51,15 +51,15 @@ limits:
 querier:
   query_timeout: 30s
 `)
-	cfg, _, err := loadConfig([]string{"-config.file=" + p, "-http.addr=127.0.0.1:9999", "-querier.query-timeout=10m"})
+	cfg, _, err := loadConfig([]string{"-config.file=" + p, "-http.addr=127.0.0.1:9999", "-querier.query-timeout=10m", "-querier.chunk-prefix-cache-mb=64"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Mode != modeIngester || cfg.DataDir != "/var/plg" || cfg.Ingester.MaxChunkAge != time.Hour {
 		t.Fatalf("file values lost: %+v", cfg)
 	}
-	if cfg.Server.HTTPAddr != "127.0.0.1:9999" || cfg.Querier.QueryTimeout != 10*time.Minute {
-		t.Fatalf("flags did not override the file: %q, query timeout %s", cfg.Server.HTTPAddr, cfg.Querier.QueryTimeout)
+	if cfg.Server.HTTPAddr != "127.0.0.1:9999" || cfg.Querier.QueryTimeout != 10*time.Minute || cfg.Querier.ChunkPrefixCacheMB != 64 {
+		t.Fatalf("flags did not override the file: %q, query timeout %s, prefix cache %d MiB", cfg.Server.HTTPAddr, cfg.Querier.QueryTimeout, cfg.Querier.ChunkPrefixCacheMB)
 	}
 	if cfg.Ingester.Name != "ingester-3" || cfg.Ingester.WAL.Sync != "interval" {
 		t.Fatalf("env expansion: name %q sync %q", cfg.Ingester.Name, cfg.Ingester.WAL.Sync)

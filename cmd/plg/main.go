@@ -196,7 +196,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		qcfg := cfg.Querier
 		qcfg.Registerer = reg
-		api := querier.NewAPI(qcfg, querier.New(ings, st), cfg.AuthEnabled, logger.With("component", "querier"))
+		q := querier.New(ings, st)
+		q.SetPrefixCache(cfg.Querier.ChunkPrefixCacheMB, reg)
+		api := querier.NewAPI(qcfg, q, cfg.AuthEnabled, logger.With("component", "querier"))
 		api.RegisterRoutes(router)
 		ui.Register(router)
 	}
