@@ -9,7 +9,9 @@ import (
 	"github.com/plgstack/plg/chunks"
 )
 
-func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
+// oneEntryChunk returns a decoded one-entry chunk and its bytes.
+func oneEntryChunk(t *testing.T) (*chunks.Chunk, []byte) {
+	t.Helper()
 	mc := chunks.NewMemChunk(chunks.None, 0, 0)
 	if _, err := mc.Append(chunks.Entry{Timestamp: 1, Line: []byte("x")}); err != nil {
 		t.Fatal(err)
@@ -22,6 +24,11 @@ func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, data
+}
+
+func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
+	c, _ := oneEntryChunk(t)
 	prefix := make([]byte, 1000)
 	entry := 1000 + len("k0") + 128 + 256*len(c.Blocks())
 	p := newPrefixCache(3 * entry)
@@ -52,18 +59,7 @@ func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
 }
 
 func TestPrefixCacheSizeAndMetrics(t *testing.T) {
-	mc := chunks.NewMemChunk(chunks.None, 0, 0)
-	if _, err := mc.Append(chunks.Entry{Timestamp: 1, Line: []byte("x")}); err != nil {
-		t.Fatal(err)
-	}
-	data, err := mc.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chunks.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, data := oneEntryChunk(t)
 
 	q := New(nil, nil)
 	q.SetPrefixCache(0, nil)
