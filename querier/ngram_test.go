@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/thanos-io/objstore"
@@ -221,12 +219,7 @@ func TestIngesterSkipsSealedBlocksLocallyAndRemotely(t *testing.T) {
 	if err := ing.Push(context.Background(), "t1", &push.Request{Streams: []push.Stream{ps}}); err != nil {
 		t.Fatal(err)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	ing.RegisterInternalRoutes(r)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	remote := NewRemote([]string{srv.URL}, srv.Client())
+	remote := serveRemote(t, ing)
 	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "app", "a")}
 	subs := [][]string{{rare[6:30]}}
 	from, through := base, base+int64(time.Hour)

@@ -20,6 +20,18 @@ import (
 	"github.com/plgstack/plg/push"
 )
 
+// serveRemote serves ing's internal query API on loopback for the test's
+// duration and returns a Remote reading it.
+func serveRemote(t testing.TB, ing *ingester.Ingester) *Remote {
+	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	ing.RegisterInternalRoutes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return NewRemote([]string{srv.URL}, srv.Client())
+}
+
 func startIngester(t testing.TB) *ingester.Ingester {
 	t.Helper()
 	cfg := ingester.DefaultConfig()
@@ -71,12 +83,7 @@ func TestRemoteSelectEqualsInProcessSelect(t *testing.T) {
 	if err := ing.Push(context.Background(), "t1", req); err != nil {
 		t.Fatal(err)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	ing.RegisterInternalRoutes(r)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	remote := NewRemote([]string{srv.URL}, srv.Client())
+	remote := serveRemote(t, ing)
 
 	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "team", "x"), labels.MustNewMatcher(labels.MatchNotEqual, "app", "a3")}
 	from, through := now.Add(100*time.Millisecond).UnixNano(), now.Add(900*time.Millisecond).UnixNano()
@@ -123,12 +130,7 @@ func TestRemoteDropsTheEntriesOfClosedStreams(t *testing.T) {
 	if err := ing.Push(context.Background(), "t1", req); err != nil {
 		t.Fatal(err)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	ing.RegisterInternalRoutes(r)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	remote := NewRemote([]string{srv.URL}, srv.Client())
+	remote := serveRemote(t, ing)
 	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "app", "a.*")}
 	rs, err := remote.Select(context.Background(), "t1", 0, now.Add(time.Hour).UnixNano(), chunks.Backward, ms, nil, nil)
 	if err != nil || len(rs) != 4 {

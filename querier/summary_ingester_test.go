@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/chunks"
@@ -70,12 +68,7 @@ func TestIngesterSummariesMatchTheEntries(t *testing.T) {
 	src := source{q: New(Local{ing}, nil), tenants: []string{"fake"}}
 	// The same ingester over the remote protocol, which carries entries
 	// only: the querier must not expect summaries from it.
-	gin.SetMode(gin.ReleaseMode)
-	router := gin.New()
-	ing.RegisterInternalRoutes(router)
-	srv := httptest.NewServer(router)
-	defer srv.Close()
-	remote := source{q: New(NewRemote([]string{srv.URL}, srv.Client()), nil), tenants: []string{"fake"}}
+	remote := source{q: New(serveRemote(t, ing), nil), tenants: []string{"fake"}}
 	eng := logql.NewEngine(logql.EngineOptions{}, nil)
 	var folded int64
 	for _, q := range []string{
