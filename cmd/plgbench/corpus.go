@@ -173,6 +173,9 @@ type Truth struct {
 	Regex      MatchTruth         `json:"regex_5xx"`
 	JSON5xx    MatchTruth         `json:"json_status_5xx"`
 	Logfmt     map[string]int64   `json:"logfmt_duration_over"` // "150ms", "250ms"
+	// LogfmtMaxDuration is the longest duration of a logfmt line, in
+	// seconds, per namespace with logfmt lines.
+	LogfmtMaxDuration map[string]float64 `json:"logfmt_max_duration_by_namespace"`
 }
 
 // Volume is a line count and the bytes of those lines.
@@ -273,16 +276,17 @@ func newRawGenerator(cfg corpusConfig, step int64) *generator {
 	rr := rand.New(rand.NewPCG(cfg.Seed, 0x7a2e))
 	g.rare = fmt.Sprintf("%016x%016x", rr.Uint64(), rr.Uint64())
 	t := &Truth{
-		Namespaces: map[string]*Volume{},
-		Levels:     map[string]int64{},
-		JSONLevels: map[string]int64{},
-		Formats:    map[string]*Volume{},
-		TimeoutApp: map[string]int64{},
-		Logfmt:     map[string]int64{"150ms": 0, "250ms": 0},
-		Rare:       MatchTruth{Pattern: g.rare},
-		Common:     MatchTruth{Pattern: commonWord},
-		Regex:      MatchTruth{Pattern: regex5xx},
-		JSON5xx:    MatchTruth{Pattern: "status >= 500"},
+		Namespaces:        map[string]*Volume{},
+		Levels:            map[string]int64{},
+		JSONLevels:        map[string]int64{},
+		Formats:           map[string]*Volume{},
+		TimeoutApp:        map[string]int64{},
+		Logfmt:            map[string]int64{"150ms": 0, "250ms": 0},
+		LogfmtMaxDuration: map[string]float64{},
+		Rare:              MatchTruth{Pattern: g.rare},
+		Common:            MatchTruth{Pattern: commonWord},
+		Regex:             MatchTruth{Pattern: regex5xx},
+		JSON5xx:           MatchTruth{Pattern: "status >= 500"},
 	}
 	for _, s := range g.streams {
 		t.Streams = append(t.Streams, StreamTruth{Labels: s.labelMap()})
@@ -366,6 +370,11 @@ func (g *generator) count(stream int, ts int64, line []byte, li lineInfo) {
 		}
 		if li.duration > 250*time.Millisecond {
 			t.Logfmt["250ms"]++
+		}
+		// The line holds duration.String(), which parses back to the same
+		// duration, so its seconds are what unwrap duration() yields.
+		if d, ok := t.LogfmtMaxDuration[s.Namespace]; !ok || li.duration.Seconds() > d {
+			t.LogfmtMaxDuration[s.Namespace] = li.duration.Seconds()
 		}
 	}
 	// Text predicates are counted on the text itself, exactly as a query

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -135,6 +136,7 @@ func TestTruthMatchesAnIndependentRecount(t *testing.T) {
 		jsonLevels                                             = map[string]int64{}
 		nsBytes                                                = map[string]int64{}
 		timeoutApps                                            = map[string]int64{}
+		maxDur                                                 = map[string]float64{}
 		lastTs                                                 = map[string]int64{}
 		newestCommon                                           []int64
 		durRe                                                  = regexp.MustCompile(`(?:^| )duration=(\S+)`)
@@ -221,6 +223,9 @@ func TestTruthMatchesAnIndependentRecount(t *testing.T) {
 						if d > 250*time.Millisecond {
 							over250++
 						}
+						if ns := ls.Get("namespace"); d.Seconds() > maxDur[ns] {
+							maxDur[ns] = d.Seconds()
+						}
 					case "nginx":
 					default:
 						t.Fatalf("unexpected container %q", ls.Get("container"))
@@ -249,6 +254,9 @@ func TestTruthMatchesAnIndependentRecount(t *testing.T) {
 	eq("regex lines", regex, tr.Regex.Lines)
 	eq("JSON 5xx lines", json5xx, tr.JSON5xx.Lines)
 	eq("logfmt duration > 250ms", over250, tr.Logfmt["250ms"])
+	if !maps.Equal(maxDur, tr.LogfmtMaxDuration) || len(maxDur) == 0 {
+		t.Errorf("longest logfmt durations by namespace: recomputed %v, the truth says %v", maxDur, tr.LogfmtMaxDuration)
+	}
 	for level, n := range jsonLevels {
 		eq("JSON level "+level, n, tr.JSONLevels[level])
 	}

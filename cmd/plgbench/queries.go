@@ -130,6 +130,15 @@ func querySuite(t *Truth, w queryWindow) []querySpec {
 	}
 	rangeQ("bytes_by_namespace_5m", fmt.Sprintf(`sum by (namespace) (bytes_over_time(%s [5m]))`, allStreams), 5*time.Minute, "namespace", nsBytes)
 
+	// An unwrap aggregation grouped by a label: its samples cannot be
+	// added up stream by stream like counts, so it reads every worker
+	// stream (30% of them) at once, a decoded block each, unless the
+	// engine bounds that. Windows of 5m tile the range, so the largest
+	// point of a namespace is its longest duration.
+	maxQ := `max_over_time({container="worker"} | logfmt | unwrap duration(duration) [5m]) by (namespace)`
+	qs = append(qs, querySpec{Name: "logfmt_max_duration_by_namespace_5m", Query: maxQ, path: "/loki/api/v1/query_range", params: w.rangeParams(maxQ, 5*time.Minute),
+		check: func(r *apiResult) (string, error) { return checkMax(r, "namespace", t.LogfmtMaxDuration) }})
+
 	topQ := fmt.Sprintf(`topk(3, sum by (app) (rate(%s |= %q [%s])))`, allStreams, timeoutWord, R)
 	rangeSecs := float64(w.End-w.Start) / 1e9
 	qs = append(qs, querySpec{Name: "topk_apps_by_timeout_rate", Query: topQ, path: "/loki/api/v1/query", params: w.instantParams(topQ),
@@ -242,6 +251,42 @@ func orTotal(by string) string {
 		return "total"
 	}
 	return by
+}
+
+// checkMax takes the largest point of every series by the value of the
+// grouping label and compares with want, which must name every series.
+func checkMax(r *apiResult, by string, want map[string]float64) (string, error) {
+	if r.ResultType != "matrix" {
+		return "", fmt.Errorf("resultType %q, want matrix", r.ResultType)
+	}
+	got := map[string]float64{}
+	for _, s := range r.Samples {
+		key := s.Metric[by]
+		if _, dup := got[key]; dup {
+			return "", fmt.Errorf("%s=%q: two series", by, key)
+		}
+		if len(s.Values) == 0 {
+			return "", fmt.Errorf("%s=%q: no points", by, key)
+		}
+		got[key] = slices.Max(s.Values)
+	}
+	var diffs []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if g, ok := got[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s=%q: missing, want %v", by, k, want[k]))
+		} else if g != want[k] {
+			diffs = append(diffs, fmt.Sprintf("%s=%q: got %v, want %v", by, k, g, want[k]))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s=%q: got %v, want no series", by, k, got[k]))
+		}
+	}
+	if len(diffs) > 0 {
+		return "", fmt.Errorf("maxima differ from the corpus: %s", strings.Join(diffs, "; "))
+	}
+	return fmt.Sprintf("the largest of %d %s values", len(want), by), nil
 }
 
 // checkTopK checks topk(k, sum by (app) (rate(...[R]))) against the counts

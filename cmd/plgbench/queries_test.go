@@ -104,6 +104,31 @@ func TestCheckSums(t *testing.T) {
 	}
 }
 
+func TestCheckMax(t *testing.T) {
+	matrix := &apiResult{ResultType: "matrix", Samples: []sampleSeries{
+		{Metric: map[string]string{"namespace": "shop"}, Values: []float64{0.25, 1.5, 0.75}},
+		{Metric: map[string]string{"namespace": "auth"}, Values: []float64{0.02}},
+	}}
+	for _, tc := range []struct {
+		name string
+		want map[string]float64
+		err  string
+	}{
+		{"maxima match", map[string]float64{"shop": 1.5, "auth": 0.02}, ""},
+		{"a smaller maximum", map[string]float64{"shop": 1.25, "auth": 0.02}, `namespace="shop": got 1.5, want 1.25`},
+		{"a namespace missing from the answer", map[string]float64{"shop": 1.5, "auth": 0.02, "orders": 1}, `namespace="orders": missing`},
+		{"a namespace the corpus lacks", map[string]float64{"shop": 1.5}, `namespace="auth": got 0.02, want no series`},
+	} {
+		_, err := checkMax(matrix, "namespace", tc.want)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+		}
+	}
+	if _, err := checkMax(&apiResult{ResultType: "vector"}, "namespace", nil); err == nil {
+		t.Error("a vector passed for a matrix")
+	}
+}
+
 func TestCheckTopK(t *testing.T) {
 	counts := map[string]int64{"a": 30, "b": 20, "c": 20, "d": 5, "e": 0}
 	vec := func(kv ...any) *apiResult {
