@@ -25,7 +25,12 @@
 // bytes_rate) do not merge the streams in time order at all: the streams
 // are read one after the other and their samples added up per series and
 // cell, so a query holds one stream's decoded block, not one per stream;
-// the sums are then served in cell order. In an instant query, a sum of
+// the sums are then served in cell order. Other range aggregations over
+// more than EngineOptions.SampleStreamBatch streams read them a batch at a
+// time too, each batch merged in time order into a run of spooled samples
+// (timestamp, value, series), and merge the runs: the same samples in the
+// same order as merging every stream at once, for a batch's open streams
+// plus 20 bytes a sample (spool.go). In an instant query, a sum of
 // those, wherever it appears (under topk, in a binary operation), is split
 // across parallel parts by stream, rates as counts divided once at the end;
 // each part takes the next stream no part has started, so the parts finish

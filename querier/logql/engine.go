@@ -27,6 +27,14 @@ const (
 	// about 32 decoded blocks of 256 KiB and their chunks' bytes, 10 to
 	// 25 MiB.
 	DefaultLogStreamBatch = 32
+	// DefaultSampleStreamBatch is EngineOptions.SampleStreamBatch's
+	// default: a stream being read costs a decoded block, its chunk and
+	// its pipeline, and a range aggregation's parts each read a batch.
+	// Smaller batches only mean more runs of samples to merge.
+	DefaultSampleStreamBatch = 8
+	// DefaultSampleSpoolBytes is EngineOptions.SampleSpoolBytes' default:
+	// 1.6 million samples, what 50 to 60 streams merged at once cost.
+	DefaultSampleSpoolBytes = 32 << 20
 	// maxPoints is the resolution limit of a range query, per series.
 	maxPoints = 11000
 )
@@ -52,6 +60,15 @@ type EngineOptions struct {
 	// decoded block, so this bounds a log query's memory over many
 	// streams. The result is the same for any value.
 	LogStreamBatch int
+	// SampleStreamBatch is how many streams a range aggregation that
+	// merges its streams in time order reads at a time (default 8), per
+	// parallel part; it keeps the samples of the batches read instead
+	// (see spool.go). The result is the same for any value.
+	SampleStreamBatch int
+	// SampleSpoolBytes bounds those samples (default 32 MiB per part):
+	// once the batches read hold more, the streams left are merged all at
+	// once instead. Negative: no spool.
+	SampleSpoolBytes int64
 }
 
 func (o *EngineOptions) withDefaults() EngineOptions {
@@ -70,6 +87,12 @@ func (o *EngineOptions) withDefaults() EngineOptions {
 	}
 	if out.LogStreamBatch <= 0 {
 		out.LogStreamBatch = DefaultLogStreamBatch
+	}
+	if out.SampleStreamBatch <= 0 {
+		out.SampleStreamBatch = DefaultSampleStreamBatch
+	}
+	if out.SampleSpoolBytes == 0 {
+		out.SampleSpoolBytes = DefaultSampleSpoolBytes
 	}
 	return out
 }

@@ -144,6 +144,12 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 	}
 	q.stats.Streams += int64(len(streams))
 	r.src = newSampleMerger(q, streams, ex, bare, plain, filters)
+	if hints.Cell == nil {
+		// Summaries (hints.Cell) stand for many samples; the spool holds
+		// single ones.
+		r.src.batch = q.opts.SampleStreamBatch
+		r.src.spoolBytes = q.opts.SampleSpoolBytes
+	}
 	if grouping != nil {
 		// The grouping bounds the series the sums are kept for.
 		r.presumIfAdditive()
@@ -478,6 +484,17 @@ type sampleMerger struct {
 	// than maxSeries have a sample in some window.
 	inWindow  func(int64) bool
 	maxSeries int
+
+	// batch, when > 0 and below the number of streams, makes the merger
+	// read the streams batch by batch into spool (see spool.go), unless
+	// it presums; the samples are then served through cur.
+	batch int
+	spool *sampleSpool
+	// spoolBytes bounds the spool: past it, the streams not yet read are
+	// merged live with the runs instead.
+	spoolBytes int64
+	// fromSpool: the next sample is the spool's (in cur), not the heap's.
+	fromSpool bool
 }
 
 // Counts and byte counts only add up samples per grid cell, in any order
@@ -691,6 +708,10 @@ func (m *sampleMerger) peek() bool {
 	}
 	if !m.started {
 		m.started = true
+		if m.batch > 0 && len(m.all) > m.batch {
+			m.spoolBatches()
+			return m.peekSpooled()
+		}
 		for _, c := range m.all {
 			if m.fill(c) {
 				m.heap = append(m.heap, c)
@@ -700,11 +721,14 @@ func (m *sampleMerger) peek() bool {
 			m.down(i)
 		}
 	}
+	if m.spool != nil {
+		return m.peekSpooled()
+	}
 	return m.fail == nil && len(m.heap) > 0
 }
 
 func (m *sampleMerger) top() *sampleCursor {
-	if m.cell != nil {
+	if m.cell != nil || m.fromSpool {
 		return &m.cur
 	}
 	return m.heap[0]
@@ -717,6 +741,15 @@ func (m *sampleMerger) advance() {
 		m.serve()
 		return
 	}
+	if m.fromSpool {
+		m.spool.advance()
+		return
+	}
+	m.pop()
+}
+
+// pop moves the heap past its top cursor's sample.
+func (m *sampleMerger) pop() {
 	if m.fill(m.heap[0]) {
 		m.down(0)
 		return
