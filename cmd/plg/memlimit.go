@@ -5,6 +5,10 @@ import (
 	"os"
 )
 
+// querierQueryMemoryMB is what -mode=querier's derived memory limit
+// allows for queries beyond the chunk prefix cache.
+const querierQueryMemoryMB = 64
+
 // memoryLimit returns the soft memory limit to give the Go runtime, in
 // bytes (0: leave the runtime's default, no limit), and why.
 //
@@ -13,10 +17,12 @@ import (
 // softMemoryLimit raises it while the live heap needs more, so it never
 // makes the process collect back to back. Where an ingester runs, the
 // derived default is twice the chunk budget plus 48 MiB for the push, WAL
-// and codec buffers of a few concurrent pushes; in -mode=agent it is
-// agent_memory_limit (24 MiB: the agent's live heap is 8-12 MiB tailing
-// 100 files). server.memory_limit_mb overrides both; GOMEMLIMIT in the
-// environment always wins: the runtime applied it.
+// and codec buffers of a few concurrent pushes; in -mode=querier it is the
+// chunk prefix cache plus 64 MiB for the queries themselves (a log query
+// holds 32 decoded blocks, 10 to 25 MiB, and its results); in -mode=agent
+// it is agent_memory_limit (24 MiB: the agent's live heap is 8-12 MiB
+// tailing 100 files). server.memory_limit_mb overrides them;
+// GOMEMLIMIT in the environment always wins: the runtime applied it.
 func memoryLimit(cfg *Config, env string) (int64, string) {
 	switch {
 	case env != "":
@@ -34,6 +40,10 @@ func memoryLimit(cfg *Config, env string) (int64, string) {
 	runsIngester := cfg.Mode == modeAll || cfg.Mode == modeIngester
 	if budget := cfg.Ingester.ChunkMemoryBudget(); runsIngester && budget > 0 {
 		return 2*budget + 48<<20, fmt.Sprintf("derived: 2 x ingester.max_chunk_memory_mb (%d MiB) + 48 MiB", budget>>20)
+	}
+	if cfg.Mode == modeQuerier {
+		cache := max(cfg.Querier.ChunkPrefixCacheMB, 0)
+		return int64(cache+querierQueryMemoryMB) << 20, fmt.Sprintf("derived: querier.chunk_prefix_cache_mb (%d MiB) + %d MiB", cache, querierQueryMemoryMB)
 	}
 	return 0, "none (no ingester chunk memory budget to derive it from)"
 }
