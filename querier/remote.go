@@ -3,6 +3,7 @@ package querier
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,14 +30,22 @@ import (
 type Remote struct {
 	addrs  []string // base URLs, e.g. http://ingester-0:3100
 	client *http.Client
+	// queueBytes bounds the entries a select response holds for streams
+	// not being read (see demux.shed).
+	queueBytes int64
 }
+
+// DefaultRemoteQueueBytes is how many bytes of entries one ingester's
+// select response may hold for streams not being read before the largest
+// queues are dropped, to be fetched again when read.
+const DefaultRemoteQueueBytes = 16 << 20
 
 // NewRemote returns a client of the ingesters at addrs (host:port or URLs).
 func NewRemote(addrs []string, client *http.Client) *Remote {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	r := &Remote{client: client}
+	r := &Remote{client: client, queueBytes: DefaultRemoteQueueBytes}
 	for _, a := range addrs {
 		if !strings.Contains(a, "://") {
 			a = "http://" + a
@@ -134,19 +144,13 @@ func (r *Remote) Volume(ctx context.Context, tenant string, from, through int64,
 func (r *Remote) Select(ctx context.Context, tenant string, from, through int64, dir chunks.Direction,
 	ms []*labels.Matcher, substrings [][]string, stats *chunks.Stats) ([]ingester.StreamIterator, error) {
 	var out []ingester.StreamIterator
+	req := ingester.RemoteRequest{
+		From: from, Through: through, Backward: dir == chunks.Backward, Matchers: ingester.ToRemoteMatchers(ms),
+		LineSubstrings: substrings,
+	}
 	for _, addr := range r.addrs {
-		resp, err := r.post(ctx, addr, ingester.SelectPath, tenant, ingester.RemoteRequest{
-			From: from, Through: through, Backward: dir == chunks.Backward, Matchers: ingester.ToRemoteMatchers(ms),
-			LineSubstrings: substrings,
-		})
+		d, streams, err := r.selectFrom(ctx, addr, tenant, req)
 		if err != nil {
-			closeAll(out)
-			return nil, err
-		}
-		d := &demux{addr: addr, body: resp.Body, r: bufio.NewReaderSize(s2.NewReader(resp.Body), 64<<10)}
-		streams, err := d.readHeaders()
-		if err != nil {
-			resp.Body.Close()
 			closeAll(out)
 			return nil, err
 		}
@@ -158,6 +162,65 @@ func (r *Remote) Select(ctx context.Context, tenant string, from, through int64,
 		}
 	}
 	return out, nil
+}
+
+// selectFrom sends a select request to one ingester and reads the
+// response's stream headers.
+func (r *Remote) selectFrom(ctx context.Context, addr, tenant string, req ingester.RemoteRequest) (*demux, []labels.Labels, error) {
+	resp, err := r.post(ctx, addr, ingester.SelectPath, tenant, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &demux{addr: addr, body: resp.Body, r: bufio.NewReaderSize(s2.NewReader(resp.Body), 64<<10),
+		remote: r, ctx: ctx, tenant: tenant, req: req, budget: r.queueBytes}
+	streams, err := d.readHeaders()
+	if err != nil {
+		resp.Body.Close()
+		return nil, nil, err
+	}
+	d.streams = streams
+	return d, streams, nil
+}
+
+// refetch asks the ingester again for stream lbs alone, from resume on
+// (see remoteIterator), and returns the response and the stream's id in
+// it, or a nil demux when the ingester no longer has the stream.
+func (d *demux) refetch(lbs labels.Labels, resume int64, resumed bool) (*demux, int, error) {
+	if d.remote == nil {
+		return nil, 0, fmt.Errorf("ingester %s: stream %s: entries dropped and no request to repeat", d.addr, lbs)
+	}
+	req := d.req
+	ms := make([]*labels.Matcher, 0, lbs.Len())
+	lbs.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
+	req.Matchers = ingester.ToRemoteMatchers(ms)
+	if resumed {
+		// The entries at resume itself are asked for again: the
+		// iterator skips those it yielded.
+		if req.Backward {
+			req.Through = resume + 1
+		} else {
+			req.From = resume
+		}
+	}
+	nd, streams, err := d.remote.selectFrom(d.ctx, d.addr, d.tenant, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	id := -1
+	for i, s := range streams {
+		if labels.Equal(s, lbs) {
+			id = i
+			continue
+		}
+		// A stream with more labels matches too; it is not read.
+		nd.closed[i] = true
+		nd.open--
+	}
+	if id < 0 {
+		nd.close(-1)
+		return nil, 0, nil
+	}
+	return nd, id, nil
 }
 
 func closeAll(its []ingester.StreamIterator) {
@@ -175,6 +238,18 @@ type demux struct {
 	body   io.ReadCloser
 	r      *bufio.Reader
 	queues [][]chunks.Entry
+	// What a refetch repeats (see shed).
+	remote  *Remote
+	ctx     context.Context
+	tenant  string
+	req     ingester.RemoteRequest
+	streams []labels.Labels
+	// queued is the bytes of the entries in queues (about), budget its
+	// bound; shed marks the streams whose queues were dropped: their
+	// entries are read past, and their iterators ask again.
+	queued int64
+	budget int64
+	shed   []bool
 	// closed marks the streams whose iterators are closed: their entries
 	// are read past, not queued (a log query closes a batch of streams
 	// and reads on for the others; a part drops the others' streams).
@@ -210,6 +285,7 @@ func (d *demux) readHeaders() ([]labels.Labels, error) {
 		case ingester.FrameHeadersEnd:
 			d.queues = make([][]chunks.Entry, len(streams))
 			d.closed = make([]bool, len(streams))
+			d.shed = make([]bool, len(streams))
 			d.open = len(streams)
 			return streams, nil
 		case ingester.FrameEnd:
@@ -219,6 +295,7 @@ func (d *demux) readHeaders() ([]labels.Labels, error) {
 			}
 			d.queues = make([][]chunks.Entry, len(streams))
 			d.closed = make([]bool, len(streams))
+			d.shed = make([]bool, len(streams))
 			d.done = true
 			return streams, nil
 		default:
@@ -249,8 +326,10 @@ func (d *demux) str() ([]byte, error) {
 	return b, err
 }
 
-// next returns stream id's next entry, reading frames until one arrives.
-func (d *demux) next(id int) (chunks.Entry, bool) {
+// next returns stream id's next entry, reading frames until one arrives;
+// shed reports that the stream's queue was dropped and it must be fetched
+// again.
+func (d *demux) next(id int) (e chunks.Entry, ok, shed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for {
@@ -258,19 +337,57 @@ func (d *demux) next(id int) (chunks.Entry, bool) {
 			e := q[0]
 			q[0] = chunks.Entry{}
 			d.queues[id] = q[1:]
-			return e, true
+			d.queued -= entrySize(e)
+			return e, true, false
+		}
+		if d.shed[id] {
+			return chunks.Entry{}, false, true
 		}
 		if d.done {
-			return chunks.Entry{}, false
+			return chunks.Entry{}, false, false
 		}
-		if err := d.readFrame(); err != nil {
+		if err := d.readFrame(id); err != nil {
 			d.fail(err)
-			return chunks.Entry{}, false
+			return chunks.Entry{}, false, false
 		}
 	}
 }
 
-func (d *demux) readFrame() error {
+// entrySize is about what a queued entry holds.
+func entrySize(e chunks.Entry) int64 {
+	n := int64(len(e.Line)) + 48
+	e.Metadata.Range(func(l labels.Label) { n += int64(len(l.Name)+len(l.Value)) + 32 })
+	return n
+}
+
+// shedQueues drops the largest queues of streams other than reader until
+// the queued entries take half the budget. Entries arrive in time order
+// across streams, so queues grow only when the streams are not read
+// together: a log query reading a batch of streams, a count reading one
+// stream after the other. Without a bound, reading the first stream would
+// hold every other stream's entries the ingester has.
+func (d *demux) shedQueues(reader int) {
+	ids := make([]int, 0, len(d.queues))
+	for id, q := range d.queues {
+		if id != reader && len(q) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b int) int { return cmp.Compare(len(d.queues[b]), len(d.queues[a])) })
+	for _, id := range ids {
+		if d.queued <= d.budget/2 {
+			return
+		}
+		for _, e := range d.queues[id] {
+			d.queued -= entrySize(e)
+		}
+		d.queues[id] = nil
+		d.shed[id] = true
+	}
+}
+
+// readFrame reads one frame for the stream reader (-1: none) is waiting on.
+func (d *demux) readFrame(reader int) error {
 	kind, err := d.r.ReadByte()
 	if err != nil {
 		return err
@@ -288,7 +405,7 @@ func (d *demux) readFrame() error {
 		if err != nil {
 			return err
 		}
-		if d.closed[id] {
+		if d.closed[id] || d.shed[id] {
 			return d.skipEntry()
 		}
 		line, err := d.str()
@@ -316,7 +433,11 @@ func (d *demux) readFrame() error {
 			d.sb.Sort()
 			md = d.sb.Labels()
 		}
-		d.queues[id] = append(d.queues[id], chunks.Entry{Timestamp: ts, Line: line, Metadata: md})
+		e := chunks.Entry{Timestamp: ts, Line: line, Metadata: md}
+		d.queues[id] = append(d.queues[id], e)
+		if d.queued += entrySize(e); d.budget > 0 && d.queued > d.budget {
+			d.shedQueues(reader)
+		}
 		return nil
 	case ingester.FrameEnd:
 		msg, err := d.str()
@@ -369,6 +490,9 @@ func (d *demux) close(id int) {
 	defer d.mu.Unlock()
 	if id >= 0 && id < len(d.closed) {
 		d.closed[id] = true
+		for _, e := range d.queues[id] {
+			d.queued -= entrySize(e)
+		}
 		d.queues[id] = nil
 	}
 	d.open--
@@ -383,20 +507,69 @@ type remoteIterator struct {
 	id     int
 	cur    chunks.Entry
 	closed bool
+	err    error
+	// Where the stream has been read to, for a refetch after its queue
+	// was shed: the last timestamp yielded and the lines yielded at it.
+	read    bool
+	lastTs  int64
+	atLast  [][]byte
+	own     bool // d is a refetch of this stream alone
+	skipped bool // a refetch has passed what was read before
 }
 
 func (it *remoteIterator) Next() bool {
-	if it.closed {
+	for !it.closed && it.err == nil {
+		e, ok, shed := it.d.next(it.id)
+		if shed {
+			if !it.refetch() {
+				return false
+			}
+			continue
+		}
+		if !ok {
+			return false
+		}
+		if it.own && it.read && !it.skipped {
+			// A refetch starts at the last timestamp read: skip the
+			// entries yielded before (a stream holds no exact duplicates).
+			if e.Timestamp != it.lastTs {
+				it.skipped = true
+			} else if slices.ContainsFunc(it.atLast, func(l []byte) bool { return bytes.Equal(l, e.Line) }) {
+				continue
+			}
+		}
+		if !it.read || e.Timestamp != it.lastTs {
+			clear(it.atLast)
+			it.read, it.lastTs, it.atLast = true, e.Timestamp, it.atLast[:0]
+		}
+		// Each entry's line is its own allocation: kept, not copied.
+		it.atLast = append(it.atLast, e.Line)
+		it.cur = e
+		return true
+	}
+	return false
+}
+
+// refetch replaces the shared response, which dropped this stream's
+// queue, by a response for this stream alone, from where it was read to.
+func (it *remoteIterator) refetch() bool {
+	lbs := it.d.streams[it.id]
+	nd, id, err := it.d.refetch(lbs, it.lastTs, it.read)
+	it.d.close(it.id)
+	if err != nil || nd == nil {
+		it.closed, it.err = true, err
 		return false
 	}
-	e, ok := it.d.next(it.id)
-	it.cur = e
-	return ok
+	it.d, it.id, it.own, it.skipped = nd, id, true, false
+	return true
 }
 
 func (it *remoteIterator) At() chunks.Entry { return it.cur }
 
 func (it *remoteIterator) Err() error {
+	if it.err != nil {
+		return it.err
+	}
 	it.d.mu.Lock()
 	defer it.d.mu.Unlock()
 	return it.d.err

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -159,6 +162,106 @@ func TestRemoteDropsTheEntriesOfClosedStreams(t *testing.T) {
 	}
 }
 
+// TestRemoteBoundsTheQueuesOfStreamsNotBeingRead reads a select response
+// stream by stream, as a log query's batches and counts do, and at random
+// across streams: the entries held for streams not being read stay within
+// the budget (the queues dropped are fetched again, from where each
+// stream was read to), and every stream still yields exactly what the
+// ingester's own select does, equal timestamps included.
+func TestRemoteBoundsTheQueuesOfStreamsNotBeingRead(t *testing.T) {
+	ing := startIngester(t)
+	now := time.Now()
+	req := &push.Request{}
+	for s := range 6 {
+		st := push.Stream{Labels: fmt.Sprintf(`{app="a%d"}`, s)}
+		for i := range 3000 {
+			// Three entries per timestamp in each stream, and the same
+			// timestamps across streams.
+			e := push.Entry{Timestamp: now.Add(time.Duration(i/3) * time.Millisecond).UnixNano(),
+				Line: []byte(fmt.Sprintf("stream %d line %d padding padding padding padding padding padding", s, i))}
+			if i%11 == 0 {
+				e.Metadata = labels.FromStrings("trace_id", fmt.Sprint(i))
+			}
+			st.Entries = append(st.Entries, e)
+		}
+		req.Streams = append(req.Streams, st)
+	}
+	// A stream whose labels hold another's: a refetch of {app="a1"} by
+	// equality matchers selects it too, and must not read it.
+	req.Streams = append(req.Streams, push.Stream{Labels: `{app="a1", extra="x"}`, Entries: []push.Entry{{Timestamp: now.UnixNano(), Line: []byte("superset")}}})
+	if err := ing.Push(context.Background(), "t1", req); err != nil {
+		t.Fatal(err)
+	}
+	remote := serveRemote(t, ing)
+	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "app", "a.*")}
+	through := now.Add(time.Hour).UnixNano()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		budget int64
+		order  string
+	}{{0, "stream by stream"}, {32 << 10, "stream by stream"}, {32 << 10, "at random"}, {4 << 10, "at random"}} {
+		for _, dir := range []chunks.Direction{chunks.Forward, chunks.Backward} {
+			remote.queueBytes = tc.budget
+			rs, err := remote.Select(context.Background(), "t1", 0, through, dir, ms, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shared := rs[0].Iter.(*remoteIterator).d
+			var peak int64
+			got := map[string][]string{}
+			read := func(s ingester.StreamIterator, n int) bool {
+				for range n {
+					if !s.Iter.Next() {
+						return false
+					}
+					e := s.Iter.At()
+					got[s.Labels.String()] = append(got[s.Labels.String()], fmt.Sprintf("%d %s %s", e.Timestamp, e.Line, e.Metadata))
+					shared.mu.Lock()
+					peak = max(peak, shared.queued)
+					shared.mu.Unlock()
+				}
+				return true
+			}
+			if tc.order == "stream by stream" {
+				for _, s := range rs {
+					read(s, math.MaxInt)
+				}
+			} else {
+				live := slices.Clone(rs)
+				for len(live) > 0 {
+					i := r.IntN(len(live))
+					if !read(live[i], r.IntN(400)) {
+						live = slices.Delete(live, i, i+1)
+					}
+				}
+			}
+			for _, s := range rs {
+				if err := s.Iter.Err(); err != nil {
+					t.Fatal(err)
+				}
+				s.Iter.Close()
+			}
+			want := drain(t, ing.Select(context.Background(), "t1", 0, through, dir, ms, nil))
+			what := fmt.Sprintf("%s, budget %d, %s", dir, tc.budget, tc.order)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				for k := range want {
+					if fmt.Sprint(got[k]) != fmt.Sprint(want[k]) {
+						t.Fatalf("%s: stream %s: %d entries differ from the ingester's %d", what, k, len(got[k]), len(want[k]))
+					}
+				}
+				t.Fatalf("%s: streams %d, want %d", what, len(got), len(want))
+			}
+			t.Logf("%s: at most %d bytes of entries queued", what, peak)
+			switch {
+			case tc.budget == 0 && peak < 1<<20:
+				t.Errorf("%s: at most %d bytes queued without a budget: the test does not make queues grow", what, peak)
+			case tc.budget > 0 && peak > tc.budget+256:
+				t.Errorf("%s: %d bytes queued, over the budget of %d", what, peak, tc.budget)
+			}
+		}
+	}
+}
+
 func TestRemoteReportsAnUnreachableIngester(t *testing.T) {
 	remote := NewRemote([]string{"127.0.0.1:1"}, nil)
 	_, err := remote.Select(context.Background(), "t", 0, 1, chunks.Forward, nil, nil, nil)
@@ -191,15 +294,19 @@ func FuzzDemux(f *testing.F) {
 		}
 	}
 	seed = append(seed, ingester.FrameEnd, 0)
-	f.Add(seed, byte(1))
-	f.Add(seed, byte(0))
-	f.Add(seed[:len(seed)-7], byte(2))
-	f.Fuzz(func(t *testing.T, data []byte, closeMask byte) {
-		d := &demux{addr: "fuzz", body: io.NopCloser(bytes.NewReader(nil)), r: bufio.NewReader(bytes.NewReader(data))}
+	f.Add(seed, byte(1), uint16(0))
+	f.Add(seed, byte(0), uint16(0))
+	f.Add(seed[:len(seed)-7], byte(2), uint16(0))
+	f.Add(seed, byte(0), uint16(60))
+	f.Fuzz(func(t *testing.T, data []byte, closeMask byte, budget uint16) {
+		// With a budget, queues are shed; without a Remote to ask again,
+		// a shed stream ends with an error.
+		d := &demux{addr: "fuzz", body: io.NopCloser(bytes.NewReader(nil)), r: bufio.NewReader(bytes.NewReader(data)), budget: int64(budget)}
 		streams, err := d.readHeaders()
 		if err != nil {
 			return
 		}
+		d.streams = streams
 		its := make([]*remoteIterator, len(streams))
 		for id := range streams {
 			its[id] = &remoteIterator{d: d, id: id}
@@ -212,10 +319,20 @@ func FuzzDemux(f *testing.F) {
 		for _, it := range its {
 			for it.Next() {
 			}
+			var queued int64
 			for id, q := range d.queues {
 				if d.closed[id] && len(q) > 0 {
 					t.Fatalf("stream %d: %d entries queued after its iterator was closed", id, len(q))
 				}
+				for _, e := range q {
+					queued += entrySize(e)
+				}
+			}
+			if queued != d.queued {
+				t.Fatalf("%d bytes queued, the count says %d", queued, d.queued)
+			}
+			if d.budget > 0 && d.queued > d.budget+entrySize(chunks.Entry{Line: make([]byte, 64<<20)}) {
+				t.Fatalf("%d bytes queued, over the budget of %d", d.queued, d.budget)
 			}
 		}
 	})
