@@ -297,6 +297,11 @@ type blockCursor struct {
 	keep    []bool
 	ends    []uint32
 
+	// pk, when packed is true, is the block's lines frame still packed:
+	// lines then holds only the lines selectLines unpacked.
+	pk     packedLines
+	packed bool
+
 	cur  Entry
 	mdec metaDecoder
 	fail error
@@ -312,35 +317,80 @@ type blockCursor struct {
 // c.sel stays false, and every entry is yielded, when markLines judges
 // the search not worth it, and when the length column does not add up to
 // the lines frame: stepV2 then reports the corruption.
-func (c *blockCursor) selectLines() {
+func (c *blockCursor) selectLines() error {
 	c.sel = false
+	if !c.lineEnds() {
+		return c.unpackAll()
+	}
+	ends := c.ends
+	if cap(c.keep) < len(ends) {
+		c.keep = make([]bool, len(ends))
+	}
+	c.keep = c.keep[:len(ends)]
+	if c.packed && c.needles.packed == nil {
+		if err := c.unpackAll(); err != nil {
+			return err
+		}
+	}
+	if c.packed {
+		if err := c.pk.index(len(c.lines)); err != nil {
+			return blockErr(c.idx, "lines frame: %v", err)
+		}
+		if !c.needles.markPacked(&c.pk, c.lines, ends, c.keep) {
+			return c.unpackAll()
+		}
+	} else if !c.needles.markLines(c.lines, ends, c.keep) {
+		return nil
+	}
+	if !c.backward {
+		last := len(ends) - 1
+		c.keep[last] = true
+		if c.packed {
+			k := 0
+			c.pk.unpack(c.lines, int(c.ends[last])-c.lineLenAt(last), int(c.ends[last]), &k)
+		}
+	}
+	c.sel = true
+	return nil
+}
+
+// lineEnds fills c.ends with the end offset of every line in c.lines, and
+// reports false if the length column does not add up to the lines frame.
+func (c *blockCursor) lineEnds() bool {
 	ends := c.ends[:0]
 	var off uint64
 	p := 0
 	for range c.meta.Entries {
 		n, q, ok := uvarint(c.cols.lens, p)
 		if !ok || n > uint64(len(c.lines))-off {
-			return
+			return false
 		}
 		off += n
 		p = q
 		ends = append(ends, uint32(off))
 	}
 	c.ends = ends
-	if off != uint64(len(c.lines)) || len(ends) == 0 {
-		return
+	return off == uint64(len(c.lines)) && len(ends) > 0
+}
+
+// lineLenAt is the length of line i, by c.ends.
+func (c *blockCursor) lineLenAt(i int) int {
+	if i == 0 {
+		return int(c.ends[0])
 	}
-	if cap(c.keep) < len(ends) {
-		c.keep = make([]bool, len(ends))
+	return int(c.ends[i] - c.ends[i-1])
+}
+
+// unpackAll unpacks every line of a packed block.
+func (c *blockCursor) unpackAll() error {
+	if !c.packed {
+		return nil
 	}
-	c.keep = c.keep[:len(ends)]
-	if !c.needles.markLines(c.lines, ends, c.keep) {
-		return
+	c.packed = false
+	if err := unpackHex(c.lines, c.pk.packed, c.pk.hex); err != nil {
+		return blockErr(c.idx, "lines frame: %v", err)
 	}
-	if !c.backward {
-		c.keep[len(ends)-1] = true
-	}
-	c.sel = true
+	return nil
 }
 
 // leaveOut counts the entry step just decoded as left out.
@@ -353,6 +403,13 @@ func (c *blockCursor) leaveOut() {
 // version 2 block, data is the columns frame and lines the lines frame
 // (ignored unless withLines).
 func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, through int64, backward, withLines bool) error {
+	return c.resetPacked(idx, m, data, lines, nil, nil, from, through, backward, withLines)
+}
+
+// resetPacked is reset for a block whose lines frame may still be packed
+// (hex not empty: see Encoding.loadBlockLazy); the cursor then needs
+// needles, and unpacks the lines it yields.
+func (c *blockCursor) resetPacked(idx int, m BlockMeta, data, lines, packed, hex []byte, from, through int64, backward, withLines bool) error {
 	c.idx, c.meta, c.data, c.from, c.through, c.backward = idx, m, data, from, through, backward
 	c.pos, c.prev, c.seen, c.fail = 0, m.MinT, 0, nil
 	c.cur = Entry{}
@@ -372,8 +429,13 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, thro
 		c.pt, c.pl, c.pm, c.lo = 0, 0, 0, 0
 	}
 	c.sel = false
+	c.pk.packed, c.pk.hex, c.packed = packed, hex, len(hex) > 0 && c.v2 && c.lines != nil
 	if c.needles != nil && c.v2 && c.lines != nil {
-		c.selectLines()
+		if err := c.selectLines(); err != nil {
+			return err
+		}
+	} else if err := c.unpackAll(); err != nil {
+		return err
 	}
 	if !backward {
 		return nil
@@ -401,6 +463,12 @@ func (c *blockCursor) reset(idx int, m BlockMeta, data, lines []byte, from, thro
 		}
 	}
 	c.bi = len(c.offs)
+	if c.packed && len(c.offs) > 0 {
+		// The first entry in range, yielded last, was kept whether or not
+		// its line holds the needles.
+		k := 0
+		c.pk.unpack(c.lines, int(c.offs[0].ls), int(c.offs[0].le), &k)
+	}
 	return c.fail
 }
 

@@ -362,35 +362,44 @@ var decompressBuffers sync.Pool // *[]byte
 // and lines the lines frame, which is neither checked nor decompressed
 // unless withLines is true.
 func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) (data, lines []byte, err error) {
+	data, lines, _, _, err = e.loadBlockLazy(buf, b, rank, withLines, false)
+	return data, lines, err
+}
+
+// loadBlockLazy is loadBlock that, if lazy and block b is packed (version
+// 3 with a hex frame), leaves its lines frame packed: it returns the
+// decompressed packed lines and hex frames (in *buf, non-nil), and lines
+// is where packedLines.unpack writes the lines, holding nothing yet.
+func (e Encoding) loadBlockLazy(buf *[]byte, b *block, rank int, withLines, lazy bool) (data, lines, packed, hex []byte, err error) {
 	if b.ColumnsLen == 0 { // version 1: one payload under one CRC
 		if crc := crc32.Checksum(b.data, castagnoli); crc != b.CRC {
-			return nil, nil, blockErr(rank, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
+			return nil, nil, nil, nil, blockErr(rank, "crc mismatch: index says %#08x, data has %#08x", b.CRC, crc)
 		}
 		if e == None {
 			if len(b.data) != b.UncompressedLen {
-				return nil, nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
+				return nil, nil, nil, nil, blockErr(rank, "%d bytes stored uncompressed, index says %d", len(b.data), b.UncompressedLen)
 			}
-			return b.data, nil, nil
+			return b.data, nil, nil, nil, nil
 		}
 		data, err := e.decompress(*buf, b.data, b.UncompressedLen)
 		if cap(data) > cap(*buf) {
 			*buf = data[:0]
 		}
 		if err != nil {
-			return nil, nil, blockErr(rank, "%v", err)
+			return nil, nil, nil, nil, blockErr(rank, "%v", err)
 		}
-		return data, nil, nil
+		return data, nil, nil, nil, nil
 	}
 	// DecodeIndex checked 0 < ColumnsLen <= CompressedLen-4 and
 	// LineBytes <= UncompressedLen.
 	colsComp, rest := b.data[:b.ColumnsLen], b.data[b.ColumnsLen+crcSize:]
 	if crc := crc32.Checksum(colsComp, castagnoli); crc != b.CRC {
-		return nil, nil, blockErr(rank, "crc mismatch in the columns frame: index says %#08x, data has %#08x", b.CRC, crc)
+		return nil, nil, nil, nil, blockErr(rank, "crc mismatch in the columns frame: index says %#08x, data has %#08x", b.CRC, crc)
 	}
 	if withLines {
 		want := binary.BigEndian.Uint32(b.data[b.ColumnsLen:])
 		if crc := crc32.Checksum(rest, castagnoli); crc != want {
-			return nil, nil, blockErr(rank, "crc mismatch in the lines frame: stored %#08x, data has %#08x", want, crc)
+			return nil, nil, nil, nil, blockErr(rank, "crc mismatch in the lines frame: stored %#08x, data has %#08x", want, crc)
 		}
 	}
 	colsRaw, lineBytes := b.UncompressedLen-int(b.LineBytes), int(b.LineBytes)
@@ -398,23 +407,23 @@ func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) (da
 	if b.hexed && withLines {
 		var err error
 		if hl, err = parseHexLayout(rest, lineBytes); err != nil {
-			return nil, nil, blockErr(rank, "%v", err)
+			return nil, nil, nil, nil, blockErr(rank, "%v", err)
 		}
 	} else {
 		hl.lines = rest
 	}
 	if e == None {
 		if len(colsComp) != colsRaw {
-			return nil, nil, blockErr(rank, "columns frame of %d bytes stored uncompressed, index says %d", len(colsComp), colsRaw)
+			return nil, nil, nil, nil, blockErr(rank, "columns frame of %d bytes stored uncompressed, index says %d", len(colsComp), colsRaw)
 		}
 		if !withLines {
-			return colsComp, nil, nil
+			return colsComp, nil, nil, nil, nil
 		}
 		if hl.hexLen == 0 {
 			if len(hl.lines) != lineBytes {
-				return nil, nil, blockErr(rank, "lines frame of %d bytes stored uncompressed, index says %d", len(hl.lines), lineBytes)
+				return nil, nil, nil, nil, blockErr(rank, "lines frame of %d bytes stored uncompressed, index says %d", len(hl.lines), lineBytes)
 			}
-			return colsComp, hl.lines, nil
+			return colsComp, hl.lines, nil, nil, nil
 		}
 	}
 	size := colsRaw
@@ -433,39 +442,42 @@ func (e Encoding) loadBlock(buf *[]byte, b *block, rank int, withLines bool) (da
 	dst := (*buf)[:size]
 	if e != None {
 		if _, err := e.decompress(dst[:0:colsRaw+decodeSlack], colsComp, colsRaw); err != nil {
-			return nil, nil, blockErr(rank, "columns frame: %v", err)
+			return nil, nil, nil, nil, blockErr(rank, "columns frame: %v", err)
 		}
 	}
 	if !withLines {
-		return dst[:colsRaw:colsRaw], nil, nil
+		return dst[:colsRaw:colsRaw], nil, nil, nil, nil
 	}
 	if hl.hexLen == 0 {
 		if _, err := e.decompress(dst[colsRaw:colsRaw:size+decodeSlack], hl.lines, lineBytes); err != nil {
-			return nil, nil, blockErr(rank, "lines frame: %v", err)
+			return nil, nil, nil, nil, blockErr(rank, "lines frame: %v", err)
 		}
-		return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil
+		return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil, nil, nil
 	}
-	packed, hex := hl.lines, hl.hex
+	packed, hex = hl.lines, hl.hex
 	if e != None {
 		sp := (*buf)[size : size : size+hl.packedLen+decodeSlack]
 		var err error
 		if packed, err = e.decompress(sp, hl.lines, hl.packedLen); err != nil {
-			return nil, nil, blockErr(rank, "lines frame: %v", err)
+			return nil, nil, nil, nil, blockErr(rank, "lines frame: %v", err)
 		}
 		hp := size + hl.packedLen + decodeSlack
 		if hex, err = e.decompress((*buf)[hp:hp:hp+hl.hexLen+decodeSlack], hl.hex, hl.hexLen); err != nil {
-			return nil, nil, blockErr(rank, "hex frame: %v", err)
+			return nil, nil, nil, nil, blockErr(rank, "hex frame: %v", err)
 		}
 	} else {
 		if len(packed) != hl.packedLen || len(hex) != hl.hexLen {
-			return nil, nil, blockErr(rank, "lines and hex frames of %d and %d bytes stored uncompressed, header says %d and %d", len(packed), len(hex), hl.packedLen, hl.hexLen)
+			return nil, nil, nil, nil, blockErr(rank, "lines and hex frames of %d and %d bytes stored uncompressed, header says %d and %d", len(packed), len(hex), hl.packedLen, hl.hexLen)
 		}
 		copy(dst, colsComp)
 	}
-	if err := unpackHex(dst[colsRaw:size], packed, hex); err != nil {
-		return nil, nil, blockErr(rank, "lines frame: %v", err)
+	if lazy {
+		return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], packed, hex, nil
 	}
-	return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil
+	if err := unpackHex(dst[colsRaw:size], packed, hex); err != nil {
+		return nil, nil, nil, nil, blockErr(rank, "lines frame: %v", err)
+	}
+	return dst[:colsRaw:colsRaw], dst[colsRaw:size:size], nil, nil, nil
 }
 
 // hexLayout is the part of a version 3 block after its columns frame's
@@ -621,7 +633,10 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 			c.buf = new([]byte)
 		}
 	}
-	data, lines, err := it.enc.loadBlock(c.buf, b, rank, true)
+	// Needles that can be searched in a packed lines frame leave the
+	// lines they rule out packed (see markPacked).
+	lazy := it.needles != nil && it.needles.packed != nil
+	data, lines, packed, hex, err := it.enc.loadBlockLazy(c.buf, b, rank, true, lazy)
 	if err != nil {
 		return nil, err
 	}
@@ -629,7 +644,7 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 	it.stats.DecompressedBytes += int64(b.UncompressedLen)
 	it.stats.DecompressedLines += int64(b.Entries)
 	c.needles, c.stats = it.needles, it.stats
-	if err := c.reset(rank, b.BlockMeta, data, lines, it.from, it.through, it.backward, true); err != nil {
+	if err := c.resetPacked(rank, b.BlockMeta, data, lines, packed, hex, it.from, it.through, it.backward, true); err != nil {
 		return nil, err
 	}
 	return c, nil

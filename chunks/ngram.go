@@ -164,6 +164,8 @@ type Needles struct {
 	strs     [][][]byte
 	searches []*gramSearcher // for the best group's alternatives
 	anchor   *anchorSearcher // for all of them at once, if they share a rare byte
+	// packed, when not nil, lets markPacked search packed lines frames.
+	packed *packedSearch
 	// best is the group whose shortest alternative is longest: likely the
 	// rarest, searched first in head blocks.
 	best int
@@ -211,6 +213,9 @@ func NewNeedles(groups [][]string) *Needles {
 		n.searches = append(n.searches, newGramSearcher(a))
 	}
 	n.anchor = newAnchorSearcher(n.strs[n.best])
+	if len(n.searches) == 1 || n.anchor != nil {
+		n.packed = newPackedSearch(n.strs[n.best])
+	}
 	return &n
 }
 
