@@ -20,7 +20,18 @@ type bucket struct {
 	sum         float64
 	min, max    float64
 	first, last float64
+	// Where min and max were first seen (timestamp, spool run), kept
+	// only in a spool's partials (see addPartial).
+	minAt, maxAt spoolPos
 }
+
+// spoolPos orders samples of a spool: by timestamp, then run.
+type spoolPos struct {
+	ts  int64
+	run int
+}
+
+func (a spoolPos) before(b spoolPos) bool { return a.ts < b.ts || a.ts == b.ts && a.run < b.run }
 
 // bucketed reports whether op is evaluated with buckets. Sums of
 // unwrapped (fractional) values are bucketed only when a window is a
@@ -89,6 +100,32 @@ func (w *window) addSummary(end int64, n int64, v float64) {
 		return
 	}
 	w.bs = append(w.bs, bucket{end: end, count: float64(n), sum: v, min: math.NaN(), max: math.NaN(), first: math.NaN(), last: math.NaN()})
+}
+
+// addPartial merges p, the aggregate of a spool run's samples of the
+// series in one cell, into the series' last bucket, or opens one; the
+// partials come in the order of their first samples. Count, min, max and
+// first stay what addToBucket makes of the samples in time order: min
+// and max are the earliest of the values equal to the least (greatest)
+// one, NaN only if every value is, so only +0 and -0 need the positions;
+// the first sample is the bucket's opener. Sum and last depend on the
+// order of the samples, so their aggregations are never given partials.
+func (w *window) addPartial(p *bucket) {
+	n := len(w.bs)
+	if n == w.head || w.bs[n-1].end != p.end {
+		w.bs = append(w.bs, *p)
+		return
+	}
+	b := &w.bs[n-1]
+	b.count += p.count
+	b.sum += p.sum
+	if p.min < b.min || math.IsNaN(b.min) || p.min == b.min && p.minAt.before(b.minAt) {
+		b.min, b.minAt = p.min, p.minAt
+	}
+	if p.max > b.max || math.IsNaN(b.max) || p.max == b.max && p.maxAt.before(b.maxAt) {
+		b.max, b.maxAt = p.max, p.maxAt
+	}
+	b.last = p.last
 }
 
 // aggregateBuckets merges the buckets of a window.

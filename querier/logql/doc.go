@@ -30,7 +30,8 @@
 // time too, each batch merged in time order into a run of spooled samples
 // (timestamp, value, series), and merge the runs: the same samples in the
 // same order as merging every stream at once, for a batch's open streams
-// plus 20 bytes a sample (spool.go). In an instant query, a sum of
+// plus 20 bytes a sample, or for min, max and first one aggregate per
+// series and cell (spool.go). In an instant query, a sum of
 // those, wherever it appears (under topk, in a binary operation), is split
 // across parallel parts by stream, rates as counts divided once at the end;
 // each part takes the next stream no part has started, so the parts finish

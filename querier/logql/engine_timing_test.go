@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -273,22 +274,25 @@ func BenchmarkInstantTopkRateParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkUnwrapQuantileByNamespace is a latency percentile over every
-// stream: its samples cannot be added up stream by stream, so the streams
-// are merged in time order, all at once or spooled in batches (spool.go).
-func BenchmarkUnwrapQuantileByNamespace(b *testing.B) {
-	p := Params{Query: `quantile_over_time(0.99, {app="x"} | json | unwrap duration_ms [5m]) by (namespace)`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: time.Minute}
-	for _, tc := range []struct {
-		name  string
-		batch int
-	}{{"all-at-once", 1 << 30}, {"batches-of-2", 2}} {
-		b.Run(tc.name, func(b *testing.B) {
-			eng := NewEngine(EngineOptions{SampleStreamBatch: tc.batch}, nil)
-			benchmarkEngine(b, eng, chunks.DefaultEncoding, p, func(res Result) {
-				if len(res.Matrix) != 1 || len(res.Matrix[0].Points) != 56 {
-					b.Fatalf("got %d series, want 1 with 56 points", len(res.Matrix))
-				}
+// BenchmarkUnwrapByNamespace is a latency percentile and a maximum over
+// every stream: their samples cannot be added up stream by stream, so the
+// streams are merged in time order, all at once or spooled in batches
+// (spool.go): the percentile's samples, the maximum's partials per cell.
+func BenchmarkUnwrapByNamespace(b *testing.B) {
+	for _, op := range []string{"quantile_over_time(0.99,", "max_over_time("} {
+		p := Params{Query: op + ` {app="x"} | json | unwrap duration_ms [5m]) by (namespace)`, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: time.Minute}
+		for _, tc := range []struct {
+			name  string
+			batch int
+		}{{"all-at-once", 1 << 30}, {"batches-of-2", 2}} {
+			b.Run(strings.TrimSuffix(strings.TrimSuffix(op, "("), ",")+"/"+tc.name, func(b *testing.B) {
+				eng := NewEngine(EngineOptions{SampleStreamBatch: tc.batch}, nil)
+				benchmarkEngine(b, eng, chunks.DefaultEncoding, p, func(res Result) {
+					if len(res.Matrix) != 1 || len(res.Matrix[0].Points) != 56 {
+						b.Fatalf("got %d series, want 1 with 56 points", len(res.Matrix))
+					}
+				})
 			})
-		})
+		}
 	}
 }

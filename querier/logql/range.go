@@ -149,6 +149,9 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 		// single ones.
 		r.src.batch = q.opts.SampleStreamBatch
 		r.src.spoolBytes = q.opts.SampleSpoolBytes
+		if r.bucketed && (r.op == syntax.RangeMin || r.op == syntax.RangeMax || r.op == syntax.RangeFirst) {
+			r.src.partialCell = r.cellEnd
+		}
 	}
 	if grouping != nil {
 		// The grouping bounds the series the sums are kept for.
@@ -279,6 +282,8 @@ func (r *rangeEvaluator) load(start, end int64) error {
 				r.order = append(r.order, w)
 			}
 			switch {
+			case c.part != nil:
+				w.addPartial(c.part)
 			case c.n > 1:
 				w.addSummary(r.cellEnd(c.ts), c.n, c.v)
 			case r.bucketed:
@@ -459,6 +464,9 @@ type sampleCursor struct {
 	// entries the current sample stands for (more than 1: a summary).
 	sz Summarizer
 	n  int64
+	// part, when not nil, is a spooled run's aggregate of the series'
+	// samples in one cell, the first of them at ts (see spool.go).
+	part *bucket
 }
 
 // sampleMerger merges the samples of all streams in time order with a
@@ -495,6 +503,10 @@ type sampleMerger struct {
 	spoolBytes int64
 	// fromSpool: the next sample is the spool's (in cur), not the heap's.
 	fromSpool bool
+	// partialCell, when set, makes the spool keep one aggregate per
+	// series and grid cell (whose end it returns) in each run instead of
+	// the samples.
+	partialCell func(int64) int64
 }
 
 // Counts and byte counts only add up samples per grid cell, in any order

@@ -2,6 +2,7 @@ package logql
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -32,14 +33,35 @@ import (
 // EngineOptions.SampleSpoolBytes, and the streams not yet read are merged
 // live with the runs (a run's samples come first on equal timestamps: it
 // holds streams of lower rank), as many open streams as before but fewer.
+//
+// min_over_time, max_over_time and first_over_time need not even keep the
+// samples: a run keeps, per series and grid cell, one partial bucket
+// (count, min, max, first, and where min and max were first seen), and
+// the windows merge the runs' partials in the order of their first
+// samples to what the samples in time order would have made (see
+// window.addPartial). That takes series × cells per run, however many
+// lines there are, so every stream is spooled.
 
 // spoolRun is the samples of one batch of streams in time order, in
 // pages of columns: a page costs exactly what it holds (no slack of a
 // doubling slice, no garbage of its copies) and is let go once served.
 type spoolRun struct {
 	pages []*spoolPage
-	n     int // samples in the run
+	n     int // samples (or partials) in the run
 	at    int // the next sample to serve
+	// parts are the run's partial aggregates, when the spool keeps them,
+	// in the order of their first samples; cur is each series' last.
+	parts []spoolPartial
+	cur   map[uint32]int
+}
+
+// spoolPartial is the aggregate of one series' samples in one grid cell
+// within a run, for min, max and first: exact in any grouping of the
+// samples, so a run need not keep them (see window.addPartial).
+type spoolPartial struct {
+	first int64 // the first sample's timestamp
+	sid   uint32
+	b     bucket
 }
 
 // spoolPageLen is the samples of a page: 20 KiB.
@@ -51,8 +73,12 @@ type spoolPage struct {
 	sid [spoolPageLen]uint32 // index into sampleSpool.series
 }
 
-// ts is the timestamp of the next sample to serve.
+// ts is the timestamp of the next sample to serve (of a partial: of its
+// first sample).
 func (r *spoolRun) ts() int64 {
+	if r.parts != nil {
+		return r.parts[r.at].first
+	}
 	p, j := r.page(r.at)
 	return p.ts[j]
 }
@@ -71,6 +97,9 @@ type sampleSpool struct {
 	heap   []int // runs with samples left, by (next timestamp, run)
 	series []spoolSeries
 	index  map[uint64]uint32
+	// cell, when set, gives a sample's grid cell: the runs keep partial
+	// aggregates instead of samples.
+	cell func(int64) int64
 }
 
 func newSampleSpool() *sampleSpool {
@@ -87,6 +116,29 @@ func (s *sampleSpool) add(ts int64, v float64, lbls labels.Labels, hash uint64) 
 		s.series = append(s.series, spoolSeries{lbls: lbls, hash: hash})
 	}
 	r := &s.runs[len(s.runs)-1]
+	if s.cell != nil {
+		// As window.addToBucket, in the run's time order.
+		end := s.cell(ts)
+		at := spoolPos{ts: ts, run: len(s.runs) - 1}
+		if i, ok := r.cur[id]; ok && r.parts[i].b.end == end {
+			b := &r.parts[i].b
+			b.count++
+			b.sum += v
+			if v < b.min || math.IsNaN(b.min) {
+				b.min, b.minAt = v, at
+			}
+			if v > b.max || math.IsNaN(b.max) {
+				b.max, b.maxAt = v, at
+			}
+			b.last = v
+			return
+		}
+		r.cur[id] = len(r.parts)
+		r.parts = append(r.parts, spoolPartial{first: ts, sid: id,
+			b: bucket{end: end, count: 1, sum: v, min: v, max: v, first: v, last: v, minAt: at, maxAt: at}})
+		r.n++
+		return
+	}
 	if r.n%spoolPageLen == 0 {
 		r.pages = append(r.pages, new(spoolPage))
 	}
@@ -96,7 +148,15 @@ func (s *sampleSpool) add(ts int64, v float64, lbls labels.Labels, hash uint64) 
 }
 
 // startRun begins the run of the next batch.
-func (s *sampleSpool) startRun() { s.runs = append(s.runs, spoolRun{}) }
+func (s *sampleSpool) startRun() {
+	if n := len(s.runs); n > 0 {
+		s.runs[n-1].cur = nil
+	}
+	s.runs = append(s.runs, spoolRun{})
+	if s.cell != nil {
+		s.runs[len(s.runs)-1].cur = map[uint32]int{}
+	}
+}
 
 // startMerge orders the runs for serving.
 func (s *sampleSpool) startMerge() {
@@ -116,24 +176,30 @@ func (s *sampleSpool) more() bool { return len(s.heap) > 0 }
 func (s *sampleSpool) bytes() int64 {
 	var n int64
 	for _, r := range s.runs {
-		n += int64(len(r.pages))
+		n += int64(len(r.pages))*int64(unsafe.Sizeof(spoolPage{})) + int64(cap(r.parts))*int64(unsafe.Sizeof(spoolPartial{}))
 	}
-	return n * int64(unsafe.Sizeof(spoolPage{}))
+	return n
 }
 
 // top sets c to the next sample in merge order.
 func (s *sampleSpool) top(c *sampleCursor) {
 	r := &s.runs[s.heap[0]]
+	if s.cell != nil {
+		p := &r.parts[r.at]
+		se := &s.series[p.sid]
+		c.ts, c.v, c.lbls, c.hash, c.n, c.part = p.first, 0, se.lbls, se.hash, 1, &p.b
+		return
+	}
 	p, j := r.page(r.at)
 	se := &s.series[p.sid[j]]
-	c.ts, c.v, c.lbls, c.hash, c.n = p.ts[j], p.v[j], se.lbls, se.hash, 1
+	c.ts, c.v, c.lbls, c.hash, c.n, c.part = p.ts[j], p.v[j], se.lbls, se.hash, 1, nil
 }
 
 // advance moves past the next sample; a run served to its end is freed.
 func (s *sampleSpool) advance() {
 	i := s.heap[0]
 	r := &s.runs[i]
-	if r.at++; r.at%spoolPageLen == 0 {
+	if r.at++; s.cell == nil && r.at%spoolPageLen == 0 {
 		r.pages[r.at/spoolPageLen-1] = nil
 	}
 	if r.at < r.n {
@@ -189,9 +255,11 @@ const spoolStreamCost = 512 << 10
 // live, as without a spool, and m.heap holds them primed.
 func (m *sampleMerger) spoolBatches() {
 	s := newSampleSpool()
+	s.cell = m.partialCell
 	m.spool = s
 	lo := 0
-	for ; lo < len(m.all) && s.bytes() < m.spoolBytes && (lo == 0 || s.bytes()/int64(lo) < spoolStreamCost); lo += m.batch {
+	// Partials are merged with partials only: every stream is spooled.
+	for ; lo < len(m.all) && (s.cell != nil || s.bytes() < m.spoolBytes && (lo == 0 || s.bytes()/int64(lo) < spoolStreamCost)); lo += m.batch {
 		batch := m.all[lo:min(lo+m.batch, len(m.all))]
 		s.startRun()
 		m.prime(batch)

@@ -71,6 +71,8 @@ var spoolQueries = []string{
 	`stddev_over_time({app="a"} | logfmt | unwrap n [3m]) without (pod, duration, c)`,
 	`stdvar_over_time({app="a"} | logfmt | unwrap n [5m]) by (level)`,
 	`max_over_time({app="a"} | logfmt | unwrap duration(duration) [5m]) by (ns)`,
+	`max_over_time({app="a"} | logfmt | unwrap n [5m]) by (ns)`,
+	`min_over_time({app="a"} | logfmt | unwrap n [5m]) by (level)`,
 	`min_over_time({app="a"} | logfmt | unwrap duration(duration) [5m]) by (ns, level)`,
 	`first_over_time({app="a"} | logfmt | unwrap n [5m]) by (ns)`,
 	`last_over_time({app="a"} | logfmt | unwrap n [2m]) by (ns)`,
@@ -91,6 +93,7 @@ func TestSpooledRangeAggregationsAgreeWithMergingEveryStream(t *testing.T) {
 	levels := []string{"info", "warn", "error"}
 	for round := range 16 {
 		nStreams := 2 + r.Intn(40)
+		zeros := round%3 == 1 // every value 0, -0 or NaN
 		streams := map[string][]testEntry{}
 		for st := range nStreams {
 			var entries []testEntry
@@ -106,7 +109,13 @@ func TestSpooledRangeAggregationsAgreeWithMergingEveryStream(t *testing.T) {
 				if r.Intn(50) == 0 {
 					counter = 0 // a reset
 				}
-				line := fmt.Sprintf("level=%s duration=%dus n=%v c=%v", levels[r.Intn(len(levels))], 1+r.Intn(900000), r.NormFloat64()*1e3, counter)
+				// Zeros of both signs and NaN: min and max must pick the
+				// same one as the merge of every stream.
+				n := fmt.Sprint(r.NormFloat64() * 1e3)
+				if zeros || r.Intn(3) == 0 {
+					n = []string{"0", "-0", "NaN", "0", "-0"}[r.Intn(5)]
+				}
+				line := fmt.Sprintf("level=%s duration=%dus n=%s c=%v", levels[r.Intn(len(levels))], 1+r.Intn(900000), n, counter)
 				if r.Intn(10) == 0 {
 					line = fmt.Sprintf("level=%s msg=no-values", levels[r.Intn(len(levels))])
 				}
