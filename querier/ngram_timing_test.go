@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/chunks/store"
 	"github.com/plgstack/plg/push"
 	"github.com/plgstack/plg/querier/logql"
 )
@@ -61,6 +63,62 @@ func BenchmarkRareNeedle(b *testing.B) {
 				}
 				if n := len(res.Streams); n != 5 {
 					b.Fatalf("%d streams hold the needle, want 5", n)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStorePrefixesUncached is what a query over more data than the
+// prefix cache holds costs per chunk: every chunk's header, index and
+// filter section is read from a filesystem bucket (the one NewBucket
+// opens, with its metrics) and decoded, with no prefix cache. "rare" is a
+// needle search whose filters rule out almost every block; "count" is a
+// count_over_time answered from the blocks' histograms.
+func BenchmarkStorePrefixesUncached(b *testing.B) {
+	const (
+		rare    = "2f1bd0b6b6a951ba3941fc7dd40642a3"
+		streams = 40
+		lines   = 6000 // per stream: ~1.3 MB, in 4 chunks
+	)
+	cfg := store.DefaultConfig()
+	cfg.Filesystem.Dir = b.TempDir()
+	bkt, err := store.NewBucket(cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := store.New(bkt, cfg, nil, nil)
+	var ss []storeStream
+	for s := range streams {
+		var plant []int
+		if s%8 == 0 {
+			plant = []int{s * 37 % lines}
+		}
+		ss = append(ss, storeStream{labels.FromStrings("app", fmt.Sprintf("a%02d", s)), genLines(uint64(s), lines, rare, plant...)})
+	}
+	writeStore(b, st, "test", storeOpts{ngramBits: 0.8, blockSize: 64 << 10, chunkEntries: lines / 4}, ss...)
+	q := New(nil, st)
+	q.SetPrefixCache(0, nil)
+	src := source{q: q, tenants: []string{testTenant}}
+	eng := logql.NewEngine(logql.EngineOptions{}, nil)
+	start, end := time.Unix(0, t0), time.Unix(0, t0+int64(time.Hour))
+	for _, tc := range []struct {
+		name string
+		p    logql.Params
+		want int
+	}{
+		{"rare", logql.Params{Query: `{app=~".+"} |= "` + rare + `"`, Start: start, End: end, Limit: 100, Direction: chunks.Backward}, 5},
+		{"count", logql.Params{Query: `sum(count_over_time({app=~".+"}[1m]))`, Start: start, End: end, Step: time.Minute}, 1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := eng.Query(context.Background(), src, tc.p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n := len(res.Streams) + len(res.Matrix); n != tc.want {
+					b.Fatalf("%d series in the result, want %d", n, tc.want)
 				}
 			}
 		})

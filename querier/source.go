@@ -3,6 +3,7 @@ package querier
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -493,37 +494,95 @@ func firstChunkRead(ref index.ChunkRef) int {
 	return n
 }
 
-// fetchPrefix reads a chunk's header, index and filter section (in one
-// ranged read, or two when the first was too short, unless the prefix
-// cache holds them) and decodes them: the chunk returned has no block
-// readable. The prefix returned may hold the first blocks too.
-func (q *Querier) fetchPrefix(ctx context.Context, tenant string, ref index.ChunkRef) (*chunks.Chunk, []byte, error) {
-	key := q.store.ChunkKey(tenant, ref)
+// chunkObject reads one chunk's object, opening it on the first read and
+// keeping it open for the next, so a filesystem bucket's file is opened
+// once for the prefix and the blocks after it. Close it.
+type chunkObject struct {
+	q      *Querier
+	ctx    context.Context
+	tenant string
+	ref    index.ChunkRef
+	r      *store.ChunkReader
+}
+
+func (q *Querier) chunkObject(ctx context.Context, tenant string, ref index.ChunkRef) *chunkObject {
+	return &chunkObject{q: q, ctx: ctx, tenant: tenant, ref: ref}
+}
+
+func (o *chunkObject) open() error {
+	if o.r != nil {
+		return nil
+	}
+	r, err := o.q.store.OpenChunk(o.ctx, o.tenant, o.ref)
+	if err != nil {
+		return err
+	}
+	o.r = r
+	return nil
+}
+
+// readAt reads len(p) bytes from off, fewer only at the object's end.
+func (o *chunkObject) readAt(p []byte, off int) (int, error) {
+	if err := o.open(); err != nil {
+		return 0, err
+	}
+	n, err := o.r.ReadAt(p, int64(off))
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func (o *chunkObject) close() {
+	if o.r != nil {
+		o.r.Close()
+	}
+}
+
+// fetchPrefix reads a chunk's header, index and filter section, unless
+// the prefix cache holds them, and decodes them: the chunk returned has
+// no block readable. The prefix returned may hold the first blocks too.
+// From a local file it reads the header, then exactly the rest; from an
+// object store, whose every read is a round trip, one generous read
+// usually holds it all (a second one reads what it missed).
+func (q *Querier) fetchPrefix(obj *chunkObject) (*chunks.Chunk, []byte, error) {
+	ref := obj.ref
+	key := q.store.ChunkKey(obj.tenant, ref)
 	if c, prefix := q.prefixes.get(key); c != nil {
 		return c, prefix, nil
 	}
-	n := firstChunkRead(ref)
-	prefix, err := q.store.GetChunkRange(ctx, tenant, ref, 0, n)
-	if err != nil {
+	if err := obj.open(); err != nil {
 		return nil, nil, err
 	}
-	need, err := chunks.HeaderIndexFiltersSize(prefix)
-	if err != nil {
-		return nil, nil, chunkErr(ref, err)
-	}
-	if need > len(prefix) && len(prefix) == n {
-		rest, err := q.store.GetChunkRange(ctx, tenant, ref, len(prefix), need-len(prefix))
+	var prefix, kept []byte
+	if obj.r.Local() && ref.Size > 0 {
+		var head [chunks.HeaderSize]byte
+		n, err := obj.readAt(head[:], 0)
 		if err != nil {
 			return nil, nil, err
 		}
-		prefix = append(prefix, rest...)
+		need, err := chunks.HeaderIndexFiltersSize(head[:n])
+		if err != nil {
+			return nil, nil, chunkErr(ref, err)
+		}
+		if need > int(ref.Size) {
+			return nil, nil, chunkErr(ref, fmt.Errorf("%w: the header, index and filters need %d bytes, but the reference says the chunk has %d", chunks.ErrCorrupt, need, ref.Size))
+		}
+		kept = make([]byte, need)
+		copy(kept, head[:])
+		if n, err = obj.readAt(kept[chunks.HeaderSize:], chunks.HeaderSize); err != nil {
+			return nil, nil, err
+		}
+		if chunks.HeaderSize+n < need {
+			return nil, nil, chunkErr(ref, fmt.Errorf("%w: truncated: %d bytes, the header, index and filters need %d", chunks.ErrCorrupt, chunks.HeaderSize+n, need))
+		}
+		prefix = kept
+	} else {
+		var err error
+		if prefix, kept, err = readPrefix(obj); err != nil {
+			return nil, nil, err
+		}
 	}
-	if need > len(prefix) {
-		return nil, nil, chunkErr(ref, fmt.Errorf("%w: truncated: %d bytes, the header, index and filters need %d", chunks.ErrCorrupt, len(prefix), need))
-	}
-	// The cache keeps an exactly sized copy, without the blocks the first
-	// read may have brought along.
-	kept := slices.Clone(prefix[:need])
 	c, err := chunks.DecodePartial(kept, 0, nil)
 	if err != nil {
 		return nil, nil, chunkErr(ref, err)
@@ -538,23 +597,59 @@ func (q *Querier) fetchPrefix(ctx context.Context, tenant string, ref index.Chun
 	return c, prefix, nil
 }
 
+// readPrefix reads a chunk's header, index and filter section in one
+// read of firstChunkRead bytes, or two when that was too short. It
+// returns what it read and an exactly sized copy of the prefix.
+func readPrefix(obj *chunkObject) (read, prefix []byte, err error) {
+	ref := obj.ref
+	buf := make([]byte, firstChunkRead(ref))
+	n, err := obj.readAt(buf, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	buf = buf[:n]
+	need, err := chunks.HeaderIndexFiltersSize(buf)
+	if err != nil {
+		return nil, nil, chunkErr(ref, err)
+	}
+	if need > len(buf) && len(buf) == cap(buf) {
+		if ref.Size > 0 && need > int(ref.Size) {
+			return nil, nil, chunkErr(ref, fmt.Errorf("%w: the header, index and filters need %d bytes, but the reference says the chunk has %d", chunks.ErrCorrupt, need, ref.Size))
+		}
+		rest := make([]byte, need-len(buf))
+		m, err := obj.readAt(rest, len(buf))
+		if err != nil {
+			return nil, nil, err
+		}
+		buf = append(buf, rest[:m]...)
+	}
+	if need > len(buf) {
+		return nil, nil, chunkErr(ref, fmt.Errorf("%w: truncated: %d bytes, the header, index and filters need %d", chunks.ErrCorrupt, len(buf), need))
+	}
+	// The cache keeps an exactly sized copy, without the blocks the first
+	// read may have brought along.
+	return buf, slices.Clone(buf[:need]), nil
+}
+
 func chunkErr(ref index.ChunkRef, err error) error {
 	return fmt.Errorf("chunk %x/%d-%d: %w", ref.Fingerprint, ref.MinT, ref.MaxT, err)
 }
 
 // fetchRange returns the chunk with the bytes [lo, hi) of its object
 // readable, reading them unless prefix holds them already.
-func (q *Querier) fetchRange(ctx context.Context, tenant string, ref index.ChunkRef, prefix []byte, lo, hi int) (*chunks.Chunk, error) {
+func (q *Querier) fetchRange(obj *chunkObject, prefix []byte, lo, hi int) (*chunks.Chunk, error) {
+	ref := obj.ref
 	var data []byte
 	if hi <= len(prefix) {
 		data = prefix[lo:hi]
 	} else {
-		var err error
-		if data, err = q.store.GetChunkRange(ctx, tenant, ref, lo, hi-lo); err != nil {
+		data = make([]byte, hi-lo)
+		n, err := obj.readAt(data, lo)
+		if err != nil {
 			return nil, err
 		}
-		if len(data) != hi-lo {
-			return nil, chunkErr(ref, fmt.Errorf("%w: truncated: read %d bytes at %d, want %d", chunks.ErrCorrupt, len(data), lo, hi-lo))
+		if n != hi-lo {
+			return nil, chunkErr(ref, fmt.Errorf("%w: truncated: read %d bytes at %d, want %d", chunks.ErrCorrupt, n, lo, hi-lo))
 		}
 	}
 	c, err := chunks.DecodePartial(prefix, lo, data)
@@ -571,13 +666,15 @@ func (q *Querier) fetchRange(ctx context.Context, tenant string, ref index.Chunk
 // when the query's grid aligns with the histograms).
 func (q *Querier) summaryIterator(ctx context.Context, tenant string, ref index.ChunkRef, from, through int64,
 	pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
-	c, prefix, err := q.fetchPrefix(ctx, tenant, ref)
+	obj := q.chunkObject(ctx, tenant, ref)
+	defer obj.close()
+	c, prefix, err := q.fetchPrefix(obj)
 	if err != nil {
 		return nil, err
 	}
 	it := c.SummaryIterator(ctx, from, through, pd.summaryOptions(), stats)
 	if lo, hi := it.Reads(); hi > 0 {
-		d, err := q.fetchRange(ctx, tenant, ref, prefix, lo, hi)
+		d, err := q.fetchRange(obj, prefix, lo, hi)
 		if err == nil {
 			err = it.ReadFrom(d)
 		}
@@ -596,7 +693,9 @@ func (q *Querier) summaryIterator(ctx context.Context, tenant string, ref index.
 // and returns a nil chunk and the number of blocks skipped.
 func (q *Querier) fetchFiltered(ctx context.Context, tenant string, ref index.ChunkRef, from, through int64,
 	pd pushdown) (*chunks.Chunk, []bool, int, error) {
-	c, prefix, err := q.fetchPrefix(ctx, tenant, ref)
+	obj := q.chunkObject(ctx, tenant, ref)
+	defer obj.close()
+	c, prefix, err := q.fetchPrefix(obj)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -613,7 +712,7 @@ func (q *Querier) fetchFiltered(ctx context.Context, tenant string, ref index.Ch
 	if hi == 0 {
 		return nil, nil, len(blocks), nil
 	}
-	if c, err = q.fetchRange(ctx, tenant, ref, prefix, lo, hi); err != nil {
+	if c, err = q.fetchRange(obj, prefix, lo, hi); err != nil {
 		return nil, nil, 0, err
 	}
 	return c, admit, 0, nil

@@ -33,16 +33,16 @@ func NewBucket(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (objs
 	}
 	kl := kitLogger{logger.With("component", "objstore", "backend", cfg.backend())}
 	var (
-		bkt objstore.Bucket
-		err error
+		bkt  objstore.Bucket
+		root string // the filesystem bucket's directory
+		err  error
 	)
 	switch cfg.backend() {
 	case BackendFilesystem:
 		var fs *filesystem.Bucket
 		if fs, err = filesystem.NewBucket(cfg.Filesystem.Dir); err == nil {
-			var dir string
-			if dir, err = filepath.Abs(cfg.Filesystem.Dir); err == nil {
-				bkt = &atomicFSBucket{Bucket: fs, root: dir}
+			if root, err = filepath.Abs(cfg.Filesystem.Dir); err == nil {
+				bkt = &atomicFSBucket{Bucket: fs, root: root}
 			}
 		}
 	case BackendS3:
@@ -55,7 +55,11 @@ func NewBucket(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (objs
 	if err != nil {
 		return nil, fmt.Errorf("open %s bucket: %w", cfg.backend(), err)
 	}
-	return objstore.WrapWithMetrics(bkt, reg, bkt.Name()), nil
+	ib := objstore.WrapWithMetrics(bkt, reg, bkt.Name())
+	if root != "" {
+		return &localFSBucket{InstrumentedBucket: ib, root: root}, nil
+	}
+	return ib, nil
 }
 
 // kitLogger adapts slog to the go-kit log.Logger interface the objstore

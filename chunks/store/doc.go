@@ -4,6 +4,9 @@
 // objstore.Bucket over Google's JSON API client, gcs.go), and how queriers
 // find a tenant's index segments for a time range, with a bounded cache of
 // downloaded segments and a short-lived cache of segment listings.
+// Chunks of a filesystem bucket are read with positioned reads of their
+// files ([Store.OpenChunk]), not through objstore, whose per-read
+// overhead dominated queries that read a prefix of every chunk.
 //
 // Index segments are split by index period (default 24h, aligned to the Unix
 // epoch): [Store.PutIndex] writes one immutable segment per period a flush

@@ -64,8 +64,33 @@ func periodOf(t int64, period time.Duration) int64 {
 // tenant, the chunk identity and the index period length, so replicas that
 // flush the same chunk write the same object. The chunk lives under the
 // period of its MinT.
+//
+// It is built by hand rather than with fmt.Sprintf, which took a tenth of
+// the time of reading a chunk's prefix from a local file: a query over
+// the whole range names every chunk.
 func ChunkKey(tenant string, ref index.ChunkRef, period time.Duration) string {
-	return fmt.Sprintf("%s/%d/chunks/%016x/%x-%x-%08x", tenant, periodOf(ref.MinT, period), ref.Fingerprint, uint64(ref.MinT), uint64(ref.MaxT), ref.Checksum)
+	var a [MaxTenantLen + 96]byte // the longest key: 20+16+16+16+8 digits, 7 separators
+	b := append(a[:0], tenant...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, periodOf(ref.MinT, period), 10)
+	b = append(b, "/chunks/"...)
+	b = appendHex(b, ref.Fingerprint, 16)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(ref.MinT), 16)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, uint64(ref.MaxT), 16)
+	b = append(b, '-')
+	b = appendHex(b, uint64(ref.Checksum), 8)
+	return string(b)
+}
+
+// appendHex appends v in lowercase hex, zero-padded to digits.
+func appendHex(b []byte, v uint64, digits int) []byte {
+	const hex = "0123456789abcdef"
+	for i := digits - 1; i >= 0; i-- {
+		b = append(b, hex[v>>(4*uint(i))&0xf])
+	}
+	return b
 }
 
 // indexDir returns the prefix under which the segments of one tenant and

@@ -2,6 +2,8 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +82,23 @@ func TestChunkKeyLayout(t *testing.T) {
 	if k := indexKey("fake", 20000, "ingester-0", 42); k != "fake/20000/index/ingester-0-42.idx" {
 		t.Errorf("indexKey = %q", k)
 	}
+}
+
+// FuzzChunkKey checks the hand-built key against the layout FORMAT.md
+// gives in printf verbs.
+func FuzzChunkKey(f *testing.F) {
+	f.Add("fake", uint64(0xabc), int64(1763769600123456789), int64(1763769600123456789), uint32(0xdeadbeef), int64(24*time.Hour))
+	f.Add("t", uint64(math.MaxUint64), int64(-1), int64(math.MinInt64), uint32(0), int64(1))
+	f.Fuzz(func(t *testing.T, tenant string, fp uint64, minT, maxT int64, sum uint32, period int64) {
+		if ValidateTenant(tenant) != nil || period <= 0 {
+			return
+		}
+		ref := index.ChunkRef{Fingerprint: fp, MinT: minT, MaxT: maxT, Checksum: sum}
+		want := fmt.Sprintf("%s/%d/chunks/%016x/%x-%x-%08x", tenant, periodOf(minT, time.Duration(period)), fp, uint64(minT), uint64(maxT), sum)
+		if got := ChunkKey(tenant, ref, time.Duration(period)); got != want {
+			t.Fatalf("ChunkKey = %q, want %q", got, want)
+		}
+	})
 }
 
 // FuzzValidateTenant checks that every accepted tenant ID is exactly one
