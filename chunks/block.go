@@ -360,13 +360,24 @@ func (c *blockCursor) lineEnds() bool {
 	ends := c.ends[:0]
 	var off uint64
 	p := 0
+	lens := c.cols.lens
 	for range c.meta.Entries {
-		n, q, ok := uvarint(c.cols.lens, p)
-		if !ok || n > uint64(len(c.lines))-off {
+		var n uint64
+		// uvarint, inlined for a line's length under 1<<14.
+		if p+1 < len(lens) && lens[p] < 0x80 {
+			n, p = uint64(lens[p]), p+1
+		} else if p+1 < len(lens) && lens[p+1] < 0x80 {
+			n, p = uint64(lens[p]&0x7f)|uint64(lens[p+1])<<7, p+2
+		} else {
+			var ok bool
+			if n, p, ok = uvarint(lens, p); !ok {
+				return false
+			}
+		}
+		if n > uint64(len(c.lines))-off {
 			return false
 		}
 		off += n
-		p = q
 		ends = append(ends, uint32(off))
 	}
 	c.ends = ends
@@ -503,17 +514,29 @@ func (c *blockCursor) stepV2() (int64, bool) {
 		}
 		ts, c.pt = int64(uint64(c.prev)+d*c.cols.unit), p
 	}
-	n, p, ok := uvarint(c.cols.lens, c.pl)
+	// uvarint and skipMetadata, inlined for the usual entry: a line
+	// shorter than 1<<14 bytes, no metadata.
+	var n uint64
+	p, ok := c.pl, true
+	if lens := c.cols.lens; p+1 < len(lens) && lens[p] < 0x80 {
+		n, p = uint64(lens[p]), p+1
+	} else if p+1 < len(lens) && lens[p+1] < 0x80 {
+		n, p = uint64(lens[p]&0x7f)|uint64(lens[p+1])<<7, p+2
+	} else {
+		n, p, ok = uvarint(lens, p)
+	}
 	if !ok || n > uint64(c.meta.LineBytes)-uint64(c.lo) {
 		c.fail = blockErr(c.idx, "entry %d: line length overruns the lines frame", c.seen)
 		return 0, false
 	}
 	c.pl = p
 	ms := c.pm
-	me, ok := skipMetadata(c.cols.meta, ms)
-	if !ok {
-		c.fail = blockErr(c.idx, "entry %d: metadata truncated", c.seen)
-		return 0, false
+	me := ms + 1
+	if ms >= len(c.cols.meta) || c.cols.meta[ms] != 0 {
+		if me, ok = skipMetadata(c.cols.meta, ms); !ok {
+			c.fail = blockErr(c.idx, "entry %d: metadata truncated", c.seen)
+			return 0, false
+		}
 	}
 	c.pm = me
 	ls, le := c.lo, c.lo+int(n)

@@ -144,7 +144,14 @@ func FuzzDecodeFixedCRC(f *testing.F) {
 // holding the needles must be the same. (A search may skip, unparsed, a
 // corrupt block holding no needle, so only one may fail.)
 func checkNeedleSearch(t *testing.T, c *Chunk) {
-	n := NewNeedles([][]string{{"line", "alpha"}})
+	// The second set ends in digits a packed hex run may hold, and its
+	// lines are searched in their packed form (markPacked).
+	for _, n := range []*Needles{NewNeedles([][]string{{"line", "alpha"}}), NewNeedles([][]string{{"id=9", "n=1 t"}})} {
+		checkNeedlesSearch(t, c, n)
+	}
+}
+
+func checkNeedlesSearch(t *testing.T, c *Chunk, n *Needles) {
 	for _, dir := range []Direction{Forward, Backward} {
 		collect := func(it Iterator) ([]string, error) {
 			var out []string

@@ -224,11 +224,32 @@ func splitHex(needle []byte) (hexSplit, bool) {
 
 // packedSearch is what Needles needs to search packed frames: the cores of
 // the best group's alternatives that may end in packed digits (tails) or
-// begin after them (heads), and their last and first bytes.
+// begin after them (heads), and their first bytes.
 type packedSearch struct {
-	tails, heads [][]byte
-	tailEnd      [256]bool
-	headStart    [256]bool
+	tails     []tailCore
+	tailEnd   [256]bool // the tails' last bytes
+	heads     [][]byte
+	headStart [256]bool
+}
+
+// tailCore is a core that may end right before an escape. Most escapes
+// follow a key (`"trace_id":"`, `trace_id=`), which its last 8 bytes,
+// compared as one word, rule out.
+type tailCore struct {
+	core  []byte
+	last  uint64 // the core's last w = min(8, len) bytes, little-endian
+	shift uint   // 64 − 8w: a word's top w bytes, shifted down, are its last w
+}
+
+// endsBefore reports whether the core ends right before packed[p].
+func (t *tailCore) endsBefore(packed []byte, p int) bool {
+	if p < 8 {
+		return bytes.HasSuffix(packed[:p], t.core)
+	}
+	if binary.LittleEndian.Uint64(packed[p-8:])>>t.shift != t.last {
+		return false
+	}
+	return len(t.core) <= 8 || bytes.HasSuffix(packed[:p], t.core)
 }
 
 // newPackedSearch returns nil unless every alternative can be found in a
@@ -241,7 +262,10 @@ func newPackedSearch(alts [][]byte) *packedSearch {
 			return nil
 		}
 		if s.trail {
-			ps.tails = append(ps.tails, s.core)
+			w := min(8, len(s.core))
+			var b [8]byte
+			copy(b[:], s.core[len(s.core)-w:])
+			ps.tails = append(ps.tails, tailCore{core: s.core, last: binary.LittleEndian.Uint64(b[:]), shift: uint(64 - 8*w)})
 			ps.tailEnd[s.core[len(s.core)-1]] = true
 		}
 		if s.lead {
@@ -252,23 +276,27 @@ func newPackedSearch(alts [][]byte) *packedSearch {
 	return ps
 }
 
-// atEscape calls mark for each needle that may lie across escape e: one
-// whose core ends with the text before it (the needle's digits after the
-// core start its run), and one whose core starts the text after it, past
-// at most one digit the run left as text (the digits before the core end
-// its run). mark is given where that core starts or ends in the lines,
-// which the needle's line holds; both may be called.
-func (ps *packedSearch) atEscape(packed []byte, e hexEsc, mark func(u int)) {
+// atEscape returns where the needles that may lie across escape e have
+// their cores, in the lines, or -1: tail, for one whose core ends with the
+// text before e (the needle's digits after it start e's run), and head,
+// for one whose core starts the text after e, past at most one digit the
+// run left as text (the digits before it end e's run). The needle's line
+// holds that offset.
+func (ps *packedSearch) atEscape(packed []byte, e hexEsc) (tail, head int) {
+	tail, head = -1, -1
 	if e.n == 0 {
 		return
 	}
-	if p := int(e.p); p > 0 && ps.tailEnd[packed[p-1]] {
-		for _, t := range ps.tails {
-			if bytes.HasSuffix(packed[:p], t) {
-				mark(int(e.u))
+	if e.p > 0 && ps.tailEnd[packed[e.p-1]] {
+		for i := range ps.tails {
+			if ps.tails[i].endsBefore(packed, int(e.p)) {
+				tail = int(e.u)
 				break
 			}
 		}
+	}
+	if len(ps.heads) == 0 {
+		return
 	}
 	after := packed[e.p+2:]
 	if len(after) == 0 {
@@ -278,19 +306,18 @@ func (ps *packedSearch) atEscape(packed []byte, e hexEsc, mark func(u int)) {
 	if ps.headStart[after[0]] {
 		for _, h := range ps.heads {
 			if bytes.HasPrefix(after, h) {
-				mark(end)
-				return
+				return tail, end
 			}
 		}
 	}
 	if hexValue[after[0]] != 0xff && len(after) > 1 && ps.headStart[after[1]] {
 		for _, h := range ps.heads {
 			if bytes.HasPrefix(after[1:], h) {
-				mark(end + 1)
-				return
+				return tail, end + 1
 			}
 		}
 	}
+	return
 }
 
 // nextHit returns the packed offset at or after pos of something the best
@@ -305,7 +332,16 @@ func (n *Needles) nextHit(text []byte, pos int) int {
 		}
 		return pos + j
 	}
-	a := n.anchor
+	return n.anchor.scan(text, pos)
+}
+
+// scan returns the offset at or after pos of the first anchor byte with a
+// needle around it in text (bounded by text only), or -1. The anchor is a
+// digit, which comes every few dozen bytes of log text: bytes.IndexByte
+// would cost a call per digit, so scan looks at 8 bytes at a time for
+// the anchor (SWAR: a byte equal to it is a zero byte of the word XORed
+// with it) and at the byte before each one found.
+func (a *anchorSearcher) scan(text []byte, pos int) int {
 	for pos < len(text) {
 		j := bytes.IndexByte(text[pos:], a.c)
 		if j < 0 {
@@ -318,6 +354,17 @@ func (n *Needles) nextHit(text []byte, pos int) int {
 		pos = h + 1
 	}
 	return -1
+}
+
+// holds reports whether line holds the needles.
+func (n *Needles) holds(line []byte) bool {
+	var ok bool
+	if len(n.searches) == 1 {
+		ok = n.searches[0].index(line) >= 0
+	} else {
+		ok = n.anchor.scan(line, 0) >= 0
+	}
+	return ok && (len(n.strs) == 1 || n.matchLine(line))
 }
 
 // markPacked is markLines for a packed lines frame: it marks the lines
@@ -341,13 +388,16 @@ func (n *Needles) markPacked(p *packedLines, lines []byte, ends []uint32, keep [
 	}
 	if len(ps.tails)+len(ps.heads) > 0 {
 		i := 0
-		mark := func(u int) {
-			if i = line(i, u); i < len(ends) {
-				keep[i] = true
-			}
-		}
 		for _, e := range p.esc {
-			ps.atEscape(p.packed, e, mark)
+			tail, head := ps.atEscape(p.packed, e)
+			for _, u := range [2]int{tail, head} {
+				if u < 0 {
+					continue
+				}
+				if i = line(i, u); i < len(ends) {
+					keep[i] = true
+				}
+			}
 		}
 	}
 	m := hexMapper{esc: p.esc}
@@ -377,7 +427,7 @@ func (n *Needles) markPacked(p *packedLines, lines []byte, ends []uint32, keep [
 	for i, end := range ends {
 		if keep[i] {
 			p.unpack(lines, start, int(end), &k)
-			keep[i] = n.matchLine(lines[start:end])
+			keep[i] = n.holds(lines[start:end])
 		}
 		start = int(end)
 	}

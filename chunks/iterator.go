@@ -355,6 +355,11 @@ func (m *merger) down(i int) {
 // iterators; blocks are similar in size, so buffers fit each other.
 var decompressBuffers sync.Pool // *[]byte
 
+// escapeLists recycles the escape lists of packed lines frames (about 32
+// KiB a block of trace-ID-bearing lines) across iterators, which would
+// otherwise grow one per chunk read.
+var escapeLists sync.Pool // *[]hexEsc
+
 // loadBlock verifies and returns block b's payload, decompressed into
 // *buf (grown as needed) unless it is stored uncompressed, in which case
 // it is read in place. For a version 1 block, data is the whole payload
@@ -640,6 +645,11 @@ func (it *chunkIterator) open(rank int) (cursor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(hex) > 0 && c.pk.esc == nil {
+		if e, ok := escapeLists.Get().(*[]hexEsc); ok {
+			c.pk.esc = *e
+		}
+	}
 	it.stats.CompressedBytes += int64(b.CompressedLen)
 	it.stats.DecompressedBytes += int64(b.UncompressedLen)
 	it.stats.DecompressedLines += int64(b.Entries)
@@ -672,6 +682,11 @@ func (it *chunkIterator) Close() error {
 		if c.buf != nil {
 			decompressBuffers.Put(c.buf)
 			c.buf, c.data = nil, nil
+		}
+		if c.pk.esc != nil {
+			esc := c.pk.esc[:0]
+			escapeLists.Put(&esc)
+			c.pk = packedLines{}
 		}
 	}
 	it.m.top, it.m.heap, it.m.pending = nil, nil, nil
