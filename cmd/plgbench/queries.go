@@ -138,6 +138,12 @@ func querySuite(t *Truth, w queryWindow) []querySpec {
 	maxQ := `max_over_time({container="worker"} | logfmt | unwrap duration(duration) [5m]) by (namespace)`
 	qs = append(qs, querySpec{Name: "logfmt_max_duration_by_namespace_5m", Query: maxQ, path: "/loki/api/v1/query_range", params: w.rangeParams(maxQ, 5*time.Minute),
 		check: func(r *apiResult) (string, error) { return checkMax(r, "namespace", t.LogfmtMaxDuration) }})
+	// The same maximum as the 100th percentile, which keeps every sample
+	// of a window (a percentile's rank n-1 interpolates with weight 0), so
+	// it is checked exactly too.
+	p100Q := `quantile_over_time(1, {container="worker"} | logfmt | unwrap duration(duration) [5m]) by (namespace)`
+	qs = append(qs, querySpec{Name: "logfmt_p100_duration_by_namespace_5m", Query: p100Q, path: "/loki/api/v1/query_range", params: w.rangeParams(p100Q, 5*time.Minute),
+		check: func(r *apiResult) (string, error) { return checkMax(r, "namespace", t.LogfmtMaxDuration) }})
 
 	topQ := fmt.Sprintf(`topk(3, sum by (app) (rate(%s |= %q [%s])))`, allStreams, timeoutWord, R)
 	rangeSecs := float64(w.End-w.Start) / 1e9
