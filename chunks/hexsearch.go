@@ -320,27 +320,8 @@ func (ps *packedSearch) atEscape(packed []byte, e hexEsc) (tail, head int) {
 	return
 }
 
-// nextHit returns the packed offset at or after pos of something the best
-// group's search stops at (a needle's start, or an anchor byte with one
-// around it), or -1; the line holding a needle found whole in the packed
-// text holds that offset.
-func (n *Needles) nextHit(text []byte, pos int) int {
-	if len(n.searches) == 1 {
-		j := n.searches[0].index(text[pos:])
-		if j < 0 {
-			return -1
-		}
-		return pos + j
-	}
-	return n.anchor.scan(text, pos)
-}
-
-// scan returns the offset at or after pos of the first anchor byte with a
-// needle around it in text (bounded by text only), or -1. The anchor is a
-// digit, which comes every few dozen bytes of log text: bytes.IndexByte
-// would cost a call per digit, so scan looks at 8 bytes at a time for
-// the anchor (SWAR: a byte equal to it is a zero byte of the word XORed
-// with it) and at the byte before each one found.
+// scan returns the offset at or after pos of the first anchor byte in
+// text with a needle around it (text bounding the needle), or -1.
 func (a *anchorSearcher) scan(text []byte, pos int) int {
 	for pos < len(text) {
 		j := bytes.IndexByte(text[pos:], a.c)

@@ -277,62 +277,16 @@ func byteRank(c byte) int {
 // searched so far hold the needle (then nearly every line is searched
 // twice, here and by the filter).
 func (n *Needles) markLines(lines []byte, ends []uint32, keep []bool) bool {
-	var ok bool
-	switch {
-	case len(n.searches) == 1:
-		ok = n.markLinesOne(lines, ends, keep)
-	case n.anchor != nil:
-		ok = n.anchor.markLines(lines, ends, keep)
+	if len(n.searches) != 1 && n.anchor == nil {
+		return false
 	}
-	if ok {
-		n.checkOtherGroups(lines, ends, keep)
-	}
-	return ok
-}
-
-// markLinesOne is markLines for a best group of one alternative.
-func (n *Needles) markLinesOne(lines []byte, ends []uint32, keep []bool) bool {
-	clear(keep)
-	gs := n.searches[0]
-	a := len(gs.needle)
-	i, kept := 0, 0
-	for pos := 0; pos < len(lines) && i < len(ends); {
-		j := gs.index(lines[pos:])
-		if j < 0 {
-			break
-		}
-		p := pos + j
-		for i < len(ends) && int(ends[i]) <= p {
-			i++
-		}
-		if i == len(ends) {
-			break
-		}
-		// Line i holds p. A match straddling its end means no match
-		// starts in line i at all: later ones end later.
-		if p+a <= int(ends[i]) {
-			keep[i] = true
-			kept++
-			if i >= denseCheckLines && kept > (i+1)/4 {
-				return false
-			}
-		}
-		pos = int(ends[i])
-		i++
-	}
-	return true
-}
-
-// markLines is Needles.markLines for the alternatives of a's needles.
-func (a *anchorSearcher) markLines(lines []byte, ends []uint32, keep []bool) bool {
 	clear(keep)
 	i, kept := 0, 0
 	for pos := 0; pos < len(lines) && i < len(ends); {
-		j := bytes.IndexByte(lines[pos:], a.c)
-		if j < 0 {
+		h := n.nextHit(lines, pos)
+		if h < 0 {
 			break
 		}
-		h := pos + j
 		for i < len(ends) && int(ends[i]) <= h {
 			i++
 		}
@@ -343,7 +297,9 @@ func (a *anchorSearcher) markLines(lines []byte, ends []uint32, keep []bool) boo
 		if i > 0 {
 			start = int(ends[i-1])
 		}
-		if !a.matchAt(lines[start:ends[i]], h-start) {
+		// The hit was checked against the whole frame; a needle found
+		// there may straddle line i's end.
+		if !n.hitInLine(lines[start:ends[i]], h-start) {
 			pos = h + 1
 			continue
 		}
@@ -355,7 +311,32 @@ func (a *anchorSearcher) markLines(lines []byte, ends []uint32, keep []bool) boo
 		pos = int(ends[i])
 		i++
 	}
+	n.checkOtherGroups(lines, ends, keep)
 	return true
+}
+
+// nextHit returns the offset in text at or after pos of something the
+// best group's search stops at (a needle's start, or an anchor byte with
+// one around it, text bounding both), or -1: the line holding a needle
+// found there holds that offset.
+func (n *Needles) nextHit(text []byte, pos int) int {
+	if len(n.searches) == 1 {
+		j := n.searches[0].index(text[pos:])
+		if j < 0 {
+			return -1
+		}
+		return pos + j
+	}
+	return n.anchor.scan(text, pos)
+}
+
+// hitInLine reports whether a needle that nextHit found at line[k] lies
+// within line.
+func (n *Needles) hitInLine(line []byte, k int) bool {
+	if len(n.searches) == 1 {
+		return k+len(n.searches[0].needle) <= len(line)
+	}
+	return n.anchor.matchAt(line, k)
 }
 
 // denseCheckLines is how many lines markLines searches before it may
