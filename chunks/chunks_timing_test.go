@@ -262,7 +262,7 @@ func BenchmarkEncodeFormat(b *testing.B) {
 			name  string
 			enc   Encoding
 			level zstd.EncoderLevel
-		}{{"snappy", Snappy, 0}, {"s2", S2, 0}, {"zstd", Zstd, 0}, {"zstd-default", Zstd, zstd.SpeedDefault}, {"zstd-better", Zstd, zstd.SpeedBetterCompression}, {"gzip", Gzip, 0}} {
+		}{{"snappy", Snappy, 0}, {"s2", S2, 0}, {"zstd-fastest", Zstd, zstd.SpeedFastest}, {"zstd-default", Zstd, zstd.SpeedDefault}, {"zstd-better", Zstd, zstd.SpeedBetterCompression}, {"gzip", Gzip, 0}} {
 			b.Run(name+"/"+codec.name, func(b *testing.B) {
 				b.SetBytes(raw)
 				var size int

@@ -97,6 +97,32 @@ func ParseZstdLevel(s string) (zstd.EncoderLevel, error) {
 	return 0, fmt.Errorf("unknown zstd level %q (want one of fastest, default, better, best)", s)
 }
 
+// zstdWindow is the encoders' window. Every frame is compressed on its
+// own and holds at most a block's text (256 KiB by default, 320 KiB when
+// Encode merges small blocks; see mergeLimit), so a larger window finds
+// no more matches: it only sizes the encoder's history buffer, which
+// WithLowerEncoderMem keeps at the window plus one 128 KiB zstd block
+// instead of twice the window (at least 1 MiB). Blocks configured larger
+// than the window compress a little worse (FORMAT.md).
+const zstdWindow = 512 << 10
+
+// zstdConcurrency is how many blocks one level's shared encoder
+// compresses at once. Each concurrent encoder holds its own match tables,
+// at SpeedBetterCompression a 4 MiB long-match table, for the life of the
+// process, and the ingester's soft memory limit (cmd/plg) leaves the live
+// heap half its size again to grow into: each MiB held costs about 1.5
+// MiB of RSS. Compressing is about half the ingest CPU at that level, so
+// half the cores compressing at once matches it; a seal that finds every
+// encoder busy waits without spinning. The faster levels' tables are
+// small (256 KiB at SpeedFastest): one encoder per core.
+func zstdConcurrency(level zstd.EncoderLevel) int {
+	n := runtime.GOMAXPROCS(0)
+	if level >= zstd.SpeedBetterCompression {
+		return max(1, n/2)
+	}
+	return n
+}
+
 // zstdEncoder returns the shared encoder for level (DefaultZstdLevel if
 // it is not a valid level).
 func zstdEncoder(level zstd.EncoderLevel) *zstd.Encoder {
@@ -104,20 +130,23 @@ func zstdEncoder(level zstd.EncoderLevel) *zstd.Encoder {
 		level = DefaultZstdLevel
 	}
 	z := &zstdEncoders[level]
-	z.once.Do(func() {
-		enc, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(level),
-			zstd.WithEncoderCRC(false), // every block carries a CRC32C already
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithWindowSize(1<<20),
-			zstd.WithZeroFrames(true),
-		)
-		if err != nil {
-			panic(fmt.Sprintf("chunks: zstd encoder: %v", err)) // static options: cannot fail
-		}
-		z.enc = enc
-	})
+	z.once.Do(func() { z.enc = newZstdEncoder(level) })
 	return z.enc
+}
+
+func newZstdEncoder(level zstd.EncoderLevel) *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(level),
+		zstd.WithEncoderCRC(false), // every block carries a CRC32C already
+		zstd.WithEncoderConcurrency(zstdConcurrency(level)),
+		zstd.WithWindowSize(zstdWindow),
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithZeroFrames(true),
+	)
+	if err != nil {
+		panic(fmt.Sprintf("chunks: zstd encoder: %v", err)) // static options: cannot fail
+	}
+	return enc
 }
 
 // compress appends the compressed form of src to dst, at the codec's

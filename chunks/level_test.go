@@ -1,8 +1,10 @@
 package chunks
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -48,5 +50,77 @@ func TestParseZstdLevel(t *testing.T) {
 		if _, err := ParseZstdLevel(s); err == nil {
 			t.Errorf("ParseZstdLevel(%q) accepted", s)
 		}
+	}
+}
+
+// The shared encoders live as long as the process, and an ingester's
+// memory limit leaves room in proportion to them: a level's pool must
+// stay within its per-encoder allowance (match tables plus a history of
+// the window and one zstd block, block buffers) times its concurrency.
+// With a 1 MiB window and the default history (twice the window) it was
+// 6.5 MiB an encoder at better, 2.6 at fastest, and better had one
+// encoder per core.
+func TestZstdEncoderPoolMemoryIsBounded(t *testing.T) {
+	src, _ := benchEntries(256 << 10)
+	var text []byte
+	for _, e := range src {
+		text = append(text, e.Line...)
+	}
+	text = text[:256<<10]
+	for _, tc := range []struct {
+		level   zstd.EncoderLevel
+		perEnc  uint64
+		maxConc int
+	}{
+		{zstd.SpeedFastest, 1536 << 10, runtime.GOMAXPROCS(0)},
+		{zstd.SpeedBetterCompression, 5632 << 10, max(1, runtime.GOMAXPROCS(0)/2)},
+	} {
+		if got := zstdConcurrency(tc.level); got != tc.maxConc {
+			t.Errorf("%v: concurrency %d, want %d", tc.level, got, tc.maxConc)
+		}
+		var before, after runtime.MemStats
+		out := make([]byte, 0, len(text))
+		runtime.ReadMemStats(&before)
+		enc := newZstdEncoder(tc.level)
+		// Calls take the pool's encoders in turn: each is built and has
+		// compressed a full block.
+		for range 2 * tc.maxConc {
+			out = enc.EncodeAll(text, out[:0])
+		}
+		runtime.ReadMemStats(&after)
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(tc.maxConc)*tc.perEnc; got > limit {
+			t.Errorf("%v: the encoder pool allocated %d KiB, want at most %d KiB (%d encoders)", tc.level, got>>10, limit>>10, tc.maxConc)
+		}
+		dec, err := Zstd.decompress(nil, out, len(text))
+		if err != nil || !bytes.Equal(dec, text) {
+			t.Fatalf("%v: round trip failed: %v", tc.level, err)
+		}
+	}
+}
+
+// A block larger than the encoders' window (possible with a configured
+// block size over 512 KiB) is still one frame that decodes exactly.
+func TestZstdBlockLargerThanWindowRoundTrips(t *testing.T) {
+	es, _ := benchEntries(3 << 20)
+	for _, level := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedBetterCompression} {
+		c := NewMemChunkWithOptions(Options{Encoding: Zstd, BlockSize: 2 << 20, TargetSize: math.MaxInt, ZstdLevel: level})
+		for _, e := range es {
+			if _, err := c.Append(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := c.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(dec.Blocks()); n > 2 {
+			t.Fatalf("%v: %d blocks, want blocks of 2 MiB", level, n)
+		}
+		got := drain(t, dec.Iterator(context.Background(), math.MinInt64, math.MaxInt64, Forward, nil))
+		sameEntries(t, got, want(es, math.MinInt64, math.MaxInt64, Forward))
 	}
 }
