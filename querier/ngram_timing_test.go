@@ -72,8 +72,9 @@ func BenchmarkRareNeedle(b *testing.B) {
 // BenchmarkStorePrefixesUncached is what a query over more data than the
 // prefix cache holds costs per chunk: every chunk's header, index and
 // filter section is read from a filesystem bucket (the one NewBucket
-// opens, with its metrics) and decoded, with no prefix cache. "rare" is a
-// needle search whose filters rule out almost every block; "count" is a
+// opens, with its metrics) and decoded, with no prefix cache, or one
+// holding 60% of the prefixes (as 32 MiB do at 3 GB). "rare" is a needle
+// search whose filters rule out almost every block; "count" is a
 // count_over_time answered from the blocks' histograms.
 func BenchmarkStorePrefixesUncached(b *testing.B) {
 	const (
@@ -98,19 +99,29 @@ func BenchmarkStorePrefixesUncached(b *testing.B) {
 	}
 	writeStore(b, st, "test", storeOpts{ngramBits: 0.8, blockSize: 64 << 10, chunkEntries: lines / 4}, ss...)
 	q := New(nil, st)
-	q.SetPrefixCache(0, nil)
 	src := source{q: q, tenants: []string{testTenant}}
 	eng := logql.NewEngine(logql.EngineOptions{}, nil)
 	start, end := time.Unix(0, t0), time.Unix(0, t0+int64(time.Hour))
+	rareQuery := logql.Params{Query: `{app=~".+"} |= "` + rare + `"`, Start: start, End: end, Limit: 100, Direction: chunks.Backward}
+	if _, err := eng.Query(context.Background(), src, rareQuery); err != nil {
+		b.Fatal(err)
+	}
+	prefixBytes := q.prefixes.bytes() // every prefix, as the cache counts them
 	for _, tc := range []struct {
-		name string
-		p    logql.Params
-		want int
+		name  string
+		p     logql.Params
+		want  int
+		cache int // bytes
 	}{
-		{"rare", logql.Params{Query: `{app=~".+"} |= "` + rare + `"`, Start: start, End: end, Limit: 100, Direction: chunks.Backward}, 5},
-		{"count", logql.Params{Query: `sum(count_over_time({app=~".+"}[1m]))`, Start: start, End: end, Step: time.Minute}, 1},
+		{"rare", rareQuery, 5, 0},
+		{"rare/cache-60%", rareQuery, 5, prefixBytes * 6 / 10},
+		{"count", logql.Params{Query: `sum(count_over_time({app=~".+"}[1m]))`, Start: start, End: end, Step: time.Minute}, 1, 0},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
+			q.prefixes = nil
+			if tc.cache > 0 {
+				q.prefixes = newPrefixCache(tc.cache)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				res, err := eng.Query(context.Background(), src, tc.p)

@@ -27,7 +27,7 @@ func oneEntryChunk(t *testing.T) (*chunks.Chunk, []byte) {
 	return c, data
 }
 
-func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
+func TestPrefixCacheEvictsFromTheColdEndPastItsBudget(t *testing.T) {
 	c, _ := oneEntryChunk(t)
 	prefix := make([]byte, 1000)
 	entry := 1000 + len("k0") + 128 + 256*len(c.Blocks())
@@ -35,11 +35,11 @@ func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
 	for i := range 3 {
 		p.put(fmt.Sprintf("k%d", i), c, prefix)
 	}
-	if got, _ := p.get("k0"); got != c { // k0 is now the most recent
+	if got, _ := p.get("k0"); got != c { // k0 is now at the hot end
 		t.Fatal("k0 not cached")
 	}
-	p.put("k3", c, prefix) // evicts k1, the least recently used
-	for key, want := range map[string]bool{"k0": true, "k1": false, "k2": true, "k3": true} {
+	p.put("k3", c, prefix) // evicts k2, the newest entry not asked for since
+	for key, want := range map[string]bool{"k0": true, "k1": true, "k2": false, "k3": true} {
 		if got, b := p.get(key); (got != nil) != want || (want && len(b) != len(prefix)) {
 			t.Errorf("%s cached: %v, want %v", key, got != nil, want)
 		}
@@ -47,14 +47,54 @@ func TestPrefixCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
 	if p.used > p.budget {
 		t.Errorf("%d bytes held, budget %d", p.used, p.budget)
 	}
-	p.put("huge", c, make([]byte, 4*entry))
+	p.put("huge", c, make([]byte, 3*entry))
 	if got, _ := p.get("huge"); got != nil {
 		t.Error("a prefix over the whole budget was kept")
+	}
+	if got, _ := p.get("k0"); got == nil {
+		t.Error("a prefix over the whole budget evicted the others")
 	}
 	var nilCache *prefixCache
 	nilCache.put("k", c, prefix)
 	if got, _ := nilCache.get("k"); got != nil {
 		t.Error("a nil cache returned a chunk")
+	}
+}
+
+// scan asks for keys prefix0..prefix(n-1) in order, putting the misses,
+// and returns the hits.
+func scan(p *prefixCache, c *chunks.Chunk, name string, n int) int {
+	hits := 0
+	for i := range n {
+		key := fmt.Sprintf("%s%d", name, i)
+		if got, _ := p.get(key); got != nil {
+			hits++
+			continue
+		}
+		p.put(key, c, make([]byte, 1000))
+	}
+	return hits
+}
+
+func TestPrefixCacheResistsScansLargerThanItself(t *testing.T) {
+	c, _ := oneEntryChunk(t)
+	entry := 1000 + len("a000") + 128 + 256*len(c.Blocks())
+	p := newPrefixCache(100 * entry)
+	scan(p, c, "a", 200)
+	// Plain LRU evicts every entry before the scan comes back to it and
+	// never hits.
+	if hits := scan(p, c, "a", 200); hits < 80 {
+		t.Errorf("%d of 200 lookups hit on the second scan of twice the cache, want at least 80", hits)
+	}
+	// A new working set replaces the old one over a few queries.
+	for range 60 {
+		scan(p, c, "b", 50)
+	}
+	if hits := scan(p, c, "b", 50); hits < 45 {
+		t.Errorf("%d of 50 lookups of the new working set hit, want at least 45", hits)
+	}
+	if p.used > p.budget {
+		t.Errorf("%d bytes held, budget %d", p.used, p.budget)
 	}
 }
 
