@@ -287,9 +287,20 @@ func (ps *packedSearch) atEscape(packed []byte, e hexEsc) (tail, head int) {
 	if e.n == 0 {
 		return
 	}
-	if e.p > 0 && ps.tailEnd[packed[e.p-1]] {
+	if p := int(e.p); p >= 8 && ps.tailEnd[packed[p-1]] {
+		// endsBefore, inlined: most escapes that get here follow a
+		// key ending like a tail (trace_id= against status=).
+		w := binary.LittleEndian.Uint64(packed[p-8:])
 		for i := range ps.tails {
-			if ps.tails[i].endsBefore(packed, int(e.p)) {
+			t := &ps.tails[i]
+			if w>>t.shift == t.last && (len(t.core) <= 8 || bytes.HasSuffix(packed[:p], t.core)) {
+				tail = int(e.u)
+				break
+			}
+		}
+	} else if p > 0 && ps.tailEnd[packed[p-1]] {
+		for i := range ps.tails {
+			if ps.tails[i].endsBefore(packed, p) {
 				tail = int(e.u)
 				break
 			}
