@@ -3,11 +3,12 @@ package chunks
 import (
 	"bytes"
 	"encoding/binary"
-	"strings"
+
+	"github.com/plgstack/plg/internal/logbytes"
 )
 
 // gramSearcher finds a needle (of 4 bytes or more) in a long text. It
-// scans for the needle's rarest byte (by logByteOrder) with bytes.IndexByte,
+// scans for the needle's rarest byte (by logbytes.Order) with bytes.IndexByte,
 // which is vectorised, and compares the needle around each hit:
 // bytes.Index scans for the first byte, but IndexByte costs a call per
 // hit and the first byte of a word is often among the most frequent
@@ -41,12 +42,7 @@ func gramSearchHash(g uint32) uint32 {
 func newGramSearcher(needle []byte) *gramSearcher {
 	s := &gramSearcher{needle: needle}
 	n := len(needle)
-	best := len(logByteOrder) + 1
-	for i, c := range needle {
-		if r := strings.IndexByte(logByteOrder, c); r < best {
-			s.rare, best = i, r
-		}
-	}
+	s.rare = logbytes.RarestInOrder(needle)
 	if s.rare == 0 {
 		s.check = max(n-1, 0)
 	}
@@ -97,15 +93,6 @@ func (s *gramSearcher) index(text []byte) int {
 	return -1
 }
 
-// logByteOrder is the bytes least frequent in log text first, as
-// measured over the plgbench corpus (JSON, access-log and logfmt lines in
-// about equal parts; '"' is 6.9% of it, 'g' 0.5%); any other byte is
-// rarer than these. It ranks a needle's bytes more finely than byteRank,
-// whose coarse classes suit the anchor threshold: byteRank ranks "needle"'s
-// d (2.5% of the corpus) below its n (1.3%), and a scan for the d of
-// "needle" runs at less than half the speed (BenchmarkGramSearcher).
-const logByteOrder = "g_vhT-nmp=bf,lu897r3.o54c6i/d:sat2 10e\""
-
 // skipIndex is index by Horspool's rule on 4-byte grams (bytes.Index for
 // a needle shorter than 8 bytes).
 func (s *gramSearcher) skipIndex(text []byte) int {
@@ -142,9 +129,7 @@ type anchorSearcher struct {
 	prev [256]bool
 }
 
-const maxByteRank = 10
-
-// maxAnchorRank is the most frequent byteRank an anchor may have: a digit
+// maxAnchorRank is the most frequent logbytes.Rank an anchor may have: a digit
 // is rare enough, a vowel or a space is not.
 const maxAnchorRank = 8
 
@@ -166,7 +151,7 @@ func newAnchorSearcher(needles [][]byte) *anchorSearcher {
 	}
 	best, bestRank := -1, maxAnchorRank+1
 	for c := range in {
-		if r := byteRank(byte(c)); in[c] == len(needles) && r < bestRank {
+		if r := logbytes.Rank(byte(c)); in[c] == len(needles) && r < bestRank {
 			best, bestRank = c, r
 		}
 	}
@@ -240,27 +225,6 @@ func (a *anchorSearcher) markHead(entries []headEntry, arena []byte, keep []bool
 		}
 		pos = int(h) + 1
 	}
-}
-
-// byteRank is a rough frequency rank of c in log lines (English words,
-// JSON and logfmt punctuation, digits, hex), higher for more frequent
-// bytes, at most maxByteRank.
-func byteRank(c byte) int {
-	switch {
-	case c == ' ' || c == '"':
-		return maxByteRank
-	case c >= '0' && c <= '9':
-		return 8
-	case c >= 'a' && c <= 'z':
-		return int("84679556823768851889634241"[c-'a'] - '0')
-	case c >= 'A' && c <= 'Z':
-		return 3
-	case c == ':' || c == ',' || c == '=' || c == '.' || c == '/' || c == '-' || c == '_':
-		return 7
-	case c >= 0x80 || c < ' ':
-		return 1
-	}
-	return 2
 }
 
 // markLines sets keep[i] for every line i of a lines frame that holds the

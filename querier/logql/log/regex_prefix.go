@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/plgstack/plg/internal/logbytes"
 )
 
 // Go's regexp searches an unanchored expression without a literal prefix
@@ -133,7 +135,7 @@ func newPrefixRegex(expr string, parsed *syntax.Regexp) (*prefixRegex, bool) {
 		return nil, false
 	}
 	for i := range groups {
-		groups[i].rare = rarestByte(groups[i].lead)
+		groups[i].rare = logbytes.Rarest(groups[i].lead)
 	}
 	anchored, err := regexp.Compile(`^(?:` + expr + `)`)
 	if err != nil {
@@ -406,36 +408,4 @@ func indexRare(hay, needle []byte, off int) int {
 		i++
 	}
 	return -1
-}
-
-// rarestByte returns the offset of the byte of s least frequent in
-// typical log lines (English words, JSON and logfmt punctuation, digits).
-func rarestByte(s []byte) int {
-	best, bestRank := 0, 256
-	for i, c := range s {
-		if r := byteRank(c); r < bestRank {
-			best, bestRank = i, r
-		}
-	}
-	return best
-}
-
-// byteRank is a rough frequency rank of c in log lines, higher for more
-// frequent bytes.
-func byteRank(c byte) int {
-	switch {
-	case c == ' ' || c == '"':
-		return 10
-	case c >= '0' && c <= '9':
-		return 8
-	case c >= 'a' && c <= 'z':
-		return int("84679556823768851889634241"[c-'a'] - '0')
-	case c >= 'A' && c <= 'Z':
-		return 3
-	case c == ':' || c == ',' || c == '=' || c == '.' || c == '/' || c == '-' || c == '_':
-		return 7
-	case c >= 0x80 || c < ' ':
-		return 1
-	}
-	return 2
 }
