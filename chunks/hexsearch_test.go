@@ -225,13 +225,7 @@ func TestPackedIndexRejectsBadFrames(t *testing.T) {
 // searches the packed frame and unpacks the lines found. MB are line bytes.
 func BenchmarkMarkLinesPacked(b *testing.B) {
 	for kind, name := range []string{"json", "access", "logfmt"} {
-		g := newLogGen(7)
-		var lines []byte
-		var ends []uint32
-		for len(lines) < DefaultBlockSize {
-			lines = append(lines, g.next(kind).Line...)
-			ends = append(ends, uint32(len(lines)))
-		}
+		lines, ends := benchLinesFrame(kind)
 		packed, hex := packHex(nil, nil, lines)
 		if len(hex) == 0 {
 			continue // nothing packed: such a block is read as it is

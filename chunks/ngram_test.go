@@ -541,18 +541,24 @@ func TestAnchorSearchTakesOnlyRareSharedBytes(t *testing.T) {
 	}
 }
 
+// benchLinesFrame is a block's worth of lines of one kind (0 JSON, 1
+// access log, 2 logfmt) as a lines frame: the lines back to back, and the
+// end offset of each.
+func benchLinesFrame(kind int) (lines []byte, ends []uint32) {
+	g := newLogGen(7)
+	for len(lines) < DefaultBlockSize {
+		lines = append(lines, g.next(kind).Line...)
+		ends = append(ends, uint32(len(lines)))
+	}
+	return lines, ends
+}
+
 // BenchmarkMarkLines searches a block's lines frame of mixed JSON, access
 // and logfmt lines for the alternatives a 5xx regexp requires, and for a
 // word in a few % of lines.
 func BenchmarkMarkLines(b *testing.B) {
 	for kind, name := range []string{"json", "access", "logfmt"} {
-		g := newLogGen(7)
-		var lines []byte
-		var ends []uint32
-		for len(lines) < DefaultBlockSize {
-			lines = append(lines, g.next(kind).Line...)
-			ends = append(ends, uint32(len(lines)))
-		}
+		lines, ends := benchLinesFrame(kind)
 		keep := make([]bool, len(ends))
 		for _, tc := range []struct {
 			name   string
