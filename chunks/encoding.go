@@ -86,7 +86,7 @@ var (
 // DefaultZstdLevel is the zstd level blocks are sealed at when Options
 // leave it unset. See FORMAT.md, "Compression level and block size", for
 // the measurements behind it.
-const DefaultZstdLevel = zstd.SpeedFastest
+const DefaultZstdLevel = zstd.SpeedBetterCompression
 
 // ParseZstdLevel maps a configuration name (fastest, default, better,
 // best; case-insensitive) to a zstd level.
@@ -107,21 +107,14 @@ func ParseZstdLevel(s string) (zstd.EncoderLevel, error) {
 const zstdWindow = 512 << 10
 
 // zstdConcurrency is how many blocks one level's shared encoder
-// compresses at once. Each concurrent encoder holds its own match tables,
-// at SpeedBetterCompression a 4 MiB long-match table, for the life of the
-// process, and the ingester's soft memory limit (cmd/plg) leaves the live
-// heap half its size again to grow into: each MiB held costs about 1.5
-// MiB of RSS. Compressing is about half the ingest CPU at that level, so
-// half the cores compressing at once matches it; a seal that finds every
-// encoder busy waits without spinning. The faster levels' tables are
-// small (256 KiB at SpeedFastest): one encoder per core.
-func zstdConcurrency(level zstd.EncoderLevel) int {
-	n := runtime.GOMAXPROCS(0)
-	if level >= zstd.SpeedBetterCompression {
-		return max(1, n/2)
-	}
-	return n
-}
+// compresses at once: one per core. Each concurrent encoder holds its own
+// match tables for the life of the process (a 4 MiB long-match table at
+// SpeedBetterCompression, 256 KiB at SpeedFastest), and the ingester's
+// soft memory limit (cmd/plg) leaves the live heap half its size again to
+// grow into. Half as many encoders at SpeedBetterCompression saved 4 MiB
+// on two cores, but seals then queued behind one encoder and ingest fell
+// from about 430k to 350k lines/s (plgbench 1 GB, FORMAT.md).
+func zstdConcurrency() int { return runtime.GOMAXPROCS(0) }
 
 // zstdEncoder returns the shared encoder for level (DefaultZstdLevel if
 // it is not a valid level).
@@ -138,7 +131,7 @@ func newZstdEncoder(level zstd.EncoderLevel) *zstd.Encoder {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderCRC(false), // every block carries a CRC32C already
-		zstd.WithEncoderConcurrency(zstdConcurrency(level)),
+		zstd.WithEncoderConcurrency(zstdConcurrency()),
 		zstd.WithWindowSize(zstdWindow),
 		zstd.WithLowerEncoderMem(true),
 		zstd.WithZeroFrames(true),
