@@ -15,11 +15,7 @@ func TestZstdLevelChangesSizeNotContent(t *testing.T) {
 	size := map[zstd.EncoderLevel]int{}
 	for _, level := range []zstd.EncoderLevel{0, zstd.SpeedFastest, zstd.SpeedBetterCompression} {
 		c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, ZstdLevel: level})
-		for _, e := range es {
-			if _, err := c.Append(e); err != nil {
-				t.Fatal(err)
-			}
-		}
+		appendAll(t, c, es)
 		b, err := c.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -103,19 +99,8 @@ func TestZstdBlockLargerThanWindowRoundTrips(t *testing.T) {
 	es, _ := benchEntries(3 << 20)
 	for _, level := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedBetterCompression} {
 		c := NewMemChunkWithOptions(Options{Encoding: Zstd, BlockSize: 2 << 20, TargetSize: math.MaxInt, ZstdLevel: level})
-		for _, e := range es {
-			if _, err := c.Append(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b, err := c.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec, err := Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		appendAll(t, c, es)
+		dec := encodeDecode(t, c)
 		if n := len(dec.Blocks()); n > 2 {
 			t.Fatalf("%v: %d blocks, want blocks of 2 MiB", level, n)
 		}
