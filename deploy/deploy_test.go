@@ -672,7 +672,10 @@ func TestShippedConfigEndToEndMovesToAPILabelsWhenRBACArrives(t *testing.T) {
 		}
 		return false
 	}
-	for deadline := time.Now().Add(20 * time.Second); !switched(); time.Sleep(50 * time.Millisecond) {
+	// The watcher retries a forbidden list with backoff doubling up to 30 s
+	// (kube.Config.MaxBackoff's default), and on a loaded machine the phase
+	// above can last long enough to reach it: allow that, plus slack.
+	for deadline := time.Now().Add(45 * time.Second); !switched(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no probe line arrived with the API's labels %s after %d probes", after, probes)
 		}
