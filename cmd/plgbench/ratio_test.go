@@ -17,7 +17,9 @@ import (
 // size as a share of the raw text (store-%, of which filters-% are the
 // n-gram filters; lines-% and columns-% are the lines (and hex) frames
 // and the entry-columns frames) and the CPU-seconds per 1M lines spent appending,
-// sealing and encoding in one goroutine. chunks/FORMAT.md quotes it.
+// sealing and encoding in one goroutine, beside the codec reference (zstd's
+// default level over each stream's lines as one file). chunks/FORMAT.md
+// quotes it.
 func BenchmarkStoreRatio(b *testing.B) {
 	type line struct {
 		ts   int64
@@ -35,6 +37,33 @@ func BenchmarkStoreRatio(b *testing.B) {
 		raw += int64(len(text))
 		lines++
 	}
+	// The codec reference issue 5 states its store target against: zstd at
+	// its default level (klauspost's SpeedDefault, its counterpart of the
+	// command line's -3) over each stream's lines as one file, one line a
+	// row, with no index, filters or timestamps.
+	b.Run("reference/zstd-default-by-stream", func(b *testing.B) {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer enc.Close()
+		b.SetBytes(raw)
+		var stored int64
+		var file, out []byte
+		for b.Loop() {
+			stored = 0
+			for _, s := range streams {
+				file = file[:0]
+				for _, l := range s {
+					file = append(append(file, l.text...), '\n')
+				}
+				out = enc.EncodeAll(file, out[:0])
+				stored += int64(len(out))
+			}
+		}
+		b.ReportMetric(100*float64(stored)/float64(raw), "store-%")
+		b.ReportMetric(0, "ns/op")
+	})
 	// The level is explicit: the rows' names say it, whatever the default.
 	base := chunks.Options{Encoding: chunks.Zstd, ZstdLevel: zstd.SpeedFastest, BlockSize: 256 << 10, TargetSize: 1536 << 10, NgramBitsPerGram: 1}
 	for _, tc := range []struct {
@@ -46,6 +75,8 @@ func BenchmarkStoreRatio(b *testing.B) {
 		{"default", func(o *chunks.Options) { o.ZstdLevel = zstd.SpeedDefault }, 0},
 		{"better", func(o *chunks.Options) { o.ZstdLevel = zstd.SpeedBetterCompression }, 0},
 		{"fastest/ngram0.8", func(o *chunks.Options) { o.NgramBitsPerGram = 0.8 }, 0},
+		// What the ingester writes by default (ingester.DefaultConfig).
+		{"better/ngram0.8", func(o *chunks.Options) { o.ZstdLevel = zstd.SpeedBetterCompression; o.NgramBitsPerGram = 0.8 }, 0},
 		{"fastest/sealed64KiB/recompress", func(o *chunks.Options) { o.BlockMerge = chunks.MergeRecompress }, 64 << 10},
 		{"fastest/sealed64KiB/concat", func(o *chunks.Options) { o.BlockMerge = chunks.MergeConcat }, 64 << 10},
 		{"fastest/sealed64KiB/off", func(o *chunks.Options) { o.BlockMerge = chunks.MergeOff }, 64 << 10},
