@@ -218,11 +218,11 @@ func TestAgentPipelineStagesDisableFormatDetection(t *testing.T) {
   - output: {source: msg}
 `, path)
 	a, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), prometheus.NewRegistry())
-	got := rec.waitLines(t, 1, 10*time.Second)
+	rec.waitLines(t, 1, 10*time.Second)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	got = rec.snapshot()
+	got := rec.snapshot()
 	if len(got) != 1 || got[0].line != "keep me" || strings.Contains(got[0].labels, "stream") {
 		t.Fatalf("got %+v, want only the regex-parsed line without a detected stream label", got)
 	}

@@ -40,12 +40,12 @@ func TestAgentUsesKubernetesAPILabels(t *testing.T) {
   - {source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /, replacement: %s/*$1/*.log, target_label: __path__}
 `, api.URL, root)
 	_, stop := startAgent(t, fastConfig(dir, rec.srv.URL, scrape), nil)
-	got := rec.waitLines(t, 1, 10*time.Second)
+	rec.waitLines(t, 1, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	got = rec.snapshot()
+	got := rec.snapshot()
 	want := fmt.Sprintf(`{app="cart", container="cart", filename="%s/shop_cart-7f9c_uid-42/cart/0.log", namespace="shop", stream="stdout"}`, root)
 	if len(got) != 1 || got[0].line != "added item" || got[0].labels != want {
 		t.Fatalf("got %+v\nwant one entry with labels %s", got, want)

@@ -345,7 +345,6 @@ func TestHeadSearchFindsExactlyTheMatchingLines(t *testing.T) {
 	alphabet := []string{"ab", "cd", "abcd", "x", "=", "é", "\n"}
 	for round := range 300 {
 		c := NewMemChunkWithOptions(Options{Encoding: None, BlockSize: 1 << 20})
-		var lines []string
 		for i := range 1 + r.IntN(60) {
 			var sb strings.Builder
 			for range r.IntN(12) {
@@ -362,7 +361,6 @@ func TestHeadSearchFindsExactlyTheMatchingLines(t *testing.T) {
 			if _, err := c.Append(ent(ts, sb.String(), md...)); err != nil {
 				t.Fatal(err)
 			}
-			lines = append(lines, sb.String())
 		}
 		groups := [][]string{{[]string{"abcd", "cdab", "abab", "cd=ab"}[r.IntN(4)]}}
 		if round%2 == 1 {

@@ -95,24 +95,6 @@ func (s *memSource) Select(ctx context.Context, ms []*labels.Matcher, from, thro
 	return out, nil
 }
 
-// lbls parses `{a="b", c="d"}` into labels.
-func lbls(t testing.TB, s string) labels.Labels {
-	t.Helper()
-	if s == "{}" {
-		return labels.EmptyLabels()
-	}
-	ms, err := syntax.ParseMatchers(s)
-	if err != nil {
-		t.Fatalf("labels %s: %v", s, err)
-	}
-	b := labels.NewScratchBuilder(len(ms))
-	for _, m := range ms {
-		b.Add(m.Name, m.Value)
-	}
-	b.Sort()
-	return b.Labels()
-}
-
 func newTestEngine() *Engine { return NewEngine(EngineOptions{}, nil) }
 
 // rangeParams is a range query from t0+start to t0+end every step.

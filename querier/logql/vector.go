@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/querier/logql/syntax"
@@ -67,7 +68,7 @@ func (e *vectorAggEvaluator) groupMetric(m labels.Labels) labels.Labels {
 	e.lb.Reset(m)
 	if e.without {
 		e.lb.Del(e.groups...)
-		e.lb.Del(labels.MetricName)
+		e.lb.Del(model.MetricNameLabel)
 	} else {
 		e.lb.Keep(e.groups...)
 	}

@@ -226,7 +226,7 @@ func NewLabelFormatter(fmts []LabelFmt) (*LabelFormatter, error) {
 	seen := map[string]bool{}
 	lf := &LabelFormatter{data: make(map[string]string)}
 	for _, f := range fmts {
-		if !model.LabelName(f.Name).IsValidLegacy() || f.Name == ErrorLabel {
+		if !model.LegacyValidation.IsValidLabelName(f.Name) || f.Name == ErrorLabel {
 			return nil, fmt.Errorf("label_format: label %q cannot be formatted", f.Name)
 		}
 		if seen[f.Name] {

@@ -14,7 +14,7 @@ import (
 func checkLabels(t *testing.T, ls labels.Labels) {
 	t.Helper()
 	ls.Range(func(l labels.Label) {
-		if !model.LabelName(l.Name).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(l.Name) {
 			t.Fatalf("invalid label name %q in %s", l.Name, ls)
 		}
 		if l.Name != ErrorDetailsLabel && !utf8.ValidString(l.Value) {
@@ -105,7 +105,7 @@ func FuzzPatternParser(f *testing.F) {
 			t.Fatal("pattern parser dropped a line")
 		}
 		got.Range(func(l labels.Label) {
-			if !model.LabelName(l.Name).IsValidLegacy() {
+			if !model.LegacyValidation.IsValidLabelName(l.Name) {
 				t.Fatalf("invalid name %q", l.Name)
 			}
 		})

@@ -298,7 +298,7 @@ func NewJSONExpressionParser(exprs []JSONExpr) (*JSONExpressionParser, error) {
 	}
 	p := &JSONExpressionParser{}
 	for _, e := range exprs {
-		if !model.LabelName(e.Label).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(e.Label) {
 			return nil, fmt.Errorf("json: invalid extracted label name %q", e.Label)
 		}
 		path, err := parseJSONPath(e.Path)

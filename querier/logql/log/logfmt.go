@@ -321,7 +321,7 @@ func NewLogfmtExpressionParser(exprs []LogfmtExpr, strict, keepEmpty bool) (*Log
 		return nil, fmt.Errorf("logfmt: no expression")
 	}
 	for _, e := range exprs {
-		if !model.LabelName(e.Label).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(e.Label) {
 			return nil, fmt.Errorf("logfmt: invalid extracted label name %q", e.Label)
 		}
 		if e.Key == "" {

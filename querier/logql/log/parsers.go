@@ -28,7 +28,7 @@ func NewRegexpParser(re string) (*RegexpParser, error) {
 		if n == "" {
 			continue
 		}
-		if !model.LabelName(n).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(n) {
 			return nil, fmt.Errorf("regexp parser %q: invalid extracted label name %q", re, n)
 		}
 		if seen[n] {
@@ -69,7 +69,7 @@ func NewPatternParser(pattern string) (*PatternParser, error) {
 		return nil, err
 	}
 	for _, n := range e.names {
-		if !model.LabelName(n).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(n) {
 			return nil, fmt.Errorf("pattern %q: invalid capture label name %q", pattern, n)
 		}
 	}
