@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sort"
 	"sync"
+	"unsafe"
 )
 
 // headEntry locates one appended entry in the head's arena: the line
@@ -120,17 +121,33 @@ func (h *headBlock) append(ts int64, line, rawMeta []byte) bool {
 }
 
 // Head memory (the arena and the entries slice) comes from size-classed
-// pools shared by all chunks: a head grows by doubling like append, but
-// the buffers it outgrows, and those of a sealed head, go back to the
-// pools instead of becoming garbage. Busy streams append without
+// free lists shared by all chunks: a head grows by doubling like append,
+// but the buffers it outgrows, and those of a sealed head, go back to the
+// lists instead of becoming garbage. Busy streams append without
 // allocating; slow streams hold memory in proportion to their data.
 // Buffers a snapshot may read are never recycled.
+//
+// The lists are bounded (freeListLen buffers and freeListBytes per class;
+// at most about 3 MiB of arenas and 2.5 MiB of entries slices). They were
+// sync.Pools, which keep every buffer put back until the next two
+// collections: with 200 streams sealing heads under memory pressure, about
+// 13 MiB of free arenas at the peak of a 1 GB plgbench ingest. Pooled
+// buffers are live to the collector, and the soft memory limit leaves the
+// live heap half its size again to grow into (cmd/plg), so each of those
+// MiB cost 1.5 MiB of RSS. A buffer put back to a full list is garbage; a
+// class that needs more allocates.
 const (
-	minPoolClass = 8  // 256 elements
-	maxPoolClass = 26 // 64 Mi elements
+	minPoolClass  = 8  // 256 elements
+	maxPoolClass  = 26 // 64 Mi elements
+	freeListLen   = 16
+	freeListBytes = 512 << 10 // one 512 KiB arena: a 256 KiB head crossing the block size
 )
 
-type slicePool[T any] [maxPoolClass + 1]sync.Pool // *[]T with cap 1<<class
+// slicePool holds free slices with a capacity of exactly 1<<class.
+type slicePool[T any] struct {
+	mu   sync.Mutex
+	free [maxPoolClass + 1][][]T
+}
 
 var (
 	arenaPool   slicePool[byte]
@@ -145,6 +162,12 @@ func poolClass(n int) int {
 	return c
 }
 
+// keep returns how many free slices of class c the pool keeps.
+func (p *slicePool[T]) keep(c int) int {
+	var zero T
+	return min(freeListLen, freeListBytes/((1<<c)*int(unsafe.Sizeof(zero))))
+}
+
 // grow returns s moved to a pooled slice with room for n more elements,
 // recycling s's backing array if recycle is true.
 func (p *slicePool[T]) grow(s []T, n int, recycle bool) []T {
@@ -153,10 +176,8 @@ func (p *slicePool[T]) grow(s []T, n int, recycle bool) []T {
 	var ns []T
 	if c > maxPoolClass {
 		ns = make([]T, 0, need)
-	} else if b, _ := p[c].Get().(*[]T); b != nil {
-		ns = (*b)[:0]
 	} else {
-		ns = make([]T, 0, 1<<c)
+		ns = p.get(c)
 	}
 	ns = append(ns, s...)
 	if recycle {
@@ -165,12 +186,47 @@ func (p *slicePool[T]) grow(s []T, n int, recycle bool) []T {
 	return ns
 }
 
-// put recycles s's backing array if it came from the pool.
-func (p *slicePool[T]) put(s []T) {
-	if c := poolClass(cap(s)); cap(s) > 0 && c <= maxPoolClass && cap(s) == 1<<c {
-		s = s[:0]
-		p[c].Put(&s)
+// get returns an empty slice of capacity 1<<c, from the free list if it
+// has one.
+func (p *slicePool[T]) get(c int) []T {
+	p.mu.Lock()
+	if l := p.free[c]; len(l) > 0 {
+		s := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.free[c] = l[:len(l)-1]
+		p.mu.Unlock()
+		return s
 	}
+	p.mu.Unlock()
+	return make([]T, 0, 1<<c)
+}
+
+// put recycles s's backing array if it came from the pool and its class's
+// free list has room.
+func (p *slicePool[T]) put(s []T) {
+	c := poolClass(cap(s))
+	if cap(s) == 0 || c > maxPoolClass || cap(s) != 1<<c {
+		return
+	}
+	p.mu.Lock()
+	if len(p.free[c]) < p.keep(c) {
+		p.free[c] = append(p.free[c], s[:0])
+	}
+	p.mu.Unlock()
+}
+
+// freeBytes returns the bytes the pool's free lists hold.
+func (p *slicePool[T]) freeBytes() int {
+	var zero T
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.free {
+		for _, s := range l {
+			n += cap(s) * int(unsafe.Sizeof(zero))
+		}
+	}
+	return n
 }
 
 // release recycles the head's memory unless a snapshot may still read it.
