@@ -31,7 +31,9 @@
 // (timestamp, value, series), and merge the runs: the same samples in the
 // same order as merging every stream at once, for a batch's open streams
 // plus 20 bytes a sample, or for min, max and first one aggregate per
-// series and cell (spool.go). In an instant query, a sum of
+// series and cell (spool.go). Samples past EngineOptions.SampleSpoolBytes
+// are read in slices of time, the streams selected again for each, so the
+// spool's memory does not grow with the data. In an instant query, a sum of
 // those, wherever it appears (under topk, in a binary operation), is split
 // across parallel parts by stream, rates as counts divided once at the end;
 // each part takes the next stream no part has started, so the parts finish

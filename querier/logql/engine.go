@@ -36,7 +36,8 @@ const (
 	// batches of 8, 53 / 56 one stream at a time).
 	DefaultSampleStreamBatch = 1
 	// DefaultSampleSpoolBytes is EngineOptions.SampleSpoolBytes' default:
-	// 1.6 million samples, what 50 to 60 streams merged at once cost.
+	// 1.6 million samples, what 50 to 60 streams merged at once cost; a
+	// range holding more is read in slices of 1.2 million.
 	DefaultSampleSpoolBytes = 32 << 20
 	// maxPoints is the resolution limit of a range query, per series.
 	maxPoints = 11000
@@ -69,8 +70,9 @@ type EngineOptions struct {
 	// (see spool.go). The result is the same for any value.
 	SampleStreamBatch int
 	// SampleSpoolBytes bounds those samples (default 32 MiB per part):
-	// once the batches read hold more, the streams left are merged all at
-	// once instead. Negative: no spool.
+	// a range holding more is read in slices of time, each selected
+	// anew, that fit (see spool.go). The result is the same for any
+	// value. Negative: no spool, every stream merged at once.
 	SampleSpoolBytes int64
 }
 

@@ -300,3 +300,89 @@ func BenchmarkUnwrapByNamespace(b *testing.B) {
 		}
 	}
 }
+
+// unwrapStreams is the data set of BenchmarkQuantileManyStreams: logfmt
+// worker lines over unwrapStreamCount streams in 4 namespaces, spread over
+// one hour, -bench-bytes of log text in all.
+const unwrapStreamCount = 256
+
+var unwrapSources = map[int64]*benchSource{}
+
+func loadUnwrapSource(b *testing.B) *benchSource {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if src, ok := unwrapSources[*benchTotalBytes]; ok {
+		return src
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	levels := []string{"info", "info", "info", "debug", "warn", "error"}
+	src := &benchSource{}
+	perStream := *benchTotalBytes / unwrapStreamCount
+	var line []byte
+	for si := range unwrapStreamCount {
+		c := chunks.NewMemChunk(chunks.DefaultEncoding, 0, -1)
+		var written int64
+		for written < perStream {
+			line = fmt.Appendf(line[:0], `level=%s msg="job done" job=j%d queue=q%d duration=%dus attempts=%d trace=%016x`,
+				levels[rng.IntN(len(levels))], rng.IntN(100000), rng.IntN(8), 1+rng.IntN(900000), 1+rng.IntN(3), rng.Uint64())
+			written += int64(len(line))
+			src.rawBytes += int64(len(line))
+			src.lines++
+			ts := t0.UnixNano() + int64(float64(benchSpan)*float64(written)/float64(perStream))
+			if _, err := c.Append(chunks.Entry{Timestamp: ts, Line: line}); err != nil {
+				panic(err)
+			}
+		}
+		if err := c.Close(); err != nil {
+			panic(err)
+		}
+		src.streams = append(src.streams, memStream{
+			lbls:  labels.FromStrings("container", "worker", "namespace", fmt.Sprintf("ns%d", si%4), "pod", fmt.Sprintf("w-%d", si)),
+			chunk: c,
+		})
+	}
+	unwrapSources[*benchTotalBytes] = src
+	return src
+}
+
+// BenchmarkQuantileManyStreams is plgbench's p100 by namespace over many
+// streams with many samples each: its peak heap shows whether the merge's
+// memory grows with the data (go test -bench QuantileManyStreams
+// -args -bench-bytes=N for a few N).
+func BenchmarkQuantileManyStreams(b *testing.B) {
+	src := loadUnwrapSource(b)
+	for _, tc := range []struct {
+		name string
+		q    string
+	}{
+		{"p100", `quantile_over_time(1, {container="worker"} | logfmt | unwrap duration(duration) [5m]) by (namespace)`},
+		{"avg", `avg_over_time({container="worker"} | logfmt | unwrap duration(duration) [5m]) by (namespace)`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := Params{Query: tc.q, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
+			eng := newTestEngine()
+			run := func() {
+				res, err := eng.Query(context.Background(), src, p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Matrix) != 4 || len(res.Matrix[0].Points) != 12 {
+					b.Fatalf("got %d series, want 4 with 12 points", len(res.Matrix))
+				}
+			}
+			b.SetBytes(src.rawBytes)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			n := 0
+			for b.Loop() {
+				run()
+				n++
+			}
+			if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+				b.ReportMetric(float64(src.rawBytes)*float64(n)/cpu/1e6, "MB/cpu-s")
+			}
+			b.StopTimer()
+			b.ReportMetric(peakHeap(run), "peak-heap-MiB")
+		})
+	}
+}

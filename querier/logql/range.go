@@ -138,7 +138,10 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 		hints.Cell = r.cellEnd
 		hints.CellPlainOnly = summaryNeedsPlain(grouping)
 	}
-	streams, err := q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, hints, &q.stats.Stats)
+	selectRange := func(from, through int64) ([]SourceStream, error) {
+		return q.src.Select(q.ctx, e.Left.Left.Matchers, from, through, chunks.Forward, hints, &q.stats.Stats)
+	}
+	streams, err := selectRange(from, through)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +154,9 @@ func (q *query) newRangeEvaluator(e *syntax.RangeAggregationExpr, grouping *synt
 		r.src.spoolBytes = q.opts.SampleSpoolBytes
 		if r.bucketed && (r.op == syntax.RangeMin || r.op == syntax.RangeMax || r.op == syntax.RangeFirst) {
 			r.src.partialCell = r.cellEnd
+		} else if r.src.spoolBytes > 0 {
+			r.src.reselect = selectRange
+			r.src.lo, r.src.hi, r.src.through = from, through, through
 		}
 	}
 	if grouping != nil {
@@ -498,15 +504,27 @@ type sampleMerger struct {
 	// it presums; the samples are then served through cur.
 	batch int
 	spool *sampleSpool
-	// spoolBytes bounds the spool: past it, the streams not yet read are
-	// merged live with the runs instead.
+	// spoolBytes bounds the spool's samples: past it, the range is read
+	// in slices of time (see spool.go).
 	spoolBytes int64
-	// fromSpool: the next sample is the spool's (in cur), not the heap's.
-	fromSpool bool
 	// partialCell, when set, makes the spool keep one aggregate per
 	// series and grid cell (whose end it returns) in each run instead of
 	// the samples.
 	partialCell func(int64) int64
+
+	// reselect, when set, selects the streams again over [from, through):
+	// the spool then reads the range in slices of time [lo, hi) that fit
+	// spoolBytes, up to through (see spool.go).
+	reselect        func(from, through int64) ([]SourceStream, error)
+	lo, hi, through int64
+	ex, bare        *log.SampleExtractor
+	plain           extractKind
+	sliceEst        int64 // samples the last slice held
+	freePages       []*spoolPage
+	// spoolPeak and slices are the most the spool held and the number of
+	// spools read, for tests.
+	spoolPeak int64
+	slices    int
 }
 
 // Counts and byte counts only add up samples per grid cell, in any order
@@ -630,19 +648,25 @@ func (m *sampleMerger) pass(ts int64, line []byte) bool {
 // extractor: their labels are computed once per stream and their value is
 // 1 (count) or the line's length.
 func newSampleMerger(q *query, streams []SourceStream, ex, bare *log.SampleExtractor, plain extractKind, filters []log.Stage) *sampleMerger {
-	m := &sampleMerger{q: q, all: make([]*sampleCursor, len(streams)), filters: filters}
+	m := &sampleMerger{q: q, filters: filters, ex: ex, bare: bare, plain: plain, hi: math.MaxInt64}
 	if len(filters) > 0 {
 		m.scratch = log.NewLabelsBuilder(labels.EmptyLabels())
 	}
+	m.setStreams(streams)
+	return m
+}
+
+// setStreams makes m.all the cursors of streams, ranked in their order.
+func (m *sampleMerger) setStreams(streams []SourceStream) {
+	m.all = make([]*sampleCursor, len(streams))
 	for i, s := range streams {
-		c := &sampleCursor{it: s.Iter, ex: ex.ForStream(s.Labels), rank: i, plain: plain}
+		c := &sampleCursor{it: s.Iter, ex: m.ex.ForStream(s.Labels), rank: i, plain: m.plain}
 		c.sz, _ = s.Iter.(Summarizer)
-		if plain != notPlain {
-			_, c.plainLbls, c.plainHash, _ = bare.ForStream(s.Labels).Process(0, nil, labels.EmptyLabels())
+		if m.plain != notPlain {
+			_, c.plainLbls, c.plainHash, _ = m.bare.ForStream(s.Labels).Process(0, nil, labels.EmptyLabels())
 		}
 		m.all[i] = c
 	}
-	return m
 }
 
 // extractKind tells whether a sample cursor may bypass its extractor.
@@ -720,7 +744,7 @@ func (m *sampleMerger) peek() bool {
 	}
 	if !m.started {
 		m.started = true
-		if m.batch > 0 && len(m.all) > m.batch {
+		if m.batch > 0 && len(m.all) > m.batch && (m.partialCell != nil || m.reselect != nil) {
 			m.spoolBatches()
 			return m.peekSpooled()
 		}
@@ -740,7 +764,7 @@ func (m *sampleMerger) peek() bool {
 }
 
 func (m *sampleMerger) top() *sampleCursor {
-	if m.cell != nil || m.fromSpool {
+	if m.cell != nil || m.spool != nil {
 		return &m.cur
 	}
 	return m.heap[0]
@@ -753,7 +777,7 @@ func (m *sampleMerger) advance() {
 		m.serve()
 		return
 	}
-	if m.fromSpool {
+	if m.spool != nil {
 		m.spool.advance()
 		return
 	}

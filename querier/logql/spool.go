@@ -3,6 +3,7 @@ package logql
 import (
 	"fmt"
 	"math"
+	"sort"
 	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -12,7 +13,7 @@ import (
 // (quantile, avg, stddev, rate_counter, sums of unwrapped values, min and
 // max of them) needs every series' samples in time order. Merging all
 // selected streams at once holds an open iterator per stream: a decoded
-// block, the chunk it came from and the stream's pipeline, 1 to 3 MiB
+// block, the chunk it came from and the stream's pipeline, 1 to 5 MiB
 // each, so a query over hundreds of streams held hundreds of MiB.
 //
 // Over more than EngineOptions.SampleStreamBatch streams, the merger instead
@@ -26,13 +27,23 @@ import (
 // same order, so every aggregation gives the same bits. Memory is then
 // one batch of open streams plus the samples, not a block per stream.
 //
-// Samples cost memory in proportion to the lines read, open streams in
-// proportion to the streams: over few streams with many lines each the
-// spool would cost more than it saves. So it stops once the batches read
-// took more than spoolStreamCost a stream, or at
-// EngineOptions.SampleSpoolBytes, and the streams not yet read are merged
-// live with the runs (a run's samples come first on equal timestamps: it
-// holds streams of lower rank), as many open streams as before but fewer.
+// Samples grow with the data, so the spool reads the query's range in
+// slices of time that fit EngineOptions.SampleSpoolBytes. The first slice
+// is the whole range: a query whose samples fit is read once, as one
+// slice. When the streams read show, scaled up to every stream of the
+// slice, that it will not fit (or the spool outgrows its budget within a
+// batch), the slice is cut short at the time T where that estimate makes
+// three quarters of the budget; the samples from T on are dropped and
+// the streams not yet read are read only up to T. Once the slice is
+// served, the streams are selected again from T, for a slice sized from
+// the last one's density to hold as much. The windows carry over
+// from slice to slice, and every sample of a slice comes before the
+// next slice's, so the windows see the samples in the order of one merge
+// over the whole range, provided the Source ranks the streams alike in
+// every Select (see Source). Memory is then the budget (and one page)
+// plus a batch of open streams and the windows, however much data the
+// range holds; the cost is reading, at each seam, the block that spans it
+// twice, and at each cut the samples past T a second time.
 //
 // min_over_time, max_over_time and first_over_time need not even keep the
 // samples: a run keeps, per series and grid cell, one partial bucket
@@ -40,13 +51,12 @@ import (
 // the windows merge the runs' partials in the order of their first
 // samples to what the samples in time order would have made (see
 // window.addPartial). That takes series × cells per run, however many
-// lines there are, so every stream is spooled.
+// lines there are, so every stream is spooled, in one slice.
 
-// spoolRun is the samples of one batch of streams in time order, in
-// pages of columns: a page costs exactly what it holds (no slack of a
-// doubling slice, no garbage of its copies) and is let go once served.
+// spoolRun is the samples of one batch of streams in time order: indexes
+// [start, start+n) of the spool's pages, or partial aggregates.
 type spoolRun struct {
-	pages []*spoolPage
+	start int
 	n     int // samples (or partials) in the run
 	at    int // the next sample to serve
 	// parts are the run's partial aggregates, when the spool keeps them,
@@ -64,7 +74,9 @@ type spoolPartial struct {
 	b     bucket
 }
 
-// spoolPageLen is the samples of a page: 20 KiB.
+// spoolPageLen is the samples of a page: 20 KiB. The runs share the
+// pages, one after the other, so a run costs what it holds whatever the
+// number of runs, and a page is let go once every run on it is served.
 const spoolPageLen = 1024
 
 type spoolPage struct {
@@ -73,17 +85,21 @@ type spoolPage struct {
 	sid [spoolPageLen]uint32 // index into sampleSpool.series
 }
 
-// ts is the timestamp of the next sample to serve (of a partial: of its
-// first sample).
-func (r *spoolRun) ts() int64 {
+// spoolSampleBytes is what a spooled sample costs in its page.
+const spoolSampleBytes = int64(unsafe.Sizeof(spoolPage{})) / spoolPageLen
+
+// runTs is the timestamp of run i's next sample to serve (of a partial:
+// of its first sample).
+func (s *sampleSpool) runTs(i int) int64 {
+	r := &s.runs[i]
 	if r.parts != nil {
 		return r.parts[r.at].first
 	}
-	p, j := r.page(r.at)
+	p, j := s.page(r.start + r.at)
 	return p.ts[j]
 }
 
-func (r *spoolRun) page(i int) (*spoolPage, int) { return r.pages[i/spoolPageLen], i % spoolPageLen }
+func (s *sampleSpool) page(i int) (*spoolPage, int) { return s.pages[i/spoolPageLen], i % spoolPageLen }
 
 // spoolSeries is the label set of spooled samples with one hash.
 type spoolSeries struct {
@@ -100,10 +116,36 @@ type sampleSpool struct {
 	// cell, when set, gives a sample's grid cell: the runs keep partial
 	// aggregates instead of samples.
 	cell func(int64) int64
+	// pages hold the runs' samples, samples in all.
+	pages   []*spoolPage
+	samples int
+	// free is the merger's pages not in use, kept from slice to slice.
+	free *[]*spoolPage
 }
 
-func newSampleSpool() *sampleSpool {
-	return &sampleSpool{index: map[uint64]uint32{}}
+func newSampleSpool(free *[]*spoolPage) *sampleSpool {
+	return &sampleSpool{index: map[uint64]uint32{}, free: free}
+}
+
+// newPage takes a free page or makes one.
+func (s *sampleSpool) newPage() *spoolPage {
+	if n := len(*s.free); n > 0 {
+		p := (*s.free)[n-1]
+		(*s.free)[n-1] = nil
+		*s.free = (*s.free)[:n-1]
+		return p
+	}
+	return new(spoolPage)
+}
+
+// release gives the pages left to the free list.
+func (s *sampleSpool) release() {
+	for _, p := range s.pages {
+		if p != nil {
+			*s.free = append(*s.free, p)
+		}
+	}
+	s.pages = nil
 }
 
 // add appends a sample of series (lbls, hash) to the last run.
@@ -139,12 +181,13 @@ func (s *sampleSpool) add(ts int64, v float64, lbls labels.Labels, hash uint64) 
 		r.n++
 		return
 	}
-	if r.n%spoolPageLen == 0 {
-		r.pages = append(r.pages, new(spoolPage))
+	if s.samples%spoolPageLen == 0 {
+		s.pages = append(s.pages, s.newPage())
 	}
-	p, i := r.page(r.n)
+	p, i := s.page(s.samples)
 	p.ts[i], p.v[i], p.sid[i] = ts, v, id
 	r.n++
+	s.samples++
 }
 
 // startRun begins the run of the next batch.
@@ -152,7 +195,7 @@ func (s *sampleSpool) startRun() {
 	if n := len(s.runs); n > 0 {
 		s.runs[n-1].cur = nil
 	}
-	s.runs = append(s.runs, spoolRun{})
+	s.runs = append(s.runs, spoolRun{start: s.samples})
 	if s.cell != nil {
 		s.runs[len(s.runs)-1].cur = map[uint32]int{}
 	}
@@ -174,9 +217,12 @@ func (s *sampleSpool) more() bool { return len(s.heap) > 0 }
 
 // bytes is the memory the spool's samples take.
 func (s *sampleSpool) bytes() int64 {
+	if s.cell == nil {
+		return int64(len(s.pages)) * int64(unsafe.Sizeof(spoolPage{}))
+	}
 	var n int64
 	for _, r := range s.runs {
-		n += int64(len(r.pages))*int64(unsafe.Sizeof(spoolPage{})) + int64(cap(r.parts))*int64(unsafe.Sizeof(spoolPartial{}))
+		n += int64(cap(r.parts)) * int64(unsafe.Sizeof(spoolPartial{}))
 	}
 	return n
 }
@@ -190,17 +236,22 @@ func (s *sampleSpool) top(c *sampleCursor) {
 		c.ts, c.v, c.lbls, c.hash, c.n, c.part = p.first, 0, se.lbls, se.hash, 1, &p.b
 		return
 	}
-	p, j := r.page(r.at)
+	p, j := s.page(r.start + r.at)
 	se := &s.series[p.sid[j]]
 	c.ts, c.v, c.lbls, c.hash, c.n, c.part = p.ts[j], p.v[j], se.lbls, se.hash, 1, nil
 }
 
-// advance moves past the next sample; a run served to its end is freed.
+// advance moves past the next sample; a run served to its end is freed,
+// and so is a page the run served that holds no other run's samples (the
+// pages runs share go with the slice).
 func (s *sampleSpool) advance() {
 	i := s.heap[0]
 	r := &s.runs[i]
-	if r.at++; s.cell == nil && r.at%spoolPageLen == 0 {
-		r.pages[r.at/spoolPageLen-1] = nil
+	if r.at++; s.cell == nil && (r.start+r.at)%spoolPageLen == 0 {
+		if pg := (r.start+r.at)/spoolPageLen - 1; pg*spoolPageLen >= r.start {
+			*s.free = append(*s.free, s.pages[pg])
+			s.pages[pg] = nil
+		}
 	}
 	if r.at < r.n {
 		s.down(0)
@@ -216,7 +267,7 @@ func (s *sampleSpool) advance() {
 }
 
 func (s *sampleSpool) less(a, b int) bool {
-	ta, tb := s.runs[a].ts(), s.runs[b].ts()
+	ta, tb := s.runTs(a), s.runTs(b)
 	if ta != tb {
 		return ta < tb
 	}
@@ -242,34 +293,66 @@ func (s *sampleSpool) down(i int) {
 	}
 }
 
-// spoolStreamCost is about what a stream being read holds: a decoded
-// block (256 KiB of lines and their entries), the chunk it came from and
-// its pipeline, measured at 0.7 to 1 MiB; a low guess. Spooling pays
-// while the streams read so far took less than that each in samples:
-// for streams alike, reading k of N into the spool costs k·S + (N-k)·C,
-// least at k = N when S < C and at k = 0 otherwise.
-const spoolStreamCost = 512 << 10
+// before is the number of run i's samples before t.
+func (s *sampleSpool) before(i int, t int64) int {
+	r := &s.runs[i]
+	return sort.Search(r.n, func(k int) bool {
+		p, j := s.page(r.start + k)
+		return p.ts[j] >= t
+	})
+}
 
-// spoolBatches reads the streams batch by batch into m.spool (see above)
-// until the spool holds m.spoolBytes; the streams left are then merged
-// live, as without a spool, and m.heap holds them primed.
+// truncate drops the spooled samples at or after t, moving each run's
+// samples left over what the runs before it dropped.
+func (s *sampleSpool) truncate(t int64) {
+	at := 0
+	for i := range s.runs {
+		r := &s.runs[i]
+		n := s.before(i, t)
+		if r.start != at {
+			for k := range n {
+				src, j := s.page(r.start + k)
+				dst, d := s.page(at + k)
+				dst.ts[d], dst.v[d], dst.sid[d] = src.ts[j], src.v[j], src.sid[j]
+			}
+		}
+		r.start, r.n = at, n
+		at += n
+	}
+	s.samples = at
+	keep := (at + spoolPageLen - 1) / spoolPageLen
+	*s.free = append(*s.free, s.pages[keep:]...)
+	clear(s.pages[keep:])
+	s.pages = s.pages[:keep]
+}
+
+// spoolBatches reads the streams batch by batch into m.spool (see above):
+// partial aggregates of every stream, or with m.reselect the samples of
+// the slice [m.lo, m.hi), cut short when the spool would outgrow
+// m.spoolBytes.
 func (m *sampleMerger) spoolBatches() {
-	s := newSampleSpool()
+	s := newSampleSpool(&m.freePages)
 	s.cell = m.partialCell
 	m.spool = s
-	lo := 0
-	// Partials are merged with partials only: every stream is spooled.
-	for ; lo < len(m.all) && (s.cell != nil || s.bytes() < m.spoolBytes && (lo == 0 || s.bytes()/int64(lo) < spoolStreamCost)); lo += m.batch {
+	sliced := m.reselect != nil
+	for lo := 0; lo < len(m.all); lo += m.batch {
 		batch := m.all[lo:min(lo+m.batch, len(m.all))]
 		s.startRun()
 		m.prime(batch)
 		for m.fail == nil && len(m.heap) > 0 {
 			c := m.heap[0]
+			if c.ts >= m.hi {
+				break // the rest of the batch lies past the slice
+			}
 			if c.n != 1 {
 				m.fail = fmt.Errorf("stream %s: a summary of %d entries where single samples were spooled", c.plainLbls, c.n)
 				break
 			}
 			s.add(c.ts, c.v, c.lbls, c.hash)
+			if sliced && s.bytes() > m.spoolBytes && c.ts > m.lo {
+				m.spoolPeak = max(m.spoolPeak, s.bytes())
+				m.cut(c.ts, lo+len(batch))
+			}
 			m.pop()
 		}
 		// Release the batch's buffers before the next batch opens.
@@ -277,12 +360,57 @@ func (m *sampleMerger) spoolBatches() {
 			_ = c.it.Close()
 			c.it = nil
 		}
+		m.heap = m.heap[:0]
 		if m.fail != nil {
 			return
 		}
+		// Cut as soon as the streams read show that the slice will not
+		// fit, before reading more of it than the next slice takes.
+		if k := lo + len(batch); sliced && k < len(m.all) && int64(s.samples)*int64(len(m.all))/int64(k) > m.spoolBytes/spoolSampleBytes && m.hi > m.lo+1 {
+			m.cut(m.hi, k)
+		}
 	}
-	m.prime(m.all[min(lo, len(m.all)):])
+	m.spoolPeak = max(m.spoolPeak, s.bytes())
+	m.slices++
+	m.sliceEst = int64(s.samples)
 	s.startMerge()
+}
+
+// sliceTarget is the samples a slice is sized for: three quarters of the
+// spool's budget, as the streams not yet read are estimated from those
+// read. Larger slices mean fewer seams, where every stream's block
+// spanning the seam is decoded twice.
+func (m *sampleMerger) sliceTarget() int64 {
+	return max(m.spoolBytes/spoolSampleBytes*3/4, 1)
+}
+
+// cut ends the slice early once the spool holds too much: the k first
+// streams are read up to ts, so the spool's samples before a time T,
+// scaled by len(m.all)/k, estimate the slice [m.lo, T). It moves m.hi to
+// the latest T whose estimate fits sliceTarget (m.lo+1 at least, so the
+// slices advance) and drops the spooled samples from T on: the next
+// slice reads them again.
+func (m *sampleMerger) cut(ts int64, k int) {
+	s := m.spool
+	target := m.sliceTarget()
+	est := func(t int64) int64 {
+		var n int64
+		for i := range s.runs {
+			n += int64(s.before(i, t))
+		}
+		return n * int64(len(m.all)) / int64(k)
+	}
+	lo, hi := m.lo+1, ts // the answer lies in [lo, hi]
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if est(mid) <= target {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	m.hi = lo
+	s.truncate(lo)
 }
 
 // prime fills the cursors and makes m.heap of those with a sample.
@@ -298,22 +426,40 @@ func (m *sampleMerger) prime(cs []*sampleCursor) {
 	}
 }
 
-// peekSpooled reports whether a sample is left, from the spool or the
-// streams merged live, and chooses which comes first: the spool's on
-// equal timestamps, as its runs hold the streams of lower rank.
+// peekSpooled reports whether a sample is left in the spool, in the
+// current slice or the next ones, and puts it in m.cur.
 func (m *sampleMerger) peekSpooled() bool {
-	if m.fail != nil {
-		return false
-	}
-	s := m.spool
-	switch {
-	case s.more() && (len(m.heap) == 0 || s.runs[s.heap[0]].ts() <= m.heap[0].ts):
-		m.fromSpool = true
-		s.top(&m.cur)
-		return true
-	case len(m.heap) > 0:
-		m.fromSpool = false
-		return true
+	for m.fail == nil {
+		if m.spool.more() {
+			m.spool.top(&m.cur)
+			return true
+		}
+		if m.reselect == nil || m.hi >= m.through {
+			return false
+		}
+		m.nextSlice()
 	}
 	return false
+}
+
+// nextSlice selects the streams again over the slice after [m.lo, m.hi),
+// sized from the last slice's density to hold sliceTarget samples, and
+// spools it.
+func (m *sampleMerger) nextSlice() {
+	m.close()
+	m.spool.release()
+	m.spool = nil
+	lo, hi := m.hi, m.through
+	if span := m.hi - m.lo; m.sliceEst > 0 {
+		next := int64(float64(span) * float64(m.sliceTarget()) / float64(m.sliceEst))
+		hi = min(m.through, lo+max(next, 1))
+	}
+	streams, err := m.reselect(lo, hi)
+	if err != nil {
+		m.fail = err
+		return
+	}
+	m.setStreams(streams)
+	m.lo, m.hi = lo, hi
+	m.spoolBatches()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/plgstack/plg/chunks"
+	"github.com/plgstack/plg/querier/logql/syntax"
 )
 
 // openCounter wraps a Source and counts the iterators being read at once:
@@ -85,9 +86,10 @@ var spoolQueries = []string{
 }
 
 // TestSpooledRangeAggregationsAgreeWithMergingEveryStream checks the
-// batched, spooled merge against the merge of every stream at once, bit
-// for bit, on random streams with many equal timestamps, and that it reads
-// no more than a batch of streams at a time.
+// batched, spooled merge, in slices of time when the spool is small,
+// against the merge of every stream at once, bit for bit, on random
+// streams with many equal timestamps, and that it reads no more than a
+// batch of streams at a time.
 func TestSpooledRangeAggregationsAgreeWithMergingEveryStream(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	levels := []string{"info", "warn", "error"}
@@ -134,11 +136,15 @@ func TestSpooledRangeAggregationsAgreeWithMergingEveryStream(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d, %s: %v", round, q, err)
 				}
-				// A spool of a few pages stops after some batches and
-				// merges the other streams live with its runs.
+				// A spool of a few pages (or less than one) reads the
+				// range in slices of time, cut short where the spool
+				// fills: the merge must not see the seams.
 				spool := int64(1 << 40)
-				if r.Intn(2) == 0 {
+				switch r.Intn(6) {
+				case 0, 1, 2:
 					spool = int64(r.Intn(4)) * int64(unsafe.Sizeof(spoolPage{}))
+				case 3:
+					spool = 1 + r.Int63n(int64(unsafe.Sizeof(spoolPage{})))
 				}
 				oc := &openCounter{Source: src}
 				got, err := NewEngine(EngineOptions{Parallelism: par, SampleStreamBatch: batch, SampleSpoolBytes: spool}, nil).Query(context.Background(), oc, p)
@@ -149,7 +155,7 @@ func TestSpooledRangeAggregationsAgreeWithMergingEveryStream(t *testing.T) {
 				if diff := resultDiff(want, got); diff != "" {
 					t.Fatalf("%s: %s", what, diff)
 				}
-				if limit := par * batch; spool == 1<<40 && oc.max > limit && !strings.Contains(q, " / ") {
+				if limit := par * batch; oc.max > limit && !strings.Contains(q, " / ") {
 					t.Errorf("%s: %d streams read at once, want at most %d", what, oc.max, limit)
 				}
 			}
@@ -192,4 +198,91 @@ func resultDiff(want, got Result) string {
 		}
 	}
 	return ""
+}
+
+// TestSpoolSlicesBoundMemory checks that a spooled range aggregation over
+// more samples than its spool holds reads the range in slices, the spool
+// never holding more than its budget and a page, and answers as the merge
+// of every stream at once does.
+func TestSpoolSlicesBoundMemory(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	streams := map[string][]testEntry{}
+	// 20 streams of 2000 samples, denser in the second half hour, where
+	// the first slices' density underestimates the next ones.
+	for st := range 20 {
+		var entries []testEntry
+		for i := range 2000 {
+			off := time.Duration(i) * 1500 * time.Millisecond
+			if i >= 1000 {
+				off = 25*time.Minute + time.Duration(i-1000)*300*time.Millisecond
+			}
+			entries = append(entries, e(off, fmt.Sprintf("n=%d", r.Intn(1000))))
+		}
+		streams[fmt.Sprintf(`{app="a", ns="ns%d", pod="p%d"}`, st%3, st)] = entries
+	}
+	src := newSource(t, streams)
+	page := int64(unsafe.Sizeof(spoolPage{}))
+	for _, q := range []string{
+		`quantile_over_time(0.5, {app="a"} | logfmt | unwrap n [2m]) by (ns)`,
+		`avg_over_time({app="a"} | logfmt | unwrap n [2m]) by (ns)`,
+	} {
+		p := rangeParams(q, 0, 40*time.Minute, time.Minute)
+		want, err := NewEngine(EngineOptions{SampleStreamBatch: 1 << 30}, nil).Query(context.Background(), src, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, budget := range []int64{2 * page, 5 * page} {
+			o := EngineOptions{SampleSpoolBytes: budget}
+			opts := o.withDefaults()
+			oc := &openCounter{Source: src}
+			qr := &query{ctx: context.Background(), src: oc, p: p, opts: opts}
+			expr, err := syntax.ParseSampleExpr(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := qr.newRootEvaluator(expr, steps{start: ns(0), end: ns(40 * time.Minute), step: int64(time.Minute)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []float64
+			for {
+				_, vec, ok := ev.next()
+				if !ok {
+					break
+				}
+				for _, s := range vec {
+					got = append(got, s.v)
+				}
+			}
+			if err := ev.err(); err != nil {
+				t.Fatal(err)
+			}
+			m := ev.(*rangeEvaluator).src
+			ev.close()
+			// 40000 samples in spools of at most 5 pages.
+			if m.slices < 40000/(5*spoolPageLen) {
+				t.Errorf("%s, spool of %d pages: %d slices", q, budget/page, m.slices)
+			}
+			if m.spoolPeak > budget+page {
+				t.Errorf("%s, spool of %d pages: the spool held %d bytes", q, budget/page, m.spoolPeak)
+			}
+			if oc.max > 1 {
+				t.Errorf("%s: %d streams read at once, want 1", q, oc.max)
+			}
+			n := 0
+			for _, s := range want.Matrix {
+				n += len(s.Points)
+			}
+			if len(got) != n {
+				t.Fatalf("%s: %d points, want %d", q, len(got), n)
+			}
+			res, err := NewEngine(EngineOptions{SampleSpoolBytes: budget}, nil).Query(context.Background(), src, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := resultDiff(want, res); diff != "" {
+				t.Errorf("%s, spool of %d pages: %s", q, budget/page, diff)
+			}
+		}
+	}
 }

@@ -18,6 +18,10 @@ type Source interface {
 	// which entries the query will drop anyway; a Source may leave those
 	// out, or ignore the hints (see SelectHints). Stats, when not nil,
 	// receives the bytes and lines decompressed and the blocks skipped.
+	// The streams must come in the same relative order in every call
+	// (the querier sorts them by labels): a range aggregation may select
+	// consecutive slices of its range, and breaks ties between streams'
+	// equal timestamps by that order.
 	Select(ctx context.Context, ms []*labels.Matcher, from, through int64, dir chunks.Direction, hints SelectHints, stats *chunks.Stats) ([]SourceStream, error)
 }
 
