@@ -294,7 +294,13 @@ func (i *Ingester) upload(ctx context.Context, jobs []flushJob) error {
 func (i *Ingester) uploadOne(ctx context.Context, j flushJob) error {
 	cd := j.cd
 	if cd.data == nil {
+		select {
+		case i.encodeSlots <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, ctx.Err())
+		}
 		data, err := cd.chunk.Encode()
+		<-i.encodeSlots
 		if err != nil {
 			return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, err)
 		}

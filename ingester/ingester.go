@@ -17,6 +17,7 @@ import (
 
 	"github.com/plgstack/plg/chunks/index"
 	"github.com/plgstack/plg/ingester/wal"
+	"github.com/plgstack/plg/internal/freelist"
 	"github.com/plgstack/plg/push"
 )
 
@@ -66,7 +67,9 @@ type Ingester struct {
 	memPressure chan struct{}
 	memBudget   int64
 	mem         memAccount
-	encPool     sync.Pool
+	// encoders holds WAL record encoders; a push holds one only inside
+	// its decode slot.
+	encoders *freelist.List[recordEncoder]
 	// flushing is set while the flush loop runs; pushes wait for memory
 	// (backpressure.go) only then, since nothing else frees it.
 	flushing    atomic.Bool
@@ -79,6 +82,13 @@ type Ingester struct {
 	// WAL's batch, so group commit still gathers every push waiting for
 	// the fsync.
 	decodeSlots chan struct{}
+	// encodeSlots bounds the chunks being encoded for upload at once to
+	// GOMAXPROCS, while ConcurrentFlushes uploads wait on the store.
+	// Encoding is CPU-bound, and merging a chunk's small blocks holds a
+	// decompression buffer, a merged head, seal scratch and a second copy
+	// of the chunk for each chunk in progress: with 8 at once on two
+	// cores those were 10-20 MiB of live heap at the peak of an ingest.
+	encodeSlots chan struct{}
 
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
@@ -108,13 +118,14 @@ func New(cfg Config, limits *Overrides, store ChunkStore, dataDir string, logger
 		memBudget:   cfg.ChunkMemoryBudget(),
 		pushMaxWait: defaultPushMaxWait,
 		decodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	i.walDir = cfg.WAL.Dir
 	if !filepath.IsAbs(i.walDir) {
 		i.walDir = filepath.Join(dataDir, i.walDir)
 	}
 	i.m = newMetrics(reg, i)
-	i.encPool.New = func() any { return new(recordEncoder) }
+	i.encoders = freelist.New(runtime.GOMAXPROCS(0), func() *recordEncoder { return new(recordEncoder) })
 	if cfg.WAL.Enabled {
 		sync, err := wal.ParseSyncPolicy(cfg.WAL.Sync)
 		if err != nil {
@@ -306,7 +317,7 @@ func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request,
 	}
 
 	t := i.getTenant(tenantID)
-	enc := i.encPool.Get().(*recordEncoder)
+	enc := i.encoders.Get()
 	encDone := false
 	putEnc := func() {
 		if !encDone {
@@ -314,7 +325,7 @@ func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request,
 			if cap(enc.buf) > 8<<20 {
 				enc.buf = nil // do not pin one huge request's buffer in the pool
 			}
-			i.encPool.Put(enc)
+			i.encoders.Put(enc)
 		}
 	}
 	defer putEnc()

@@ -451,3 +451,48 @@ func mustPush(t *testing.T, ing *Ingester, ss ...push.Stream) {
 		t.Fatal(err)
 	}
 }
+
+func TestFlushEncodesAtMostOneChunkPerEncodeSlot(t *testing.T) {
+	// Uploads run ConcurrentFlushes at once, but encoding (merging small
+	// blocks, a second copy of the chunk) is CPU-bound and holds its
+	// buffers per chunk: it waits for one of GOMAXPROCS slots.
+	st := newFakeStore()
+	cfg := testConfig()
+	cfg.ConcurrentFlushes = 8
+	ing := startIngester(t, cfg, nil, st, t.TempDir())
+	defer ing.Stop(context.Background())
+	now := time.Now()
+	for s := range 6 {
+		if err := ing.Push(context.Background(), "fake", req(pstream(fmt.Sprintf(`{job="enc-%d"}`, s), entry(now, fmt.Sprintf("line of stream %d", s))))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range cap(ing.encodeSlots) {
+		ing.encodeSlots <- struct{}{}
+	}
+	done := make(chan error, 1)
+	go func() { done <- ing.Flush(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("flush returned (%v) with every encode slot taken", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	st.mu.Lock()
+	puts := st.puts
+	st.mu.Unlock()
+	if puts != 0 {
+		t.Fatalf("%d chunks uploaded with every encode slot taken, want 0", puts)
+	}
+	for range cap(ing.encodeSlots) {
+		<-ing.encodeSlots
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := st.lines(t); len(got) != 6 {
+		t.Fatalf("store holds %d lines after the flush, want 6", len(got))
+	}
+	if n := len(ing.encodeSlots); n != 0 {
+		t.Fatalf("%d encode slots still held after the flush", n)
+	}
+}

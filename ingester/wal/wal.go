@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/plgstack/plg/internal/freelist"
 )
 
 // ErrClosed is returned by calls on a closed WAL.
@@ -251,12 +253,12 @@ func (w *WAL) LogRelease(release func(), recs ...[]byte) error {
 	putScratch := func() {
 		if scratch != nil && cap(*scratch) <= maxSpareBuffer {
 			*scratch = (*scratch)[:0]
-			scratchPool.Put(scratch)
+			scratches.Put(scratch)
 		}
 		scratch = nil
 	}
 	if !w.opts.NoCompression {
-		scratch = scratchPool.Get().(*[]byte)
+		scratch = scratches.Get()
 		defer putScratch()
 	}
 	for i, r := range recs {
@@ -318,8 +320,10 @@ type pendingFrame struct {
 	crc        uint32
 }
 
-// scratchPool holds the compression buffers of Log calls.
-var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+// scratches holds the compression buffers of Log calls. The ingester
+// calls Log from at most GOMAXPROCS pushes at once (its decode slots), so
+// that many are kept (internal/freelist says why not a sync.Pool).
+var scratches = freelist.New(runtime.GOMAXPROCS(0), func() *[]byte { return new([]byte) })
 
 // NextSegment closes the current segment (after fsyncing it) and starts a
 // new one. It returns the index of the segment it closed: every record whose
