@@ -136,8 +136,12 @@ func (h *headBlock) append(ts int64, line, rawMeta []byte) bool {
 // live heap half its size again to grow into (cmd/plg), so each of those
 // MiB cost 1.5 MiB of RSS. A buffer put back to a full list is garbage; a
 // class that needs more allocates.
+//
+// The smallest class is 16 elements: a head's first entries slice is 384
+// bytes, not the 6 KiB of 256 entries it was, which with 5,000 streams
+// sharing a 24 MiB chunk budget had taken more of it than their lines.
 const (
-	minPoolClass  = 8  // 256 elements
+	minPoolClass  = 4  // 16 elements
 	maxPoolClass  = 26 // 64 Mi elements
 	freeListLen   = 16
 	freeListBytes = 512 << 10 // one 512 KiB arena: a 256 KiB head crossing the block size

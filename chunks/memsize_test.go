@@ -97,3 +97,27 @@ func TestEncodedChunkHoldsItsBytesOnceAndStaysReadable(t *testing.T) {
 		t.Fatal("second Encode did not return the cached bytes")
 	}
 }
+
+// A head holding a few lines costs about their size: with thousands of
+// streams sharing the ingester's memory budget, a fixed cost per head (the
+// entries slice used to start at 256 entries, 6 KiB) left each stream room
+// for a handful of lines before the budget cut its chunk.
+func TestSmallHeadCostsAboutItsLines(t *testing.T) {
+	for _, n := range []int{1, 10, 30} {
+		c := NewMemChunk(Zstd, 256<<10, 1<<20)
+		text := 0
+		for i := range n {
+			line := fmt.Appendf(nil, "level=info msg=\"request served\" path=/api/v1/items/%d status=200 duration=12ms", i)
+			text += len(line)
+			if _, err := c.Append(Entry{Timestamp: int64(i), Line: line}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The arena and the entries slice grow by doubling: at most twice
+		// the text, plus a 256-byte first arena and 16 first entries.
+		limit := 2*(text+n*int(unsafe.Sizeof(headEntry{}))) + 256 + 16*int(unsafe.Sizeof(headEntry{}))
+		if got := c.MemoryBytes(); got > limit {
+			t.Errorf("%d lines (%d bytes of text): head takes %d bytes, want at most %d", n, text, got, limit)
+		}
+	}
+}

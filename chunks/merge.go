@@ -174,14 +174,34 @@ func (c *MemChunk) mergeRun(run []block, first int) (block, error) {
 	return b, nil
 }
 
+// A run of blocks whose payloads average under 1/tinyBlockDivisor of the
+// block size (16 KiB of 256 KiB) is compressed again even under
+// MergeConcat. The ingester seals heads of a few KiB when thousands of
+// streams share its memory budget; a zstd frame that small starts with an
+// empty history and carries its own tables, so kept as they are such
+// blocks stored 33% of the raw text on plgbench's corpus over 5,000
+// streams (28.6% recompressed; docs/BENCHMARKS.md, "Many streams"), and
+// compressing a few KiB again costs little.
+const tinyBlockDivisor = 16
+
 // concatFrames returns run's compressed lines (and hex) frames to be
 // stored back to back as the merged block's, or nil if they must be
 // compressed again: when merging recompresses, for codecs whose frames do
-// not concatenate, and for a version 3 run mixing plain and packed lines,
-// whose lines frames mean different things.
+// not concatenate, for runs of tiny blocks (tinyBlockDivisor), and for a
+// version 3 run mixing plain and packed lines, whose lines frames mean
+// different things.
 func (c *MemChunk) concatFrames(run []block) *sealedLines {
 	if c.merge != MergeConcat || c.version == FormatV1 || (c.enc != Zstd && c.enc != None) {
 		return nil
+	}
+	if c.enc == Zstd {
+		raw := 0
+		for k := range run {
+			raw += run[k].UncompressedLen
+		}
+		if raw < len(run)*c.blockSize/tinyBlockDivisor {
+			return nil
+		}
 	}
 	pre := &sealedLines{}
 	for k := range run {

@@ -6,12 +6,15 @@ import (
 	"testing"
 )
 
-// smallBlockChunk appends n entries to a chunk with 4 KiB blocks, sealing
+// smallBlockChunk appends n entries to a chunk with 4 KiB blocks (unless o
+// sets a size), sealing
 // the head after every sealEvery entries, as the ingester does under
 // memory pressure, and returns the entries Append accepted.
 func smallBlockChunk(t *testing.T, o Options, n, sealEvery int, ts func(i int) int64) (*MemChunk, []Entry) {
 	t.Helper()
-	o.BlockSize = 4 << 10
+	if o.BlockSize == 0 {
+		o.BlockSize = 4 << 10
+	}
 	c := NewMemChunkWithOptions(o)
 	var acc []Entry
 	for i := range n {
@@ -101,6 +104,40 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Blocks far smaller than the block size (the ingester seals heads of a few
+// KiB when thousands of streams share its memory) are compressed again
+// under MergeConcat: their frames, kept, would each start cold.
+func TestConcatRecompressesRunsOfTinyBlocks(t *testing.T) {
+	for _, version := range []byte{FormatV2, FormatV3} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			size := func(merge BlockMerge) (int, []byte) {
+				o := Options{Encoding: Zstd, TargetSize: math.MaxInt, BlockSize: 64 << 10, version: version, BlockMerge: merge}
+				// Blocks of ~2.2 KiB: under 1/16 of 64 KiB.
+				c, acc := smallBlockChunk(t, o, 1000, 25, func(i int) int64 { return int64(i) * 10 })
+				sealed := storedLines(t, c.blocks)
+				d := encodeDecode(t, c)
+				if n := len(d.Blocks()); n > 2 {
+					t.Fatalf("%s: %d blocks after Encode, want 40 tiny ones merged into one or two", merge, n)
+				}
+				sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want(acc, math.MinInt64, math.MaxInt64, Forward))
+				out, err := c.Encode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if merged := storedLines(t, c.blocks); string(merged) == string(sealed) {
+					t.Errorf("%s: tiny blocks kept their sealed lines frames", merge)
+				}
+				return len(out), sealed
+			}
+			concat, _ := size(MergeConcat)
+			recompress, _ := size(MergeRecompress)
+			if concat != recompress {
+				t.Errorf("concat stored %d bytes, recompress %d: tiny blocks should be compressed again either way", concat, recompress)
+			}
+		})
 	}
 }
 
