@@ -180,12 +180,15 @@ type memCandidate struct {
 	c     *chunks.MemChunk
 	bytes int64 // the chunk's memory
 	head  int   // uncompressed bytes in its head block
+	cut   bool  // cut by cutForMemory
 }
 
 // cutForMemory brings the memory of the open chunks down to three quarters
-// of the budget: first by sealing large head blocks (compressing them in
-// place; the chunk stays open), then by cutting the largest chunks. It
-// returns jobs with the cut chunks added. open is the memory of all heads.
+// of the budget, in four steps that each stop once it is there: seal large
+// head blocks (compressing them in place; the chunk stays open), cut the
+// chunks large enough to make good store objects, seal small head blocks,
+// and last cut the largest chunks left. It returns jobs with the cut
+// chunks added. open is the memory of all heads.
 //
 // The policy, and why:
 //   - Only unflushed memory counts: closed chunks already queued leave
@@ -194,13 +197,20 @@ type memCandidate struct {
 //   - A head block is uncompressed and, with many streams, most of the
 //     memory (each open stream holds up to chunk_block_size, 256 KiB).
 //     Sealing it early costs a little compression (a smaller block) but no
-//     store object, so it comes first, largest heads first, for heads of at
-//     least a quarter block (smaller ones would make poor blocks).
-//   - Cutting the largest chunks first frees the budget with the fewest
-//     cuts and keeps store chunks as large as memory allows: a small chunk
-//     (under a few hundred KiB) is cut only when nothing larger is left,
-//     which happens only when the budget is small for the number of active
-//     streams. Small chunks cost store objects and query speed.
+//     store object, so heads of at least a quarter block are sealed first,
+//     largest first.
+//   - Cutting the largest chunks frees the budget with the fewest cuts and
+//     keeps store chunks as large as memory allows, as long as there are
+//     chunks of goodCutBytes or more.
+//   - With thousands of active streams there are none: the budget leaves
+//     each stream a few KiB, and cutting then writes one store object per
+//     few lines (5,000 streams over 300 MB: 149,000 chunks, 53% of the raw
+//     size, most of the ingest CPU creating files; docs/BENCHMARKS.md,
+//     "Many streams"). Sealing heads down to minSmallSeal first holds
+//     three to four times the lines in the same memory, so the chunks cut
+//     after that are as many times larger. Their small blocks compress
+//     worse, which recompressing at flush recovers (chunks.MergeRecompress
+//     for chunks of small blocks).
 //   - Stopping at a low-water mark of 3/4 of the budget lets a quarter of it
 //     refill before the next early flush, so each such cycle writes a batch
 //     of chunks and one index segment per tenant, not one chunk per push.
@@ -209,20 +219,42 @@ type memCandidate struct {
 // queryable from memory until the store has them.
 func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJob) []flushJob {
 	low := i.memBudget * 3 / 4
-	minSeal := i.cfg.ChunkBlockSize / 4 // as in sealAt
+	open = i.sealHeads(heads, open, low, i.cfg.ChunkBlockSize/4) // as in sealAt
+	open, jobs = i.cutChunks(heads, open, low, goodCutBytes, jobs)
+	open = i.sealHeads(heads, open, low, minSmallSeal)
+	_, jobs = i.cutChunks(heads, open, low, 0, jobs)
+	return jobs
+}
+
+// goodCutBytes is the chunk memory (mostly compressed blocks) from which a
+// chunk cut early still makes a reasonable store object: some 300 KB of
+// log text.
+const goodCutBytes = 64 << 10
+
+// minSmallSeal is the smallest head block sealed under memory pressure:
+// below it zstd has too little text to find matches in.
+const minSmallSeal = 4 << 10
+
+// sealHeads seals, largest first, the open chunks' head blocks of at least
+// minHead bytes until open is down to low, and returns open.
+func (i *Ingester) sealHeads(heads []memCandidate, open, low int64, minHead int) int64 {
+	if open <= low {
+		return open
+	}
 	sort.Slice(heads, func(a, b int) bool { return heads[a].head > heads[b].head })
 	for k := range heads {
 		h := &heads[k]
-		if open <= low || h.head < minSeal {
+		if open <= low || h.head < minHead {
 			break
 		}
 		h.s.mu.Lock()
-		if h.s.head == h.c { // not cut meanwhile because it filled up
+		if h.s.head == h.c && !h.cut { // not cut meanwhile because it filled up
 			before := int64(h.c.MemoryBytes())
 			if err := h.c.SealHead(); err != nil {
 				i.logger.Warn("sealing a head block under memory pressure", "stream", h.s.labelsString, "err", err)
 			} else {
 				h.bytes = int64(h.c.MemoryBytes())
+				h.head = 0
 				open -= before - h.bytes
 				i.mem.sealed.Add(1)
 				h.s.accountLocked(&i.mem)
@@ -231,11 +263,26 @@ func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJo
 		h.s.mu.Unlock()
 	}
 	i.memWait.notify() // sealing freed memory
+	return open
+}
+
+// cutChunks cuts, largest first, the open chunks of at least minBytes of
+// memory until open is down to low, and returns open and jobs with the cut
+// chunks added.
+func (i *Ingester) cutChunks(heads []memCandidate, open, low, minBytes int64, jobs []flushJob) (int64, []flushJob) {
+	if open <= low {
+		return open, jobs
+	}
 	sort.Slice(heads, func(a, b int) bool { return heads[a].bytes > heads[b].bytes })
-	for _, h := range heads {
-		if open <= low {
+	for k := range heads {
+		h := &heads[k]
+		if open <= low || h.bytes < minBytes {
 			break
 		}
+		if h.cut {
+			continue
+		}
+		h.cut = true
 		open -= h.bytes
 		h.s.mu.Lock()
 		if h.s.head == h.c {
@@ -247,7 +294,7 @@ func (i *Ingester) cutForMemory(heads []memCandidate, open int64, jobs []flushJo
 		}
 		h.s.mu.Unlock()
 	}
-	return jobs
+	return open, jobs
 }
 
 // upload puts every job's chunk that is not yet in the store, with

@@ -380,6 +380,48 @@ func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
 	}
 }
 
+// With many streams sharing the budget no head reaches a quarter block and
+// no chunk is worth a store object of its own: small heads are sealed
+// rather than every stream's few lines flushed as a chunk each.
+func TestMemoryPressureOverManyStreamsSealsSmallHeadsBeforeCutting(t *testing.T) {
+	cfg := memTestConfig()
+	cfg.ChunkBlockSize = 256 << 10 // a quarter block, 64 KiB, is far above every head
+	st := newFakeStore()
+	ing := readyIngester(t, cfg, st, nil)
+	r := rand.New(rand.NewPCG(9, 10))
+	now := time.Now()
+	var ss []push.Stream
+	var pushed []string
+	for s := 0; s < 150; s++ {
+		var es []push.Entry
+		for k := 0; k < 70; k++ { // about 8 KB a stream
+			l := hexLine(r, s, k)
+			es = append(es, entry(now.Add(time.Duration(k)), l))
+			pushed = append(pushed, l)
+		}
+		ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
+	}
+	mustPush(t, ing, ss...)
+	if ing.mem.unflushed.Load() <= ing.memBudget {
+		t.Fatalf("%d bytes unflushed; the test must start over the budget of %d", ing.mem.unflushed.Load(), ing.memBudget)
+	}
+	if err := ing.flush(context.Background(), false, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := ing.mem.unflushed.Load(); got > ing.memBudget*3/4 {
+		t.Fatalf("%d bytes unflushed after sealing, want <= %d", got, ing.memBudget*3/4)
+	}
+	if n := len(st.chunks); n != 0 {
+		t.Fatalf("%d chunks of a few lines flushed; sealing the small heads was enough", n)
+	}
+	if got := ing.mem.sealed.Load(); got == 0 {
+		t.Fatal("no head block sealed")
+	}
+	if got, want := multiset(readAll(t, ing, "fake")), multiset(pushed); !maps.Equal(got, want) {
+		t.Fatalf("Select returns %d distinct lines after sealing, want %d", len(got), len(want))
+	}
+}
+
 func TestMemoryFlushesKeepTheWALCheckpointCorrect(t *testing.T) {
 	dir := t.TempDir()
 	cfg := memTestConfig()
