@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -353,6 +354,12 @@ func TestManifestServicesReachThePlgStatefulSet(t *testing.T) {
 	c := pod.Spec.Containers[0]
 	if !slices.Contains(c.Args, "-mode=all") {
 		t.Errorf("args %q: want -mode=all", c.Args)
+	}
+	// A bounded volume needs bounded data: retention is set.
+	if i := slices.IndexFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "-limits.retention-period=") }); i < 0 {
+		t.Errorf("args %q: want -limits.retention-period, or the volume fills up", c.Args)
+	} else if d, err := time.ParseDuration(strings.TrimPrefix(c.Args[i], "-limits.retention-period=")); err != nil || d <= 0 {
+		t.Errorf("%s: want a positive duration (%v)", c.Args[i], err)
 	}
 	// The data dir is on the claim.
 	if len(sts.Spec.Claims) != 1 {

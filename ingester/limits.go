@@ -38,6 +38,12 @@ type Limits struct {
 	// Loki: Grafana's Logs Drilldown lists services by that label. Empty
 	// turns discovery off.
 	DiscoverServiceName []string `yaml:"discover_service_name"`
+
+	// RetentionPeriod is how long the tenant's data is kept in the store;
+	// 0 keeps it forever, as in Loki. The ingester does not use it: the
+	// compactor deletes expired data and queriers stop reading it at the
+	// cutoff (chunks/store/retention.go).
+	RetentionPeriod time.Duration `yaml:"retention_period"`
 }
 
 // DefaultServiceNameLabels is Loki's default discover_service_name list.
@@ -73,6 +79,7 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxLineSize, "limits.max-line-size", l.MaxLineSize, "Longest accepted log line in bytes (0: unlimited).")
 	fs.BoolVar(&l.MaxLineSizeTruncate, "limits.max-line-size-truncate", l.MaxLineSizeTruncate, "Truncate lines over the maximum size instead of rejecting them.")
 	fs.IntVar(&l.MaxStreamsPerTenant, "limits.max-streams-per-tenant", l.MaxStreamsPerTenant, "Most streams a tenant may have in memory (0: unlimited).")
+	fs.DurationVar(&l.RetentionPeriod, "limits.retention-period", l.RetentionPeriod, "How long each tenant's logs are kept in the store, e.g. 744h (0: forever). The compactor deletes older data; queries stop at the cutoff.")
 }
 
 // Validate rejects limits that cannot work.
@@ -82,6 +89,9 @@ func (l *Limits) Validate() error {
 	}
 	if l.IngestionRateMB > 0 && l.IngestionBurstSizeMB < l.IngestionRateMB {
 		return fmt.Errorf("limits: ingestion_burst_size_mb (%g) must be at least ingestion_rate_mb (%g)", l.IngestionBurstSizeMB, l.IngestionRateMB)
+	}
+	if l.RetentionPeriod < 0 {
+		return fmt.Errorf("limits: retention_period must not be negative, got %s", l.RetentionPeriod)
 	}
 	return nil
 }

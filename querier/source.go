@@ -261,6 +261,9 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		}
 	}
 	if q.store != nil {
+		// Entries past the tenant's retention are not returned even from
+		// chunks that straddle the cutoff.
+		from := max(from, q.store.RetentionCutoff(tenant))
 		idx, err := q.store.Index(ctx, tenant, from, through-1)
 		if err != nil {
 			return nil, fmt.Errorf("reading the index: %w", err)
@@ -416,7 +419,11 @@ func (r *runIterator) Close() error {
 func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64,
 	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
 	if pd.cell != nil && len(run) == 1 {
-		return q.summaryIterator(ctx, tenant, run[0], from, through, pd, stats)
+		it, err := q.summaryIterator(ctx, tenant, run[0], from, through, pd, stats)
+		if err != nil && q.store.SkipMissingChunk(tenant, run[0], err) {
+			return nil, nil
+		}
+		return it, err
 	}
 	decoded := make([]*chunks.Chunk, len(run))
 	admits := make([][]bool, len(run)) // nil: every block in range
@@ -449,6 +456,9 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 	wg.Wait()
 	its := make([]chunks.Iterator, 0, len(run))
 	for i, c := range decoded {
+		if errs[i] != nil && q.store.SkipMissingChunk(tenant, run[i], errs[i]) {
+			continue
+		}
 		if errs[i] != nil {
 			for _, it := range its {
 				it.Close()

@@ -434,3 +434,30 @@ func TestMultiReaderAgreesWithFullScanOverManySegments(t *testing.T) {
 		}
 	}
 }
+
+func TestMultiReaderFromLeavesOutChunksEndingBeforeIt(t *testing.T) {
+	api, web := labels.FromStrings("app", "api"), labels.FromStrings("app", "web")
+	a := mustOpen(t, mustWrite(t, series(api, [2]int64{100, 200}, [2]int64{150, 350})))
+	b := mustOpen(t, mustWrite(t, series(web, [2]int64{100, 240})))
+	m := NewMultiReaderFrom(250, a, b)
+	got, err := m.Select(minTime, maxTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !slices.Equal(got[0].Chunks, []ChunkRef{chunk(api.Hash(), 150, 350)}) {
+		t.Errorf("Select from 250 = %+v, want only api's chunk [150, 350]", got)
+	}
+	if got, err := m.Select(0, 249); err != nil || got != nil {
+		t.Errorf("Select of a range before 250 = %+v, %v", got, err)
+	}
+	if vals, err := m.LabelValues("app", minTime, maxTime); err != nil || !slices.Equal(vals, []string{"api"}) {
+		t.Errorf("LabelValues = %q, %v; want [api]", vals, err)
+	}
+	if names, err := m.LabelNames(0, 249); err != nil || len(names) != 0 {
+		t.Errorf("LabelNames before 250 = %q, %v", names, err)
+	}
+	st, err := m.Stats(minTime, maxTime)
+	if err != nil || st.Streams != 1 || st.Chunks != 1 {
+		t.Errorf("Stats = %+v, %v; want 1 stream, 1 chunk", st, err)
+	}
+}

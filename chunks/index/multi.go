@@ -2,6 +2,7 @@ package index
 
 import (
 	"container/heap"
+	"math"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -14,16 +15,32 @@ import (
 // for concurrent use.
 type MultiReader struct {
 	readers []*Reader
+	// from is the earliest time answered: queries start no earlier, and
+	// chunks ending before it are not returned (retention's cutoff).
+	from int64
 }
 
 // NewMultiReader returns a MultiReader over rs.
-func NewMultiReader(rs ...*Reader) *MultiReader { return &MultiReader{readers: rs} }
+func NewMultiReader(rs ...*Reader) *MultiReader {
+	return &MultiReader{readers: rs, from: math.MinInt64}
+}
+
+// NewMultiReaderFrom returns a MultiReader over rs that answers every
+// query as if it started no earlier than from: chunks ending before from
+// are left out, even while a segment not yet rewritten by retention still
+// references them.
+func NewMultiReaderFrom(from int64, rs ...*Reader) *MultiReader {
+	return &MultiReader{readers: rs, from: from}
+}
 
 // Readers returns the segments the MultiReader queries.
 func (m *MultiReader) Readers() []*Reader { return m.readers }
 
 // Select implements [Querier].
 func (m *MultiReader) Select(mint, maxt int64, ms ...*labels.Matcher) ([]Series, error) {
+	if mint = max(mint, m.from); maxt < mint {
+		return nil, nil
+	}
 	var (
 		runs  []([]Series) // each segment's result, sorted by labels
 		total int
@@ -103,11 +120,17 @@ func (h *runHeap) Pop() any {
 
 // LabelNames implements [Querier].
 func (m *MultiReader) LabelNames(mint, maxt int64, ms ...*labels.Matcher) ([]string, error) {
+	if mint = max(mint, m.from); maxt < mint {
+		return nil, nil
+	}
 	return m.unionStrings(func(r *Reader) ([]string, error) { return r.LabelNames(mint, maxt, ms...) })
 }
 
 // LabelValues implements [Querier].
 func (m *MultiReader) LabelValues(name string, mint, maxt int64, ms ...*labels.Matcher) ([]string, error) {
+	if mint = max(mint, m.from); maxt < mint {
+		return nil, nil
+	}
 	return m.unionStrings(func(r *Reader) ([]string, error) { return r.LabelValues(name, mint, maxt, ms...) })
 }
 

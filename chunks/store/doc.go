@@ -13,7 +13,10 @@
 // touches, and [Store.Index] returns an [index.MultiReader] over every
 // segment of the periods a query overlaps. Chunk keys are deterministic, so
 // replicas flushing the same chunk write the same object. The key layout is
-// specified in FORMAT.md beside this file.
+// specified in FORMAT.md beside this file. [Store.CompactIndex] merges a
+// period's segments and [Store.ApplyRetention] deletes a tenant's expired
+// data (retention.go); with [Store.SetRetention], [Store.Index] also stops
+// at each tenant's cutoff.
 //
 // The package must not know about LogQL or the contents of chunks: chunks
 // are opaque bytes, and queries are label matchers answered by package

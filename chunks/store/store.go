@@ -54,6 +54,10 @@ type Store struct {
 	bad      map[string]struct{}  // segments that failed to open; immutable, so never retried
 	lastNano int64                // last timestamp used in a segment name, kept monotonic
 
+	// retention returns a tenant's retention period (0: keep forever);
+	// nil keeps every tenant's data forever. See SetRetention.
+	retention func(tenant string) time.Duration
+
 	// localRoot is the directory of a filesystem bucket's files, read
 	// directly (chunkreader.go); empty for other buckets.
 	localRoot string
@@ -63,6 +67,7 @@ type Store struct {
 	corrupt        prometheus.Counter
 	localReads     prometheus.Counter
 	localReadBytes prometheus.Counter
+	missing        prometheus.Counter
 }
 
 // listing is a cached list of a period's segment names.
@@ -129,6 +134,10 @@ func New(bkt objstore.Bucket, cfg Config, logger *slog.Logger, reg prometheus.Re
 		localReadBytes: f.NewCounter(prometheus.CounterOpts{
 			Name: "plg_store_chunk_file_read_bytes_total",
 			Help: "Bytes read by plg_store_chunk_file_reads_total.",
+		}),
+		missing: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_store_chunks_missing_skipped_total",
+			Help: "Chunks a query found missing and skipped because retention may have deleted them (see SkipMissingChunk).",
 		}),
 	}
 	if lb, ok := bkt.(localBucket); ok {
@@ -337,7 +346,10 @@ func (s *Store) addListed(dir, key string) {
 }
 
 // Index returns a reader over every index segment of the tenant's periods
-// that overlap [mint, maxt] (inclusive, Unix nanoseconds). Segment lists are
+// that overlap [mint, maxt] (inclusive, Unix nanoseconds). With a
+// retention period set for the tenant, mint is raised to its cutoff and the
+// reader leaves out chunks ending before it, so queries never see data
+// past retention, whether or not the compactor has removed it yet. Segment lists are
 // re-read from the bucket at most every ListInterval; segments are served
 // from a byte-bounded LRU cache. A segment that fails validation is logged,
 // counted and skipped rather than failing every query of its period, and
@@ -346,7 +358,8 @@ func (s *Store) Index(ctx context.Context, tenant string, mint, maxt int64) (*in
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, err
 	}
-	if maxt < mint {
+	from := s.RetentionCutoff(tenant)
+	if mint = max(mint, from); maxt < mint {
 		return index.NewMultiReader(), nil
 	}
 	dirs, err := s.indexDirs(ctx, tenant, mint, maxt)
@@ -361,7 +374,7 @@ func (s *Store) Index(ctx context.Context, tenant string, mint, maxt int64) (*in
 	if err != nil {
 		return nil, err
 	}
-	return index.NewMultiReader(readers...), nil
+	return index.NewMultiReaderFrom(from, readers...), nil
 }
 
 // indexDirs returns the index directories of the tenant's periods that

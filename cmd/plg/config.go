@@ -34,7 +34,8 @@ type Config struct {
 	Limits   *ingester.Overrides `yaml:"limits"`
 	Storage  store.Config        `yaml:"storage"`
 	Querier  querier.Config      `yaml:"querier"`
-	// Compactor merges index segments; it runs where an ingester runs.
+	// Compactor merges index segments and applies limits.retention_period;
+	// it runs where an ingester runs.
 	Compactor CompactorConfig `yaml:"compactor"`
 	// AgentMemoryLimit is the Go runtime's soft memory limit in -mode=agent
 	// (see memoryLimit), a size such as 24MiB; 0 leaves the runtime's
@@ -128,7 +129,8 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 	fs.DurationVar(&cfg.Querier.QueryTimeout, "querier.query-timeout", cfg.Querier.QueryTimeout, "How long a query may run before it is cancelled with a 504.")
 	fs.StringVar(&cfg.AgentMemoryLimit, "agent.memory-limit", cfg.AgentMemoryLimit, "Soft memory limit of the Go runtime in -mode=agent (e.g. 24MiB; 0: none). It is raised while a backlog needs more, so it never makes the agent collect garbage back to back. GOMEMLIMIT, when set, wins.")
 	fs.BoolVar(&cfg.Compactor.Enabled, "compactor.enabled", cfg.Compactor.Enabled, "Merge index segments periodically (where an ingester runs).")
-	fs.DurationVar(&cfg.Compactor.Interval, "compactor.interval", cfg.Compactor.Interval, "How often to merge index segments.")
+	fs.DurationVar(&cfg.Compactor.Interval, "compactor.interval", cfg.Compactor.Interval, "How often to merge index segments and apply retention.")
+	fs.DurationVar(&cfg.Compactor.RetentionDeleteDelay, "compactor.retention-delete-delay", cfg.Compactor.RetentionDeleteDelay, "How long expired chunks outlive their index references, so queries in flight can still read them.")
 	cfg.Ingester.RegisterFlags(fs)
 	cfg.Limits.Defaults.RegisterFlags(fs)
 	cfg.Storage.RegisterFlags(fs)
@@ -239,6 +241,9 @@ func (c *Config) validate() error {
 	}
 	if c.Compactor.Interval <= 0 {
 		c.Compactor.Interval = defaultCompactorConfig().Interval
+	}
+	if c.Compactor.RetentionDeleteDelay < 0 {
+		return fmt.Errorf("compactor.retention_delete_delay must not be negative, got %s", c.Compactor.RetentionDeleteDelay)
 	}
 	switch c.Mode {
 	case modeAll, modeAgent, modeIngester, modeQuerier:

@@ -279,3 +279,57 @@ limits:
 		t.Fatalf("a tenant rate above the inherited burst must fail naming the tenant, got %v", err)
 	}
 }
+
+func TestRetentionConfig(t *testing.T) {
+	p := writeConfig(t, `
+limits:
+  retention_period: 744h
+  per_tenant:
+    short: {retention_period: 24h}
+    forever: {retention_period: 0s}
+    other: {ingestion_rate_mb: 64}
+compactor:
+  retention_delete_delay: 30m
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tenant, want := range map[string]time.Duration{"short": 24 * time.Hour, "forever": 0, "other": 744 * time.Hour, "unnamed": 744 * time.Hour} {
+		if got := cfg.Limits.For(tenant).RetentionPeriod; got != want {
+			t.Errorf("tenant %s: retention %s, want %s", tenant, got, want)
+		}
+	}
+	if cfg.Compactor.RetentionDeleteDelay != 30*time.Minute {
+		t.Errorf("delete delay %s, want 30m", cfg.Compactor.RetentionDeleteDelay)
+	}
+
+	def, _, err := loadConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Limits.Defaults.RetentionPeriod != 0 {
+		t.Errorf("default retention %s, want 0 (off, as in Loki)", def.Limits.Defaults.RetentionPeriod)
+	}
+	out, err := redactedYAML(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"retention_period: 0s", "retention_delete_delay: 2h0m0s"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("-print-config lacks %q:\n%s", want, out)
+		}
+	}
+	flags, _, err := loadConfig([]string{"-limits.retention-period=48h", "-compactor.retention-delete-delay=5m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags.Limits.For("x").RetentionPeriod != 48*time.Hour || flags.Compactor.RetentionDeleteDelay != 5*time.Minute {
+		t.Errorf("flags: retention %s, delay %s", flags.Limits.For("x").RetentionPeriod, flags.Compactor.RetentionDeleteDelay)
+	}
+	for _, args := range [][]string{{"-limits.retention-period=-1h"}, {"-compactor.retention-delete-delay=-1m"}} {
+		if _, _, err := loadConfig(args); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}

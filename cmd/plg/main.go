@@ -136,6 +136,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer bkt.Close()
 		st = store.New(bkt, scfg, logger, reg)
+		// Queriers stop at the cutoff and the compactor deletes what is
+		// past it, both from the same limits.
+		limits := cfg.Limits
+		st.SetRetention(func(tenant string) time.Duration { return limits.For(tenant).RetentionPeriod })
 	}
 
 	gin.SetMode(gin.ReleaseMode)
@@ -222,7 +226,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		if cfg.Compactor.Enabled {
 			compactCtx, cancelCompact := context.WithCancel(context.Background())
 			defer cancelCompact()
-			go runCompactor(compactCtx, cfg.Compactor, st, cfg.Storage.IndexPeriod, logger.With("component", "compactor"))
+			go runCompactor(compactCtx, cfg.Compactor, st, cfg.Storage.IndexPeriod, reg, logger.With("component", "compactor"))
 		}
 	}
 
