@@ -8,12 +8,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/thanos-io/objstore"
 
 	"github.com/plgstack/plg/chunks/index"
 )
+
+// deleteConcurrency bounds the chunk deletions one ApplyRetention call
+// runs at once.
+const deleteConcurrency = 8
 
 // SetRetention sets how long each tenant's data is kept: f returns a
 // tenant's retention period, 0 or less for forever. Queries through
@@ -258,20 +263,43 @@ func (s *Store) deleteExpiredChunks(ctx context.Context, tenant string, p, t int
 	if err != nil {
 		return 0, 0, fmt.Errorf("retention: list chunks %s: %w", dir, err)
 	}
-	var bytes int64
-	for i, name := range expired {
-		// Sizes are for the metrics only; a listing does not carry them.
-		if a, err := s.bkt.Attributes(ctx, name); err == nil {
-			bytes += a.Size
-		}
-		if err := s.bkt.Delete(ctx, name); err != nil && !s.bkt.IsObjNotFoundErr(err) {
-			return i, bytes, fmt.Errorf("retention: delete chunk %s: %w", name, err)
-		}
+	// Deletes are independent and each a round trip to an object store
+	// (two with the size), so a few run at once: a first run over a long
+	// history may delete tens of thousands of chunks.
+	var (
+		mu      sync.Mutex
+		bytes   int64
+		deleted int
+		errs    []error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, deleteConcurrency)
+	)
+	for _, name := range expired {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var size int64
+			// Sizes are for the metrics only; a listing does not carry them.
+			if a, err := s.bkt.Attributes(ctx, name); err == nil {
+				size = a.Size
+			}
+			err := s.bkt.Delete(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && !s.bkt.IsObjNotFoundErr(err) {
+				errs = append(errs, fmt.Errorf("retention: delete chunk %s: %w", name, err))
+				return
+			}
+			deleted++
+			bytes += size
+		}()
 	}
-	if len(expired) > 0 {
-		s.logger.Info("retention deleted chunks", "dir", dir, "chunks", len(expired), "bytes", bytes)
+	wg.Wait()
+	if deleted > 0 {
+		s.logger.Info("retention deleted chunks", "dir", dir, "chunks", deleted, "bytes", bytes)
 	}
-	return len(expired), bytes, nil
+	return deleted, bytes, errors.Join(errs...)
 }
 
 // chunkKeyMaxT returns the MaxT encoded in a chunk key's last component,
