@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/thanos-io/objstore"
 
@@ -51,5 +54,71 @@ func TestCompactOnceMergesSegmentsAndKeepsEverySeries(t *testing.T) {
 	series, err := idx.Select(now.Add(-time.Hour).UnixNano(), now.Add(time.Hour).UnixNano(), labels.MustNewMatcher(labels.MatchRegexp, "app", ".+"))
 	if err != nil || len(series) != 5 {
 		t.Fatalf("after compaction: %d series, %v", len(series), err)
+	}
+}
+
+// deleteFailingBucket fails every Delete, as a bucket without delete
+// permission would.
+type deleteFailingBucket struct{ objstore.Bucket }
+
+func (deleteFailingBucket) Delete(context.Context, string) error { return errors.New("access denied") }
+
+func TestRetentionOnceDeletesPerTenantAndCounts(t *testing.T) {
+	ctx := context.Background()
+	cfg := store.DefaultConfig()
+	bkt := objstore.NewInMemBucket()
+	st := store.New(bkt, cfg, slog.New(slog.DiscardHandler), nil)
+	now := time.Now()
+	old := now.Add(-72 * time.Hour)
+	lbs := labels.FromStrings("app", "a")
+	ref := index.ChunkRef{Fingerprint: lbs.Hash(), MinT: old.UnixNano(), MaxT: old.Add(time.Minute).UnixNano(), Checksum: 1, Size: 4, Entries: 1}
+	for _, tenant := range []string{"expiring", "kept"} {
+		if err := st.PutChunk(ctx, tenant, ref, []byte("data")); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutIndex(ctx, tenant, "ingester-0", []index.Series{{Labels: lbs, Fingerprint: lbs.Hash(), Chunks: []index.ChunkRef{ref}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retention := func(tenant string) time.Duration {
+		if tenant == "expiring" {
+			return 24 * time.Hour
+		}
+		return 0
+	}
+
+	// A bucket that refuses deletes: the run fails, is counted, and the
+	// last success is not set.
+	failing := store.New(deleteFailingBucket{bkt}, cfg, slog.New(slog.DiscardHandler), nil)
+	failing.SetRetention(retention)
+	fm := newRetentionMetrics(prometheus.NewRegistry())
+	retentionOnce(ctx, failing, time.Hour, fm, slog.New(slog.DiscardHandler))
+	if got := testutil.ToFloat64(fm.failures); got != 1 {
+		t.Errorf("failures = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(fm.lastSuccess); got != 0 {
+		t.Errorf("last success set after a failed run: %v", got)
+	}
+
+	st.SetRetention(retention)
+	m := newRetentionMetrics(prometheus.NewRegistry())
+	retentionOnce(ctx, st, time.Hour, m, slog.New(slog.DiscardHandler))
+	if got := testutil.ToFloat64(m.chunks); got != 1 {
+		t.Errorf("chunks deleted = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.chunkBytes); got != 4 {
+		t.Errorf("chunk bytes deleted = %v, want 4", got)
+	}
+	if got := testutil.ToFloat64(m.segments); got != 1 {
+		t.Errorf("segments deleted = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.lastSuccess); got < float64(now.Unix()) {
+		t.Errorf("last success = %v, want at least %d", got, now.Unix())
+	}
+	for tenant, want := range map[string]bool{"expiring": false, "kept": true} {
+		ok, err := bkt.Exists(ctx, st.ChunkKey(tenant, ref))
+		if err != nil || ok != want {
+			t.Errorf("tenant %s: chunk exists = %v, %v; want %v", tenant, ok, err, want)
+		}
 	}
 }
