@@ -37,7 +37,8 @@ const (
 	DefaultSampleStreamBatch = 1
 	// DefaultSampleSpoolBytes is EngineOptions.SampleSpoolBytes' default:
 	// 1.6 million samples, what 50 to 60 streams merged at once cost; a
-	// range holding more is read in slices of 1.2 million.
+	// range holding more is read in slices of 1.2 million (split among
+	// the parallel parts).
 	DefaultSampleSpoolBytes = 32 << 20
 	// maxPoints is the resolution limit of a range query, per series.
 	maxPoints = 11000
@@ -69,10 +70,11 @@ type EngineOptions struct {
 	// parallel part; it keeps the samples of the batches read instead
 	// (see spool.go). The result is the same for any value.
 	SampleStreamBatch int
-	// SampleSpoolBytes bounds those samples (default 32 MiB per part):
-	// a range holding more is read in slices of time, each selected
-	// anew, that fit (see spool.go). The result is the same for any
-	// value. Negative: no spool, every stream merged at once.
+	// SampleSpoolBytes bounds those samples (default 32 MiB), shared by
+	// the parallel parts of a range query: a range holding more is read
+	// in slices of time, each selected anew, that fit (see spool.go).
+	// The result is the same for any value. Negative: no spool, every
+	// stream merged at once.
 	SampleSpoolBytes int64
 }
 
@@ -291,9 +293,15 @@ func (q *query) evalMatrix(expr syntax.SampleExpr, st steps) ([]Series, error) {
 	results := make([][]Series, parts)
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
+	// The parts share the spool's budget, so that a query's memory does
+	// not grow with the cores either.
+	opts := q.opts
+	if opts.SampleSpoolBytes > 0 {
+		opts.SampleSpoolBytes = max(opts.SampleSpoolBytes/parts, 1)
+	}
 	for i := range parts {
 		i0, i1 := n*i/parts, n*(i+1)/parts
-		sub := &query{ctx: ctx, src: q.src, p: q.p, opts: q.opts}
+		sub := &query{ctx: ctx, src: q.src, p: q.p, opts: opts}
 		subs[i] = sub
 		part := steps{start: st.start + i0*st.step, end: st.start + (i1-1)*st.step, step: st.step}
 		wg.Go(func() {

@@ -43,7 +43,8 @@ import (
 // every Select (see Source). Memory is then the budget (and one page)
 // plus a batch of open streams and the windows, however much data the
 // range holds; the cost is reading, at each seam, the block that spans it
-// twice, and at each cut the samples past T a second time.
+// twice, and at each cut the samples past T a second time (the query's
+// statistics count those lines each time they are read).
 //
 // min_over_time, max_over_time and first_over_time need not even keep the
 // samples: a run keeps, per series and grid cell, one partial bucket
