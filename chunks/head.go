@@ -5,6 +5,8 @@ import (
 	"sort"
 	"sync"
 	"unsafe"
+
+	"github.com/plgstack/plg/internal/freelist"
 )
 
 // headEntry locates one appended entry in the head's arena: the line
@@ -128,7 +130,8 @@ func (h *headBlock) append(ts int64, line, rawMeta []byte) bool {
 // Buffers a snapshot may read are never recycled.
 //
 // The lists are bounded (freeListLen buffers and freeListBytes per class;
-// at most about 3 MiB of arenas and 2.5 MiB of entries slices). They were
+// at most about 3 MiB of arenas and 2.5 MiB of entries slices), and let go
+// of what two collections found unused, as sync.Pools do. They were
 // sync.Pools, which keep every buffer put back until the next two
 // collections: with 200 streams sealing heads under memory pressure, about
 // 13 MiB of free arenas at the peak of a 1 GB plgbench ingest. Pooled
@@ -147,10 +150,12 @@ const (
 	freeListBytes = 512 << 10 // one 512 KiB arena: a 256 KiB head crossing the block size
 )
 
-// slicePool holds free slices with a capacity of exactly 1<<class.
+// slicePool holds free slices with a capacity of exactly 1<<class, in a
+// free list per class (internal/freelist: bounded, and emptied of what
+// two collections found unused, so an idle ingester lets them go).
 type slicePool[T any] struct {
-	mu   sync.Mutex
-	free [maxPoolClass + 1][][]T
+	once  sync.Once
+	lists [maxPoolClass + 1]*freelist.List[[]T] // nil for classes not kept
 }
 
 var (
@@ -170,6 +175,18 @@ func poolClass(n int) int {
 func (p *slicePool[T]) keep(c int) int {
 	var zero T
 	return min(freeListLen, freeListBytes/((1<<c)*int(unsafe.Sizeof(zero))))
+}
+
+// list returns class c's free list, nil if the class keeps nothing.
+func (p *slicePool[T]) list(c int) *freelist.List[[]T] {
+	p.once.Do(func() {
+		for k := minPoolClass; k <= maxPoolClass; k++ {
+			if n := p.keep(k); n > 0 {
+				p.lists[k] = freelist.New(n, func() []T { return nil })
+			}
+		}
+	})
+	return p.lists[c]
 }
 
 // grow returns s moved to a pooled slice with room for n more elements,
@@ -193,15 +210,11 @@ func (p *slicePool[T]) grow(s []T, n int, recycle bool) []T {
 // get returns an empty slice of capacity 1<<c, from the free list if it
 // has one.
 func (p *slicePool[T]) get(c int) []T {
-	p.mu.Lock()
-	if l := p.free[c]; len(l) > 0 {
-		s := l[len(l)-1]
-		l[len(l)-1] = nil
-		p.free[c] = l[:len(l)-1]
-		p.mu.Unlock()
-		return s
+	if l := p.list(c); l != nil {
+		if s := l.Get(); s != nil {
+			return s
+		}
 	}
-	p.mu.Unlock()
 	return make([]T, 0, 1<<c)
 }
 
@@ -212,22 +225,18 @@ func (p *slicePool[T]) put(s []T) {
 	if cap(s) == 0 || c > maxPoolClass || cap(s) != 1<<c {
 		return
 	}
-	p.mu.Lock()
-	if len(p.free[c]) < p.keep(c) {
-		p.free[c] = append(p.free[c], s[:0])
+	if l := p.list(c); l != nil {
+		l.Put(s[:0])
 	}
-	p.mu.Unlock()
 }
 
 // freeBytes returns the bytes the pool's free lists hold.
 func (p *slicePool[T]) freeBytes() int {
 	var zero T
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	n := 0
-	for _, l := range p.free {
-		for _, s := range l {
-			n += cap(s) * int(unsafe.Sizeof(zero))
+	for c := minPoolClass; c <= maxPoolClass; c++ {
+		if l := p.list(c); l != nil {
+			l.Each(func(s []T) { n += cap(s) * int(unsafe.Sizeof(zero)) })
 		}
 	}
 	return n

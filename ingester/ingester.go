@@ -69,7 +69,7 @@ type Ingester struct {
 	mem         memAccount
 	// encoders holds WAL record encoders; a push holds one only inside
 	// its decode slot.
-	encoders *freelist.List[recordEncoder]
+	encoders *freelist.List[*recordEncoder]
 	// flushing is set while the flush loop runs; pushes wait for memory
 	// (backpressure.go) only then, since nothing else frees it.
 	flushing    atomic.Bool

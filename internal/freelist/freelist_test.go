@@ -1,6 +1,10 @@
 package freelist
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+	"time"
+)
 
 func TestListReusesAndStaysBounded(t *testing.T) {
 	made := 0
@@ -30,5 +34,39 @@ func TestNewKeepsAtLeastOne(t *testing.T) {
 	l.Put(x)
 	if l.Get() != x {
 		t.Fatal("a list of bound 0 kept nothing; want at least 1")
+	}
+}
+
+func TestAgingDropsWhatTwoCollectionsFoundUnused(t *testing.T) {
+	l := New(4, func() *int { return new(int) })
+	x := new(int)
+	l.Put(x)
+	l.age() // as after a collection: kept, now old
+	if n := l.Len(); n != 1 {
+		t.Fatalf("after one collection the list holds %d, want 1", n)
+	}
+	if l.Get() != x {
+		t.Fatal("an object put before the last collection was not reused")
+	}
+	l.Put(x)
+	l.age()
+	l.age() // not taken between two collections: dropped
+	if n := l.Len(); n != 0 {
+		t.Fatalf("after two collections unused the list holds %d, want 0", n)
+	}
+}
+
+func TestCollectionsAgeTheList(t *testing.T) {
+	// The real hook: collections, not calls, drop what an idle process
+	// does not use.
+	l := New(4, func() *int { return new(int) })
+	l.Put(new(int))
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the list still holds %d objects after collections for 10 s", l.Len())
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
 	}
 }
