@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"golang.org/x/time/rate"
 )
 
@@ -42,8 +43,9 @@ type Limits struct {
 	// RetentionPeriod is how long the tenant's data is kept in the store;
 	// 0 keeps it forever, as in Loki. The ingester does not use it: the
 	// compactor deletes expired data and queriers stop reading it at the
-	// cutoff (chunks/store/retention.go).
-	RetentionPeriod time.Duration `yaml:"retention_period"`
+	// cutoff (chunks/store/retention.go). Prometheus' duration syntax, as
+	// in Loki's files: 744h, 31d, 4w.
+	RetentionPeriod model.Duration `yaml:"retention_period"`
 }
 
 // DefaultServiceNameLabels is Loki's default discover_service_name list.
@@ -79,7 +81,7 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxLineSize, "limits.max-line-size", l.MaxLineSize, "Longest accepted log line in bytes (0: unlimited).")
 	fs.BoolVar(&l.MaxLineSizeTruncate, "limits.max-line-size-truncate", l.MaxLineSizeTruncate, "Truncate lines over the maximum size instead of rejecting them.")
 	fs.IntVar(&l.MaxStreamsPerTenant, "limits.max-streams-per-tenant", l.MaxStreamsPerTenant, "Most streams a tenant may have in memory (0: unlimited).")
-	fs.DurationVar(&l.RetentionPeriod, "limits.retention-period", l.RetentionPeriod, "How long each tenant's logs are kept in the store, e.g. 744h (0: forever). The compactor deletes older data; queries stop at the cutoff.")
+	fs.Var(&l.RetentionPeriod, "limits.retention-period", "How long each tenant's logs are kept in the store, e.g. 31d or 744h (0: forever). The compactor deletes older data; queries stop at the cutoff.")
 }
 
 // Validate rejects limits that cannot work.

@@ -283,9 +283,9 @@ limits:
 func TestRetentionConfig(t *testing.T) {
 	p := writeConfig(t, `
 limits:
-  retention_period: 744h
+  retention_period: 31d
   per_tenant:
-    short: {retention_period: 24h}
+    short: {retention_period: 1w}
     forever: {retention_period: 0s}
     other: {ingestion_rate_mb: 64}
 compactor:
@@ -295,13 +295,21 @@ compactor:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for tenant, want := range map[string]time.Duration{"short": 24 * time.Hour, "forever": 0, "other": 744 * time.Hour, "unnamed": 744 * time.Hour} {
-		if got := cfg.Limits.For(tenant).RetentionPeriod; got != want {
+	for tenant, want := range map[string]time.Duration{"short": 7 * 24 * time.Hour, "forever": 0, "other": 744 * time.Hour, "unnamed": 744 * time.Hour} {
+		if got := time.Duration(cfg.Limits.For(tenant).RetentionPeriod); got != want {
 			t.Errorf("tenant %s: retention %s, want %s", tenant, got, want)
 		}
 	}
 	if cfg.Compactor.RetentionDeleteDelay != 30*time.Minute {
 		t.Errorf("delete delay %s, want 30m", cfg.Compactor.RetentionDeleteDelay)
+	}
+	// -print-config writes it back in the syntax it was read in.
+	printed, err := redactedYAML(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(printed), "retention_period: 31d") || !strings.Contains(string(printed), "retention_period: 1w") {
+		t.Errorf("-print-config lacks retention_period: 31d and 1w:\n%s", printed)
 	}
 
 	def, _, err := loadConfig(nil)
@@ -320,11 +328,11 @@ compactor:
 			t.Errorf("-print-config lacks %q:\n%s", want, out)
 		}
 	}
-	flags, _, err := loadConfig([]string{"-limits.retention-period=48h", "-compactor.retention-delete-delay=5m"})
+	flags, _, err := loadConfig([]string{"-limits.retention-period=2d", "-compactor.retention-delete-delay=5m"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if flags.Limits.For("x").RetentionPeriod != 48*time.Hour || flags.Compactor.RetentionDeleteDelay != 5*time.Minute {
+	if time.Duration(flags.Limits.For("x").RetentionPeriod) != 48*time.Hour || flags.Compactor.RetentionDeleteDelay != 5*time.Minute {
 		t.Errorf("flags: retention %s, delay %s", flags.Limits.For("x").RetentionPeriod, flags.Compactor.RetentionDeleteDelay)
 	}
 	for _, args := range [][]string{{"-limits.retention-period=-1h"}, {"-compactor.retention-delete-delay=-1m"}} {

@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		// Queriers stop at the cutoff and the compactor deletes what is
 		// past it, both from the same limits.
 		limits := cfg.Limits
-		st.SetRetention(func(tenant string) time.Duration { return limits.For(tenant).RetentionPeriod })
+		st.SetRetention(func(tenant string) time.Duration { return time.Duration(limits.For(tenant).RetentionPeriod) })
 	}
 
 	gin.SetMode(gin.ReleaseMode)
