@@ -334,18 +334,15 @@ func TestChunksFlushedCountsEachReason(t *testing.T) {
 	}
 }
 
-func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
-	cfg := memTestConfig()
-	cfg.ChunkBlockSize = 64 << 10
-	st := newFakeStore()
-	ing := readyIngester(t, cfg, st, nil)
-	r := rand.New(rand.NewPCG(7, 8))
-	now := time.Now()
+// pushHexStreams pushes perStream hexLines to each of streams streams and
+// returns the lines pushed.
+func pushHexStreams(t *testing.T, ing *Ingester, r *rand.Rand, now time.Time, streams, perStream int) []string {
+	t.Helper()
 	var ss []push.Stream
 	var pushed []string
-	for s := 0; s < 20; s++ {
+	for s := range streams {
 		var es []push.Entry
-		for k := 0; k < 500; k++ {
+		for k := range perStream {
 			l := hexLine(r, s, k)
 			es = append(es, entry(now.Add(time.Duration(k)), l))
 			pushed = append(pushed, l)
@@ -353,8 +350,13 @@ func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
 		ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
 	}
 	mustPush(t, ing, ss...)
-	// 20 heads of about 53 KB (1.5 MiB with their buffers) are over the
-	// budget; compressed, they fit.
+	return pushed
+}
+
+// flushOverBudget runs a flush cycle from over the memory budget and
+// checks that it brought the unflushed memory down to the low-water mark.
+func flushOverBudget(t *testing.T, ing *Ingester) {
+	t.Helper()
 	if ing.mem.unflushed.Load() <= ing.memBudget {
 		t.Fatalf("%d bytes unflushed; the test must start over the budget of %d", ing.mem.unflushed.Load(), ing.memBudget)
 	}
@@ -362,8 +364,20 @@ func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := ing.mem.unflushed.Load(); got > ing.memBudget*3/4 {
-		t.Fatalf("%d bytes unflushed after sealing, want <= %d", got, ing.memBudget*3/4)
+		t.Fatalf("%d bytes unflushed after the flush cycle, want <= %d", got, ing.memBudget*3/4)
 	}
+}
+
+func TestMemoryPressureSealsHeadBlocksBeforeCuttingChunks(t *testing.T) {
+	cfg := memTestConfig()
+	cfg.ChunkBlockSize = 64 << 10
+	st := newFakeStore()
+	ing := readyIngester(t, cfg, st, nil)
+	now := time.Now()
+	// 20 heads of about 53 KB (1.5 MiB with their buffers) are over the
+	// budget; compressed, they fit.
+	pushed := pushHexStreams(t, ing, rand.New(rand.NewPCG(7, 8)), now, 20, 500)
+	flushOverBudget(t, ing)
 	if n := len(st.chunks); n != 0 {
 		t.Fatalf("%d chunks flushed; sealing the heads was enough", n)
 	}
@@ -388,29 +402,9 @@ func TestMemoryPressureOverManyStreamsSealsSmallHeadsBeforeCutting(t *testing.T)
 	cfg.ChunkBlockSize = 256 << 10 // a quarter block, 64 KiB, is far above every head
 	st := newFakeStore()
 	ing := readyIngester(t, cfg, st, nil)
-	r := rand.New(rand.NewPCG(9, 10))
-	now := time.Now()
-	var ss []push.Stream
-	var pushed []string
-	for s := 0; s < 150; s++ {
-		var es []push.Entry
-		for k := 0; k < 70; k++ { // about 8 KB a stream
-			l := hexLine(r, s, k)
-			es = append(es, entry(now.Add(time.Duration(k)), l))
-			pushed = append(pushed, l)
-		}
-		ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), es...))
-	}
-	mustPush(t, ing, ss...)
-	if ing.mem.unflushed.Load() <= ing.memBudget {
-		t.Fatalf("%d bytes unflushed; the test must start over the budget of %d", ing.mem.unflushed.Load(), ing.memBudget)
-	}
-	if err := ing.flush(context.Background(), false, false); err != nil {
-		t.Fatal(err)
-	}
-	if got := ing.mem.unflushed.Load(); got > ing.memBudget*3/4 {
-		t.Fatalf("%d bytes unflushed after sealing, want <= %d", got, ing.memBudget*3/4)
-	}
+	// 150 streams of about 8 KB.
+	pushed := pushHexStreams(t, ing, rand.New(rand.NewPCG(9, 10)), time.Now(), 150, 70)
+	flushOverBudget(t, ing)
 	if n := len(st.chunks); n != 0 {
 		t.Fatalf("%d chunks of a few lines flushed; sealing the small heads was enough", n)
 	}
