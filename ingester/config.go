@@ -71,7 +71,7 @@ type Config struct {
 	// quarters of it. Negative disables it. See cutForMemory for the
 	// policy. The default, 24 MiB, holds chunks of up to about 2 x budget
 	// / streams (240 KiB for 200 busy streams), and with the soft memory
-	// limit derived from it (2 x budget + 48 MiB) keeps an all-in-one plg
+	// limit derived from it (2 x budget + 64 MiB) keeps an all-in-one plg
 	// under 150 MiB RSS while ingesting. 32 MiB made chunks a third larger
 	// (fewer store objects; the same store size within 0.1 point of the
 	// raw text) and cost about 25 MiB more RSS.

@@ -114,7 +114,7 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 	fs.BoolVar(&cfg.AuthEnabled, "auth.enabled", cfg.AuthEnabled, "Require X-Scope-OrgID on every request (multi-tenant); when off every request is tenant \"fake\".")
 	fs.StringVar(&cfg.Server.LogLevel, "log.level", cfg.Server.LogLevel, "Log level: debug, info, warn or error.")
 	fs.StringVar(&cfg.Server.LogFormat, "log.format", cfg.Server.LogFormat, "Log format: logfmt or json.")
-	fs.IntVar(&cfg.Server.MemoryLimitMB, "memory-limit-mb", cfg.Server.MemoryLimitMB, "Soft memory limit of the Go runtime in MiB; 0 derives it where an ingester runs (2 x -ingester.max-chunk-memory-mb + 48) and in -mode=querier (-querier.chunk-prefix-cache-mb + 64), negative sets none. The GOMEMLIMIT environment variable wins.")
+	fs.IntVar(&cfg.Server.MemoryLimitMB, "memory-limit-mb", cfg.Server.MemoryLimitMB, "Soft memory limit of the Go runtime in MiB; 0 derives it where an ingester runs (2 x -ingester.max-chunk-memory-mb + 64) and in -mode=querier (-querier.chunk-prefix-cache-mb + 64), negative sets none. The GOMEMLIMIT environment variable wins.")
 	fs.BoolVar(&cfg.Server.PProf, "http.pprof", cfg.Server.PProf, "Serve Go runtime profiles (heap, CPU, goroutines) under /debug/pprof/ on the HTTP address.")
 	fs.Func("querier.ingesters", "Comma-separated addresses (host:port) of the ingesters a -mode=querier process reads recent data from.", func(v string) error {
 		cfg.Querier.Ingesters = nil

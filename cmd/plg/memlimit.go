@@ -9,6 +9,16 @@ import (
 // allows for queries beyond the chunk prefix cache.
 const querierQueryMemoryMB = 64
 
+// ingesterHeadroomMB is what the derived limit adds to twice the chunk
+// budget where an ingester runs. Since the sixth session's buffer work the
+// live heap of a 1 GB plgbench ingest stays near 60 MiB, so the limit, not
+// the live heap, sets how often the collector runs: at 48 (a 96 MiB limit)
+// it ran often enough to cost about 0.5 CPU-s per 1M lines ingested and
+// 15-25% on the in-memory count queries, for 124 MiB peak RSS; at 64 (112
+// MiB) ingest CPU and the queries were back to the fifth session's, for
+// 132 MiB (docs/BENCHMARKS.md, "Sixth session").
+const ingesterHeadroomMB = 64
+
 // memoryLimit returns the soft memory limit to give the Go runtime, in
 // bytes (0: leave the runtime's default, no limit), and why.
 //
@@ -16,8 +26,8 @@ const querierQueryMemoryMB = 64
 // (GOGC=100). A soft limit makes the GC run earlier instead, and
 // softMemoryLimit raises it while the live heap needs more, so it never
 // makes the process collect back to back. Where an ingester runs, the
-// derived default is twice the chunk budget plus 48 MiB for the push, WAL
-// and codec buffers of a few concurrent pushes; in -mode=querier it is the
+// derived default is twice the chunk budget plus ingesterHeadroomMB for the
+// push, WAL and codec buffers of a few concurrent pushes; in -mode=querier it is the
 // chunk prefix cache plus 64 MiB for the queries themselves (a log query
 // holds 32 decoded blocks, 10 to 25 MiB, and its results); in -mode=agent
 // it is agent_memory_limit (24 MiB: the agent's live heap is 8-12 MiB
@@ -39,7 +49,7 @@ func memoryLimit(cfg *Config, env string) (int64, string) {
 	}
 	runsIngester := cfg.Mode == modeAll || cfg.Mode == modeIngester
 	if budget := cfg.Ingester.ChunkMemoryBudget(); runsIngester && budget > 0 {
-		return 2*budget + 48<<20, fmt.Sprintf("derived: 2 x ingester.max_chunk_memory_mb (%d MiB) + 48 MiB", budget>>20)
+		return 2*budget + ingesterHeadroomMB<<20, fmt.Sprintf("derived: 2 x ingester.max_chunk_memory_mb (%d MiB) + %d MiB", budget>>20, ingesterHeadroomMB)
 	}
 	if cfg.Mode == modeQuerier {
 		cache := max(cfg.Querier.ChunkPrefixCacheMB, 0)

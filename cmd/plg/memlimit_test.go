@@ -13,8 +13,8 @@ func TestMemoryLimitIsDerivedFromTheChunkBudgetUnlessSet(t *testing.T) {
 		cache   int
 		want    int64
 	}{
-		{name: "all-in-one derives it", mode: modeAll, budget: 32, want: (2*32 + 48) << 20},
-		{name: "ingester derives it", mode: modeIngester, budget: 64, want: (2*64 + 48) << 20},
+		{name: "all-in-one derives it", mode: modeAll, budget: 32, want: (2*32 + 64) << 20},
+		{name: "ingester derives it", mode: modeIngester, budget: 64, want: (2*64 + 64) << 20},
 		{name: "querier derives it from the prefix cache", mode: modeQuerier, budget: 32, cache: 32, want: (32 + 64) << 20},
 		{name: "querier without a prefix cache", mode: modeQuerier, cache: 0, want: 64 << 20},
 		{name: "querier with a larger prefix cache", mode: modeQuerier, cache: 256, want: (256 + 64) << 20},
