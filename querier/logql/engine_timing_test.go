@@ -136,7 +136,12 @@ func benchmarkQuery(b *testing.B, enc chunks.Encoding, p Params, check func(Resu
 }
 
 func benchmarkEngine(b *testing.B, eng *Engine, enc chunks.Encoding, p Params, check func(Result)) {
-	src := loadBenchSource(b, enc)
+	measureQuery(b, eng, loadBenchSource(b, enc), p, check)
+}
+
+// measureQuery runs the query over src in b's loop and reports bytes of
+// text per CPU-second and the peak heap of one more run.
+func measureQuery(b *testing.B, eng *Engine, src *benchSource, p Params, check func(Result)) {
 	run := func() {
 		res, err := eng.Query(context.Background(), src, p)
 		if err != nil {
@@ -360,29 +365,11 @@ func BenchmarkQuantileManyStreams(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := Params{Query: tc.q, Start: t0.Add(5 * time.Minute), End: t0.Add(benchSpan), Step: 5 * time.Minute}
-			eng := newTestEngine()
-			run := func() {
-				res, err := eng.Query(context.Background(), src, p)
-				if err != nil {
-					b.Fatal(err)
-				}
+			measureQuery(b, newTestEngine(), src, p, func(res Result) {
 				if len(res.Matrix) != 4 || len(res.Matrix[0].Points) != 12 {
 					b.Fatalf("got %d series, want 4 with 12 points", len(res.Matrix))
 				}
-			}
-			b.SetBytes(src.rawBytes)
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			n := 0
-			for b.Loop() {
-				run()
-				n++
-			}
-			if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
-				b.ReportMetric(float64(src.rawBytes)*float64(n)/cpu/1e6, "MB/cpu-s")
-			}
-			b.StopTimer()
-			b.ReportMetric(peakHeap(run), "peak-heap-MiB")
+			})
 		})
 	}
 }
