@@ -13,11 +13,15 @@ import (
 // test can plant structural damage that checksums do not catch. Sections
 // whose TOC entry points outside b are left alone.
 func recrc(b []byte) {
-	if len(b) < tocLen {
+	if len(b) < headerLen {
 		return
 	}
-	tocStart := len(b) - tocLen
-	for i := range numSections {
+	tl := tocLenOf(b[4])
+	if len(b) < tl {
+		return
+	}
+	tocStart := len(b) - tl
+	for i := range sectionsOf(b[4]) {
 		off := binary.BigEndian.Uint64(b[tocStart+i*tocEntryLen:])
 		n := binary.BigEndian.Uint64(b[tocStart+i*tocEntryLen+8:])
 		if off > uint64(tocStart) || n > uint64(tocStart)-off || uint64(tocStart)-off-n < crcLen {
@@ -29,12 +33,20 @@ func recrc(b []byte) {
 }
 
 func sectionBounds(b []byte, sec int) (off, n int) {
-	tocStart := len(b) - tocLen
+	tocStart := len(b) - tocLenOf(b[4])
 	return int(binary.BigEndian.Uint64(b[tocStart+sec*tocEntryLen:])), int(binary.BigEndian.Uint64(b[tocStart+sec*tocEntryLen+8:]))
 }
 
 func TestOpenRejectsCorruptSegments(t *testing.T) {
-	good := mustWrite(t, fixture()...)
+	v1, err := WriteVersion(fixture(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("v1", func(t *testing.T) { testOpenRejectsCorrupt(t, v1) })
+	t.Run("v2", func(t *testing.T) { testOpenRejectsCorrupt(t, mustWrite(t, packed(fixture())...)) })
+}
+
+func testOpenRejectsCorrupt(t *testing.T, good []byte) {
 	tests := []struct {
 		name    string
 		mutate  func([]byte) []byte
@@ -49,8 +61,10 @@ func TestOpenRejectsCorruptSegments(t *testing.T) {
 		{"flipped bit in series", func(b []byte) []byte { off, _ := sectionBounds(b, secSeries); b[off+3] ^= 1; return b }, ErrCorrupt},
 		{"flipped bit in postings table", func(b []byte) []byte { off, _ := sectionBounds(b, secPostingsTable); b[off] ^= 1; return b }, ErrCorrupt},
 		{"flipped bit in TOC metadata", func(b []byte) []byte { b[len(b)-crcLen-1] ^= 1; return b }, ErrCorrupt},
+		{"version 0", func(b []byte) []byte { b[4] = 0; return b }, ErrUnsupportedVersion},
+		{"other version's TOC size", func(b []byte) []byte { b[4] = 3 - b[4]; return b }, ErrCorrupt},
 		{"extra byte before the TOC", func(b []byte) []byte {
-			tocStart := len(b) - tocLen
+			tocStart := len(b) - tocLenOf(b[4])
 			out := append(append(append([]byte{}, b[:tocStart]...), 0), b[tocStart:]...)
 			recrc(out)
 			return out
@@ -86,7 +100,16 @@ func TestOpenRejectsCorruptSegments(t *testing.T) {
 }
 
 func TestOpenDetectsEverySingleByteCorruption(t *testing.T) {
-	good := mustWrite(t, fixture()...)
+	v1, err := WriteVersion(fixture(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, good := range [][]byte{v1, mustWrite(t, packed(fixture())...)} {
+		detectEverySingleByteCorruption(t, good)
+	}
+}
+
+func detectEverySingleByteCorruption(t *testing.T, good []byte) {
 	for i := range good {
 		b := append([]byte(nil), good...)
 		b[i] ^= 0x5a
@@ -97,7 +120,7 @@ func TestOpenDetectsEverySingleByteCorruption(t *testing.T) {
 }
 
 func TestQueriesReportDamageBehindValidChecksums(t *testing.T) {
-	good := mustWrite(t, fixture()...)
+	good := mustWrite(t, packed(fixture())...)
 	tests := []struct {
 		name   string
 		mutate func([]byte)

@@ -11,13 +11,16 @@ import (
 const (
 	// Magic opens every segment: "PLGI".
 	Magic uint32 = 0x504C4749
-	// Version is the format version written by [Write] and accepted by [Open].
-	Version byte = 1
+	// Version is the format version written by [Write]. [Open] reads it
+	// and every older version down to [MinVersion].
+	Version byte = 2
+	// MinVersion is the oldest format version [Open] reads.
+	MinVersion byte = 1
 
 	headerLen = 5 // magic + version
 	crcLen    = 4
 
-	numSections   = 6
+	numSections   = 7  // in version 2; version 1 has the first 6
 	tocEntryLen   = 16 // offset u64 + length u64
 	tocMetaLen    = 24 // minT i64 + maxT i64 + numChunks u64
 	tocLen        = numSections*tocEntryLen + tocMetaLen + crcLen
@@ -34,9 +37,21 @@ const (
 	secSeriesOffsets
 	secPostings
 	secPostingsTable
+	secPacks // version 2 on
 )
 
-var sectionNames = [numSections]string{"symbols", "symbol offsets", "series", "series offsets", "postings", "postings table"}
+var sectionNames = [numSections]string{"symbols", "symbol offsets", "series", "series offsets", "postings", "postings table", "packs"}
+
+// sectionsOf returns the number of sections of a segment of version v.
+func sectionsOf(v byte) int {
+	if v == 1 {
+		return numSections - 1
+	}
+	return numSections
+}
+
+// tocLenOf returns the TOC length, with its CRC, of a segment of version v.
+func tocLenOf(v byte) int { return sectionsOf(v)*tocEntryLen + tocMetaLen + crcLen }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

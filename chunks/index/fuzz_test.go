@@ -30,8 +30,15 @@ func FuzzOpenChecksummed(f *testing.F) {
 func addSeeds(f *testing.F) {
 	f.Add(mustWrite(f))
 	f.Add(mustWrite(f, fixture()...))
+	f.Add(mustWrite(f, packed(fixture())...))
+	v1, err := WriteVersion(fixture(), 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
 	f.Add(mustWrite(f, k8sSeries(rand.New(rand.NewPCG(5, 6)), 20, 2, 100)...))
 	f.Add([]byte("PLGI\x01"))
+	f.Add([]byte("PLGI\x02"))
 }
 
 var fuzzMatchers = []*labels.Matcher{

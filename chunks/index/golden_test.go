@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,12 +11,22 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// TestFormatGolden pins the version 1 byte layout: segments already in
-// object storage must stay readable, so any change to what Write emits for
-// the same input must be deliberate (and come with a version bump).
+// TestFormatGolden pins the byte layout of every version: segments
+// already in object storage must stay readable, so any change to what
+// Write emits for the same input must be deliberate (and come with a
+// version bump). Version 1 has no chunk locations; version 2's fixture
+// puts most chunks in packs.
 func TestFormatGolden(t *testing.T) {
-	path := filepath.Join("testdata", "fixture-v1.idx")
-	got := mustWrite(t, goldenFixture()...)
+	t.Run("v1", func(t *testing.T) { testGolden(t, 1, goldenFixture()) })
+	t.Run("v2", func(t *testing.T) { testGolden(t, 2, packed(goldenFixture())) })
+}
+
+func testGolden(t *testing.T, v byte, fixture []Series) {
+	path := filepath.Join("testdata", fmt.Sprintf("fixture-v%d.idx", v))
+	got, err := WriteVersion(fixture, v)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
@@ -31,11 +42,15 @@ func TestFormatGolden(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("Write output differs from %s: the on-disk format changed", path)
 	}
-	ss, err := mustOpen(t, want).Select(minTime, maxTime)
+	r := mustOpen(t, want)
+	if r.Version() != v {
+		t.Errorf("Version() = %d, want %d", r.Version(), v)
+	}
+	ss, err := r.Select(minTime, maxTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := diffSeries(ss, naiveSelect(goldenFixture(), minTime, maxTime)); d != "" {
+	if d := diffSeries(ss, naiveSelect(fixture, minTime, maxTime)); d != "" {
 		t.Errorf("golden segment reads back wrong: %s", d)
 	}
 }

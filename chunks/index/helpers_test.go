@@ -147,3 +147,26 @@ func k8sSeries(rng *rand.Rand, n, chunksPer int, span int64) []Series {
 	}
 	return out
 }
+
+// packed returns a copy of ss with its chunks spread over three packs, back
+// to back in each as a flush writes them, except every fourth chunk, left
+// a standalone object as in a version 1 segment.
+func packed(ss []Series) []Series {
+	out := make([]Series, len(ss))
+	offs := make(map[string]uint64)
+	k := 0
+	for i, s := range ss {
+		out[i] = Series{Labels: s.Labels, Fingerprint: s.Fingerprint, Chunks: slices.Clone(s.Chunks)}
+		for j := range out[i].Chunks {
+			c := &out[i].Chunks[j]
+			k++
+			if k%4 == 0 {
+				continue
+			}
+			c.Pack = fmt.Sprintf("ingester-%d-%d-%x.pack", k%3, 1763769600123456789+k%3, 1000+k%3)
+			c.Offset = offs[c.Pack]
+			offs[c.Pack] += uint64(c.Size)
+		}
+	}
+	return out
+}

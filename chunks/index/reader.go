@@ -24,6 +24,11 @@ type Reader struct {
 	postings      []byte
 	table         []byte
 
+	version byte
+	// packs is the pack table (version 2), decoded and copied at Open:
+	// chunk references share these strings rather than alias the segment.
+	packs []string
+
 	numSymbols int
 	numSeries  int
 	numChunks  uint64
@@ -37,26 +42,31 @@ type Reader struct {
 // checksums but is malformed yields errors from queries, never a panic.
 // Errors wrap [ErrCorrupt] or [ErrUnsupportedVersion].
 func Open(b []byte) (*Reader, error) {
-	if len(b) < headerLen+tocLen {
-		return nil, corruptf("%d bytes is shorter than the minimum segment size %d", len(b), headerLen+tocLen)
+	if len(b) < headerLen {
+		return nil, corruptf("%d bytes is shorter than the segment header", len(b))
 	}
 	if m := binary.BigEndian.Uint32(b); m != Magic {
 		return nil, corruptf("bad magic %08x", m)
 	}
-	if v := b[4]; v != Version {
-		return nil, fmt.Errorf("%w: %d (this build reads %d)", ErrUnsupportedVersion, v, Version)
+	v := b[4]
+	if v < MinVersion || v > Version {
+		return nil, fmt.Errorf("%w: %d (this build reads %d to %d)", ErrUnsupportedVersion, v, MinVersion, Version)
 	}
-	tocStart := len(b) - tocLen
+	tl := tocLenOf(v)
+	if len(b) < headerLen+tl {
+		return nil, corruptf("%d bytes is shorter than the minimum segment size %d", len(b), headerLen+tl)
+	}
+	tocStart := len(b) - tl
 	toc := b[tocStart : len(b)-crcLen]
 	if want, got := binary.BigEndian.Uint32(b[len(b)-crcLen:]), crc32.Checksum(toc, castagnoli); want != got {
 		return nil, corruptf("TOC checksum %08x, want %08x", got, want)
 	}
 
-	r := &Reader{b: b}
+	r := &Reader{b: b, version: v}
 	var secs [numSections][]byte
 	next := uint64(headerLen)
 	d := decbuf{b: toc}
-	for i := range secs {
+	for i := range secs[:sectionsOf(v)] {
 		off, n := d.be64("TOC"), d.be64("TOC")
 		if off != next || n > maxSectionLen || n+crcLen > uint64(tocStart)-off {
 			return nil, corruptf("%s section at offset %d length %d does not fit the layout", sectionNames[i], off, n)
@@ -80,7 +90,32 @@ func Open(b []byte) (*Reader, error) {
 	if err := r.validateTables(); err != nil {
 		return nil, err
 	}
+	if err := r.decodePacks(secs[secPacks]); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// decodePacks reads the pack table: names non-empty and strictly
+// increasing, as Write sorts them.
+func (r *Reader) decodePacks(sec []byte) error {
+	d := decbuf{b: sec}
+	for len(d.b) > 0 {
+		n := d.uvarint("pack name length")
+		if d.err != nil {
+			return d.err
+		}
+		if n == 0 || n > uint64(len(d.b)) {
+			return corruptf("pack %d: name length %d out of range", len(r.packs), n)
+		}
+		name := string(d.b[:n])
+		d.b = d.b[n:]
+		if k := len(r.packs); k > 0 && name <= r.packs[k-1] {
+			return corruptf("pack %d not in strictly increasing order", k)
+		}
+		r.packs = append(r.packs, name)
+	}
+	return nil
 }
 
 // validateTables checks the fixed-width tables so that lookups can rely on
@@ -139,6 +174,13 @@ func (r *Reader) Bounds() (mint, maxt int64) { return r.minT, r.maxT }
 
 // Size returns the segment's size in bytes.
 func (r *Reader) Size() int { return len(r.b) }
+
+// Version returns the segment's format version.
+func (r *Reader) Version() byte { return r.version }
+
+// Packs returns the names of the pack objects the segment's chunk
+// references point into, sorted. The caller must not modify the slice.
+func (r *Reader) Packs() []string { return r.packs }
 
 func (r *Reader) overlaps(mint, maxt int64) bool {
 	return r.numSeries > 0 && r.minT <= maxt && r.maxT >= mint
@@ -312,6 +354,18 @@ func (sd *seriesDecoder) decode(id uint32, mint, maxt int64, chunks []ChunkRef) 
 		c.Size = d.uvarint32("chunk size")
 		c.Entries = d.uvarint32("chunk entries")
 		c.UncompressedBytes = d.uvarint32("chunk uncompressed bytes")
+		if r.version >= 2 {
+			if p := d.uvarint("chunk pack"); p > 0 {
+				if p > uint64(len(r.packs)) {
+					return 0, chunks, corruptf("series %d chunk %d: pack %d out of range (%d packs)", id, k, p, len(r.packs))
+				}
+				c.Pack = r.packs[p-1]
+				c.Offset = d.uvarint("chunk offset")
+				if c.Offset > math.MaxInt64-uint64(c.Size) {
+					return 0, chunks, corruptf("series %d chunk %d: offset %d overflows", id, k, c.Offset)
+				}
+			}
+		}
 		if d.err == nil && c.Overlaps(mint, maxt) {
 			chunks = append(chunks, c)
 		}

@@ -13,11 +13,19 @@ import (
 
 // ChunkRef identifies one chunk of one stream without its contents. Its
 // identity is (Fingerprint, MinT, MaxT, Checksum), which is also what the
-// object store derives the chunk's key from; the remaining fields are sizes
-// used for query planning and index stats.
+// object store derives a standalone chunk's key from; Pack and Offset say
+// where the bytes are when the chunk was written into a pack object with
+// other chunks; the remaining fields are sizes used for query planning and
+// index stats.
 type ChunkRef struct {
-	Fingerprint       uint64
-	MinT, MaxT        int64  // inclusive, Unix nanoseconds
+	Fingerprint uint64
+	MinT, MaxT  int64 // inclusive, Unix nanoseconds
+	// Pack names the pack object holding the chunk's Size bytes from
+	// Offset; empty for a chunk stored as an object of its own (every
+	// chunk of a version 1 segment), whose Offset is 0. The name is
+	// opaque here: package store turns it into a key.
+	Pack              string
+	Offset            uint64
 	Checksum          uint32 // checksum of the chunk bytes, as computed by package chunks
 	Size              uint32 // compressed bytes
 	Entries           uint32
@@ -33,6 +41,11 @@ func sameChunk(a, b ChunkRef) bool {
 	return a.Fingerprint == b.Fingerprint && a.MinT == b.MinT && a.MaxT == b.MaxT && a.Checksum == b.Checksum
 }
 
+// compareChunks orders chunks by identity, then by location, so that of
+// several references to one chunk in different places (two replicas that
+// flushed it into their own packs, or a pack and a standalone object)
+// deduplication keeps the same one whatever the input order: the first,
+// a standalone object before any pack.
 func compareChunks(a, b ChunkRef) int {
 	if c := cmp.Compare(a.MinT, b.MinT); c != 0 {
 		return c
@@ -40,7 +53,13 @@ func compareChunks(a, b ChunkRef) int {
 	if c := cmp.Compare(a.MaxT, b.MaxT); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Checksum, b.Checksum)
+	if c := cmp.Compare(a.Checksum, b.Checksum); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Pack, b.Pack); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Offset, b.Offset)
 }
 
 // Series is a stream (label set) and the chunks that hold its entries.
@@ -55,15 +74,26 @@ type Series struct {
 // Write builds one immutable segment from series. The input need not be
 // sorted and is not modified. Series with identical labels are merged,
 // identical chunk references are stored once, and series without chunks are
-// dropped. It fails on invalid input: no labels, an empty label name or
-// value, duplicate label names, MaxT < MinT, or a chunk fingerprint that
-// differs from its series'.
+// dropped; of references to one chunk in different locations one is kept
+// (see compareChunks). It fails on invalid input: no labels, an empty label
+// name or value, duplicate label names, MaxT < MinT, a chunk fingerprint
+// that differs from its series', or an Offset without a Pack.
 func Write(series []Series) ([]byte, error) {
+	return WriteVersion(series, Version)
+}
+
+// WriteVersion is [Write] in format version v, from [MinVersion] to
+// [Version]. Version 1 has no chunk locations, so it fails for a chunk
+// with a Pack. It exists to test that old segments stay readable.
+func WriteVersion(series []Series, v byte) ([]byte, error) {
+	if v < MinVersion || v > Version {
+		return nil, fmt.Errorf("%w: cannot write version %d", ErrUnsupportedVersion, v)
+	}
 	ss, err := normalize(series)
 	if err != nil {
 		return nil, err
 	}
-	return encode(ss)
+	return encode(ss, v)
 }
 
 // normalize validates series and returns them sorted by labels, merged by
@@ -84,6 +114,9 @@ func normalize(series []Series) ([]Series, error) {
 			}
 			if c.MaxT < c.MinT {
 				return nil, fmt.Errorf("series %d %s chunk %d: MaxT %d before MinT %d", i, s.Labels, j, c.MaxT, c.MinT)
+			}
+			if c.Pack == "" && c.Offset != 0 {
+				return nil, fmt.Errorf("series %d %s chunk %d: offset %d without a pack", i, s.Labels, j, c.Offset)
 			}
 		}
 		ss = append(ss, Series{Labels: s.Labels, Fingerprint: s.Fingerprint, Chunks: slices.Clone(s.Chunks)})
@@ -132,10 +165,35 @@ func validateLabels(ls labels.Labels) error {
 	})
 }
 
-// encode writes normalized series in the segment format.
-func encode(ss []Series) ([]byte, error) {
+// encode writes normalized series in the segment format of version v.
+func encode(ss []Series, v byte) ([]byte, error) {
 	if uint64(len(ss)) > math.MaxUint32 {
 		return nil, fmt.Errorf("index segment: %d series exceed the format limit", len(ss))
+	}
+
+	// Pack table (version 2): every pack name, sorted, numbered from 1 so
+	// that 0 can mean a standalone chunk object.
+	packSet := make(map[string]uint64)
+	for _, s := range ss {
+		for _, c := range s.Chunks {
+			if c.Pack != "" {
+				packSet[c.Pack] = 0
+			}
+		}
+	}
+	if v < 2 && len(packSet) > 0 {
+		return nil, fmt.Errorf("index segment version %d cannot hold chunks in packs", v)
+	}
+	packNames := make([]string, 0, len(packSet))
+	for p := range packSet {
+		packNames = append(packNames, p)
+	}
+	slices.Sort(packNames)
+	var packs []byte
+	for i, p := range packNames {
+		packSet[p] = uint64(i + 1)
+		packs = binary.AppendUvarint(packs, uint64(len(p)))
+		packs = append(packs, p...)
 	}
 
 	// Symbol table: every label name and value, sorted, so comparing refs
@@ -193,6 +251,14 @@ func encode(ss []Series) ([]byte, error) {
 			series = binary.AppendUvarint(series, uint64(c.Size))
 			series = binary.AppendUvarint(series, uint64(c.Entries))
 			series = binary.AppendUvarint(series, uint64(c.UncompressedBytes))
+			if v >= 2 {
+				if c.Pack == "" {
+					series = append(series, 0)
+				} else {
+					series = binary.AppendUvarint(series, packSet[c.Pack])
+					series = binary.AppendUvarint(series, c.Offset)
+				}
+			}
 			minT, maxT = min(minT, c.MinT), max(maxT, c.MaxT)
 		}
 		numChunks += uint64(len(s.Chunks))
@@ -225,9 +291,10 @@ func encode(ss []Series) ([]byte, error) {
 		}
 	}
 
-	sections := [numSections][]byte{symbols, symOffsets, series, seriesOffsets, postings, table}
-	size := headerLen + tocLen
-	for i, s := range sections {
+	sections := [numSections][]byte{symbols, symOffsets, series, seriesOffsets, postings, table, packs}
+	nsec := sectionsOf(v)
+	size := headerLen + tocLenOf(v)
+	for i, s := range sections[:nsec] {
 		if len(s) > maxSectionLen {
 			return nil, fmt.Errorf("index segment: %s section exceeds %d bytes", sectionNames[i], maxSectionLen)
 		}
@@ -235,15 +302,15 @@ func encode(ss []Series) ([]byte, error) {
 	}
 	out := make([]byte, 0, size)
 	out = binary.BigEndian.AppendUint32(out, Magic)
-	out = append(out, Version)
+	out = append(out, v)
 	var toc [numSections][2]uint64
-	for i, s := range sections {
+	for i, s := range sections[:nsec] {
 		toc[i] = [2]uint64{uint64(len(out)), uint64(len(s))}
 		out = append(out, s...)
 		out = binary.BigEndian.AppendUint32(out, crc32.Checksum(s, castagnoli))
 	}
 	tocStart := len(out)
-	for _, e := range toc {
+	for _, e := range toc[:nsec] {
 		out = binary.BigEndian.AppendUint64(out, e[0])
 		out = binary.BigEndian.AppendUint64(out, e[1])
 	}
