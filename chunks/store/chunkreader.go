@@ -41,16 +41,28 @@ type ChunkReader struct {
 	ctx context.Context
 	key string
 	f   localFile // open file, for a filesystem bucket
+	// base is the chunk's offset in its object and size its length, for
+	// a chunk in a pack; size is -1 for a chunk that is its own object,
+	// which ends where the object does.
+	base, size int64
 }
 
-// OpenChunk returns a reader of a chunk's object. For a filesystem bucket
-// it opens the file, so a missing object fails here, wrapping
-// [ErrNotFound]; otherwise nothing is read until ReadAt.
+// OpenChunk returns a reader of a chunk: of its own object, or of its
+// bytes in its pack, read as if they were an object of their own. For a
+// filesystem bucket it opens the file, so a missing object fails here,
+// wrapping [ErrNotFound]; otherwise nothing is read until ReadAt.
 func (s *Store) OpenChunk(ctx context.Context, tenant string, ref index.ChunkRef) (*ChunkReader, error) {
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, err
 	}
-	r := &ChunkReader{s: s, ctx: ctx, key: s.ChunkKey(tenant, ref)}
+	key, base, err := s.objectOf(tenant, ref)
+	if err != nil {
+		return nil, err
+	}
+	r := &ChunkReader{s: s, ctx: ctx, key: key, base: base, size: -1}
+	if ref.Pack != "" {
+		r.size = int64(ref.Size)
+	}
 	if s.localRoot != "" {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("get chunk %s: %w", r.key, err)
@@ -72,13 +84,43 @@ func (s *Store) OpenChunk(ctx context.Context, tenant string, ref index.ChunkRef
 // better with two exact reads than with one generous guess.
 func (r *ChunkReader) Local() bool { return r.f.valid() }
 
-// ReadAt reads len(p) bytes of the object from byte off, as io.ReaderAt:
-// fewer only at the object's end, with io.EOF. Other errors name the key
+// ReadAt reads len(p) bytes of the chunk from byte off, as io.ReaderAt:
+// fewer only at the chunk's end, with io.EOF. Other errors name the key
 // and wrap [ErrNotFound] when the object does not exist.
 func (r *ChunkReader) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if r.size >= 0 {
+		n, err := r.readPacked(p, off)
+		if err == nil && n < len(p) {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return r.readObject(p, off)
+}
+
+// readPacked reads from a chunk in a pack: the pack goes on with other
+// chunks, so reads stop at the chunk's end, and a pack ending before the
+// chunk does is damage, not the chunk's end.
+func (r *ChunkReader) readPacked(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("get chunk %s: negative offset %d", r.key, off)
+	}
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	want := int(min(int64(len(p)), r.size-off))
+	n, err := r.readObject(p[:want], r.base+off)
+	if err == io.EOF {
+		err = fmt.Errorf("get chunk %s bytes %d+%d: the pack ends after %d", r.key, r.base, r.size, r.base+off+int64(n))
+	}
+	return n, err
+}
+
+// readObject reads len(p) bytes of the object from off, as io.ReaderAt.
+func (r *ChunkReader) readObject(p []byte, off int64) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, fmt.Errorf("get chunk %s bytes %d+%d: %w", r.key, off, len(p), err)
 	}

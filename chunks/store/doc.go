@@ -11,8 +11,10 @@
 // Index segments are split by index period (default 24h, aligned to the Unix
 // epoch): [Store.PutIndex] writes one immutable segment per period a flush
 // touches, and [Store.Index] returns an [index.MultiReader] over every
-// segment of the periods a query overlaps. Chunk keys are deterministic, so
-// replicas flushing the same chunk write the same object. The key layout is
+// segment of the periods a query overlaps. A flush writes its chunks into
+// pack objects ([Store.PutPack]), many chunks back to back, and the index
+// says where each is; chunks written before packs are objects of their own
+// at keys derived from their identity, still read. The key layout is
 // specified in FORMAT.md beside this file. [Store.CompactIndex] merges a
 // period's segments and [Store.ApplyRetention] deletes a tenant's expired
 // data (retention.go); with [Store.SetRetention], [Store.Index] also stops

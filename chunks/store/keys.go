@@ -107,3 +107,73 @@ func indexKey(tenant string, period int64, writer string, unixNano int64) string
 }
 
 func isIndexKey(name string) bool { return strings.HasSuffix(name, indexSuffix) }
+
+const packSuffix = ".pack"
+
+// packDir returns the prefix under which a tenant's packs of one period
+// are stored, with a trailing slash.
+func packDir(tenant string, period int64) string {
+	return tenant + "/" + strconv.FormatInt(period, 10) + "/packs/"
+}
+
+// packName returns the last key component of a pack written by writer at
+// unixNano whose chunks end at maxT at the latest: retention expires the
+// pack by that maxT, from the key alone.
+func packName(writer string, unixNano, maxT int64) string {
+	b := make([]byte, 0, len(writer)+48)
+	b = append(b, writer...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, unixNano, 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, uint64(maxT), 16)
+	return string(append(b, packSuffix...))
+}
+
+// validPackName reports whether name, read from an index segment, can be
+// a pack's last key component: it must not reach out of its directory.
+// The full grammar is checked by retention (packNameMaxT), not on every
+// chunk read.
+func validPackName(name string) bool {
+	return len(name) > len(packSuffix) && strings.HasSuffix(name, packSuffix) &&
+		strings.IndexByte(name, '/') < 0 && strings.IndexByte(name, '\\') < 0
+}
+
+// PackKey returns the object key of the pack holding a chunk with a
+// location (ref.Pack set): the pack lives under the period of the MinT
+// of the chunks it holds.
+func PackKey(tenant string, ref index.ChunkRef, period time.Duration) string {
+	var a [MaxTenantLen + 64]byte
+	b := append(a[:0], tenant...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, periodOf(ref.MinT, period), 10)
+	b = append(b, "/packs/"...)
+	b = append(b, ref.Pack...)
+	return string(b)
+}
+
+// packNameMaxT parses a pack key's last component,
+// <writer>-<unixnano>-<maxT>.pack (FORMAT.md), and returns its maxT.
+// Other objects (a filesystem bucket's stray .tmp- files among them) do
+// not parse.
+func packNameMaxT(key string) (int64, bool) {
+	base, ok := strings.CutSuffix(key[strings.LastIndexByte(key, '/')+1:], packSuffix)
+	if !ok {
+		return 0, false
+	}
+	i := strings.LastIndexByte(base, '-')
+	if i < 0 {
+		return 0, false
+	}
+	maxT, err := strconv.ParseUint(base[i+1:], 16, 64)
+	if err != nil {
+		return 0, false
+	}
+	j := strings.LastIndexByte(base[:i], '-')
+	if j <= 0 { // the writer is not empty
+		return 0, false
+	}
+	if _, err := strconv.ParseInt(base[j+1:i], 10, 64); err != nil {
+		return 0, false
+	}
+	return int64(maxT), true
+}

@@ -57,7 +57,8 @@ func (s *Store) SkipMissingChunk(tenant string, ref index.ChunkRef, err error) b
 		return false
 	}
 	s.missing.Inc()
-	s.logger.Warn("query skips a chunk deleted by retention", "tenant", tenant, "key", s.ChunkKey(tenant, ref),
+	key, _, _ := s.objectOf(tenant, ref)
+	s.logger.Warn("query skips a chunk deleted by retention", "tenant", tenant, "key", key,
 		"chunk_end", time.Unix(0, ref.MaxT).UTC(), "cutoff", time.Unix(0, s.RetentionCutoff(tenant)).UTC())
 	return true
 }
@@ -71,9 +72,12 @@ type RetentionStats struct {
 	// Rewritten is the number of index segments written without expired
 	// references (0 or 1).
 	Rewritten int
-	// Chunks and ChunkBytes count the chunk objects deleted.
+	// Chunks and ChunkBytes count the chunk objects deleted: standalone
+	// chunks and packs.
 	Chunks     int
 	ChunkBytes int64
+	// Packs counts the packs among Chunks.
+	Packs int
 }
 
 // ApplyRetention removes a tenant's data that ended before cutoff (Unix
@@ -85,12 +89,13 @@ type RetentionStats struct {
 //     of the period holding cutoff are merged into one without the
 //     references to chunks whose MaxT is before it, uploaded before its
 //     inputs are deleted (as [Store.CompactIndex] does).
-//  2. The chunks: only when step 1 succeeded, chunk objects whose MaxT
-//     (read from the key) is before deleteBefore are deleted. Callers pass
-//     cutoff minus a grace period, so a query that read the index before
-//     step 1 can still read the chunks it found there. A chunk is stored
-//     under the period of its MinT but may be referenced from later
-//     periods, so chunks go by MaxT, never by their directory.
+//  2. The chunks: only when step 1 succeeded, chunk objects and packs
+//     whose MaxT (read from the key; a pack's is the largest of its
+//     chunks) is before deleteBefore are deleted. Callers pass cutoff
+//     minus a grace period, so a query that read the index before step 1
+//     can still read the chunks it found there. A chunk is stored under
+//     the period of its MinT but may be referenced from later periods, so
+//     chunks go by MaxT, never by their directory.
 //
 // A process that dies half-way leaves either the old segments, or the new
 // one beside some of the old (readers deduplicate), or chunks that the next
@@ -130,6 +135,13 @@ func (s *Store) ApplyRetention(ctx context.Context, tenant string, cutoff, delet
 		}
 		n, b, err := s.deleteExpiredChunks(ctx, tenant, p, deleteBefore)
 		st.Chunks += n
+		st.ChunkBytes += b
+		if err != nil {
+			return st, err
+		}
+		n, b, err = s.deleteExpired(ctx, packDir(tenant, p), deleteBefore, packNameMaxT, false)
+		st.Chunks += n
+		st.Packs += n
 		st.ChunkBytes += b
 		if err != nil {
 			return st, err
@@ -249,19 +261,29 @@ func (s *Store) rewriteExpired(ctx context.Context, tenant string, p, cutoff int
 	return deleted, written, nil
 }
 
-// deleteExpiredChunks deletes the chunk objects of period p whose MaxT is
-// before t, returning how many and their bytes.
+// deleteExpiredChunks deletes the standalone chunk objects of period p
+// whose MaxT is before t, returning how many and their bytes.
 func (s *Store) deleteExpiredChunks(ctx context.Context, tenant string, p, t int64) (int, int64, error) {
-	dir := tenant + "/" + strconv.FormatInt(p, 10) + "/chunks/"
+	return s.deleteExpired(ctx, tenant+"/"+strconv.FormatInt(p, 10)+"/chunks/", t, chunkKeyMaxT, true)
+}
+
+// deleteExpired deletes the objects under dir (and below it, if
+// recursive) whose key parses with maxTOf to a MaxT before t, returning
+// how many and their bytes.
+func (s *Store) deleteExpired(ctx context.Context, dir string, t int64, maxTOf func(string) (int64, bool), recursive bool) (int, int64, error) {
 	var expired []string
+	var opts []objstore.IterOption
+	if recursive {
+		opts = append(opts, objstore.WithRecursiveIter())
+	}
 	err := s.bkt.Iter(ctx, dir, func(name string) error {
-		if maxT, ok := chunkKeyMaxT(name); ok && maxT < t {
+		if maxT, ok := maxTOf(name); ok && maxT < t {
 			expired = append(expired, name)
 		}
 		return nil
-	}, objstore.WithRecursiveIter())
+	}, opts...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("retention: list chunks %s: %w", dir, err)
+		return 0, 0, fmt.Errorf("retention: list %s: %w", dir, err)
 	}
 	// Deletes are independent and each a round trip to an object store
 	// (two with the size), so a few run at once: a first run over a long
@@ -288,7 +310,7 @@ func (s *Store) deleteExpiredChunks(ctx context.Context, tenant string, p, t int
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && !s.bkt.IsObjNotFoundErr(err) {
-				errs = append(errs, fmt.Errorf("retention: delete chunk %s: %w", name, err))
+				errs = append(errs, fmt.Errorf("retention: delete %s: %w", name, err))
 				return
 			}
 			deleted++
@@ -297,7 +319,7 @@ func (s *Store) deleteExpiredChunks(ctx context.Context, tenant string, p, t int
 	}
 	wg.Wait()
 	if deleted > 0 {
-		s.logger.Info("retention deleted chunks", "dir", dir, "chunks", deleted, "bytes", bytes)
+		s.logger.Info("retention deleted chunk objects", "dir", dir, "objects", deleted, "bytes", bytes)
 	}
 	return deleted, bytes, errors.Join(errs...)
 }

@@ -168,11 +168,114 @@ func (s *Store) PutChunk(ctx context.Context, tenant string, ref index.ChunkRef,
 	return nil
 }
 
+// PeriodOf returns the number of the index period holding t. The chunks
+// of one pack share the period of their MinT ([Store.PutPack]).
+func (s *Store) PeriodOf(t int64) int64 { return periodOf(t, s.cfg.IndexPeriod) }
+
+// MaxPackBytes is the size writers keep packs under: with more chunks a
+// flush writes several packs, so one failed upload retries a bounded
+// amount and uploads run in parallel.
+const MaxPackBytes = 64 << 20
+
+// PutPack writes chunks back to back, each unchanged (data[i] holding
+// refs[i]'s Size bytes), into one new pack object named after writer,
+// the current time and the largest MaxT of the chunks, under the index
+// period of their MinT, which must be the same for all (FORMAT.md). It
+// returns the references with their location, Pack and Offset, set, to
+// be written into the index. The data is not copied.
+func (s *Store) PutPack(ctx context.Context, tenant, writer string, refs []index.ChunkRef, data [][]byte) ([]index.ChunkRef, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	if err := validateName(writer); err != nil {
+		return nil, fmt.Errorf("put pack: writer %q: %s", writer, err)
+	}
+	if len(refs) == 0 || len(refs) != len(data) {
+		return nil, fmt.Errorf("put pack: %d references for %d chunks", len(refs), len(data))
+	}
+	period := s.PeriodOf(refs[0].MinT)
+	maxT := refs[0].MaxT
+	for i, r := range refs {
+		switch {
+		case int(r.Size) != len(data[i]):
+			return nil, fmt.Errorf("put pack: chunk %d has %d bytes, but the reference says %d", i, len(data[i]), r.Size)
+		case s.PeriodOf(r.MinT) != period:
+			return nil, fmt.Errorf("put pack: chunk %d starts in index period %d, the pack's is %d", i, s.PeriodOf(r.MinT), period)
+		case r.MaxT < r.MinT:
+			return nil, fmt.Errorf("put pack: chunk %d: MaxT %d before MinT %d", i, r.MaxT, r.MinT)
+		}
+		maxT = max(maxT, r.MaxT)
+	}
+	name := packName(writer, s.nextNano(), maxT)
+	key := packDir(tenant, period) + name
+	out := make([]index.ChunkRef, len(refs))
+	var off uint64
+	for i, r := range refs {
+		r.Pack, r.Offset = name, off
+		out[i] = r
+		off += uint64(r.Size)
+	}
+	pr := &packReader{chunks: slices.Clone(data), size: int64(off)} // Read consumes its slices
+	if err := s.bkt.Upload(ctx, key, pr); err != nil {
+		return nil, fmt.Errorf("put pack %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// packReader reads chunks back to back without copying them into one
+// buffer. ObjectSize lets buckets that want the length up front (S3's
+// single PUT) have it.
+type packReader struct {
+	chunks [][]byte
+	size   int64
+}
+
+func (r *packReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(r.chunks) > 0 {
+		c := copy(p[n:], r.chunks[0])
+		n += c
+		if r.chunks[0] = r.chunks[0][c:]; len(r.chunks[0]) == 0 {
+			r.chunks = r.chunks[1:]
+		}
+	}
+	if n == 0 && len(r.chunks) == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (r *packReader) ObjectSize() (int64, error) { return r.size, nil }
+
+// objectOf returns the key of the object holding a chunk and the offset
+// of the chunk in it: its pack's when it has a location, else its own.
+func (s *Store) objectOf(tenant string, ref index.ChunkRef) (string, int64, error) {
+	if ref.Pack == "" {
+		return s.ChunkKey(tenant, ref), 0, nil
+	}
+	if !validPackName(ref.Pack) {
+		return "", 0, fmt.Errorf("chunk %016x/%x-%x: invalid pack name %q in the index", ref.Fingerprint, ref.MinT, ref.MaxT, ref.Pack)
+	}
+	return PackKey(tenant, ref, s.cfg.IndexPeriod), int64(ref.Offset), nil
+}
+
 // GetChunk downloads a chunk's bytes. Errors name the key and wrap
 // [ErrNotFound] when the object does not exist.
 func (s *Store) GetChunk(ctx context.Context, tenant string, ref index.ChunkRef) ([]byte, error) {
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, err
+	}
+	if ref.Pack != "" {
+		// A packed chunk is its reference's Size bytes of the pack.
+		b, err := s.GetChunkRange(ctx, tenant, ref, 0, int(ref.Size))
+		if err != nil {
+			return nil, err
+		}
+		if len(b) != int(ref.Size) {
+			key, _, _ := s.objectOf(tenant, ref)
+			return nil, fmt.Errorf("get chunk %s bytes %d+%d: the pack ends after %d", key, ref.Offset, ref.Size, len(b))
+		}
+		return b, nil
 	}
 	if s.localRoot != "" && ref.Size > 0 {
 		// One byte more than the reference says tells a longer object
@@ -211,8 +314,18 @@ func (s *Store) GetChunkRange(ctx context.Context, tenant string, ref index.Chun
 	if s.localRoot != "" {
 		return s.readChunk(ctx, tenant, ref, off, length)
 	}
-	key := s.ChunkKey(tenant, ref)
-	rc, err := s.bkt.GetRange(ctx, key, int64(off), int64(length))
+	key, base, err := s.objectOf(tenant, ref)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Pack != "" {
+		// Within the chunk: the pack goes on with other chunks.
+		length = max(0, min(length, int(ref.Size)-off))
+		if length == 0 {
+			return nil, nil
+		}
+	}
+	rc, err := s.bkt.GetRange(ctx, key, base+int64(off), int64(length))
 	if err != nil {
 		if s.bkt.IsObjNotFoundErr(err) {
 			err = fmt.Errorf("%w: %w", ErrNotFound, err)
