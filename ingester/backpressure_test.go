@@ -21,7 +21,7 @@ import (
 	"github.com/plgstack/plg/push"
 )
 
-// gatedStore holds every PutChunk until open is called, like an object
+// gatedStore holds every PutPack until open is called, like an object
 // store that stopped answering.
 type gatedStore struct {
 	*fakeStore
@@ -35,13 +35,13 @@ func newGatedStore() *gatedStore {
 
 func (g *gatedStore) open() { g.once.Do(func() { close(g.gate) }) }
 
-func (g *gatedStore) PutChunk(ctx context.Context, tenant string, ref index.ChunkRef, data []byte) error {
+func (g *gatedStore) PutPack(ctx context.Context, tenant, writer string, refs []index.ChunkRef, data [][]byte) ([]index.ChunkRef, error) {
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	return g.fakeStore.PutChunk(ctx, tenant, ref, data)
+	return g.fakeStore.PutPack(ctx, tenant, writer, refs, data)
 }
 
 // backpressureIngester starts an ingester (flush loop running) with a

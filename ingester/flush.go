@@ -109,8 +109,8 @@ type flushJob struct {
 }
 
 // flush runs one flush cycle: cut chunks that are due (all of them when
-// force), upload those not yet uploaded, write one index segment per tenant
-// for the uploaded ones, and forget chunks that have been visible in the
+// force), upload those not yet uploaded into pack objects, write one index
+// segment per tenant and period for the uploaded ones, and forget chunks that have been visible in the
 // store for the retain period (immediately when final).
 func (i *Ingester) flush(ctx context.Context, force, final bool) error {
 	if i.store == nil {
@@ -297,84 +297,176 @@ func (i *Ingester) cutChunks(heads []memCandidate, open, low, minBytes int64, jo
 	return open, jobs
 }
 
-// upload puts every job's chunk that is not yet in the store, with
-// ConcurrentFlushes workers and per-chunk retries.
+// maxPackBytes bounds one pack object (store.MaxPackBytes): a flush
+// cycle with more chunks writes several packs, uploaded in parallel, and
+// a failed upload retries that much at most.
+const maxPackBytes = 64 << 20
+
+// pack is the chunks of one tenant and index period that one pack
+// object holds.
+type pack struct {
+	t     *tenant
+	jobs  []flushJob
+	bytes int
+}
+
+// upload encodes the jobs' chunks not encoded yet and writes those not yet
+// in the store into pack objects, one per tenant and index period of the
+// chunks' MinT (more past maxPackBytes), uploaded by ConcurrentFlushes
+// workers with retries. A chunk counts as uploaded, with its location in
+// its reference, once its pack landed; a later cycle that retries its
+// index segment does not upload it again.
 func (i *Ingester) upload(ctx context.Context, jobs []flushJob) error {
-	work := make(chan flushJob)
 	var (
-		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed int
 		last   error
 	)
-	for w := 0; w < i.cfg.ConcurrentFlushes; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range work {
-				if err := i.uploadOne(ctx, j); err != nil {
-					i.m.flushFailures.Inc()
-					mu.Lock()
-					failed++
-					last = err
-					mu.Unlock()
-				}
-			}
-		}()
+	fail := func(err error) {
+		i.m.flushFailures.Inc()
+		mu.Lock()
+		failed++
+		last = err
+		mu.Unlock()
 	}
-	for _, j := range jobs {
-		j.s.mu.Lock()
-		done := j.cd.uploaded
-		j.s.mu.Unlock()
-		if !done {
-			work <- j
+	i.parallel(len(jobs), func(k int) {
+		if err := i.encode(ctx, jobs[k]); err != nil {
+			fail(err)
 		}
-	}
-	close(work)
-	wg.Wait()
+	})
+	packs := i.packs(jobs)
+	i.parallel(len(packs), func(k int) {
+		if err := i.uploadPack(ctx, packs[k]); err != nil {
+			fail(err)
+		}
+	})
 	if failed > 0 {
-		return fmt.Errorf("%d of %d chunks failed to upload, last error: %w", failed, len(jobs), last)
+		return fmt.Errorf("%d chunk encodings or pack uploads of %d chunks failed, last error: %w", failed, len(jobs), last)
 	}
 	return nil
 }
 
-func (i *Ingester) uploadOne(ctx context.Context, j flushJob) error {
+// parallel calls f(0) … f(n-1) on ConcurrentFlushes workers.
+func (i *Ingester) parallel(n int, f func(k int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(i.cfg.ConcurrentFlushes, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				f(k)
+			}
+		}()
+	}
+	for k := range n {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+}
+
+// encode encodes a job's chunk, unless it is encoded or uploaded already,
+// and sets its reference (without a location yet).
+func (i *Ingester) encode(ctx context.Context, j flushJob) error {
 	cd := j.cd
-	if cd.data == nil {
-		select {
-		case i.encodeSlots <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, ctx.Err())
-		}
-		data, err := cd.chunk.Encode()
-		<-i.encodeSlots
-		if err != nil {
-			return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, err)
-		}
-		minT, maxT := cd.chunk.Bounds()
-		ref := index.ChunkRef{
-			Fingerprint:       j.s.fp,
-			MinT:              minT,
-			MaxT:              maxT,
-			Checksum:          crc32.Checksum(data, castagnoli),
-			Size:              uint32(len(data)),
-			Entries:           uint32(cd.chunk.Entries()),
-			UncompressedBytes: uint32(cd.chunk.UncompressedSize()),
-		}
+	j.s.mu.Lock()
+	done := cd.uploaded || cd.data != nil
+	j.s.mu.Unlock()
+	if done {
+		return nil
+	}
+	select {
+	case i.encodeSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, ctx.Err())
+	}
+	data, err := cd.chunk.Encode()
+	<-i.encodeSlots
+	if err != nil {
+		return fmt.Errorf("encoding chunk of %s: %w", j.s.labelsString, err)
+	}
+	minT, maxT := cd.chunk.Bounds()
+	ref := index.ChunkRef{
+		Fingerprint:       j.s.fp,
+		MinT:              minT,
+		MaxT:              maxT,
+		Checksum:          crc32.Checksum(data, castagnoli),
+		Size:              uint32(len(data)),
+		Entries:           uint32(cd.chunk.Entries()),
+		UncompressedBytes: uint32(cd.chunk.UncompressedSize()),
+	}
+	j.s.mu.Lock()
+	cd.data, cd.ref = data, ref
+	j.s.accountLocked(&i.mem) // the encoded copy
+	j.s.mu.Unlock()
+	return nil
+}
+
+// packs groups the encoded, not yet uploaded chunks of jobs into packs:
+// by tenant and index period of their MinT, in job order (a stream's
+// chunks together), starting a new pack where one would pass
+// maxPackBytes.
+func (i *Ingester) packs(jobs []flushJob) []*pack {
+	type key struct {
+		t      *tenant
+		period int64
+	}
+	open := make(map[key]*pack)
+	var out []*pack
+	for _, j := range jobs {
 		j.s.mu.Lock()
-		cd.data, cd.ref = data, ref
-		j.s.accountLocked(&i.mem) // the encoded copy
+		ok := !j.cd.uploaded && j.cd.data != nil
+		size, minT := len(j.cd.data), j.cd.ref.MinT
+		j.s.mu.Unlock()
+		if !ok {
+			continue
+		}
+		k := key{j.t, i.store.PeriodOf(minT)}
+		p := open[k]
+		if p == nil || (p.bytes > 0 && p.bytes+size > i.maxPackBytes) {
+			p = &pack{t: j.t}
+			open[k] = p
+			out = append(out, p)
+		}
+		p.jobs = append(p.jobs, j)
+		p.bytes += size
+	}
+	return out
+}
+
+// uploadPack writes one pack, with retries, and marks its chunks
+// uploaded at their location in it.
+func (i *Ingester) uploadPack(ctx context.Context, p *pack) error {
+	refs := make([]index.ChunkRef, len(p.jobs))
+	data := make([][]byte, len(p.jobs))
+	for k, j := range p.jobs {
+		j.s.mu.Lock()
+		refs[k], data[k] = j.cd.ref, j.cd.data
 		j.s.mu.Unlock()
 	}
-	err := i.retry(ctx, func() error { return i.store.PutChunk(ctx, j.t.id, cd.ref, cd.data) })
+	var located []index.ChunkRef
+	err := i.retry(ctx, func() error {
+		var err error
+		located, err = i.store.PutPack(ctx, p.t.id, i.cfg.Name, refs, data)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("tenant %s stream %s: %w", j.t.id, j.s.labelsString, err)
+		return fmt.Errorf("tenant %s: pack of %d chunks: %w", p.t.id, len(p.jobs), err)
 	}
-	i.m.chunksFlushed.WithLabelValues(cd.reason).Inc()
-	i.m.chunkBytesFlushed.Add(float64(len(cd.data)))
-	j.s.mu.Lock()
-	cd.uploaded = true
-	j.s.mu.Unlock()
+	if len(located) != len(refs) {
+		return fmt.Errorf("tenant %s: the store located %d of %d chunks of a pack", p.t.id, len(located), len(refs))
+	}
+	i.m.packsFlushed.Inc()
+	i.m.packBytesFlushed.Add(float64(p.bytes))
+	for k, j := range p.jobs {
+		i.m.chunksFlushed.WithLabelValues(j.cd.reason).Inc()
+		i.m.chunkBytesFlushed.Add(float64(len(data[k])))
+		j.s.mu.Lock()
+		j.cd.ref = located[k]
+		j.cd.uploaded = true
+		j.s.mu.Unlock()
+	}
 	return nil
 }
 

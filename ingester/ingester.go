@@ -22,9 +22,16 @@ import (
 )
 
 // ChunkStore is where flushed chunks and their index segments go. The
-// object store implements it; tests use fakes that fail on demand.
+// object store (chunks/store) implements it; tests use fakes that fail on
+// demand.
 type ChunkStore interface {
-	PutChunk(ctx context.Context, tenant string, ref index.ChunkRef, data []byte) error
+	// PeriodOf returns the index period of t: the chunks of one pack
+	// start in one period.
+	PeriodOf(t int64) int64
+	// PutPack writes chunks (data[k] holding refs[k]'s bytes) of one
+	// tenant and period into one object and returns the references with
+	// their location in it.
+	PutPack(ctx context.Context, tenant, writer string, refs []index.ChunkRef, data [][]byte) ([]index.ChunkRef, error)
 	PutIndex(ctx context.Context, tenant, writer string, series []index.Series) error
 }
 
@@ -89,6 +96,8 @@ type Ingester struct {
 	// of the chunk for each chunk in progress: with 8 at once on two
 	// cores those were 10-20 MiB of live heap at the peak of an ingest.
 	encodeSlots chan struct{}
+	// maxPackBytes bounds a pack object (maxPackBytes; tests lower it).
+	maxPackBytes int
 
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
@@ -119,6 +128,8 @@ func New(cfg Config, limits *Overrides, store ChunkStore, dataDir string, logger
 		pushMaxWait: defaultPushMaxWait,
 		decodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+
+		maxPackBytes: maxPackBytes,
 	}
 	i.walDir = cfg.WAL.Dir
 	if !filepath.IsAbs(i.walDir) {

@@ -26,27 +26,72 @@ type fakeStore struct {
 	mu       sync.Mutex
 	chunks   map[string][]byte
 	segments [][]index.Series
-	failPuts int // fail this many PutChunk calls first
-	puts     int
+	failPuts int // fail this many PutPack calls first
+	puts     int // PutPack calls
+	packs    int // packs written
+	located  map[string]index.ChunkRef
+	// failIndex fails this many PutIndex calls first.
+	failIndex int
+	// period is the index period PeriodOf applies; 0 means 24h.
+	period int64
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{chunks: map[string][]byte{}} }
 
-func (f *fakeStore) PutChunk(_ context.Context, tenant string, ref index.ChunkRef, data []byte) error {
+func (f *fakeStore) PeriodOf(t int64) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.periodOf(t)
+}
+
+func (f *fakeStore) periodOf(t int64) int64 {
+	if f.period > 0 {
+		return t / f.period
+	}
+	return t / int64(24*time.Hour)
+}
+
+// PutPack stores each chunk of the pack under its identity, so tests can
+// count and read chunks, and checks it is given chunks of one period.
+func (f *fakeStore) PutPack(_ context.Context, tenant, writer string, refs []index.ChunkRef, data [][]byte) ([]index.ChunkRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.puts++
 	if f.failPuts > 0 {
 		f.failPuts--
-		return errors.New("store unavailable")
+		return nil, errors.New("store unavailable")
 	}
-	f.chunks[fmt.Sprintf("%s/%x/%d-%d-%x", tenant, ref.Fingerprint, ref.MinT, ref.MaxT, ref.Checksum)] = append([]byte(nil), data...)
-	return nil
+	f.packs++
+	name := fmt.Sprintf("%s-%d.pack", writer, f.packs)
+	out := make([]index.ChunkRef, len(refs))
+	var off uint64
+	for k, ref := range refs {
+		if f.periodOf(ref.MinT) != f.periodOf(refs[0].MinT) {
+			return nil, fmt.Errorf("pack of chunks from two periods")
+		}
+		if int(ref.Size) != len(data[k]) {
+			return nil, fmt.Errorf("chunk of %d bytes, the reference says %d", len(data[k]), ref.Size)
+		}
+		key := fmt.Sprintf("%s/%x/%d-%d-%x", tenant, ref.Fingerprint, ref.MinT, ref.MaxT, ref.Checksum)
+		f.chunks[key] = append([]byte(nil), data[k]...)
+		ref.Pack, ref.Offset = name, off
+		off += uint64(ref.Size)
+		out[k] = ref
+		if f.located == nil {
+			f.located = map[string]index.ChunkRef{}
+		}
+		f.located[key] = ref
+	}
+	return out, nil
 }
 
 func (f *fakeStore) PutIndex(_ context.Context, tenant, writer string, series []index.Series) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failIndex > 0 {
+		f.failIndex--
+		return errIndexDown
+	}
 	f.segments = append(f.segments, series)
 	return nil
 }
@@ -301,7 +346,7 @@ func TestFlushRetriesAndKeepsChunksQueryableWhileTheStoreFails(t *testing.T) {
 		t.Fatal("flush against a failing store reported success")
 	}
 	if st.puts != 3 {
-		t.Fatalf("PutChunk called %d times, want 1 + 2 retries", st.puts)
+		t.Fatalf("PutPack called %d times, want 1 + 2 retries", st.puts)
 	}
 	if got := readAll(t, ing, "fake"); len(got) != 1 {
 		t.Fatalf("entry lost from memory after failed flush: %v", got)

@@ -13,6 +13,8 @@ type metrics struct {
 	duplicates        *prometheus.CounterVec
 	chunksFlushed     *prometheus.CounterVec
 	chunkBytesFlushed prometheus.Counter
+	packsFlushed      prometheus.Counter
+	packBytesFlushed  prometheus.Counter
 	flushFailures     prometheus.Counter
 	indexSegments     prometheus.Counter
 	indexFailures     prometheus.Counter
@@ -44,8 +46,14 @@ func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
 		chunkBytesFlushed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "plg_ingester_chunk_bytes_flushed_total", Help: "Compressed bytes of chunks uploaded to object storage.",
 		}),
+		packsFlushed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "plg_ingester_packs_flushed_total", Help: "Pack objects uploaded to object storage: the chunks of one tenant and index period of a flush cycle, back to back.",
+		}),
+		packBytesFlushed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "plg_ingester_pack_bytes_flushed_total", Help: "Bytes of the pack objects uploaded to object storage.",
+		}),
 		flushFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "plg_ingester_chunk_flush_failures_total", Help: "Chunk uploads that failed after all retries; they are retried next cycle.",
+			Name: "plg_ingester_chunk_flush_failures_total", Help: "Chunk encodings and pack uploads that failed after all retries; their chunks are retried next cycle.",
 		}),
 		indexSegments: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "plg_ingester_index_segments_written_total", Help: "Index segments written to object storage.",
@@ -77,7 +85,7 @@ func newMetrics(reg prometheus.Registerer, i *Ingester) *metrics {
 		return m
 	}
 	reg.MustRegister(m.ingestedLines, m.ingestedBytes, m.rejected, m.duplicates, m.chunksFlushed,
-		m.chunkBytesFlushed, m.flushFailures, m.indexSegments, m.indexFailures, m.checkpoints,
+		m.chunkBytesFlushed, m.packsFlushed, m.packBytesFlushed, m.flushFailures, m.indexSegments, m.indexFailures, m.checkpoints,
 		m.checkpointFails, m.replayDuration, m.replayedRecords, m.pushWaitSeconds, m.pushWaitTimeouts)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "plg_ingester_memory_streams", Help: "Streams held in memory.",

@@ -59,12 +59,20 @@ func queryLinesSince(t *testing.T, s *server, query string, start time.Time) []s
 	return lines
 }
 
-// chunkFiles lists the chunk files under a tenant's period directory of
-// the filesystem store.
+// chunkFiles lists the files holding chunks (packs, and standalone chunk
+// objects) under a tenant's period directory of the filesystem store.
 func chunkFiles(t *testing.T, dataDir, tenant string, period int64) []string {
 	t.Helper()
 	var out []string
-	root := filepath.Join(dataDir, "store", tenant, strconv.FormatInt(period, 10), "chunks")
+	for _, dir := range []string{"packs", "chunks"} {
+		out = append(out, filesUnder(t, filepath.Join(dataDir, "store", tenant, strconv.FormatInt(period, 10), dir))...)
+	}
+	return out
+}
+
+func filesUnder(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			if os.IsNotExist(err) {

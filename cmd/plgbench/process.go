@@ -307,6 +307,7 @@ var serverMetrics = []string{
 	"plg_ingester_memory_chunks",
 	"plg_ingester_memory_chunk_bytes",
 	"plg_ingester_chunks_flushed_total",
+	"plg_ingester_packs_flushed_total",
 	"plg_ingester_index_segments_written_total",
 	"plg_ingester_wal_replayed_records_total",
 	"plg_ingester_rejected_entries_total",
