@@ -109,19 +109,50 @@ func appendNgramFilter(dst []byte, bitsPerGram float64, forEachLine func(func(li
 	dst = append(dst, filterKindNgram, byte(NgramLen), 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[start+2:], uint32(nbytes))
 	dst = append(dst, make([]byte, nbytes)...)
-	out := dst[start+ngramHeader:]
-	m := uint64(nbytes) * 8
-	// Each set scratch bit x lands on bit x·m/2^20: slots map in order onto
-	// the filter, so this is folding the scratch to m bits.
+	s.fold(dst[start+ngramHeader:])
+	return dst
+}
+
+// fold sets in out, which must be zero, bit x·m/2^17 for every set
+// scratch bit x, m being out's length in bits: slots map in order onto
+// the filter, so this is folding the scratch to m bits. Because the
+// target bits only ever increase, each 64-bit word of out is assembled in
+// a register and stored once; or-ing every bit into its byte in memory
+// made each iteration wait on the previous one's store (most set bits
+// land in the same byte as the one before), and took as long as hashing
+// the block's grams.
+func (s *ngramScratch) fold(out []byte) {
+	m := uint64(len(out)) * 8
+	var word, cur uint64 // out's word being assembled, and its bits
 	for wi, w := range s {
 		for w != 0 {
 			x := uint64(wi<<6 + bits.TrailingZeros64(w))
 			w &= w - 1
 			b := x * m >> ngramScratchLog2
-			out[b>>3] |= 1 << (b & 7)
+			if b>>6 != word {
+				putFilterWord(out, word, cur)
+				word, cur = b>>6, 0
+			}
+			cur |= 1 << (b & 63)
 		}
 	}
-	return dst
+	putFilterWord(out, word, cur)
+}
+
+// putFilterWord stores bits as out's 64-bit word i, little-endian (bit b
+// of the filter is bit b&7 of byte b>>3); the last word may be partial.
+func putFilterWord(out []byte, i, bits uint64) {
+	if bits == 0 {
+		return
+	}
+	if o := i * 8; o+8 <= uint64(len(out)) {
+		binary.LittleEndian.PutUint64(out[o:], bits)
+		return
+	}
+	for o := i * 8; o < uint64(len(out)); o++ {
+		out[o] = byte(bits)
+		bits >>= 8
+	}
 }
 
 // ngramFilter finds the kind-2 filter in a block's filter bytes. ok is

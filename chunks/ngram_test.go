@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -890,5 +891,58 @@ func TestNeedleSearchYieldsEverythingWhereItDoesNotPay(t *testing.T) {
 		if m != tc.matching || (st.LinesLeftOut > 0) != tc.leftOut || (!tc.leftOut && len(got) != 1000) {
 			t.Errorf("%q: %d entries, %d matching, %d left out; want %d matching, lines left out: %v", tc.groups, len(got), m, st.LinesLeftOut, tc.matching, tc.leftOut)
 		}
+	}
+}
+
+// foldReference is the fold written the obvious way, one bit at a time.
+func foldReference(s *ngramScratch, out []byte) {
+	m := uint64(len(out)) * 8
+	for x := uint64(0); x < ngramScratchBits; x++ {
+		if s[x>>6]&(1<<(x&63)) != 0 {
+			b := x * m >> ngramScratchLog2
+			out[b>>3] |= 1 << (b & 7)
+		}
+	}
+}
+
+func TestNgramFoldMatchesTheBitByBitReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	sizes := []int{8, 9, 15, 16, 100, 1001, 4096, 12345, ngramScratchBits/8 - 1, ngramScratchBits / 8}
+	for _, fill := range []float64{0, 0.001, 0.3, 0.7, 1} {
+		var s ngramScratch
+		for x := range ngramScratchBits {
+			if r.Float64() < fill {
+				s[x>>6] |= 1 << (x & 63)
+			}
+		}
+		for _, n := range sizes {
+			got, want := make([]byte, n), make([]byte, n)
+			s.fold(got)
+			foldReference(&s, want)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("fill %g, %d bytes: fold differs from the reference", fill, n)
+			}
+		}
+	}
+}
+
+// BenchmarkNgramFold is the second half of a filter build: folding the
+// scratch of a 64 KiB block (the size the ingester seals heads at under
+// memory pressure) to the default 0.8 bits per gram.
+func BenchmarkNgramFold(b *testing.B) {
+	es, _ := benchEntries(64 << 10)
+	s := new(ngramScratch)
+	for _, e := range es {
+		s.addLine(e.Line)
+	}
+	set := 0
+	for _, w := range s {
+		set += bits.OnesCount64(w)
+	}
+	out := make([]byte, int(-ngramScratchBits*math.Log1p(-float64(set)/ngramScratchBits)*0.8/8))
+	b.ReportMetric(float64(set), "set-bits")
+	for b.Loop() {
+		clear(out)
+		s.fold(out)
 	}
 }
