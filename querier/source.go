@@ -77,11 +77,14 @@ type Querier struct {
 	fetchConcurrency int
 	// prefixes caches chunks' header, index and filter section.
 	prefixes *prefixCache
+	// readAhead is how many runs of chunks a Select downloads ahead of
+	// its iteration (see runIterator.openNext).
+	readAhead int
 }
 
 // New returns a Querier over ingesters and st; either may be nil.
 func New(ing Ingesters, st *store.Store) *Querier {
-	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16, prefixes: newPrefixCache(DefaultPrefixCacheMB << 20)}
+	return &Querier{ingesters: ing, store: st, fetchConcurrency: 16, prefixes: newPrefixCache(DefaultPrefixCacheMB << 20), readAhead: 1}
 }
 
 // SetPrefixCache replaces the cache of store chunks' prefixes by one of
@@ -272,10 +275,19 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 		if err != nil {
 			return nil, fmt.Errorf("selecting series: %w", err)
 		}
+		// One run is read ahead per Select, by whichever stream is being
+		// read: a query part reading its streams one after the other
+		// (counts) has the next run of each downloaded while it decodes
+		// the last, and a lazy merge of many streams holds at most one
+		// run more than it would without.
+		var ahead chan struct{}
+		if q.readAhead > 0 {
+			ahead = make(chan struct{}, q.readAhead)
+		}
 		for _, sr := range series {
 			g := get(sr.Labels)
 			if pd.cell == nil || g.memMin <= from {
-				g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, pd.filtersOnly(), stats))
+				g.its = append(g.its, q.storeIterator(ctx, tenant, sr.Chunks, from, through, dir, pd.filtersOnly(), ahead, stats))
 				continue
 			}
 			split := min(g.memMin, through)
@@ -288,9 +300,9 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 					late = append(late, r)
 				}
 			}
-			g.early = q.storeIterator(ctx, tenant, early, from, split, dir, pd, stats)
+			g.early = q.storeIterator(ctx, tenant, early, from, split, dir, pd, ahead, stats)
 			if len(late) > 0 && split < through {
-				g.its = append(g.its, q.storeIterator(ctx, tenant, late, split, through, dir, pushdown{}, stats))
+				g.its = append(g.its, q.storeIterator(ctx, tenant, late, split, through, dir, pushdown{}, ahead, stats))
 			}
 		}
 	}
@@ -327,7 +339,7 @@ func (q *Querier) selectTenant(ctx context.Context, tenant string, ms []*labels.
 // only when iteration reaches it, so a query holds one run per stream at a
 // time rather than the whole range.
 func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index.ChunkRef, from, through int64,
-	dir chunks.Direction, pd pushdown, stats *chunks.Stats) chunks.Iterator {
+	dir chunks.Direction, pd pushdown, ahead chan struct{}, stats *chunks.Stats) chunks.Iterator {
 	sort.Slice(refs, func(i, j int) bool { return refs[i].MinT < refs[j].MinT })
 	var runs [][]index.ChunkRef
 	var runMax int64
@@ -345,7 +357,7 @@ func (q *Querier) storeIterator(ctx context.Context, tenant string, refs []index
 			runs[i], runs[j] = runs[j], runs[i]
 		}
 	}
-	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, pd: pd, stats: stats}
+	return &runIterator{ctx: ctx, q: q, tenant: tenant, runs: runs, from: from, through: through, dir: dir, pd: pd, stats: stats, ahead: ahead}
 }
 
 type runIterator struct {
@@ -359,6 +371,17 @@ type runIterator struct {
 	stats         *chunks.Stats
 	cur           chunks.Iterator
 	err           error
+	// ahead holds the read-ahead slots the store iterators of one Select
+	// share (nil: no read-ahead), and pending the download of runs[0]
+	// started in one of them.
+	ahead   chan struct{}
+	pending *runPrefetch
+}
+
+// runPrefetch is a run's download running ahead of the iteration.
+type runPrefetch struct {
+	done chan struct{}
+	f    *runFetch
 }
 
 func (r *runIterator) Next() bool {
@@ -377,13 +400,57 @@ func (r *runIterator) Next() bool {
 		if r.err != nil || len(r.runs) == 0 {
 			return false
 		}
-		run := r.runs[0]
-		r.runs = r.runs[1:]
-		r.cur, r.err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.pd, r.stats)
-		if r.err != nil {
+		if r.cur, r.err = r.openNext(); r.err != nil {
 			return false
 		}
 	}
+}
+
+// openNext opens runs[0], from its read-ahead if one was started, and
+// starts reading the run after it: a run's download (a round trip to an
+// object store, or a disk read where the page cache has dropped the
+// chunk) then overlaps the decoding of the one before, where otherwise
+// the query's goroutine, one of a few running its parts, waits idle.
+func (r *runIterator) openNext() (chunks.Iterator, error) {
+	run := r.runs[0]
+	r.runs = r.runs[1:]
+	var (
+		it  chunks.Iterator
+		err error
+	)
+	if p := r.pending; p != nil {
+		r.pending = nil
+		<-p.done
+		<-r.ahead
+		it, err = r.q.runIterators(r.ctx, r.tenant, p.f, r.from, r.through, r.dir, r.pd, r.stats)
+	} else {
+		it, err = r.q.openRun(r.ctx, r.tenant, run, r.from, r.through, r.dir, r.pd, r.stats)
+	}
+	if err == nil {
+		r.readAhead()
+	}
+	return it, err
+}
+
+// readAhead starts downloading runs[0] if a slot is free. Runs that
+// openRun reads as a summary (one chunk, with a cell) are not read ahead:
+// they usually read no more than a cached prefix.
+func (r *runIterator) readAhead() {
+	if r.ahead == nil || len(r.runs) == 0 || (r.pd.cell != nil && len(r.runs[0]) == 1) {
+		return
+	}
+	select {
+	case r.ahead <- struct{}{}:
+	default:
+		return
+	}
+	p := &runPrefetch{done: make(chan struct{})}
+	q, ctx, tenant, run, from, through, pd := r.q, r.ctx, r.tenant, r.runs[0], r.from, r.through, r.pd
+	go func() {
+		defer close(p.done)
+		p.f = q.fetchRun(ctx, tenant, run, from, through, pd)
+	}()
+	r.pending = p
 }
 
 func (r *runIterator) At() chunks.Entry { return r.cur.At() }
@@ -399,6 +466,12 @@ func (r *runIterator) Summary() (entries, lineBytes int64, ok bool) {
 func (r *runIterator) Err() error { return r.err }
 
 func (r *runIterator) Close() error {
+	if p := r.pending; p != nil {
+		// The download is discarded; its slot is free once it ends.
+		r.pending = nil
+		<-p.done
+		<-r.ahead
+	}
 	if r.cur != nil {
 		return r.cur.Close()
 	}
@@ -425,10 +498,27 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 		}
 		return it, err
 	}
-	decoded := make([]*chunks.Chunk, len(run))
-	admits := make([][]bool, len(run)) // nil: every block in range
-	skipped := make([]int, len(run))
-	errs := make([]error, len(run))
+	return q.runIterators(ctx, tenant, q.fetchRun(ctx, tenant, run, from, through, pd), from, through, dir, pd, stats)
+}
+
+// runFetch is what fetchRun read of a run: per chunk, the chunk decoded
+// (nil when no block was admitted or on error), its admitted blocks (nil:
+// every block in range), the blocks skipped and the error.
+type runFetch struct {
+	run     []index.ChunkRef
+	decoded []*chunks.Chunk
+	admits  [][]bool
+	skipped []int
+	errs    []error
+}
+
+// fetchRun downloads and decodes the chunks of run in parallel, as
+// openRun describes. It touches no stats, so it may run ahead of the
+// iteration on another goroutine.
+func (q *Querier) fetchRun(ctx context.Context, tenant string, run []index.ChunkRef, from, through int64, pd pushdown) *runFetch {
+	f := &runFetch{run: run, decoded: make([]*chunks.Chunk, len(run)), admits: make([][]bool, len(run)),
+		skipped: make([]int, len(run)), errs: make([]error, len(run))}
+	decoded, admits, skipped, errs := f.decoded, f.admits, f.skipped, f.errs
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, q.fetchConcurrency)
 	for i, ref := range run {
@@ -454,6 +544,14 @@ func (q *Querier) openRun(ctx context.Context, tenant string, run []index.ChunkR
 		}()
 	}
 	wg.Wait()
+	return f
+}
+
+// runIterators merges the iterators of the chunks f read, or returns a
+// nil iterator when nothing in the run is left to read.
+func (q *Querier) runIterators(ctx context.Context, tenant string, f *runFetch, from, through int64,
+	dir chunks.Direction, pd pushdown, stats *chunks.Stats) (chunks.Iterator, error) {
+	run, decoded, admits, skipped, errs := f.run, f.decoded, f.admits, f.skipped, f.errs
 	its := make([]chunks.Iterator, 0, len(run))
 	for i, c := range decoded {
 		if errs[i] != nil && q.store.SkipMissingChunk(tenant, run[i], errs[i]) {
