@@ -340,7 +340,7 @@ func (a *anchorSearcher) scan(text []byte, pos int) int {
 			return -1
 		}
 		h := pos + j
-		if a.matchAt(text, h) {
+		if a.mayMatchAt(text, h) && a.matchAt(text, h) {
 			return h
 		}
 		pos = h + 1

@@ -126,7 +126,12 @@ type anchorSearcher struct {
 	// prev[b] tells whether some needle has b right before an anchor
 	// byte (every b when some needle starts with it): most occurrences
 	// of a digit follow another digit, and are dismissed with one look.
-	prev [256]bool
+	// prev2 is the same for the byte two before (every b when some
+	// needle has its anchor at offset 0 or 1): the digits that follow a
+	// ':', '=' or ' ' in a timestamp ("19:5"), a logfmt value
+	// (duration=5) or a number list ("200 5120") pass prev for the 5xx
+	// needles, but not prev2, which holds only '"' and 's'.
+	prev, prev2 [256]bool
 }
 
 // maxAnchorRank is the most frequent logbytes.Rank an anchor may have: a digit
@@ -165,21 +170,33 @@ func newAnchorSearcher(needles [][]byte) *anchorSearcher {
 				continue
 			}
 			a.offs[k] = append(a.offs[k], o)
-			if o == 0 {
+			switch o {
+			case 0:
 				for b := range a.prev {
-					a.prev[b] = true
+					a.prev[b], a.prev2[b] = true, true
 				}
-			} else {
-				a.prev[nd[o-1]] = true
+			case 1:
+				a.prev[nd[0]] = true
+				for b := range a.prev2 {
+					a.prev2[b] = true
+				}
+			default:
+				a.prev[nd[o-1]], a.prev2[nd[o-2]] = true, true
 			}
 		}
 	}
 	return a
 }
 
+// mayMatchAt reports whether the bytes before line[k], an anchor byte,
+// let a needle hold it; most anchors found are dismissed here, inlined.
+func (a *anchorSearcher) mayMatchAt(line []byte, k int) bool {
+	return k < 2 || (a.prev[line[k-1]] && a.prev2[line[k-2]])
+}
+
 // matchAt reports whether a needle holds line[k], an anchor byte.
 func (a *anchorSearcher) matchAt(line []byte, k int) bool {
-	if k > 0 && !a.prev[line[k-1]] {
+	if k > 0 && !a.prev[line[k-1]] || k > 1 && !a.prev2[line[k-2]] {
 		return false
 	}
 	for i, nd := range a.needles {
