@@ -52,7 +52,8 @@ func appendEntry(dst []byte, delta uint64, line, rawMeta []byte) []byte {
 type columnScratch struct{ ts, lens, meta []byte }
 
 // appendColumns appends the version 2 entry-columns frame of the head's
-// entries (sorted, non-empty) to dst, and the lines frame to lines.
+// entries (sorted, non-empty) to dst, and the lines frame to lines
+// (nothing if the head's lines are absent).
 //
 // Timestamp deltas are divided by their greatest common divisor, the
 // block's ts_unit: timestamps with millisecond or microsecond precision,
@@ -73,6 +74,10 @@ func appendColumns(dst, lines []byte, h *headBlock, sc *columnScratch) (cols, li
 			ts = binary.AppendUvarint(ts, (uint64(e.ts)-uint64(es[i-1].ts))/unit)
 		}
 		lens = binary.AppendUvarint(lens, uint64(e.lineLen))
+		if h.linesAbsent {
+			meta = append(meta, h.arena[e.off:e.off+e.metaLen]...)
+			continue
+		}
 		end := e.off + e.lineLen
 		meta = append(meta, h.arena[end:end+e.metaLen]...)
 		lines = append(lines, h.arena[e.off:end]...)

@@ -35,6 +35,10 @@ type headBlock struct {
 	// snapshotted: some snapshot has seen this head, so its memory must
 	// not be reused after the cut.
 	snapshotted bool
+	// linesAbsent: the arena holds only each entry's metadata, at off
+	// (mergeColumns builds such heads to seal a run whose lines are kept
+	// compressed).
+	linesAbsent bool
 }
 
 // size is the head's uncompressed size as counted against the block size:

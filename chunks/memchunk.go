@@ -40,6 +40,7 @@ type MemChunk struct {
 	ngramBits  float64
 	level      zstd.EncoderLevel
 	merge      BlockMerge
+	lazyMerge  bool // Options.mergeAtEncode
 
 	blocks       []block
 	head         headBlock
@@ -51,6 +52,7 @@ type MemChunk struct {
 	closed       bool
 	encoded      []byte
 	metaBuf      []byte // scratch for the raw metadata of one Append
+	run          blockRun
 }
 
 // NewMemChunk returns an empty chunk. blockSize is the uncompressed size at
@@ -86,6 +88,9 @@ type Options struct {
 	// version is the format to write; tests set FormatV1 to produce the
 	// previous layout. 0 means FormatVersion.
 	version byte
+	// mergeAtEncode: tests set it to merge every run at Encode, as before
+	// runs were merged as blocks are sealed.
+	mergeAtEncode bool
 }
 
 // NewMemChunkWithOptions returns an empty chunk configured by o.
@@ -100,8 +105,12 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	if o.version == 0 {
 		o.version = FormatVersion
 	}
+	if o.BlockMerge == MergeDefault {
+		o.BlockMerge = DefaultBlockMerge
+	}
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
-		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, merge: o.BlockMerge}
+		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, merge: o.BlockMerge,
+		lazyMerge: o.mergeAtEncode}
 }
 
 // Encoding returns the chunk's codec.
@@ -231,14 +240,24 @@ func (c *MemChunk) cut() error {
 	if h.empty() {
 		return nil
 	}
-	b, err := c.seal(h, nil)
+	eager := c.mergesEagerly()
+	var grams *ngramScratch
+	if eager && c.ngramBits > 0 {
+		grams = ngramScratchPool.Get().(*ngramScratch)
+		clear(grams[:])
+	}
+	b, err := c.seal(h, nil, grams, false)
 	if err != nil {
+		putGrams(grams)
 		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
 	}
 	c.blocks = append(c.blocks, b)
 	c.compressed += b.CompressedLen
 	c.uncompressed += b.UncompressedLen
 	c.resetHead()
+	if eager {
+		c.addToRun(grams)
+	}
 	return nil
 }
 
@@ -247,7 +266,13 @@ func (c *MemChunk) cut() error {
 // not nil (version 2 or later, zstd or none only), the lines frame (and
 // the hex frame) are pre's already compressed frames back to back, which
 // must decode to h's lines, instead of h's lines compressed.
-func (c *MemChunk) seal(h *headBlock, pre *sealedLines) (block, error) {
+//
+// grams, if not nil, is where the n-gram filter's grams are hashed (it
+// must be clear), for the caller to keep; with hashed, it already holds
+// the grams of h's lines, which are then not read for the filter. h may
+// lack its lines (linesAbsent) only with pre, hashed grams or no n-gram
+// filter, and no bloom filter.
+func (c *MemChunk) seal(h *headBlock, pre *sealedLines, grams *ngramScratch, hashed bool) (block, error) {
 	sb, _ := sealBuffers.Get().(*sealBuffer)
 	if sb == nil {
 		sb = &sealBuffer{}
@@ -272,7 +297,7 @@ func (c *MemChunk) seal(h *headBlock, pre *sealedLines) (block, error) {
 		comp, err = c.enc.compressLevel(sb.comp[:0], raw, c.level)
 	} else {
 		sb.raw, sb.lines = appendColumns(sb.raw[:0], sb.lines[:0], h, &sb.cols)
-		rawLen = len(sb.raw) + len(sb.lines)
+		rawLen = len(sb.raw) + int(h.lineBytes)
 		comp, err = c.enc.compressLevel(sb.comp[:0], sb.raw, c.level)
 		colsLen = len(comp)
 		comp = append(comp, 0, 0, 0, 0) // the CRC32C of the rest of the block
@@ -299,7 +324,14 @@ func (c *MemChunk) seal(h *headBlock, pre *sealedLines) (block, error) {
 		}
 	}
 	if c.ngramBits > 0 {
-		filter = appendNgramFilter(filter, c.ngramBits, lines)
+		if grams == nil {
+			filter = appendNgramFilter(filter, c.ngramBits, lines)
+		} else {
+			if !hashed {
+				lines(grams.addLine)
+			}
+			filter = grams.appendFilter(filter, c.ngramBits)
+		}
 	}
 	if c.version != FormatV1 {
 		filter = appendHistogram(filter, h)
@@ -381,6 +413,7 @@ func (c *MemChunk) close() error {
 		c.closed = false
 		return err
 	}
+	c.finishRun(len(c.blocks))
 	c.head = headBlock{}
 	return nil
 }

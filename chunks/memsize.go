@@ -18,6 +18,9 @@ func (c *MemChunk) MemoryBytes() int {
 	for i := range c.blocks {
 		n += cap(c.blocks[i].data) + cap(c.blocks[i].filter)
 	}
+	if c.run.grams != nil {
+		n += int(unsafe.Sizeof(*c.run.grams))
+	}
 	return n
 }
 

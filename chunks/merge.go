@@ -167,7 +167,7 @@ func (c *MemChunk) mergeRun(run []block, first int) (block, error) {
 	if len(h.entries) != n {
 		return block{}, fmt.Errorf("merge blocks %d..%d: decoded %d entries, index says %d", first, first+len(run)-1, len(h.entries), n)
 	}
-	b, err := c.seal(&h, c.concatFrames(run))
+	b, err := c.seal(&h, c.concatFrames(run), nil, false)
 	if err != nil {
 		return block{}, fmt.Errorf("merge blocks %d..%d: %w", first, first+len(run)-1, err)
 	}
@@ -222,4 +222,152 @@ func (c *MemChunk) concatFrames(run []block) *sealedLines {
 		pre.packedLen += l.packedLen
 	}
 	return pre
+}
+
+// Merging as blocks are sealed.
+//
+// Merging a run at Encode must decompress its lines, only to hash their
+// grams again for the merged block's n-gram filter: on plgbench (200
+// streams, heads sealed at 64 KiB under the memory budget) that was an
+// eighth of the ingest CPU, on top of hashing every line when its small
+// block was sealed. With MergeConcat, a chunk instead follows runs as its
+// blocks are sealed: the run open at the chunk's end gathers the grams of
+// its blocks in one scratch bitmap (16 KiB, counted in MemoryBytes), and
+// when the next block cannot join it (or the chunk closes) the run is
+// merged at once, from its columns frames, its compressed lines frames and
+// those grams, without reading a line. The runs are those
+// mergeSmallBlocks forms, in the same order and by the same rules, and the
+// merged block is the one it would build, byte for byte; Encode then finds
+// nothing left to merge but runs of tiny blocks, which it compresses
+// again as before. Queries see a run's blocks merged a little sooner.
+
+// blockRun is the run of small blocks at the end of a chunk's blocks that
+// the next sealed block may join.
+type blockRun struct {
+	open  bool
+	start int           // index of its first block in MemChunk.blocks
+	size  int           // its blocks' uncompressed payload bytes
+	grams *ngramScratch // its blocks' grams; nil without n-gram filters
+}
+
+// mergesEagerly reports whether runs are merged as blocks are sealed:
+// under MergeConcat, for the codecs whose frames concatenate, and without
+// a bloom filter, which would need the lines.
+func (c *MemChunk) mergesEagerly() bool {
+	return !c.lazyMerge && c.merge == MergeConcat && c.version != FormatV1 && (c.enc == Zstd || c.enc == None) && c.bloomBits == 0
+}
+
+func putGrams(g *ngramScratch) {
+	if g != nil {
+		ngramScratchPool.Put(g)
+	}
+}
+
+// addToRun adds the block just sealed, last in c.blocks, to the open run
+// if mergeSmallBlocks would, or else merges that run and opens one with
+// the new block if it is small. grams are the new block's (nil without
+// n-gram filters); addToRun takes them over. Called with mu held.
+func (c *MemChunk) addToRun(grams *ngramScratch) {
+	k := len(c.blocks) - 1
+	b := &c.blocks[k]
+	if r := &c.run; r.open && b.UncompressedLen < c.blockSize && b.MinT > c.blocks[k-1].MaxT &&
+		r.size+b.UncompressedLen <= mergeLimit(c.blockSize) {
+		r.size += b.UncompressedLen
+		if grams != nil {
+			r.grams.or(grams)
+			putGrams(grams)
+		}
+		return
+	}
+	c.finishRun(k)
+	if k = len(c.blocks) - 1; c.blocks[k].UncompressedLen < c.blockSize {
+		c.run = blockRun{open: true, start: k, size: c.blocks[k].UncompressedLen, grams: grams}
+		return
+	}
+	putGrams(grams)
+}
+
+// finishRun closes the open run, which ends before block end, merging it
+// if it has two blocks or more and its lines frames can be kept. If they
+// cannot (a run of tiny blocks) or the merge fails, the blocks stay as
+// they are and Encode merges them, or reports the error. Called with mu
+// held.
+func (c *MemChunk) finishRun(end int) {
+	r := c.run
+	c.run = blockRun{}
+	defer putGrams(r.grams)
+	if !r.open || end-r.start < 2 {
+		return
+	}
+	run := c.blocks[r.start:end]
+	pre := c.concatFrames(run)
+	if pre == nil {
+		return
+	}
+	b, err := c.mergeColumns(run, r.start, pre, r.grams)
+	if err != nil {
+		return
+	}
+	// A new slice: iterators' snapshots share the old one.
+	blocks := make([]block, 0, len(c.blocks)-len(run)+1)
+	blocks = append(blocks, c.blocks[:r.start]...)
+	blocks = append(blocks, b)
+	blocks = append(blocks, c.blocks[end:]...)
+	for i := range run {
+		c.compressed -= run[i].CompressedLen
+		c.uncompressed -= run[i].UncompressedLen
+	}
+	c.compressed += b.CompressedLen
+	c.uncompressed += b.UncompressedLen
+	c.blocks = blocks
+}
+
+// mergeColumns is mergeRun for a run whose lines frames pre keeps and
+// whose grams are known (nil without n-gram filters): it decodes only the
+// blocks' columns frames.
+func (c *MemChunk) mergeColumns(run []block, first int, pre *sealedLines, grams *ngramScratch) (block, error) {
+	h := headBlock{linesAbsent: true}
+	n := 0
+	for i := range run {
+		n += run[i].Entries
+	}
+	h.entries = entriesPool.grow(nil, n, false)
+	defer h.release()
+	buf, _ := decompressBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer decompressBuffers.Put(buf)
+	var (
+		cur  blockCursor
+		meta []byte
+	)
+	for k := range run {
+		b := &run[k]
+		data, _, err := c.enc.loadBlock(buf, b, first+k, false)
+		if err != nil {
+			return block{}, fmt.Errorf("merge blocks: %w", err)
+		}
+		if err := cur.reset(first+k, b.BlockMeta, data, nil, math.MinInt64, math.MaxInt64, false, false); err != nil {
+			return block{}, fmt.Errorf("merge blocks: %w", err)
+		}
+		for cur.next() {
+			e := cur.entry()
+			meta = appendMetadata(meta[:0], e.Metadata)
+			h.entries = append(h.entries, headEntry{ts: e.Timestamp, off: uint32(len(h.arena)), lineLen: uint32(cur.lineLen), metaLen: uint32(len(meta))})
+			h.arena = append(h.arena, meta...)
+			h.lineBytes += int64(cur.lineLen)
+		}
+		if err := cur.err(); err != nil {
+			return block{}, fmt.Errorf("merge blocks: %w", err)
+		}
+	}
+	if len(h.entries) != n {
+		return block{}, fmt.Errorf("merge blocks %d..%d: decoded %d entries, index says %d", first, first+len(run)-1, len(h.entries), n)
+	}
+	b, err := c.seal(&h, pre, grams, true)
+	if err != nil {
+		return block{}, fmt.Errorf("merge blocks %d..%d: %w", first, first+len(run)-1, err)
+	}
+	return b, nil
 }

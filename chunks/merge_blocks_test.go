@@ -1,8 +1,11 @@
 package chunks
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -50,9 +53,9 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 		{FormatV3, None, MergeConcat}, {FormatV3, Zstd, MergeConcat}, {FormatV3, S2, MergeConcat},
 	} {
 		version, enc := tc.version, tc.enc
-		{
-			t.Run(fmt.Sprintf("v%d/%s/%s", version, enc, tc.merge), func(t *testing.T) {
-				o := Options{Encoding: enc, TargetSize: math.MaxInt, NgramBitsPerGram: 1, version: version, BlockMerge: tc.merge}
+		for _, atEncode := range []bool{true, false} {
+			t.Run(fmt.Sprintf("v%d/%s/%s/at-encode=%v", version, enc, tc.merge, atEncode), func(t *testing.T) {
+				o := Options{Encoding: enc, TargetSize: math.MaxInt, NgramBitsPerGram: 1, version: version, BlockMerge: tc.merge, mergeAtEncode: atEncode}
 				// 25 entries of ~90 bytes: blocks of ~2.2 KiB, about half the block size.
 				c, acc := smallBlockChunk(t, o, 1000, 25, func(i int) int64 { return int64(i) * 10 })
 				before := len(c.Blocks())
@@ -62,8 +65,15 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 				early := c.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)
 				d := encodeDecode(t, c)
 				after := d.Blocks()
-				if before != 40 || len(after) != 20 {
-					t.Errorf("blocks: %d sealed, %d encoded; want 40 merged pairwise into 20", before, len(after))
+				// Unless merging at Encode, concat merges as blocks are
+				// sealed: each pair as the next block arrives, the last at
+				// Encode, which closes the chunk.
+				wantBefore := 40
+				if !atEncode && tc.merge == MergeConcat && version != FormatV1 && enc != S2 {
+					wantBefore = 21
+				}
+				if before != wantBefore || len(after) != 20 {
+					t.Errorf("blocks: %d sealed, %d encoded; want %d sealed, 40 merged pairwise into 20", before, len(after), wantBefore)
 				}
 				for i, m := range after {
 					if m.UncompressedLen > mergeLimit(4<<10) {
@@ -195,4 +205,73 @@ func storedLines(t *testing.T, blocks []block) []byte {
 		hex = append(hex, l.hex...)
 	}
 	return append(lines, hex...)
+}
+
+// Merging runs as blocks are sealed must give the chunk Encode gave when
+// it merged them all: the same runs, and the same merged blocks byte for
+// byte, whatever the sealing pattern (small, tiny and full blocks, runs
+// broken by out-of-order or equal timestamps, by the merge limit, by the
+// chunk's end), the codec, version, filters and metadata.
+func TestMergingAsSealedEncodesAsMergingAtEncode(t *testing.T) {
+	for seed := range uint64(24) {
+		enc := []Encoding{Zstd, None}[seed%2]
+		version := []byte{FormatV2, FormatV3}[seed/2%2]
+		ngram := []float64{0.8, 0}[seed/4%2]
+		blockSize := []int{4 << 10, 16 << 10, 64 << 10}[seed%3]
+		build := func(atEncode bool) (*MemChunk, []Entry) {
+			c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: blockSize, TargetSize: math.MaxInt, NgramBitsPerGram: ngram,
+				version: version, BlockMerge: MergeConcat, mergeAtEncode: atEncode})
+			rr := rand.New(rand.NewPCG(seed, 78)) // the same entries and seals for both
+			var acc []Entry
+			ts := int64(1000)
+			for i := range 3000 {
+				switch k := rr.IntN(100); {
+				case k < 3:
+					ts -= rr.Int64N(5000) // out of order
+				case k < 6: // an equal timestamp
+				default:
+					ts += 1 + rr.Int64N(3000)
+				}
+				e := Entry{Timestamp: ts, Line: fmt.Appendf(nil, "level=%s trace_id=%016x%016x msg=%q n=%d", []string{"info", "warn"}[rr.IntN(2)],
+					rr.Uint64(), rr.Uint64(), strings.Repeat("x", rr.IntN(200)), i)}
+				if rr.IntN(10) == 0 {
+					e.Metadata = ent(0, "", "pod", fmt.Sprint(rr.IntN(3))).Metadata
+				}
+				dup, err := c.Append(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !dup {
+					acc = append(acc, e)
+				}
+				if rr.IntN(40) == 0 { // heads of anything from a few entries to most of a block
+					if err := c.SealHead(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			return c, acc
+		}
+		eager, acc := build(false)
+		lazy, _ := build(true)
+		for _, dir := range []Direction{Forward, Backward} {
+			sameEntries(t, drain(t, eager.Iterator(bg, math.MinInt64, math.MaxInt64, dir, nil)), want(acc, math.MinInt64, math.MaxInt64, dir))
+		}
+		sealedEager, sealedLazy := len(eager.Blocks()), len(lazy.Blocks())
+		b1, err := eager.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b2, err := lazy.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b1, b2) {
+			t.Fatalf("seed %d (%s v%d, n-gram %g, blocks %d): merged as sealed, %d bytes in %d blocks; at Encode, %d bytes in %d blocks",
+				seed, enc, version, ngram, blockSize, len(b1), len(eager.Blocks()), len(b2), len(lazy.Blocks()))
+		}
+		if sealedEager >= sealedLazy {
+			t.Errorf("seed %d: %d blocks before Encode merging as sealed, %d merging at Encode: nothing merged early", seed, sealedEager, sealedLazy)
+		}
+	}
 }

@@ -88,6 +88,13 @@ func appendNgramFilter(dst []byte, bitsPerGram float64, forEachLine func(func(li
 	defer ngramScratchPool.Put(s)
 	clear(s[:])
 	forEachLine(s.addLine)
+	return s.appendFilter(dst, bitsPerGram)
+}
+
+// appendFilter appends to dst the kind-2 filter of the grams set in s,
+// sized at about bitsPerGram bits per distinct gram; with none set it
+// appends nothing.
+func (s *ngramScratch) appendFilter(dst []byte, bitsPerGram float64) []byte {
 	set := 0
 	for _, w := range s {
 		set += bits.OnesCount64(w)
@@ -111,6 +118,13 @@ func appendNgramFilter(dst []byte, bitsPerGram float64, forEachLine func(func(li
 	dst = append(dst, make([]byte, nbytes)...)
 	s.fold(dst[start+ngramHeader:])
 	return dst
+}
+
+// or adds the grams set in t to s.
+func (s *ngramScratch) or(t *ngramScratch) {
+	for i := range s {
+		s[i] |= t[i]
+	}
 }
 
 // fold sets in out, which must be zero, bit x·m/2^17 for every set
