@@ -158,3 +158,48 @@ func BenchmarkApplyRetention(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFlushChunks compares writing a flush cycle's 1,000 small
+// chunks (4 KiB, a 5,000-stream flush's size) to a filesystem bucket as
+// one object each and as one pack.
+func BenchmarkFlushChunks(b *testing.B) {
+	const n, size = 1000, 4 << 10
+	ls := labels.FromStrings("app", "api")
+	refs := make([]index.ChunkRef, n)
+	data := make([][]byte, n)
+	for i := range refs {
+		refs[i] = ref(ls, int64(i), int64(i)+1)
+		refs[i].Size = size
+		data[i] = make([]byte, size)
+	}
+	store := func(b *testing.B) *Store {
+		cfg := DefaultConfig()
+		cfg.Filesystem.Dir = b.TempDir()
+		bkt, err := NewBucket(cfg, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return New(bkt, cfg, nil, nil)
+	}
+	ctx := context.Background()
+	b.Run("objects", func(b *testing.B) {
+		s := store(b)
+		b.SetBytes(n * size)
+		for b.Loop() {
+			for i, r := range refs {
+				if err := s.PutChunk(ctx, "t", r, data[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("pack", func(b *testing.B) {
+		s := store(b)
+		b.SetBytes(n * size)
+		for b.Loop() {
+			if _, err := s.PutPack(ctx, "t", "w", refs, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
