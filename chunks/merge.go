@@ -232,14 +232,14 @@ func (c *MemChunk) concatFrames(run []block) *sealedLines {
 // eighth of the ingest CPU, on top of hashing every line when its small
 // block was sealed. With MergeConcat, a chunk instead follows runs as its
 // blocks are sealed: the run open at the chunk's end gathers the grams of
-// its blocks in one scratch bitmap (16 KiB, counted in MemoryBytes), and
+// its blocks in one scratch bitmap (16 KiB, counted in MemoryBytes; only
+// runs that start with a quarter block, see minGramsBlock), and
 // when the next block cannot join it (or the chunk closes) the run is
 // merged at once, from its columns frames, its compressed lines frames and
 // those grams, without reading a line. The runs are those
 // mergeSmallBlocks forms, in the same order and by the same rules, and the
 // merged block is the one it would build, byte for byte; Encode then finds
-// nothing left to merge but runs of tiny blocks, which it compresses
-// again as before. Queries see a run's blocks merged a little sooner.
+// nothing left to merge but runs without grams. Queries see a run's blocks merged a little sooner.
 
 // blockRun is the run of small blocks at the end of a chunk's blocks that
 // the next sealed block may join.
@@ -248,7 +248,18 @@ type blockRun struct {
 	start int           // index of its first block in MemChunk.blocks
 	size  int           // its blocks' uncompressed payload bytes
 	grams *ngramScratch // its blocks' grams; nil without n-gram filters
+	// atEncode: the run started with a block under minGramsBlock, so it
+	// holds no grams and is left for Encode to merge.
+	atEncode bool
 }
+
+// A run holds its blocks' grams only if it starts with a block of at
+// least minGramsBlock: a quarter block, as the ingester seals heads when
+// pushes find its memory over budget. With thousands of streams it seals
+// heads of a few KiB instead, and a 16 KiB bitmap per stream would take
+// much of the memory those streams share; such runs are merged at Encode,
+// as before.
+func (c *MemChunk) minGramsBlock() int { return c.blockSize / 4 }
 
 // mergesEagerly reports whether runs are merged as blocks are sealed:
 // under MergeConcat, for the codecs whose frames concatenate, and without
@@ -273,15 +284,20 @@ func (c *MemChunk) addToRun(grams *ngramScratch) {
 	if r := &c.run; r.open && b.UncompressedLen < c.blockSize && b.MinT > c.blocks[k-1].MaxT &&
 		r.size+b.UncompressedLen <= mergeLimit(c.blockSize) {
 		r.size += b.UncompressedLen
-		if grams != nil {
+		if grams != nil && r.grams != nil {
 			r.grams.or(grams)
-			putGrams(grams)
 		}
+		putGrams(grams)
 		return
 	}
 	c.finishRun(k)
 	if k = len(c.blocks) - 1; c.blocks[k].UncompressedLen < c.blockSize {
-		c.run = blockRun{open: true, start: k, size: c.blocks[k].UncompressedLen, grams: grams}
+		atEncode := c.blocks[k].UncompressedLen < c.minGramsBlock()
+		if atEncode {
+			putGrams(grams)
+			grams = nil
+		}
+		c.run = blockRun{open: true, start: k, size: c.blocks[k].UncompressedLen, grams: grams, atEncode: atEncode}
 		return
 	}
 	putGrams(grams)
@@ -296,7 +312,7 @@ func (c *MemChunk) finishRun(end int) {
 	r := c.run
 	c.run = blockRun{}
 	defer putGrams(r.grams)
-	if !r.open || end-r.start < 2 {
+	if !r.open || end-r.start < 2 || r.atEncode {
 		return
 	}
 	run := c.blocks[r.start:end]
