@@ -226,8 +226,12 @@ func splitHex(needle []byte) (hexSplit, bool) {
 // the best group's alternatives that may end in packed digits (tails) or
 // begin after them (heads), and their first bytes.
 type packedSearch struct {
-	tails     []tailCore
-	tailEnd   [256]bool // the tails' last bytes
+	tails   []tailCore
+	tailEnd [256]bool // the tails' last bytes
+	// tailEnd2 holds the tails' bytes before their last (every byte for
+	// a tail of one byte): most escapes after a tailEnd byte follow a
+	// key (trace_id=, whose d no 5xx tail has there) or a number.
+	tailEnd2  [256]bool
 	heads     [][]byte
 	headStart [256]bool
 }
@@ -267,6 +271,13 @@ func newPackedSearch(alts [][]byte) *packedSearch {
 			copy(b[:], s.core[len(s.core)-w:])
 			ps.tails = append(ps.tails, tailCore{core: s.core, last: binary.LittleEndian.Uint64(b[:]), shift: uint(64 - 8*w)})
 			ps.tailEnd[s.core[len(s.core)-1]] = true
+			if len(s.core) < 2 {
+				for b := range ps.tailEnd2 {
+					ps.tailEnd2[b] = true
+				}
+			} else {
+				ps.tailEnd2[s.core[len(s.core)-2]] = true
+			}
 		}
 		if s.lead {
 			ps.heads = append(ps.heads, s.core)
@@ -287,22 +298,24 @@ func (ps *packedSearch) atEscape(packed []byte, e hexEsc) (tail, head int) {
 	if e.n == 0 {
 		return
 	}
-	if p := int(e.p); p >= 8 && ps.tailEnd[packed[p-1]] {
-		// endsBefore, inlined: most escapes that get here follow a
-		// key ending like a tail (trace_id= against status=).
-		w := binary.LittleEndian.Uint64(packed[p-8:])
-		for i := range ps.tails {
-			t := &ps.tails[i]
-			if w>>t.shift == t.last && (len(t.core) <= 8 || bytes.HasSuffix(packed[:p], t.core)) {
-				tail = int(e.u)
-				break
+	if p := int(e.p); p > 0 && ps.tailEnd[packed[p-1]] && (p < 2 || ps.tailEnd2[packed[p-2]]) {
+		if p >= 8 {
+			// endsBefore, inlined: the last 8 bytes rule most keys
+			// out in one comparison.
+			w := binary.LittleEndian.Uint64(packed[p-8:])
+			for i := range ps.tails {
+				t := &ps.tails[i]
+				if w>>t.shift == t.last && (len(t.core) <= 8 || bytes.HasSuffix(packed[:p], t.core)) {
+					tail = int(e.u)
+					break
+				}
 			}
-		}
-	} else if p > 0 && ps.tailEnd[packed[p-1]] {
-		for i := range ps.tails {
-			if ps.tails[i].endsBefore(packed, p) {
-				tail = int(e.u)
-				break
+		} else {
+			for i := range ps.tails {
+				if ps.tails[i].endsBefore(packed, p) {
+					tail = int(e.u)
+					break
+				}
 			}
 		}
 	}
