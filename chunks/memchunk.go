@@ -40,7 +40,8 @@ type MemChunk struct {
 	ngramBits  float64
 	level      zstd.EncoderLevel
 	merge      BlockMerge
-	lazyMerge  bool // Options.mergeAtEncode
+	lazyMerge  bool         // Options.MergeAtEncode
+	gramsOff   *atomic.Bool // Options.RunGramsOff
 
 	blocks       []block
 	head         headBlock
@@ -84,13 +85,20 @@ type Options struct {
 	// ZstdLevel is the level zstd blocks are sealed at; 0
 	// means DefaultZstdLevel. Readers do not depend on it.
 	ZstdLevel zstd.EncoderLevel
+	// MergeAtEncode merges runs of small blocks only at Encode, as before
+	// concat merged them as they complete (see blockRun): no open run
+	// holds a 16 KiB bitmap of its grams, and Encode decompresses the
+	// runs' lines to hash them again. The chunks are the same.
+	MergeAtEncode bool
+	// RunGramsOff, if not nil, is read as each run of small blocks starts:
+	// while it is true, runs start without a bitmap of grams and are
+	// merged at Encode, as with MergeAtEncode. The ingester sets it while
+	// its memory budget leaves each stream little room.
+	RunGramsOff *atomic.Bool
 
 	// version is the format to write; tests set FormatV1 to produce the
 	// previous layout. 0 means FormatVersion.
 	version byte
-	// mergeAtEncode: tests set it to merge every run at Encode, as before
-	// runs were merged as blocks are sealed.
-	mergeAtEncode bool
 }
 
 // NewMemChunkWithOptions returns an empty chunk configured by o.
@@ -110,7 +118,7 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	}
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
 		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, merge: o.BlockMerge,
-		lazyMerge: o.mergeAtEncode}
+		lazyMerge: o.MergeAtEncode, gramsOff: o.RunGramsOff}
 }
 
 // Encoding returns the chunk's codec.

@@ -292,7 +292,7 @@ func (c *MemChunk) addToRun(grams *ngramScratch) {
 	}
 	c.finishRun(k)
 	if k = len(c.blocks) - 1; c.blocks[k].UncompressedLen < c.blockSize {
-		atEncode := c.blocks[k].UncompressedLen < c.minGramsBlock()
+		atEncode := c.blocks[k].UncompressedLen < c.minGramsBlock() || c.gramsOff != nil && c.gramsOff.Load()
 		if atEncode {
 			putGrams(grams)
 			grams = nil

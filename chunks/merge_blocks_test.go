@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -55,7 +56,7 @@ func TestEncodeMergesRunsOfSmallBlocks(t *testing.T) {
 		version, enc := tc.version, tc.enc
 		for _, atEncode := range []bool{true, false} {
 			t.Run(fmt.Sprintf("v%d/%s/%s/at-encode=%v", version, enc, tc.merge, atEncode), func(t *testing.T) {
-				o := Options{Encoding: enc, TargetSize: math.MaxInt, NgramBitsPerGram: 1, version: version, BlockMerge: tc.merge, mergeAtEncode: atEncode}
+				o := Options{Encoding: enc, TargetSize: math.MaxInt, NgramBitsPerGram: 1, version: version, BlockMerge: tc.merge, MergeAtEncode: atEncode}
 				// 25 entries of ~90 bytes: blocks of ~2.2 KiB, about half the block size.
 				c, acc := smallBlockChunk(t, o, 1000, 25, func(i int) int64 { return int64(i) * 10 })
 				before := len(c.Blocks())
@@ -221,7 +222,7 @@ func TestMergingAsSealedEncodesAsMergingAtEncode(t *testing.T) {
 		blockSize := []int{4 << 10, 16 << 10, 64 << 10}[seed%3]
 		build := func(atEncode bool) (*MemChunk, []Entry) {
 			c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: blockSize, TargetSize: math.MaxInt, NgramBitsPerGram: ngram,
-				version: version, BlockMerge: MergeConcat, mergeAtEncode: atEncode})
+				version: version, BlockMerge: MergeConcat, MergeAtEncode: atEncode})
 			rr := rand.New(rand.NewPCG(seed, 78)) // the same entries and seals for both
 			var acc []Entry
 			ts := int64(1000)
@@ -295,4 +296,28 @@ func TestRunsOfSmallHeadsHoldNoGrams(t *testing.T) {
 		t.Errorf("encoded %d blocks, want the run merged into 1", n)
 	}
 	sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want(acc, math.MinInt64, math.MaxInt64, Forward))
+}
+
+// Runs that start while Options.RunGramsOff is set hold no grams and are
+// merged at Encode; the flag is read as each run starts.
+func TestRunGramsOffLeavesRunsToEncode(t *testing.T) {
+	for _, off := range []bool{true, false} {
+		flag := new(atomic.Bool)
+		flag.Store(off)
+		o := Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 1, BlockMerge: MergeConcat, RunGramsOff: flag}
+		// Blocks of ~2.2 KiB, over a quarter of the 4 KiB block size.
+		c, acc := smallBlockChunk(t, o, 1000, 25, func(i int) int64 { return int64(i) * 10 })
+		wantBefore := 21
+		if off {
+			wantBefore = 40
+		}
+		if before := len(c.Blocks()); before != wantBefore || (c.run.grams != nil) == off {
+			t.Errorf("RunGramsOff %v: %d blocks before Encode (want %d), grams held %v", off, before, wantBefore, c.run.grams != nil)
+		}
+		d := encodeDecode(t, c)
+		if n := len(d.Blocks()); n != 20 {
+			t.Errorf("RunGramsOff %v: encoded %d blocks, want 20", off, n)
+		}
+		sameEntries(t, drain(t, d.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil)), want(acc, math.MinInt64, math.MaxInt64, Forward))
+	}
 }

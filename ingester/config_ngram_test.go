@@ -30,7 +30,7 @@ func TestNgramFiltersAreOnByDefaultAndBounded(t *testing.T) {
 	for _, bits := range []float64{0, 1} {
 		cfg := DefaultConfig()
 		cfg.ChunkNgramBitsPerGram = bits
-		c := newMemChunk(&cfg)
+		c := newMemChunk(&cfg, nil)
 		for i := range 3000 {
 			if _, err := c.Append(chunks.Entry{Timestamp: int64(i), Line: []byte("level=info trace_id=4bf92f3577b34da6a3ce929d0e0e4736 msg=ok")}); err != nil {
 				t.Fatal(err)
@@ -71,7 +71,7 @@ func TestChunkCompressionLevelIsValidatedAndApplied(t *testing.T) {
 	for _, level := range []string{"fastest", "better"} {
 		cfg := DefaultConfig()
 		cfg.ChunkCompressionLevel = level
-		c := newMemChunk(&cfg)
+		c := newMemChunk(&cfg, nil)
 		for i := range 3000 {
 			line := fmt.Sprintf("level=info trace_id=%032x msg=%q n=%d", uint64(i)*0x9E3779B97F4A7C15, "request served", i%97)
 			if _, err := c.Append(chunks.Entry{Timestamp: int64(i), Line: []byte(line)}); err != nil {
@@ -112,7 +112,7 @@ func TestFlushedChunksMergeSmallBlocksAsConfigured(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		c := newMemChunk(&cfg)
+		c := newMemChunk(&cfg, nil)
 		sealed := 1 // the head Close seals
 		for i := range 8000 {
 			line := fmt.Sprintf("level=info trace_id=%032x msg=%q n=%d", uint64(i)*0x9E3779B97F4A7C15, "request served", i%97)

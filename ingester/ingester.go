@@ -257,6 +257,12 @@ func (i *Ingester) allTenants() []*tenant {
 	return out
 }
 
+// updateMergeAtEncode sets mem.mergeAtEncode from the budget and the
+// streams there are now (see minBudgetPerStream).
+func (i *Ingester) updateMergeAtEncode() {
+	i.mem.mergeAtEncode.Store(i.memBudget > 0 && i.memBudget < int64(i.numStreams())*minBudgetPerStream)
+}
+
 func (i *Ingester) numStreams() int {
 	n := 0
 	for _, t := range i.allTenants() {
@@ -328,6 +334,7 @@ func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request,
 	}
 
 	t := i.getTenant(tenantID)
+	i.updateMergeAtEncode()
 	enc := i.encoders.Get()
 	encDone := false
 	putEnc := func() {
@@ -373,6 +380,9 @@ func (i *Ingester) push(ctx context.Context, tenantID string, req *push.Request,
 				i.m.rejected.WithLabelValues(tenantID, reasonStreamLimit).Add(float64(len(ps.Entries)))
 				continue
 			}
+			// When a burst of new streams thins the budget, their
+			// chunks' first runs must see it.
+			i.updateMergeAtEncode()
 		}
 		// Entry checks that need no stream state, filtering in place.
 		kept := ps.Entries[:0]

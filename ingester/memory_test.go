@@ -532,3 +532,31 @@ func TestFlushEncodesAtMostOneChunkPerEncodeSlot(t *testing.T) {
 		t.Fatalf("%d encode slots still held after the flush", n)
 	}
 }
+
+// New chunks merge their runs of small blocks at Encode once the memory
+// budget leaves each stream under minBudgetPerStream: a run merged as it
+// completes holds a 16 KiB bitmap, counted in the budget.
+func TestThinBudgetPerStreamMergesAtEncode(t *testing.T) {
+	cfg := testConfig()
+	cfg.WAL.Enabled = false
+	cfg.MaxChunkMemoryMB = 1 // 1 MiB: 10 streams leave 102 KiB each, 11 leave 93 KiB
+	ing := readyIngester(t, cfg, newFakeStore(), prometheus.NewRegistry())
+	now := time.Now()
+	pushStreams := func(streams int) {
+		var ss []push.Stream
+		for s := range streams {
+			ss = append(ss, pstream(fmt.Sprintf(`{job="j%d"}`, s), entry(now, fmt.Sprintf("line %d", s))))
+		}
+		mustPush(t, ing, ss...)
+		now = now.Add(time.Second)
+	}
+	pushStreams(10)
+	if ing.mem.mergeAtEncode.Load() {
+		t.Error("10 streams, 1 MiB budget: merging at Encode, want as runs complete")
+	}
+	// The eleventh stream's first chunk already merges at Encode.
+	pushStreams(11)
+	if !ing.mem.mergeAtEncode.Load() {
+		t.Error("11 streams, 1 MiB budget: merging as runs complete, want at Encode")
+	}
+}
