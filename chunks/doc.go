@@ -32,6 +32,12 @@
 // block it reads whole, once, yielding little more than the entries whose
 // lines hold the needles.
 //
+// Compact builds chunks again from several chunks of one stream (the
+// compactor's merging of small chunks): their entries in time order, exact
+// duplicates dropped, encoded with the ingester's Options, as a function
+// of the entries alone so that concurrent or repeated compactions agree
+// byte for byte.
+//
 // This package must not do storage (no object store, files or caching of
 // chunks), indexing across chunks or labels (see chunks/index), networking,
 // or query evaluation beyond time-range selection: it turns entries into
