@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -499,4 +500,44 @@ func BenchmarkScanMatching(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkEncodeThinBudget measures a chunk as the ingester builds it
+// when its memory budget leaves each stream little room (1,000 streams at
+// the default budget: RunGramsOff set, heads sealed at 4-32 KiB), from
+// the first append to the encoded bytes. "mem" is the chunk's memory
+// before Encode, in percent of the raw text: what the budget sees.
+func BenchmarkEncodeThinBudget(b *testing.B) {
+	es, raw := benchEntries(benchChunkRaw)
+	thin := new(atomic.Bool)
+	thin.Store(true)
+	sealAt := []int{4 << 10, 8 << 10, 12 << 10, 16 << 10, 24 << 10, 32 << 10, 6 << 10, 10 << 10}
+	b.SetBytes(raw)
+	b.ReportAllocs()
+	var size, mem int
+	start := cpuTime()
+	for b.Loop() {
+		c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 0.8, RunGramsOff: thin})
+		seals := 0
+		for _, e := range es {
+			if _, err := c.Append(e); err != nil {
+				b.Fatal(err)
+			}
+			if c.HeadBytes() >= sealAt[seals%len(sealAt)] {
+				if err := c.SealHead(); err != nil {
+					b.Fatal(err)
+				}
+				seals++
+			}
+		}
+		mem = c.MemoryBytes()
+		out, err := c.Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(out)
+	}
+	reportCPUThroughput(b, start, raw)
+	b.ReportMetric(float64(raw)/float64(size), "ratio")
+	b.ReportMetric(float64(mem)/float64(raw)*100, "mem%")
 }

@@ -109,6 +109,10 @@ type block struct {
 	// hexed: a version 3 block, whose lines frame follows a hex header
 	// (FORMAT.md, "Block payload, version 3").
 	hexed bool
+	// provisional: compressed at provisionalLevel, only to hold it in
+	// memory; Encode compresses it again at the chunk's level
+	// (sealsProvisionally). Never set on a decoded or encoded block.
+	provisional bool
 }
 
 // overlaps reports whether the block may hold entries in [from, through).

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -248,11 +249,13 @@ func fixCRCs(b []byte) {
 // back and forth, repeated lines, metadata) and checks that the MemChunk
 // and its decoded form both iterate exactly like the reference model.
 func FuzzAppendRoundTrip(f *testing.F) {
-	f.Add([]byte("\x05hello\x00\x03world\x83again\x00\x01x"), uint8(3), uint8(20))
-	f.Add([]byte("\x00a\x00a\x00a\x80b\x01c\xffdddddddddd"), uint8(1), uint8(1))
+	f.Add([]byte("\x05hello\x00\x03world\x83again\x00\x01x"), uint8(3), uint8(20), false)
+	f.Add([]byte("\x00a\x00a\x00a\x80b\x01c\xffdddddddddd"), uint8(1), uint8(1), false)
 	// Hex runs that version 3 packs, a literal 0x00 among them.
-	f.Add([]byte("\x0f0123456789abcdef\x0f0123456789abcde\x0ff0\x00123456789abcd\x8fdeadbeefdeadbeef"), uint8(0x23), uint8(40))
-	f.Fuzz(func(t *testing.T, in []byte, codec, blockSize uint8) {
+	f.Add([]byte("\x0f0123456789abcdef\x0f0123456789abcde\x0ff0\x00123456789abcd\x8fdeadbeefdeadbeef"), uint8(0x23), uint8(40), false)
+	// A thin memory budget: early seals of zstd blocks are provisional.
+	f.Add([]byte("\x6fhello world 0\x6fhello world 1\x0fhello world 2\x6fdeadbeefdeadbeef"), uint8(3), uint8(200), true)
+	f.Fuzz(func(t *testing.T, in []byte, codec, blockSize uint8, thin bool) {
 		enc := Encodings()[int(codec)%len(Encodings())]
 		version := FormatVersion
 		if codec&0x80 != 0 {
@@ -262,7 +265,9 @@ func FuzzAppendRoundTrip(f *testing.F) {
 		}
 		// The codec byte's bits 4-5 pick how Encode merges small blocks.
 		merge := []BlockMerge{MergeDefault, MergeRecompress, MergeConcat, MergeOff}[codec>>4&3]
-		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version, BlockMerge: merge})
+		budget := new(atomic.Bool)
+		budget.Store(thin)
+		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version, BlockMerge: merge, RunGramsOff: budget})
 		var es []Entry
 		var seals []bool
 		ts := int64(0)
@@ -303,6 +308,9 @@ func FuzzAppendRoundTrip(f *testing.F) {
 		}
 		entries := c.Entries()
 		d := encodeDecode(t, c)
+		if n := countProvisional(c); n > 0 {
+			t.Fatalf("%d provisional blocks after Encode", n)
+		}
 		if d.Entries() != entries || c.Entries() != entries {
 			t.Fatalf("entries: %d before Encode, %d after, %d decoded", entries, c.Entries(), d.Entries())
 		}

@@ -90,10 +90,13 @@ type Options struct {
 	// holds a 16 KiB bitmap of its grams, and Encode decompresses the
 	// runs' lines to hash them again. The chunks are the same.
 	MergeAtEncode bool
-	// RunGramsOff, if not nil, is read as each run of small blocks starts:
-	// while it is true, runs start without a bitmap of grams and are
-	// merged at Encode, as with MergeAtEncode. The ingester sets it while
-	// its memory budget leaves each stream little room.
+	// RunGramsOff, if not nil, is read as each run of small blocks starts
+	// and as each block is sealed: while it is true, runs start without a
+	// bitmap of grams and are merged at Encode, as with MergeAtEncode, and
+	// zstd blocks sealed before they reach the block size are provisional,
+	// compressed fast until Encode compresses them again at ZstdLevel
+	// (provisional.go). The ingester sets it while its memory budget
+	// leaves each stream little room.
 	RunGramsOff *atomic.Bool
 
 	// version is the format to write; tests set FormatV1 to produce the
@@ -195,7 +198,7 @@ type sealedLines struct {
 // sealLines appends to comp what follows the columns frame's CRC: the
 // lines frame (version 2), or the hex header, lines frame and hex frame
 // (version 3; FORMAT.md).
-func (c *MemChunk) sealLines(comp []byte, sb *sealBuffer, pre *sealedLines) ([]byte, error) {
+func (c *MemChunk) sealLines(comp []byte, sb *sealBuffer, pre *sealedLines, level zstd.EncoderLevel) ([]byte, error) {
 	if c.version == FormatV2 {
 		if pre != nil {
 			for _, f := range pre.lines {
@@ -203,7 +206,7 @@ func (c *MemChunk) sealLines(comp []byte, sb *sealBuffer, pre *sealedLines) ([]b
 			}
 			return comp, nil
 		}
-		return c.enc.compressLevel(comp, sb.lines, c.level)
+		return c.enc.compressLevel(comp, sb.lines, level)
 	}
 	if pre != nil {
 		comp = binary.AppendUvarint(comp, uint64(pre.hexLen))
@@ -226,17 +229,17 @@ func (c *MemChunk) sealLines(comp []byte, sb *sealBuffer, pre *sealedLines) ([]b
 	sb.packed, sb.hex = packHex(sb.packed[:0], sb.hex[:0], sb.lines)
 	if len(sb.hex) == 0 || len(sb.packed)+len(sb.hex) >= len(sb.lines) {
 		comp = append(comp, 0) // hex_len 0: plain lines, read in place
-		return c.enc.compressLevel(comp, sb.lines, c.level)
+		return c.enc.compressLevel(comp, sb.lines, level)
 	}
 	var err error
-	sb.hexFrame, err = c.enc.compressLevel(sb.hexFrame[:0], sb.hex, c.level)
+	sb.hexFrame, err = c.enc.compressLevel(sb.hexFrame[:0], sb.hex, level)
 	if err != nil {
 		return comp, err
 	}
 	comp = binary.AppendUvarint(comp, uint64(len(sb.hex)))
 	comp = binary.AppendUvarint(comp, uint64(len(sb.packed)))
 	comp = binary.AppendUvarint(comp, uint64(len(sb.hexFrame)))
-	if comp, err = c.enc.compressLevel(comp, sb.packed, c.level); err != nil {
+	if comp, err = c.enc.compressLevel(comp, sb.packed, level); err != nil {
 		return comp, err
 	}
 	return append(comp, sb.hexFrame...), nil
@@ -254,7 +257,7 @@ func (c *MemChunk) cut() error {
 		grams = ngramScratchPool.Get().(*ngramScratch)
 		clear(grams[:])
 	}
-	b, err := c.seal(h, nil, grams, false)
+	b, err := c.seal(h, nil, grams, false, c.sealsProvisionally(h))
 	if err != nil {
 		putGrams(grams)
 		return fmt.Errorf("seal block %d: %w", len(c.blocks), err)
@@ -280,7 +283,11 @@ func (c *MemChunk) cut() error {
 // the grams of h's lines, which are then not read for the filter. h may
 // lack its lines (linesAbsent) only with pre, hashed grams or no n-gram
 // filter, and no bloom filter.
-func (c *MemChunk) seal(h *headBlock, pre *sealedLines, grams *ngramScratch, hashed bool) (block, error) {
+//
+// provisional compresses at provisionalLevel instead of the chunk's level
+// and marks the block so that Encode compresses it again (see
+// sealsProvisionally); only without pre.
+func (c *MemChunk) seal(h *headBlock, pre *sealedLines, grams *ngramScratch, hashed, provisional bool) (block, error) {
 	sb, _ := sealBuffers.Get().(*sealBuffer)
 	if sb == nil {
 		sb = &sealBuffer{}
@@ -292,7 +299,11 @@ func (c *MemChunk) seal(h *headBlock, pre *sealedLines, grams *ngramScratch, has
 		err     error
 		rawLen  int
 		colsLen int
+		level   = c.level
 	)
+	if provisional {
+		level = provisionalLevel
+	}
 	if c.version == FormatV1 {
 		raw := sb.raw[:0]
 		prev := minT
@@ -302,15 +313,15 @@ func (c *MemChunk) seal(h *headBlock, pre *sealedLines, grams *ngramScratch, has
 			prev = e.ts
 		}
 		sb.raw, rawLen = raw, len(raw)
-		comp, err = c.enc.compressLevel(sb.comp[:0], raw, c.level)
+		comp, err = c.enc.compressLevel(sb.comp[:0], raw, level)
 	} else {
 		sb.raw, sb.lines = appendColumns(sb.raw[:0], sb.lines[:0], h, &sb.cols)
 		rawLen = len(sb.raw) + int(h.lineBytes)
-		comp, err = c.enc.compressLevel(sb.comp[:0], sb.raw, c.level)
+		comp, err = c.enc.compressLevel(sb.comp[:0], sb.raw, level)
 		colsLen = len(comp)
 		comp = append(comp, 0, 0, 0, 0) // the CRC32C of the rest of the block
 		if err == nil {
-			comp, err = c.sealLines(comp, sb, pre)
+			comp, err = c.sealLines(comp, sb, pre, level)
 		}
 		if err == nil {
 			binary.BigEndian.PutUint32(comp[colsLen:], crc32.Checksum(comp[colsLen+crcSize:], castagnoli))
@@ -359,9 +370,10 @@ func (c *MemChunk) seal(h *headBlock, pre *sealedLines, grams *ngramScratch, has
 			FilterLen:       len(filter),
 			ColumnsLen:      colsLen,
 		},
-		data:   data,
-		filter: filter,
-		hexed:  c.version >= FormatV3,
+		data:        data,
+		filter:      filter,
+		hexed:       c.version >= FormatV3,
+		provisional: provisional,
 	}, nil
 }
 

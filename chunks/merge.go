@@ -17,7 +17,8 @@ import (
 // chunk is written, and memory no longer matters then, so runs of
 // consecutive small blocks become one block of at most mergeLimit, with
 // new columns and a new filter, their lines either kept compressed
-// (MergeConcat) or compressed again (MergeRecompress).
+// (MergeConcat) or compressed again (MergeRecompress). Provisional blocks
+// (provisional.go) are always compressed again, in a run or alone.
 //
 // Only blocks in strict time order are merged (each starts after the
 // previous one's last timestamp): their entries concatenated are sorted,
@@ -82,10 +83,11 @@ func mergeLimit(blockSize int) int { return blockSize + blockSize/4 }
 
 // mergeSmallBlocks returns blocks with every run of two or more
 // consecutive, time-ordered blocks smaller than the block size, whose
-// payloads add up to at most mergeLimit, sealed again as one block; nil
-// if there is no such run (or merging is off). blocks are not modified.
+// payloads add up to at most mergeLimit, sealed again as one block, and
+// every provisional block in no such run sealed again on its own; nil if
+// there is nothing to seal again. blocks are not modified.
 func (c *MemChunk) mergeSmallBlocks(blocks []block) ([]block, error) {
-	if c.merge == MergeOff || len(blocks) < 2 {
+	if (c.merge == MergeOff || len(blocks) < 2) && !hasProvisional(blocks) {
 		return nil, nil
 	}
 	limit := mergeLimit(c.blockSize)
@@ -100,7 +102,7 @@ func (c *MemChunk) mergeSmallBlocks(blocks []block) ([]block, error) {
 				j++
 			}
 		}
-		if j-i < 2 {
+		if j-i < 2 && !blocks[i].provisional {
 			out = append(out, blocks[i])
 			i++
 			continue
@@ -167,7 +169,7 @@ func (c *MemChunk) mergeRun(run []block, first int) (block, error) {
 	if len(h.entries) != n {
 		return block{}, fmt.Errorf("merge blocks %d..%d: decoded %d entries, index says %d", first, first+len(run)-1, len(h.entries), n)
 	}
-	b, err := c.seal(&h, c.concatFrames(run), nil, false)
+	b, err := c.seal(&h, c.concatFrames(run), nil, false, false)
 	if err != nil {
 		return block{}, fmt.Errorf("merge blocks %d..%d: %w", first, first+len(run)-1, err)
 	}
@@ -187,11 +189,11 @@ const tinyBlockDivisor = 16
 // concatFrames returns run's compressed lines (and hex) frames to be
 // stored back to back as the merged block's, or nil if they must be
 // compressed again: when merging recompresses, for codecs whose frames do
-// not concatenate, for runs of tiny blocks (tinyBlockDivisor), and for a
-// version 3 run mixing plain and packed lines, whose lines frames mean
-// different things.
+// not concatenate, for runs of tiny blocks (tinyBlockDivisor) or with a
+// provisional block, and for a version 3 run mixing plain and packed
+// lines, whose lines frames mean different things.
 func (c *MemChunk) concatFrames(run []block) *sealedLines {
-	if c.merge != MergeConcat || c.version == FormatV1 || (c.enc != Zstd && c.enc != None) {
+	if c.merge != MergeConcat || c.version == FormatV1 || (c.enc != Zstd && c.enc != None) || hasProvisional(run) {
 		return nil
 	}
 	if c.enc == Zstd {
@@ -381,7 +383,7 @@ func (c *MemChunk) mergeColumns(run []block, first int, pre *sealedLines, grams 
 	if len(h.entries) != n {
 		return block{}, fmt.Errorf("merge blocks %d..%d: decoded %d entries, index says %d", first, first+len(run)-1, len(h.entries), n)
 	}
-	b, err := c.seal(&h, pre, grams, true)
+	b, err := c.seal(&h, pre, grams, true, false)
 	if err != nil {
 		return block{}, fmt.Errorf("merge blocks %d..%d: %w", first, first+len(run)-1, err)
 	}

@@ -188,7 +188,9 @@ func (s *stream) accountLocked(acct *memAccount) {
 // MB over 300 and 500 streams at the default 24 MiB: 0.1 point more of
 // the raw text stored, and 5 MiB more RSS at 500). At 200 streams (120
 // KiB each) merging as runs complete saved 8-13% of the ingest CPU with
-// the same store and RSS.
+// the same store and RSS. Under it, heads sealed early are also
+// compressed fast until Encode compresses them again (provisional blocks,
+// chunks/provisional.go), since their runs are compressed again anyway.
 const minBudgetPerStream = 96 << 10
 
 // memAccount is the ingester's chunk memory, in bytes, split by whether a
@@ -203,8 +205,9 @@ type memAccount struct {
 	// sealed counts head blocks append sealed early.
 	sealed atomic.Int64
 	// mergeAtEncode: runs of small blocks that start while it is set are
-	// merged at Encode (chunks.Options.RunGramsOff); set while the budget
-	// leaves each stream under minBudgetPerStream.
+	// merged at Encode, and blocks sealed early are provisional
+	// (chunks.Options.RunGramsOff); set while the budget leaves each
+	// stream under minBudgetPerStream.
 	mergeAtEncode atomic.Bool
 }
 
