@@ -302,6 +302,15 @@ func (i *Ingester) cutChunks(heads []memCandidate, open, low, minBytes int64, jo
 // a failed upload retries that much at most.
 const maxPackBytes = 64 << 20
 
+// packReuploadAge is how long after its pack landed a chunk whose index
+// segment could not be written yet is uploaded again, into a new pack.
+// The compactor deletes a pack no segment references once the time in
+// its name is store.MinOrphanPackAge (1h) old; uploading again at a
+// third of that leaves the index write of the new pack's cycle (bounded
+// by flush_max_retries backoffs) 40 minutes, so an index segment never
+// names a pack already deleted as an orphan.
+const packReuploadAge = 20 * time.Minute
+
 // pack is the chunks of one tenant and index period that one pack
 // object holds.
 type pack struct {
@@ -416,7 +425,11 @@ func (i *Ingester) packs(jobs []flushJob) []*pack {
 	var out []*pack
 	for _, j := range jobs {
 		j.s.mu.Lock()
-		ok := !j.cd.uploaded && j.cd.data != nil
+		// A chunk uploaded long ago whose index segment still failed goes
+		// into a new pack: the compactor deletes packs no segment
+		// references once they are store.MinOrphanPackAge old.
+		stale := j.cd.uploaded && j.cd.indexedAt.IsZero() && time.Since(j.cd.uploadedAt) >= packReuploadAge
+		ok := (!j.cd.uploaded || stale) && j.cd.data != nil
 		size, minT := len(j.cd.data), j.cd.ref.MinT
 		j.s.mu.Unlock()
 		if !ok {
@@ -465,6 +478,7 @@ func (i *Ingester) uploadPack(ctx context.Context, p *pack) error {
 		j.s.mu.Lock()
 		j.cd.ref = located[k]
 		j.cd.uploaded = true
+		j.cd.uploadedAt = time.Now()
 		j.s.mu.Unlock()
 	}
 	return nil

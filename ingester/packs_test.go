@@ -251,3 +251,50 @@ func TestIndexRetryDoesNotUploadPacksAgain(t *testing.T) {
 }
 
 var errIndexDown = errors.New("index write refused")
+
+// TestIndexFailingLongUploadsThePackAgain: a chunk whose index segment
+// still fails packReuploadAge after its pack landed is uploaded again, so
+// the segment, when it is finally written, never names a pack the
+// compactor may have deleted as an orphan (store.MinOrphanPackAge).
+func TestIndexFailingLongUploadsThePackAgain(t *testing.T) {
+	if packReuploadAge >= store.MinOrphanPackAge/2 {
+		t.Fatalf("packReuploadAge %s leaves too little of store.MinOrphanPackAge %s", packReuploadAge, store.MinOrphanPackAge)
+	}
+	st := newFakeStore()
+	st.failIndex = 100
+	ing := startIngester(t, testConfig(), nil, st, t.TempDir())
+	defer ing.Stop(context.Background())
+	pushStreams(t, ing, "fake", 5, 4, time.Now().Add(-time.Minute))
+	if err := ing.Flush(context.Background()); err == nil {
+		t.Fatal("flush with a failing index write reported success")
+	}
+	// A quick retry reuses the pack; one after packReuploadAge does not.
+	for _, tn := range ing.allTenants() {
+		for _, s := range tn.streams() {
+			s.mu.Lock()
+			for _, cd := range s.closed {
+				cd.uploadedAt = cd.uploadedAt.Add(-packReuploadAge)
+			}
+			s.mu.Unlock()
+		}
+	}
+	st.mu.Lock()
+	st.failIndex = 0
+	st.mu.Unlock()
+	if err := ing.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.packs != 2 || len(st.segments) != 1 {
+		t.Fatalf("%d packs, %d segments; want the chunks uploaded again into a second pack, then indexed", st.packs, len(st.segments))
+	}
+	for _, s := range st.segments[0] {
+		for _, ref := range s.Chunks {
+			key := fmt.Sprintf("fake/%x/%d-%d-%x", ref.Fingerprint, ref.MinT, ref.MaxT, ref.Checksum)
+			if want := st.located[key]; ref != want {
+				t.Errorf("indexed %+v, but the latest pack put it at %+v", ref, want)
+			}
+		}
+	}
+}

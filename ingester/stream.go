@@ -44,12 +44,15 @@ var errStreamRemoved = errors.New("stream was removed")
 
 // chunkDesc tracks a closed chunk through flushing.
 type chunkDesc struct {
-	chunk     *chunks.MemChunk
-	data      []byte // encoded form, kept between upload retries
-	ref       index.ChunkRef
-	uploaded  bool
-	indexedAt time.Time // zero until the index segment naming it was written
-	reason    string    // why it was cut: a flushReason* constant
+	chunk    *chunks.MemChunk
+	data     []byte // encoded form, kept between upload retries
+	ref      index.ChunkRef
+	uploaded bool
+	// uploadedAt is when its pack landed: a chunk whose index segment
+	// still fails packReuploadAge later is uploaded again (flush.go).
+	uploadedAt time.Time
+	indexedAt  time.Time // zero until the index segment naming it was written
+	reason     string    // why it was cut: a flushReason* constant
 }
 
 // Why a chunk was cut; the reason label of plg_ingester_chunks_flushed_total.

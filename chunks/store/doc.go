@@ -16,7 +16,11 @@
 // says where each is; chunks written before packs are objects of their own
 // at keys derived from their identity, still read. The key layout is
 // specified in FORMAT.md beside this file. [Store.CompactIndex] merges a
-// period's segments and [Store.ApplyRetention] deletes a tenant's expired
+// period's segments, [Store.CompactChunks] also merges each stream's small
+// chunks (chunkcompact.go; the chunks themselves are rebuilt by a
+// [ChunkMerger] the caller passes, package chunks' Compact), and
+// [Store.CollectPacks] deletes the packs nothing references after a grace
+// period (packgc.go); [Store.ApplyRetention] deletes a tenant's expired
 // data (retention.go); with [Store.SetRetention], [Store.Index] also stops
 // at each tenant's cutoff.
 //

@@ -146,6 +146,9 @@ func (s *Store) ApplyRetention(ctx context.Context, tenant string, cutoff, delet
 		if err != nil {
 			return st, err
 		}
+		if _, err := s.deleteDoneMarkers(ctx, tenant, p); err != nil {
+			return st, err
+		}
 	}
 	return st, nil
 }

@@ -58,6 +58,10 @@ type Store struct {
 	// nil keeps every tenant's data forever. See SetRetention.
 	retention func(tenant string) time.Duration
 
+	// compactHook, set by tests, runs after each step of CompactChunks;
+	// an error stops it there, as a crash would.
+	compactHook func(step int) error
+
 	// localRoot is the directory of a filesystem bucket's files, read
 	// directly (chunkreader.go); empty for other buckets.
 	localRoot string
