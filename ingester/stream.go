@@ -129,19 +129,26 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 // newMemChunk returns a chunk as cfg configures; runGramsOff (may be nil)
 // is memAccount.mergeAtEncode.
 func newMemChunk(cfg *Config, runGramsOff *atomic.Bool) *chunks.MemChunk {
-	enc, _ := chunks.ParseEncoding(cfg.ChunkEncoding) // validated in Config.Validate
-	level, _ := chunks.ParseZstdLevel(cfg.ChunkCompressionLevel)
-	merge, _ := chunks.ParseBlockMerge(cfg.ChunkBlockMerge) // "" (unvalidated): the default
-	return chunks.NewMemChunkWithOptions(chunks.Options{
+	o := cfg.ChunkOptions()
+	o.RunGramsOff = runGramsOff
+	return chunks.NewMemChunkWithOptions(o)
+}
+
+// ChunkOptions returns the options chunks are built with, for the
+// compactor to build its merged chunks as the ingester would.
+func (c *Config) ChunkOptions() chunks.Options {
+	enc, _ := chunks.ParseEncoding(c.ChunkEncoding) // validated in Config.Validate
+	level, _ := chunks.ParseZstdLevel(c.ChunkCompressionLevel)
+	merge, _ := chunks.ParseBlockMerge(c.ChunkBlockMerge) // "" (unvalidated): the default
+	return chunks.Options{
 		Encoding:          enc,
-		BlockSize:         cfg.ChunkBlockSize,
-		TargetSize:        cfg.ChunkTargetSize,
-		BloomBitsPerToken: cfg.ChunkBloomBitsPerToken,
-		NgramBitsPerGram:  cfg.ChunkNgramBitsPerGram,
+		BlockSize:         c.ChunkBlockSize,
+		TargetSize:        c.ChunkTargetSize,
+		BloomBitsPerToken: c.ChunkBloomBitsPerToken,
+		NgramBitsPerGram:  c.ChunkNgramBitsPerGram,
 		ZstdLevel:         level,
 		BlockMerge:        merge,
-		RunGramsOff:       runGramsOff,
-	})
+	}
 }
 
 // cutLocked closes the head chunk and queues it for flushing. The caller

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/plgstack/plg/chunks"
 	"github.com/plgstack/plg/chunks/store"
 )
 
@@ -25,12 +26,167 @@ type CompactorConfig struct {
 	Interval time.Duration `yaml:"interval"`
 	// RetentionDeleteDelay is how long an expired chunk outlives its
 	// index references, so a query that read the index just before can
-	// still read the chunk (Loki: retention_delete_delay, 2h).
+	// still read the chunk (Loki: retention_delete_delay, 2h). Packs that
+	// chunk compaction stopped referencing are kept as long.
 	RetentionDeleteDelay time.Duration `yaml:"retention_delete_delay"`
+	// ChunkCompaction merges each stream's small chunks of the current
+	// and previous index periods into chunks of the ingester's target
+	// size, and deletes the packs nothing references any more
+	// (store.CompactChunks, store.CollectPacks).
+	ChunkCompaction bool `yaml:"chunk_compaction"`
+	// ChunkCompactionSmallBytes is the stored size under which a chunk
+	// is merged with its neighbours; 0 means half of
+	// ingester.chunk_target_size.
+	ChunkCompactionSmallBytes int `yaml:"chunk_compaction_small_bytes"`
 }
 
 func defaultCompactorConfig() CompactorConfig {
-	return CompactorConfig{Enabled: true, Interval: 10 * time.Minute, RetentionDeleteDelay: 2 * time.Hour}
+	return CompactorConfig{Enabled: true, Interval: 10 * time.Minute, RetentionDeleteDelay: 2 * time.Hour, ChunkCompaction: true}
+}
+
+// chunkCompaction returns the store's chunk compaction settings for
+// chunks built with o (the ingester's options), or nil when it is off.
+func (c CompactorConfig) chunkCompaction(o chunks.Options) *store.ChunkCompaction {
+	if !c.ChunkCompaction {
+		return nil
+	}
+	target := o.TargetSize
+	if target <= 0 {
+		target = chunks.DefaultTargetSize
+	}
+	small := c.ChunkCompactionSmallBytes
+	if small <= 0 {
+		small = target / 2
+	}
+	return &store.ChunkCompaction{Merge: chunkMerger(o), TargetBytes: target, SmallBytes: small}
+}
+
+// chunkMerger adapts chunks.Compact to the store, which does not read
+// chunks itself.
+func chunkMerger(o chunks.Options) store.ChunkMerger {
+	return func(ctx context.Context, in []store.ChunkBytes) ([]store.MergedChunk, error) {
+		cin := make([]chunks.CompactInput, len(in))
+		for i, c := range in {
+			cin[i] = chunks.CompactInput{Name: c.Name, Data: c.Data}
+		}
+		outs, err := chunks.Compact(ctx, o, cin)
+		if err != nil {
+			return nil, err
+		}
+		res := make([]store.MergedChunk, len(outs))
+		for i, c := range outs {
+			res[i] = store.MergedChunk{Data: c.Data, MinT: c.MinT, MaxT: c.MaxT, Entries: c.Entries,
+				UncompressedBytes: c.UncompressedBytes, Checksum: c.Checksum}
+		}
+		return res, nil
+	}
+}
+
+// chunkCompactionMetrics count what chunk compaction did.
+type chunkCompactionMetrics struct {
+	chunksIn, chunksOut, bytesIn, bytesOut prometheus.Counter
+	packsDeleted                           *prometheus.CounterVec
+	packBytesDeleted                       prometheus.Counter
+	failures                               prometheus.Counter
+}
+
+func newChunkCompactionMetrics(reg prometheus.Registerer) *chunkCompactionMetrics {
+	f := promauto.With(reg)
+	return &chunkCompactionMetrics{
+		chunksIn: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_compactor_chunks_compacted_total",
+			Help: "Chunks merged into larger ones by chunk compaction (its inputs).",
+		}),
+		chunksOut: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_compactor_compacted_chunks_written_total",
+			Help: "Chunks chunk compaction built from its inputs.",
+		}),
+		bytesIn: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_compactor_compacted_input_bytes_total",
+			Help: "Stored bytes of the chunks merged by chunk compaction.",
+		}),
+		bytesOut: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_compactor_compacted_output_bytes_total",
+			Help: "Stored bytes of the chunks chunk compaction built.",
+		}),
+		packsDeleted: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "plg_compactor_packs_deleted_total",
+			Help: "Packs nothing referenced that the compactor deleted, by reason: marked (a rewrite stopped referencing them) or orphan (never referenced).",
+		}, []string{"reason"}),
+		packBytesDeleted: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_compactor_pack_bytes_deleted_total",
+			Help: "Bytes of the packs counted in plg_compactor_packs_deleted_total.",
+		}),
+		failures: f.NewCounter(prometheus.CounterOpts{
+			Name: "plg_compactor_chunk_compaction_failures_total",
+			Help: "Chunk compactions or pack collections of a tenant's period that failed (retried on the next run).",
+		}),
+	}
+}
+
+// compactChunksOnce merges the small chunks of each tenant's current and
+// previous index periods (which may still receive late flushes) and then
+// deletes the packs nothing references in the periods a rewrite may have
+// left some in: those grace (and an interval) before the previous one,
+// where markers wait out their grace period. Each rewrite is given half
+// of grace: a run that outlived it could name packs deleted meanwhile
+// (chunks/store/FORMAT.md, "Deletion markers").
+//
+// Amplification: a period is compacted every interval, but a compacted
+// chunk joins a later merge only while it holds at most half of it
+// (store.CompactChunks), so each entry is rewritten a few times at most.
+func compactChunksOnce(ctx context.Context, st *store.Store, period time.Duration, now time.Time, cc *store.ChunkCompaction,
+	grace time.Duration, m *chunkCompactionMetrics, logger *slog.Logger) {
+	tenants, err := st.Tenants(ctx)
+	if err != nil {
+		logger.Warn("compactor: listing tenants failed", "err", err)
+		return
+	}
+	for _, t := range tenants {
+		for _, at := range []time.Time{now.Add(-period), now} {
+			runCtx, cancel := context.WithTimeout(ctx, max(grace/2, time.Minute))
+			start := time.Now()
+			res, err := st.CompactChunks(runCtx, t, at.UnixNano(), *cc)
+			cancel()
+			m.chunksIn.Add(float64(res.InputChunks))
+			m.chunksOut.Add(float64(res.OutputChunks))
+			m.bytesIn.Add(float64(res.InputBytes))
+			m.bytesOut.Add(float64(res.OutputBytes))
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				m.failures.Inc()
+				logger.Warn("compactor: chunk compaction failed; will retry", "tenant", t, "period", st.PeriodOf(at.UnixNano()), "err", err)
+				continue
+			}
+			if res.Segments > 0 {
+				logger.Info("compactor: compacted chunks", "tenant", t, "period", st.PeriodOf(at.UnixNano()),
+					"segments", res.Segments, "chunks_in", res.InputChunks, "chunks_out", res.OutputChunks,
+					"bytes_in", res.InputBytes, "bytes_out", res.OutputBytes, "raw_bytes", res.RawBytes,
+					"packs_marked", res.MarkedPacks, "duration", time.Since(start))
+			}
+		}
+		first, last := st.PeriodOf(now.Add(-period-2*grace).UnixNano()), st.PeriodOf(now.UnixNano())
+		for p := first; p <= last; p++ {
+			res, err := st.CollectPacks(ctx, t, p*int64(period), grace)
+			m.packsDeleted.WithLabelValues("marked").Add(float64(res.Marked))
+			m.packsDeleted.WithLabelValues("orphan").Add(float64(res.Orphans))
+			m.packBytesDeleted.Add(float64(res.Bytes))
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				m.failures.Inc()
+				logger.Warn("compactor: deleting unreferenced packs failed; will retry", "tenant", t, "period", p, "err", err)
+				continue
+			}
+			if res != (store.PackCollection{}) {
+				logger.Info("compactor: deleted unreferenced packs", "tenant", t, "period", p,
+					"marked", res.Marked, "orphans", res.Orphans, "bytes", res.Bytes, "markers", res.Markers)
+			}
+		}
+	}
 }
 
 // compactOnce merges each tenant's segments of the index period holding now
@@ -132,8 +288,12 @@ func retentionOnce(ctx context.Context, st *store.Store, delay time.Duration, m 
 	}
 }
 
-func runCompactor(ctx context.Context, cfg CompactorConfig, st *store.Store, period time.Duration, reg prometheus.Registerer, logger *slog.Logger) {
+// runCompactor compacts every interval: chunk compaction (which merges
+// the index segments too) when cc is not nil, else index segments only;
+// then retention.
+func runCompactor(ctx context.Context, cfg CompactorConfig, st *store.Store, period time.Duration, cc *store.ChunkCompaction, reg prometheus.Registerer, logger *slog.Logger) {
 	m := newRetentionMetrics(reg)
+	cm := newChunkCompactionMetrics(reg)
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	for {
@@ -141,7 +301,11 @@ func runCompactor(ctx context.Context, cfg CompactorConfig, st *store.Store, per
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			compactOnce(ctx, st, period, now, logger)
+			if cc != nil {
+				compactChunksOnce(ctx, st, period, now, cc, cfg.RetentionDeleteDelay, cm, logger)
+			} else {
+				compactOnce(ctx, st, period, now, logger)
+			}
 			retentionOnce(ctx, st, cfg.RetentionDeleteDelay, m, logger)
 		}
 	}

@@ -130,7 +130,9 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 	fs.StringVar(&cfg.AgentMemoryLimit, "agent.memory-limit", cfg.AgentMemoryLimit, "Soft memory limit of the Go runtime in -mode=agent (e.g. 24MiB; 0: none). It is raised while a backlog needs more, so it never makes the agent collect garbage back to back. GOMEMLIMIT, when set, wins.")
 	fs.BoolVar(&cfg.Compactor.Enabled, "compactor.enabled", cfg.Compactor.Enabled, "Merge index segments periodically (where an ingester runs).")
 	fs.DurationVar(&cfg.Compactor.Interval, "compactor.interval", cfg.Compactor.Interval, "How often to merge index segments and apply retention.")
-	fs.DurationVar(&cfg.Compactor.RetentionDeleteDelay, "compactor.retention-delete-delay", cfg.Compactor.RetentionDeleteDelay, "How long expired chunks outlive their index references, so queries in flight can still read them.")
+	fs.DurationVar(&cfg.Compactor.RetentionDeleteDelay, "compactor.retention-delete-delay", cfg.Compactor.RetentionDeleteDelay, "How long expired chunks, and packs chunk compaction stopped referencing, outlive their index references, so queries in flight can still read them.")
+	fs.BoolVar(&cfg.Compactor.ChunkCompaction, "compactor.chunk-compaction", cfg.Compactor.ChunkCompaction, "Merge each stream's small chunks of the current and previous index periods into chunks of the target size, and delete the packs nothing references any more.")
+	fs.IntVar(&cfg.Compactor.ChunkCompactionSmallBytes, "compactor.chunk-compaction-small-bytes", cfg.Compactor.ChunkCompactionSmallBytes, "Stored size under which chunk compaction merges a chunk with its neighbours (0: half of ingester.chunk_target_size).")
 	cfg.Ingester.RegisterFlags(fs)
 	cfg.Limits.Defaults.RegisterFlags(fs)
 	cfg.Storage.RegisterFlags(fs)
@@ -241,6 +243,9 @@ func (c *Config) validate() error {
 	}
 	if c.Compactor.Interval <= 0 {
 		c.Compactor.Interval = defaultCompactorConfig().Interval
+	}
+	if c.Compactor.ChunkCompactionSmallBytes < 0 {
+		return fmt.Errorf("compactor.chunk_compaction_small_bytes must not be negative, got %d", c.Compactor.ChunkCompactionSmallBytes)
 	}
 	if c.Compactor.RetentionDeleteDelay < 0 {
 		return fmt.Errorf("compactor.retention_delete_delay must not be negative, got %s", c.Compactor.RetentionDeleteDelay)

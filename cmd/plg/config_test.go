@@ -341,3 +341,44 @@ compactor:
 		}
 	}
 }
+
+func TestChunkCompactionConfig(t *testing.T) {
+	def, _, err := loadConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := redactedYAML(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"chunk_compaction: true", "chunk_compaction_small_bytes: 0"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("-print-config lacks %q:\n%s", want, out)
+		}
+	}
+	cc := def.Compactor.chunkCompaction(def.Ingester.ChunkOptions())
+	if cc == nil || cc.TargetBytes != def.Ingester.ChunkTargetSize || cc.SmallBytes != def.Ingester.ChunkTargetSize/2 {
+		t.Fatalf("default chunk compaction %+v, want on, with the ingester's target and half of it", cc)
+	}
+	p := writeConfig(t, `
+compactor:
+  chunk_compaction_small_bytes: 100000
+`)
+	cfg, _, err := loadConfig([]string{"-config.file=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := cfg.Compactor.chunkCompaction(cfg.Ingester.ChunkOptions()); cc == nil || cc.SmallBytes != 100000 {
+		t.Errorf("configured small bytes: %+v", cc)
+	}
+	off, _, err := loadConfig([]string{"-compactor.chunk-compaction=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := off.Compactor.chunkCompaction(off.Ingester.ChunkOptions()); cc != nil {
+		t.Errorf("-compactor.chunk-compaction=false left it on: %+v", cc)
+	}
+	if _, _, err := loadConfig([]string{"-compactor.chunk-compaction-small-bytes=-1"}); err == nil {
+		t.Error("negative small bytes accepted")
+	}
+}

@@ -226,7 +226,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		if cfg.Compactor.Enabled {
 			compactCtx, cancelCompact := context.WithCancel(context.Background())
 			defer cancelCompact()
-			go runCompactor(compactCtx, cfg.Compactor, st, cfg.Storage.IndexPeriod, reg, logger.With("component", "compactor"))
+			cc := cfg.Compactor.chunkCompaction(cfg.Ingester.ChunkOptions())
+			go runCompactor(compactCtx, cfg.Compactor, st, cfg.Storage.IndexPeriod, cc, reg, logger.With("component", "compactor"))
 		}
 	}
 
