@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/plgstack/plg/chunks/index"
 )
@@ -68,6 +69,9 @@ type ChunkCompaction struct {
 	// SmallBytes is the stored size below which a chunk is merged with
 	// its neighbours; larger ones are left as they are.
 	SmallBytes int
+	// Concurrency is how many groups of chunks are read and merged at
+	// once (0: 4).
+	Concurrency int
 }
 
 // ChunkCompactionStats counts what one CompactChunks call did.
@@ -166,7 +170,7 @@ func (s *Store) CompactChunks(ctx context.Context, tenant string, t int64, cfg C
 
 	w := packWriter{s: s, ctx: ctx, tenant: tenant, st: &st}
 	out := make([]index.Series, len(series))
-	merged := 0
+	var jobs []*mergeJob
 	for i, sr := range series {
 		out[i] = index.Series{Labels: sr.Labels, Fingerprint: sr.Fingerprint}
 		groups := s.planChunkMerges(p, sr.Chunks, cfg)
@@ -175,18 +179,25 @@ func (s *Store) CompactChunks(ctx context.Context, tenant string, t int64, cfg C
 			for _, c := range g {
 				inGroup[c] = true
 			}
+			jobs = append(jobs, &mergeJob{series: i, refs: g, done: make(chan struct{})})
 		}
 		for _, c := range sr.Chunks {
 			if !inGroup[c] {
 				out[i].Chunks = append(out[i].Chunks, c)
 			}
 		}
-		for _, g := range groups {
-			if err := s.mergeGroup(ctx, tenant, cfg, &w, &out[i], i, g); err != nil {
-				return st, fmt.Errorf("compact chunks %s: series %s: %w", dir, sr.Labels, err)
-			}
-			merged++
+	}
+	merged := len(jobs)
+	if merged == 0 && len(inputs) < 2 {
+		return st, nil
+	}
+	if err := s.runMergeJobs(ctx, tenant, cfg, jobs, func(j *mergeJob) error {
+		if j.err != nil {
+			return fmt.Errorf("compact chunks %s: series %s: %w", dir, series[j.series].Labels, j.err)
 		}
+		return s.addMerged(&w, &out[j.series], j)
+	}); err != nil {
+		return st, err
 	}
 	if merged == 0 && len(inputs) < 2 {
 		return st, nil
@@ -343,27 +354,101 @@ func appendRatioGroups(groups [][]index.ChunkRef, run []index.ChunkRef) [][]inde
 	return append(groups, run)
 }
 
-// mergeGroup reads the chunks of g, merges them and adds the results to
-// sr (series number i of the output): an output equal to one of the
-// inputs keeps that input's reference; the others go to w.
-func (s *Store) mergeGroup(ctx context.Context, tenant string, cfg ChunkCompaction, w *packWriter, sr *index.Series, i int, g []index.ChunkRef) error {
+// mergeJob is the merge of one group of a stream's chunks.
+type mergeJob struct {
+	series int
+	refs   []index.ChunkRef
+	done   chan struct{}
+	// Set by the job, read once done is closed.
+	outs           []MergedChunk
+	inBytes, inRaw int64
+	err            error
+}
+
+// defaultMergeConcurrency is how many groups are read and merged at once
+// when ChunkCompaction.Concurrency is 0: reads from an object store are
+// round trips, and merging uses a core each.
+const defaultMergeConcurrency = 4
+
+// runMergeJobs reads and merges the jobs' chunks, several at once, and
+// calls use with each finished job in order; merged chunks wait for use
+// in at most a few jobs, so memory stays bounded. It stops at the first
+// error use returns.
+func (s *Store) runMergeJobs(ctx context.Context, tenant string, cfg ChunkCompaction, jobs []*mergeJob, use func(*mergeJob) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n := cfg.Concurrency
+	if n <= 0 {
+		n = defaultMergeConcurrency
+	}
+	sem := make(chan struct{}, n)
+	launched := make(chan struct{})
+	var running sync.WaitGroup
+	go func() {
+		defer close(launched)
+		for _, j := range jobs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				defer close(j.done)
+				j.outs, j.inBytes, j.inRaw, j.err = s.mergeGroup(ctx, tenant, cfg, j.refs)
+			}()
+		}
+	}()
+	var err error
+	for _, j := range jobs {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err == nil {
+			err = use(j)
+		}
+		if err != nil {
+			break
+		}
+		j.outs = nil
+		<-sem
+	}
+	// Jobs still running see the cancelled context and end soon; none
+	// outlives the call.
+	cancel()
+	<-launched
+	running.Wait()
+	return err
+}
+
+// mergeGroup reads the chunks of g and merges them.
+func (s *Store) mergeGroup(ctx context.Context, tenant string, cfg ChunkCompaction, g []index.ChunkRef) (outs []MergedChunk, inBytes, inRaw int64, err error) {
 	ins := make([]ChunkBytes, len(g))
 	for k, r := range g {
 		b, err := s.GetChunk(ctx, tenant, r)
 		if err != nil {
-			return err
+			return nil, 0, 0, err
 		}
 		key, off, _ := s.objectOf(tenant, r)
 		ins[k] = ChunkBytes{Name: key + "@" + strconv.FormatInt(off, 10), Data: b}
-		w.st.InputChunks++
-		w.st.InputBytes += int64(r.Size)
-		w.st.RawBytes += int64(r.UncompressedBytes)
+		inBytes += int64(r.Size)
+		inRaw += int64(r.UncompressedBytes)
 	}
-	outs, err := cfg.Merge(ctx, ins)
-	if err != nil {
-		return err
-	}
-	for _, o := range outs {
+	outs, err = cfg.Merge(ctx, ins)
+	return outs, inBytes, inRaw, err
+}
+
+// addMerged adds the chunks job j built to sr: an output equal to one of
+// the job's inputs keeps that input's reference; the others go to w.
+func (s *Store) addMerged(w *packWriter, sr *index.Series, j *mergeJob) error {
+	g := j.refs
+	w.st.InputChunks += len(g)
+	w.st.InputBytes += j.inBytes
+	w.st.RawBytes += j.inRaw
+	for _, o := range j.outs {
 		ref := index.ChunkRef{Fingerprint: sr.Fingerprint, MinT: o.MinT, MaxT: o.MaxT, Checksum: o.Checksum,
 			Size: uint32(len(o.Data)), Entries: uint32(o.Entries), UncompressedBytes: uint32(o.UncompressedBytes)}
 		w.st.OutputChunks++
@@ -378,7 +463,7 @@ func (s *Store) mergeGroup(ctx context.Context, tenant string, cfg ChunkCompacti
 			return fmt.Errorf("merged chunk [%d, %d] left the inputs' period", ref.MinT, ref.MaxT)
 		}
 		sr.Chunks = append(sr.Chunks, ref)
-		if err := w.add(i, len(sr.Chunks)-1, ref, o.Data); err != nil {
+		if err := w.add(j.series, len(sr.Chunks)-1, ref, o.Data); err != nil {
 			return err
 		}
 	}

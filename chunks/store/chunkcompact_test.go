@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -530,5 +532,32 @@ func TestApplyRetentionDeletesMarkersOfExpiredPacks(t *testing.T) {
 	}
 	if left := objectsUnder(t, bkt, "t/10/"); len(left) != 0 {
 		t.Errorf("retention left %q", left)
+	}
+}
+
+func TestCompactChunksFailingMergeChangesNothing(t *testing.T) {
+	bkt := objstore.NewInMemBucket()
+	s, _ := newTestStore(t, bkt)
+	ctx := context.Background()
+	m := writeManyStreams(t, s, "t", 50, 3, 5)
+	before, _, _ := readBack(t, bkt, "t")
+	segs := segmentsOf(t, bkt, "t", 10)
+	cc := testCompaction()
+	var calls atomic.Int32
+	merge := cc.Merge
+	cc.Merge = func(ctx context.Context, in []ChunkBytes) ([]MergedChunk, error) {
+		if calls.Add(1) == 20 {
+			return nil, errors.New("chunk x: corrupt")
+		}
+		return merge(ctx, in)
+	}
+	if _, err := s.CompactChunks(ctx, "t", 10*hour, cc); err == nil || !strings.Contains(err.Error(), "chunk x: corrupt") {
+		t.Fatalf("err %v, want the merge's", err)
+	}
+	if got := segmentsOf(t, bkt, "t", 10); !slices.Equal(got, segs) {
+		t.Errorf("segments %q after a failed compaction, want %q", got, segs)
+	}
+	if n := checkEveryEntryOnce(t, bkt, "t", m, before, true); n != 150 {
+		t.Errorf("%d chunks, want the 150 written", n)
 	}
 }
