@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -104,15 +106,23 @@ func (b *atomicFSBucket) Upload(ctx context.Context, name string, r io.Reader, _
 		return err
 	}
 	dst := filepath.Join(b.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
 	var suffix [8]byte
 	_, _ = rand.Read(suffix[:])
 	tmp := dst + ".tmp-" + hex.EncodeToString(suffix[:])
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
+	var f *os.File
+	// A Delete in another process removes directories it leaves empty,
+	// possibly the one just made: make it again.
+	for attempt := 0; ; attempt++ {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == fsRetries {
+			return err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -130,6 +140,36 @@ func (b *atomicFSBucket) Upload(ctx context.Context, name string, r io.Reader, _
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// fsRetries bounds the retries of a filesystem operation that raced with
+// a Delete removing a directory it used.
+const fsRetries = 5
+
+// Iter lists like the filesystem provider, but tolerates directories
+// deleted while it lists them (a Delete removes the directories it
+// leaves empty, so concurrent compactors and retention passes make them
+// vanish): the provider then fails with "no such file or directory", and
+// the listing is taken again, without repeating names already passed
+// to f.
+func (b *atomicFSBucket) Iter(ctx context.Context, dir string, f func(string) error, opts ...objstore.IterOption) error {
+	seen := map[string]struct{}{}
+	var cbErr error
+	for attempt := 0; ; attempt++ {
+		err := b.Bucket.Iter(ctx, dir, func(name string) error {
+			if _, ok := seen[name]; ok {
+				return nil
+			}
+			seen[name] = struct{}{}
+			if cbErr = f(name); cbErr != nil {
+				return cbErr
+			}
+			return nil
+		}, opts...)
+		if err == nil || cbErr != nil || !errors.Is(err, fs.ErrNotExist) || attempt == fsRetries {
+			return err
+		}
+	}
 }
 
 // uploadBytes uploads b under name.
