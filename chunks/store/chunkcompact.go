@@ -72,6 +72,12 @@ type ChunkCompaction struct {
 	// Concurrency is how many groups of chunks are read and merged at
 	// once (0: 4).
 	Concurrency int
+	// Final merges small chunks whatever wrote them, for a period that
+	// no longer gets regular flushes (the previous one): a rewrite more
+	// per entry at most, so that a period ends as few chunks as it can.
+	// Without it a chunk the compactor wrote joins a merge only while it
+	// holds at most half of it (see CompactChunks).
+	Final bool
 }
 
 // ChunkCompactionStats counts what one CompactChunks call did.
@@ -110,6 +116,10 @@ const compactorPackPrefix = CompactorWriter + "-"
 // merge's bytes: each rewrite of an entry at least doubles the chunk
 // holding it, so no entry is rewritten more than log2(SmallBytes / the
 // smallest chunk) times, however often the period is compacted.
+//
+// That leaves a stream of the current period with a few chunks (sizes
+// like the digits of a binary counter); cfg.Final merges them once the
+// period is over.
 //
 // Running it concurrently with itself is safe: outputs are deterministic,
 // so two runs write the same chunks into different packs, and the next
@@ -304,9 +314,11 @@ func (s *Store) planChunkMerges(p int64, refs []index.ChunkRef, cfg ChunkCompact
 		bytes  int64
 	)
 	closeRun := func() {
-		if forced {
+		switch {
+		case forced || cfg.Final && len(run) > 1:
 			groups = append(groups, run)
-		} else {
+		case cfg.Final:
+		default:
 			groups = appendRatioGroups(groups, run)
 		}
 		run, forced, bytes = nil, false, 0

@@ -470,6 +470,21 @@ func TestCompactChunksBoundsRewrites(t *testing.T) {
 			t.Errorf("compacted chunk %+v was rewritten", c)
 		}
 	}
+	if n := len(chunksOf(selectAll(t, s, "t", 10*hour, 11*hour-1))); n != 4 {
+		t.Fatalf("%d chunks, want 4: one per stream and the new ones merged", n)
+	}
+	// Once the period is over, a final run merges them all.
+	cc := testCompaction()
+	cc.Final = true
+	if st, err := s.CompactChunks(ctx, "t", 10*hour, cc); err != nil || st.InputChunks != 2 || st.OutputChunks != 1 {
+		t.Fatalf("final run: %+v, %v; want the 2 chunks of app-000 merged", st, err)
+	}
+	if n := len(chunksOf(selectAll(t, s, "t", 10*hour, 11*hour-1))); n != 3 {
+		t.Errorf("%d chunks after the final run, want one per stream", n)
+	}
+	if st, err := s.CompactChunks(ctx, "t", 10*hour, cc); err != nil || st.InputChunks != 0 {
+		t.Errorf("a second final run: %+v, %v; want nothing merged", st, err)
+	}
 }
 
 func TestCompactChunksLeavesStandaloneChunksAlone(t *testing.T) {

@@ -132,9 +132,11 @@ func newChunkCompactionMetrics(reg prometheus.Registerer) *chunkCompactionMetric
 // of grace: a run that outlived it could name packs deleted meanwhile
 // (chunks/store/FORMAT.md, "Deletion markers").
 //
-// Amplification: a period is compacted every interval, but a compacted
-// chunk joins a later merge only while it holds at most half of it
-// (store.CompactChunks), so each entry is rewritten a few times at most.
+// Amplification: the current period is compacted every interval, but a
+// compacted chunk joins a later merge only while it holds at most half of
+// it (store.CompactChunks), so each entry is rewritten a few times at
+// most; the previous period is compacted with Final, which merges what
+// is left once more (and late flushes as they come).
 func compactChunksOnce(ctx context.Context, st *store.Store, period time.Duration, now time.Time, cc *store.ChunkCompaction,
 	grace time.Duration, m *chunkCompactionMetrics, logger *slog.Logger) {
 	tenants, err := st.Tenants(ctx)
@@ -146,7 +148,9 @@ func compactChunksOnce(ctx context.Context, st *store.Store, period time.Duratio
 		for _, at := range []time.Time{now.Add(-period), now} {
 			runCtx, cancel := context.WithTimeout(ctx, max(grace/2, time.Minute))
 			start := time.Now()
-			res, err := st.CompactChunks(runCtx, t, at.UnixNano(), *cc)
+			c := *cc
+			c.Final = at.Before(now) // the previous period gets late flushes only
+			res, err := st.CompactChunks(runCtx, t, at.UnixNano(), c)
 			cancel()
 			m.chunksIn.Add(float64(res.InputChunks))
 			m.chunksOut.Add(float64(res.OutputChunks))

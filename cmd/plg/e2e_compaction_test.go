@@ -17,21 +17,18 @@ import (
 	"github.com/plgstack/plg/push"
 )
 
-// indexedChunkCount counts the chunk references the store's index holds
-// for the tenant's streams over the last day, and the entries they hold
-// counted without merging (each entry stored once gives exactly the
-// number of distinct entries).
-func indexedChunkCount(t *testing.T, dataDir, tenant string) (chunks int) {
-	t.Helper()
-	readStoreRefs(t, dataDir, tenant, func(int) { chunks++ })
-	return chunks
-}
-
 func TestChunkCompactionMergesManyStreamsSmallChunks(t *testing.T) {
+	// The data must stay in the previous period while the test runs.
+	if left := time.Until(time.Now().Truncate(time.Hour).Add(time.Hour)); left < 2*time.Minute {
+		time.Sleep(left + time.Second)
+	}
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir, "-compactor.interval=300ms", "-compactor.retention-delete-delay=1s")
+	srv := startServer(t, dataDir, "-store.index-period=1h", "-compactor.interval=300ms", "-compactor.retention-delete-delay=1s")
 	const streams, rounds, perRound = 300, 4, 3
-	base := time.Now().Add(-10 * time.Minute)
+	// In the previous (1h) period, which the compactor merges to the end
+	// (store.ChunkCompaction.Final); the current period's chunks written
+	// by it are merged again only with as much new data.
+	base := time.Now().Truncate(time.Hour).Add(-time.Hour + time.Minute)
 	want := map[string]int{}
 	for r := range rounds {
 		var req push.Request
@@ -56,7 +53,7 @@ func TestChunkCompactionMergesManyStreamsSmallChunks(t *testing.T) {
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		n := indexedChunkCount(t, dataDir, "fake")
+		_, _, n := readCompacted(t, dataDir, "fake")
 		if n <= streams {
 			break
 		}
@@ -70,12 +67,10 @@ func TestChunkCompactionMergesManyStreamsSmallChunks(t *testing.T) {
 	}
 	// Every entry stored once: the chunks the index names hold exactly the
 	// pushed entries, with no duplicate left to merge away.
-	got := storedLines(t, dataDir, "fake")
+	got, raw, _ := readCompacted(t, dataDir, "fake")
 	if !equalCounts(got, want) {
 		t.Fatalf("store holds %d distinct lines, want %d", len(got), len(want))
 	}
-	raw := 0
-	readStoreRefs(t, dataDir, "fake", func(entries int) { raw += entries })
 	if raw != len(want) {
 		t.Errorf("the indexed chunks hold %d entries, want each of the %d once", raw, len(want))
 	}
@@ -94,7 +89,7 @@ func TestChunkCompactionMergesManyStreamsSmallChunks(t *testing.T) {
 
 	// A restart (the ingester's memory is gone) answers every line once
 	// from the compacted store.
-	srv = startServer(t, dataDir)
+	srv = startServer(t, dataDir, "-store.index-period=1h")
 	defer srv.stop()
 	lines := queryLinesSince(t, srv, `{job=~"job-00.", env="e2e"}`, base.Add(-time.Minute))
 	var wantLines []string
@@ -109,11 +104,14 @@ func TestChunkCompactionMergesManyStreamsSmallChunks(t *testing.T) {
 	}
 }
 
-// readStoreRefs calls fn with the entry count of every chunk the index
-// names for the tenant's streams over the last day.
-func readStoreRefs(t *testing.T, dataDir, tenant string, fn func(entries int)) {
+// readCompacted reads, with a 1h index period, every chunk the index
+// names for the tenant's streams over the last day: the lines as a query
+// returns them ("<job> <line>", each stream's chunks merged), the entries
+// of all chunks counted without merging, and the number of chunks.
+func readCompacted(t *testing.T, dataDir, tenant string) (lines map[string]int, raw, nchunks int) {
 	t.Helper()
 	cfg := store.DefaultConfig()
+	cfg.IndexPeriod = time.Hour
 	cfg.Filesystem.Dir = filepath.Join(dataDir, "store")
 	bkt, err := store.NewBucket(cfg, nil, nil)
 	if err != nil {
@@ -131,8 +129,11 @@ func readStoreRefs(t *testing.T, dataDir, tenant string, fn func(entries int)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lines = map[string]int{}
 	for _, sr := range series {
+		var its []chunks.Iterator
 		for _, ref := range sr.Chunks {
+			nchunks++
 			data, err := st.GetChunk(ctx, tenant, ref)
 			if err != nil {
 				t.Fatal(err)
@@ -141,7 +142,17 @@ func readStoreRefs(t *testing.T, dataDir, tenant string, fn func(entries int)) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fn(c.Entries())
+			raw += c.Entries()
+			its = append(its, c.Iterator(ctx, from, through, chunks.Forward, nil))
 		}
+		it := chunks.NewMergeIterator(chunks.Forward, its...)
+		for it.Next() {
+			lines[sr.Labels.Get("job")+" "+string(it.At().Line)]++
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		it.Close()
 	}
+	return lines, raw, nchunks
 }
