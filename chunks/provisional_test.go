@@ -108,6 +108,11 @@ func TestProvisionalBlocksEncodeAsRecompressedAtTheLevel(t *testing.T) {
 			sameEntries(t, drain(t, prov.Iterator(bg, math.MinInt64, math.MaxInt64, dir, nil)), want(acc, math.MinInt64, math.MaxInt64, dir))
 			sameEntries(t, drain(t, prov.Iterator(bg, 200_000, 900_000, dir, nil)), want(acc, 200_000, 900_000, dir))
 		}
+		// Summaries read the provisional blocks' columns and histograms.
+		lo, hi := prov.Bounds()
+		cell := func(ts int64) int64 { return lo + ((ts-lo)/50_000+1)*50_000 - 1 }
+		sameTotals(t, foldCells(t, prov.SummaryIterator(bg, lo, hi+1, SummaryOptions{Cell: cell, NoMetadata: true}, nil), cell),
+			foldCells(t, prov.Iterator(bg, lo, hi+1, Forward, nil), cell))
 		// A trace ID is found through the filters (and, in version 3, the
 		// packed hex frames) of the provisional blocks.
 		e := acc[len(acc)/3]
