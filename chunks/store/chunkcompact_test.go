@@ -576,3 +576,103 @@ func TestCompactChunksFailingMergeChangesNothing(t *testing.T) {
 		t.Errorf("%d chunks, want the 150 written", n)
 	}
 }
+
+func TestCompactChunksMovesSurvivorsOutOfMostlyDeadPacks(t *testing.T) {
+	bkt := objstore.NewInMemBucket()
+	s, clk := newTestStore(t, bkt)
+	ctx := context.Background()
+	m := writeManyStreams(t, s, "t", 20, 3, 10)
+	// Every flush also wrote the only chunk of a quiet stream: nothing
+	// merges it, and it would keep its pack alive.
+	for c := range 3 {
+		ls := labels.FromStrings("app", fmt.Sprint("quiet-", c))
+		mc := chunks.NewMemChunkWithOptions(testChunkOpts)
+		ts := 10*hour + int64(c)*minute + 500
+		if _, err := mc.Append(chunks.Entry{Timestamp: ts, Line: []byte("the only line")}); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := mc.Encode()
+		r := index.ChunkRef{Fingerprint: ls.Hash(), MinT: ts, MaxT: ts, Checksum: crc32c(b), Size: uint32(len(b)), Entries: 1, UncompressedBytes: 13}
+		located, err := s.PutPack(ctx, "t", "ing", []index.ChunkRef{r}, [][]byte{b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutIndex(ctx, "t", "ing", []index.Series{seriesOf(ls, located[0])}); err != nil {
+			t.Fatal(err)
+		}
+		m.entries++
+	}
+	before, _, _ := readBack(t, bkt, "t")
+	st, err := s.CompactChunks(ctx, "t", 10*hour, testCompaction())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The quiet streams' packs held nothing else: nothing frees them.
+	if st.Relocated != 0 {
+		t.Errorf("relocated %d chunks out of packs nothing else in died", st.Relocated)
+	}
+	checkEveryEntryOnce(t, bkt, "t", m, before, true)
+
+	// Now packs mixing a quiet stream's only chunk with merged ones.
+	bkt2 := objstore.NewInMemBucket()
+	s2, clk2 := newTestStore(t, bkt2)
+	clk2.t = clk.now()
+	m2 := manyStreams{}
+	for c := range 3 {
+		var refs []index.ChunkRef
+		var data [][]byte
+		var lss []labels.Labels
+		for i := range 11 {
+			ls := labels.FromStrings("app", fmt.Sprint("busy-", i))
+			if i == 10 {
+				if c > 0 {
+					continue
+				}
+				ls = labels.FromStrings("app", "quiet")
+			}
+			mc := chunks.NewMemChunkWithOptions(testChunkOpts)
+			for k := range 5 {
+				ts := 10*hour + int64(c)*minute + int64(k)*1000
+				if _, err := mc.Append(chunks.Entry{Timestamp: ts, Line: []byte(fmt.Sprint("line ", c, k, i))}); err != nil {
+					t.Fatal(err)
+				}
+				m2.entries++
+			}
+			b, _ := mc.Encode()
+			minT, maxT := mc.Bounds()
+			refs = append(refs, index.ChunkRef{Fingerprint: ls.Hash(), MinT: minT, MaxT: maxT, Checksum: crc32c(b), Size: uint32(len(b)), Entries: 5, UncompressedBytes: uint32(mc.UncompressedSize())})
+			data = append(data, b)
+			lss = append(lss, ls)
+		}
+		located, err := s2.PutPack(ctx, "t", "ing", refs, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var series []index.Series
+		for k, ls := range lss {
+			series = append(series, seriesOf(ls, located[k]))
+		}
+		if err := s2.PutIndex(ctx, "t", "ing", series); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before2, _, _ := readBack(t, bkt2, "t")
+	st, err = s2.CompactChunks(ctx, "t", 10*hour, testCompaction())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Relocated != 1 || st.MarkedPacks != 3 {
+		t.Errorf("stats %+v: want the quiet chunk moved and the 3 ingester packs marked", st)
+	}
+	clk2.advance(2*time.Hour + time.Second)
+	if _, err := s2.CollectPacks(ctx, "t", 10*hour, 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range packsOf(t, bkt2, "t", 10) {
+		if !strings.Contains(k, "/compactor-") {
+			t.Errorf("pack %s left after compaction and collection", k)
+		}
+	}
+	checkOnlyReferencedPacks(t, s2, "t")
+	checkEveryEntryOnce(t, bkt2, "t", m2, before2, true)
+}
