@@ -98,6 +98,9 @@ type ChunkCompactionStats struct {
 	// of packs the merges left mostly unreferenced.
 	Relocated      int
 	RelocatedBytes int64
+	// Skipped is the number of groups left as they were because a chunk
+	// could not be read or merged (logged; retried on the next run).
+	Skipped int
 }
 
 // compactorPackPrefix starts the names of packs the compactor wrote.
@@ -208,7 +211,17 @@ func (s *Store) CompactChunks(ctx context.Context, tenant string, t int64, cfg C
 	jobs = s.planRelocations(p, series, out, jobs)
 	if err := s.runMergeJobs(ctx, tenant, cfg, jobs, func(j *mergeJob) error {
 		if j.err != nil {
-			return fmt.Errorf("compact chunks %s: series %s: %w", dir, series[j.series].Labels, j.err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("compact chunks %s: %w", dir, j.err)
+			}
+			// A chunk that cannot be read (damaged, or a failed read)
+			// must not stop the period's compaction for good: its group
+			// stays as it is, and the next run tries it again.
+			s.logger.Warn("chunk compaction leaves a group of chunks as it is", "dir", dir,
+				"series", series[j.series].Labels.String(), "chunks", len(j.refs), "err", j.err)
+			st.Skipped++
+			out[j.series].Chunks = append(out[j.series].Chunks, j.refs...)
+			return nil
 		}
 		return s.addMerged(&w, &out[j.series], j)
 	}); err != nil {
@@ -265,7 +278,7 @@ func (s *Store) CompactChunks(ctx context.Context, tenant string, t int64, cfg C
 	}
 	s.logger.Info("compacted chunks", "dir", dir, "segments", len(inputs), "key", key,
 		"chunks_in", st.InputChunks, "chunks_out", st.OutputChunks, "bytes_in", st.InputBytes, "bytes_out", st.OutputBytes,
-		"packs_written", st.Packs, "packs_marked", st.MarkedPacks, "relocated", st.Relocated, "relocated_bytes", st.RelocatedBytes)
+		"packs_written", st.Packs, "packs_marked", st.MarkedPacks, "relocated", st.Relocated, "relocated_bytes", st.RelocatedBytes, "skipped", st.Skipped)
 	return st, nil
 }
 

@@ -50,8 +50,9 @@ func (s *Store) RetentionCutoff(tenant string) int64 {
 // [ErrNotFound]) and the tenant's data expires, retention may have deleted
 // it under a reader whose view of the index or of the retention period is
 // older than the compactor's, and the query answers without it rather
-// than failing. Without retention nothing deletes chunks, so a missing one
-// is damage, and stays an error. Skipped chunks are logged and counted.
+// than failing. Without retention only chunk compaction deletes chunks,
+// and only packs no index segment has named for its grace period, so a
+// missing one is damage, and stays an error. Skipped chunks are logged and counted.
 func (s *Store) SkipMissingChunk(tenant string, ref index.ChunkRef, err error) bool {
 	if !errors.Is(err, ErrNotFound) || !s.RetentionEnabled(tenant) {
 		return false
