@@ -504,7 +504,8 @@ func BenchmarkScanMatching(b *testing.B) {
 
 // BenchmarkEncodeThinBudget measures a chunk as the ingester builds it
 // when its memory budget leaves each stream little room (1,000 streams at
-// the default budget: RunGramsOff set, heads sealed at 4-32 KiB), from
+// the default budget: RunGramsOff and ProvisionalSeals set, heads sealed
+// at 4-32 KiB), from
 // the first append to the encoded bytes. "mem" is the chunk's memory
 // before Encode, in percent of the raw text: what the budget sees.
 func BenchmarkEncodeThinBudget(b *testing.B) {
@@ -517,7 +518,7 @@ func BenchmarkEncodeThinBudget(b *testing.B) {
 	var size, mem int
 	start := cpuTime()
 	for b.Loop() {
-		c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 0.8, RunGramsOff: thin})
+		c := NewMemChunkWithOptions(Options{Encoding: Zstd, TargetSize: math.MaxInt, NgramBitsPerGram: 0.8, RunGramsOff: thin, ProvisionalSeals: thin})
 		seals := 0
 		for _, e := range es {
 			if _, err := c.Append(e); err != nil {

@@ -267,7 +267,7 @@ func FuzzAppendRoundTrip(f *testing.F) {
 		merge := []BlockMerge{MergeDefault, MergeRecompress, MergeConcat, MergeOff}[codec>>4&3]
 		budget := new(atomic.Bool)
 		budget.Store(thin)
-		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version, BlockMerge: merge, RunGramsOff: budget})
+		c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: int(blockSize) + 1, version: version, BlockMerge: merge, RunGramsOff: budget, ProvisionalSeals: budget})
 		var es []Entry
 		var seals []bool
 		ts := int64(0)

@@ -42,6 +42,7 @@ type MemChunk struct {
 	merge      BlockMerge
 	lazyMerge  bool         // Options.MergeAtEncode
 	gramsOff   *atomic.Bool // Options.RunGramsOff
+	provSeals  *atomic.Bool // Options.ProvisionalSeals
 
 	blocks       []block
 	head         headBlock
@@ -98,6 +99,13 @@ type Options struct {
 	// (provisional.go). The ingester sets it while its memory budget
 	// leaves each stream little room.
 	RunGramsOff *atomic.Bool
+	// ProvisionalSeals, if not nil, is read as each head is sealed: while
+	// it is true, zstd blocks sealed before they reach the block size are
+	// provisional, compressed fast until Encode compresses them again at
+	// ZstdLevel (provisional.go). The ingester sets it while its memory
+	// budget leaves each stream so little room that most runs of small
+	// blocks are compressed again at Encode anyway.
+	ProvisionalSeals *atomic.Bool
 
 	// version is the format to write; tests set FormatV1 to produce the
 	// previous layout. 0 means FormatVersion.
@@ -121,7 +129,7 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	}
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
 		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, merge: o.BlockMerge,
-		lazyMerge: o.MergeAtEncode, gramsOff: o.RunGramsOff}
+		lazyMerge: o.MergeAtEncode, gramsOff: o.RunGramsOff, provSeals: o.ProvisionalSeals}
 }
 
 // Encoding returns the chunk's codec.

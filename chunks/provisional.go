@@ -4,15 +4,15 @@ import "github.com/klauspost/compress/zstd"
 
 // Provisional blocks.
 //
-// When the ingester's memory budget leaves each stream little room
-// (Options.RunGramsOff: from a few hundred streams at the default
-// budget), heads are sealed at a few KiB to a quarter block, and Encode
-// merges their runs, most of them by compressing their lines again (runs
-// of tiny blocks, see concatFrames). Compressing such a block at the
-// chunk's level when it is sealed then only holds it in memory, at the
-// price of compressing it twice at that level: with 1,000 streams zstd's
-// "better" encoder took half of the ingester's CPU, mostly cache misses
-// in its 4 MiB match table.
+// When the ingester's memory budget leaves each stream very little room
+// (Options.ProvisionalSeals: under 30 KiB, from about 820 streams at the
+// default budget), heads are sealed at a few KiB, and Encode merges most of their
+// runs by compressing their lines again (runs of tiny blocks, see
+// concatFrames). Compressing such a block at the chunk's level when it is
+// sealed then only holds it in memory, at the price of compressing it
+// twice at that level: with 1,000 streams zstd's "better" encoder took
+// half of the ingester's CPU, mostly cache misses in its 4 MiB match
+// table.
 //
 // So in that regime a block sealed before it reaches the block size is
 // provisional: compressed at provisionalLevel, whose tables fit in the L2
@@ -27,10 +27,13 @@ import "github.com/klauspost/compress/zstd"
 // one MergeRecompress makes of the same blocks sealed at the chunk's
 // level. Runs that concat would have kept (small blocks averaging over a
 // sixteenth of the block size) are thus compressed again too, which
-// stores less: making only the tiny heads provisional would have kept
-// those, but most runs hold a tiny head and are recompressed anyway; it
-// saved a tenth of the CPU in BenchmarkEncodeThinBudget where this saves
-// a quarter, and stored as much end to end (FORMAT.md).
+// stores less and costs more: with more budget per stream most runs are
+// such, and sealing provisionally cost 13-30% more CPU at 500 and 750
+// streams, so the ingester asks for it only with less
+// (docs/BENCHMARKS.md, "Provisional blocks"). Making only tiny heads
+// provisional, and compressing their frames again one by one in runs
+// concat keeps, stored what sealing at the level stores, but saved less
+// at 1,000 streams and still cost more at 500.
 //
 // In memory, provisional blocks are ordinary zstd frames: iterators,
 // filters and MemoryBytes read them like any other.
@@ -39,12 +42,12 @@ import "github.com/klauspost/compress/zstd"
 const provisionalLevel = zstd.SpeedFastest
 
 // sealsProvisionally reports whether the head h, about to be sealed, is
-// sealed as a provisional block: while Options.RunGramsOff is set, for a
-// head sealed before it reached the block size (SealHead or Close), in
-// zstd chunks whose level is above provisionalLevel and whose small
+// sealed as a provisional block: while Options.ProvisionalSeals is set,
+// for a head sealed before it reached the block size (SealHead or Close),
+// in zstd chunks whose level is above provisionalLevel and whose small
 // blocks Encode merges. Called with mu held.
 func (c *MemChunk) sealsProvisionally(h *headBlock) bool {
-	return c.enc == Zstd && c.merge != MergeOff && c.gramsOff != nil && c.gramsOff.Load() &&
+	return c.enc == Zstd && c.merge != MergeOff && c.provSeals != nil && c.provSeals.Load() &&
 		c.zstdLevel() > provisionalLevel && h.size() < c.blockSize
 }
 

@@ -83,7 +83,7 @@ func TestProvisionalBlocksEncodeAsRecompressedAtTheLevel(t *testing.T) {
 			return c, acc
 		}
 		name := fmt.Sprintf("seed %d (v%d, n-gram %g, bloom %d, blocks %d)", seed, version, ngram, bloom, blockSize)
-		prov, acc := build(Options{BlockMerge: MergeConcat, RunGramsOff: thinBudget()})
+		prov, acc := build(Options{BlockMerge: MergeConcat, RunGramsOff: thinBudget(), ProvisionalSeals: thinBudget()})
 		ref, _ := build(Options{BlockMerge: MergeRecompress, MergeAtEncode: true})
 		n := countProvisional(prov)
 		if n == 0 || countProvisional(ref) != 0 {
@@ -145,9 +145,8 @@ func TestProvisionalBlocksEncodeAsRecompressedAtTheLevel(t *testing.T) {
 	}
 }
 
-// A run that started while the budget was ample (merged as it completes,
-// by concatenating its lines frames) may take provisional blocks once it
-// thins: it must then be compressed again, at Close or Encode, and never
+// A run merged as it completes, by concatenating its lines frames, may
+// take provisional blocks once the budget thins: it must then be compressed again, at Close or Encode, and never
 // concatenate a provisional frame.
 func TestConcatNeverStoresProvisionalFrames(t *testing.T) {
 	thin := new(atomic.Bool)
@@ -162,7 +161,7 @@ func TestConcatNeverStoresProvisionalFrames(t *testing.T) {
 		return c
 	}
 	thin.Store(false)
-	c := build(Options{BlockSize: 24 << 10, BlockMerge: MergeConcat, RunGramsOff: thin})
+	c := build(Options{BlockSize: 24 << 10, BlockMerge: MergeConcat, ProvisionalSeals: thin})
 	if !c.run.open || c.run.atEncode || c.run.start != 0 {
 		t.Fatalf("run %+v: want all 4 blocks in one run begun while the budget was ample", c.run)
 	}
@@ -195,14 +194,14 @@ func TestProvisionalOnlyForEarlySealsUnderAThinBudget(t *testing.T) {
 		sealEvery int
 		want      bool
 	}{
-		{"thin budget", Options{RunGramsOff: thinBudget()}, 25, true},
-		{"thin budget, recompress", Options{RunGramsOff: thinBudget(), BlockMerge: MergeRecompress}, 25, true},
-		{"ample budget", Options{RunGramsOff: new(atomic.Bool)}, 25, false},
+		{"thin budget", Options{ProvisionalSeals: thinBudget()}, 25, true},
+		{"thin budget, recompress", Options{ProvisionalSeals: thinBudget(), BlockMerge: MergeRecompress}, 25, true},
+		{"ample budget", Options{ProvisionalSeals: new(atomic.Bool), RunGramsOff: thinBudget()}, 25, false},
 		{"no budget flag", Options{}, 25, false},
-		{"full blocks", Options{RunGramsOff: thinBudget()}, 1 << 30, false},
-		{"merging off", Options{RunGramsOff: thinBudget(), BlockMerge: MergeOff}, 25, false},
-		{"stored at the provisional level", Options{RunGramsOff: thinBudget(), ZstdLevel: zstd.SpeedFastest}, 25, false},
-		{"s2", Options{RunGramsOff: thinBudget(), Encoding: S2}, 25, false},
+		{"full blocks", Options{ProvisionalSeals: thinBudget()}, 1 << 30, false},
+		{"merging off", Options{ProvisionalSeals: thinBudget(), BlockMerge: MergeOff}, 25, false},
+		{"stored at the provisional level", Options{ProvisionalSeals: thinBudget(), ZstdLevel: zstd.SpeedFastest}, 25, false},
+		{"s2", Options{ProvisionalSeals: thinBudget(), Encoding: S2}, 25, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.o.Encoding == None {

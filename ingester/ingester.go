@@ -257,10 +257,13 @@ func (i *Ingester) allTenants() []*tenant {
 	return out
 }
 
-// updateMergeAtEncode sets mem.mergeAtEncode from the budget and the
-// streams there are now (see minBudgetPerStream).
+// updateMergeAtEncode sets mem.mergeAtEncode and mem.provisionalSeals
+// from the budget and the streams there are now (see minBudgetPerStream
+// and minSealBudgetPerStream).
 func (i *Ingester) updateMergeAtEncode() {
-	i.mem.mergeAtEncode.Store(i.memBudget > 0 && i.memBudget < int64(i.numStreams())*minBudgetPerStream)
+	n := int64(i.numStreams())
+	i.mem.mergeAtEncode.Store(i.memBudget > 0 && i.memBudget < n*minBudgetPerStream)
+	i.mem.provisionalSeals.Store(i.memBudget > 0 && i.memBudget < n*minSealBudgetPerStream)
 }
 
 func (i *Ingester) numStreams() int {

@@ -559,4 +559,17 @@ func TestThinBudgetPerStreamMergesAtEncode(t *testing.T) {
 	if !ing.mem.mergeAtEncode.Load() {
 		t.Error("11 streams, 1 MiB budget: merging as runs complete, want at Encode")
 	}
+	if ing.mem.provisionalSeals.Load() {
+		t.Error("11 streams, 1 MiB budget: sealing provisionally, want at the configured level")
+	}
+	// 34 streams leave 30.1 KiB each, 35 leave 29.3 KiB: small blocks are
+	// then sealed provisionally.
+	pushStreams(34)
+	if ing.mem.provisionalSeals.Load() {
+		t.Error("34 streams, 1 MiB budget: sealing provisionally, want at the configured level")
+	}
+	pushStreams(35)
+	if !ing.mem.provisionalSeals.Load() || !ing.mem.mergeAtEncode.Load() {
+		t.Error("35 streams, 1 MiB budget: want small blocks sealed provisionally and merged at Encode")
+	}
 }

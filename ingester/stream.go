@@ -98,7 +98,7 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 			s.cutLocked(flushReasonFull)
 		}
 		if s.head == nil {
-			s.head = newMemChunk(cfg, &acct.mergeAtEncode)
+			s.head = newMemChunk(cfg, acct)
 			s.headCreated = now
 		}
 		dup, aerr := s.head.Append(ce)
@@ -126,11 +126,13 @@ func (s *stream) append(cfg *Config, entries []push.Entry, replay bool, now time
 	return accepted, dups, nil
 }
 
-// newMemChunk returns a chunk as cfg configures; runGramsOff (may be nil)
-// is memAccount.mergeAtEncode.
-func newMemChunk(cfg *Config, runGramsOff *atomic.Bool) *chunks.MemChunk {
+// newMemChunk returns a chunk as cfg configures, following acct's flags
+// (acct may be nil).
+func newMemChunk(cfg *Config, acct *memAccount) *chunks.MemChunk {
 	o := cfg.ChunkOptions()
-	o.RunGramsOff = runGramsOff
+	if acct != nil {
+		o.RunGramsOff, o.ProvisionalSeals = &acct.mergeAtEncode, &acct.provisionalSeals
+	}
 	return chunks.NewMemChunkWithOptions(o)
 }
 
@@ -203,6 +205,18 @@ func (s *stream) accountLocked(acct *memAccount) {
 // chunks/provisional.go), since their runs are compressed again anyway.
 const minBudgetPerStream = 96 << 10
 
+// minSealBudgetPerStream is the chunk memory budget per stream under which
+// new chunks seal their small blocks provisionally: compressed fast, and
+// at the configured level only when Encode merges them
+// (chunks.Options.ProvisionalSeals). Under it most runs of small blocks
+// are tiny ones that Encode compresses again anyway: at the default 24
+// MiB, sealing provisionally cut the ingest CPU by 21% at 875 streams (28
+// KiB each), 17% at 1,000 and 24% at 5,000. With more room per stream
+// most runs are kept as they are sealed, and it cost 30% more at 750
+// streams (33 KiB) and 13% more at 500 (plgbench 300 MB;
+// docs/BENCHMARKS.md, "Provisional blocks").
+const minSealBudgetPerStream = 30 << 10
+
 // memAccount is the ingester's chunk memory, in bytes, split by whether a
 // flush can still free it.
 type memAccount struct {
@@ -219,6 +233,10 @@ type memAccount struct {
 	// (chunks.Options.RunGramsOff); set while the budget leaves each
 	// stream under minBudgetPerStream.
 	mergeAtEncode atomic.Bool
+	// provisionalSeals: new chunks seal small blocks provisionally
+	// (chunks.Options.ProvisionalSeals); set while the budget leaves each
+	// stream under minSealBudgetPerStream.
+	provisionalSeals atomic.Bool
 }
 
 // unindexedChunks returns the stream's chunks that are not yet safe in the
