@@ -709,3 +709,51 @@ func FuzzPackAndMarkerNames(f *testing.F) {
 		}
 	})
 }
+
+// A period with more small chunks than one call may merge is compacted
+// over several calls, each within its budget, to the same end as one
+// unbounded call.
+func TestCompactChunksSpreadsABacklogOverRuns(t *testing.T) {
+	bkt := objstore.NewInMemBucket()
+	s, _ := newTestStore(t, bkt)
+	ctx := context.Background()
+	m := writeManyStreams(t, s, "t", 40, 6, 20)
+	before, _, _ := readBack(t, bkt, "t")
+	var perStream int64
+	for _, c := range chunksOf(selectAll(t, s, "t", 10*hour, 11*hour-1)) {
+		if c.Fingerprint == m.streams[0].Hash() {
+			perStream += int64(c.Size)
+		}
+	}
+	cc := testCompaction()
+	cc.MaxInputBytes = 10 * perStream // about ten of the forty streams a run
+	runs, merged := 0, 0
+	for {
+		st, err := s.CompactChunks(ctx, "t", 10*hour, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.InputChunks == 0 {
+			break
+		}
+		runs++
+		merged += st.InputChunks
+		if st.InputBytes > cc.MaxInputBytes+perStream {
+			t.Errorf("run %d merged %d bytes, budget %d", runs, st.InputBytes, cc.MaxInputBytes)
+		}
+		if runs < 4 && st.Deferred == 0 {
+			t.Errorf("run %d deferred nothing: %+v", runs, st)
+		}
+		// Every entry stays readable exactly once between runs.
+		checkEveryEntryOnce(t, bkt, "t", m, before, true)
+		if runs > 10 {
+			t.Fatal("the backlog does not shrink")
+		}
+	}
+	if runs < 4 || merged != 40*6 {
+		t.Errorf("%d runs merged %d chunks; want at least 4 runs and every one of the %d chunks", runs, merged, 40*6)
+	}
+	if n := checkEveryEntryOnce(t, bkt, "t", m, before, true); n != 40 {
+		t.Errorf("%d chunks after the backlog, want one per stream", n)
+	}
+}

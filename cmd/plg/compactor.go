@@ -168,7 +168,7 @@ func compactChunksOnce(ctx context.Context, st *store.Store, period time.Duratio
 				logger.Info("compactor: compacted chunks", "tenant", t, "period", st.PeriodOf(at.UnixNano()),
 					"segments", res.Segments, "chunks_in", res.InputChunks, "chunks_out", res.OutputChunks,
 					"bytes_in", res.InputBytes, "bytes_out", res.OutputBytes, "raw_bytes", res.RawBytes,
-					"packs_marked", res.MarkedPacks, "relocated", res.Relocated, "groups_skipped", res.Skipped, "duration", time.Since(start))
+					"packs_marked", res.MarkedPacks, "relocated", res.Relocated, "groups_skipped", res.Skipped, "groups_deferred", res.Deferred, "duration", time.Since(start))
 			}
 		}
 		first, last := st.PeriodOf(now.Add(-period-2*grace).UnixNano()), st.PeriodOf(now.UnixNano())
