@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +59,25 @@ func (c CompactorConfig) chunkCompaction(o chunks.Options) *store.ChunkCompactio
 	if small <= 0 {
 		small = target / 2
 	}
-	return &store.ChunkCompaction{Merge: chunkMerger(o), TargetBytes: target, SmallBytes: small}
+	merge := limitMerges(chunkMerger(o), max(1, runtime.GOMAXPROCS(0)/2))
+	return &store.ChunkCompaction{Merge: merge, TargetBytes: target, SmallBytes: small}
+}
+
+// limitMerges lets at most n calls of m run at once. The compactor shares
+// the process with the ingester and the querier: it reads several groups
+// at once (object-store round trips), but merging is CPU, and a run
+// merging on every core would stall pushes and queries for its length.
+func limitMerges(m store.ChunkMerger, n int) store.ChunkMerger {
+	sem := make(chan struct{}, n)
+	return func(ctx context.Context, in []store.ChunkBytes) ([]store.MergedChunk, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-sem }()
+		return m(ctx, in)
+	}
 }
 
 // chunkMerger adapts chunks.Compact to the store, which does not read

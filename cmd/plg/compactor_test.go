@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,4 +123,57 @@ func TestRetentionOnceDeletesPerTenantAndCounts(t *testing.T) {
 			t.Errorf("tenant %s: chunk exists = %v, %v; want %v", tenant, ok, err, want)
 		}
 	}
+}
+
+func TestLimitMergesBoundsConcurrentMerges(t *testing.T) {
+	var running, most atomic.Int32
+	release := make(chan struct{})
+	slow := func(ctx context.Context, in []store.ChunkBytes) ([]store.MergedChunk, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		return nil, nil
+	}
+	m := limitMerges(slow, 2)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m(context.Background(), nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	// Give every caller time to enter; only two may be merging.
+	for deadline := time.Now().Add(2 * time.Second); running.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := running.Load(); n != 2 {
+		t.Errorf("%d merges running, want 2", n)
+	}
+	close(release)
+	wg.Wait()
+	if n := most.Load(); n != 2 {
+		t.Errorf("at most %d merges ran at once, want 2", n)
+	}
+
+	// A caller waiting for a slot gives up with its context.
+	entered, block := make(chan struct{}), make(chan struct{})
+	one := limitMerges(func(ctx context.Context, in []store.ChunkBytes) ([]store.MergedChunk, error) {
+		close(entered)
+		<-block
+		return nil, nil
+	}, 1)
+	go one(context.Background(), nil)
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := one(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting caller got %v, want its deadline", err)
+	}
+	close(block)
 }
