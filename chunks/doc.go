@@ -36,7 +36,8 @@
 // compactor's merging of small chunks): their entries in time order, exact
 // duplicates dropped, encoded with the ingester's Options, as a function
 // of the entries alone so that concurrent or repeated compactions agree
-// byte for byte.
+// byte for byte. Extending a chunk with later ones keeps its full blocks
+// when they are the ones a rebuild would seal, so the bytes are the same.
 //
 // This package must not do storage (no object store, files or caching of
 // chunks), indexing across chunks or labels (see chunks/index), networking,

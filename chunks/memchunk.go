@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -130,6 +131,30 @@ func NewMemChunkWithOptions(o Options) *MemChunk {
 	return &MemChunk{enc: o.Encoding, blockSize: o.BlockSize, targetSize: o.TargetSize, bloomBits: max(o.BloomBitsPerToken, 0),
 		ngramBits: max(o.NgramBitsPerGram, 0), version: o.version, level: o.ZstdLevel, merge: o.BlockMerge,
 		lazyMerge: o.MergeAtEncode, gramsOff: o.RunGramsOff, provSeals: o.ProvisionalSeals}
+}
+
+// newMemChunkFromBlocks returns a chunk configured by o that holds blocks,
+// sealed blocks of a decoded chunk in time order, as if it had sealed them
+// itself; Encode writes them byte for byte. They must have been sealed in
+// o's format version and codec, and be full (no open run of small blocks
+// starts with them). Their bytes are aliased, not copied.
+func newMemChunkFromBlocks(o Options, blocks []block) *MemChunk {
+	c := NewMemChunkWithOptions(o)
+	c.blocks = slices.Clone(blocks)
+	for i := range c.blocks {
+		b := &c.blocks[i]
+		b.Offset = 0 // as in a MemChunk until encoded
+		if c.entries == 0 || b.MinT < c.minT {
+			c.minT = b.MinT
+		}
+		if c.entries == 0 || b.MaxT > c.maxT {
+			c.maxT = b.MaxT
+		}
+		c.entries += b.Entries
+		c.compressed += b.CompressedLen
+		c.uncompressed += b.UncompressedLen
+	}
+	return c
 }
 
 // Encoding returns the chunk's codec.

@@ -36,6 +36,12 @@ import (
 // run sees those overlapping chunks as one cluster, rebuilds it into the
 // same bytes (Compact's output depends only on the entries), keeps the
 // existing reference instead of writing it again, and finishes the job.
+// Compact extends a chunk the compactor wrote by keeping its full blocks
+// (when the chunks after it start after it); that output equals the
+// rebuild, and a cluster of overlapping chunks is always rebuilt. Should
+// a kept chunk have been written with other filter densities or zstd
+// level (a changed configuration), the rebuild differs in bytes only: the
+// run then writes it as a new chunk, entries still read once.
 
 // ChunkBytes is one chunk handed to a ChunkMerger: its bytes and a name
 // for errors (the object key and offset).
@@ -54,9 +60,13 @@ type MergedChunk struct {
 }
 
 // ChunkMerger rebuilds chunks of one stream into chunks of the target
-// size, their entries in time order without duplicates. Its output must
-// depend only on the entries (not on the inputs' order or blocks), and
-// consecutive outputs must not overlap in time; chunks.Compact is one.
+// size, their entries in time order without duplicates. Its output should
+// depend only on the entries (not on the inputs' order), so that a rerun
+// after a crash rebuilds the same chunks, and must be the same for the
+// same inputs, so that concurrent runs agree; consecutive outputs must
+// not overlap in time. chunks.Compact is one (it may keep an input's
+// blocks, which only a changed configuration makes differ from a
+// rebuild's).
 type ChunkMerger func(ctx context.Context, inputs []ChunkBytes) ([]MergedChunk, error)
 
 // ChunkCompaction configures CompactChunks.
