@@ -39,10 +39,18 @@ type CompactorConfig struct {
 	// is merged with its neighbours; 0 means half of
 	// ingester.chunk_target_size.
 	ChunkCompactionSmallBytes int `yaml:"chunk_compaction_small_bytes"`
+	// ChunkCompactionInterval is the least time between two chunk
+	// compactions (the runs in between merge index segments only). Each
+	// run extends the current period's compacted chunks with the small
+	// chunks flushed since, and the fewer the runs the fewer times an
+	// entry is encoded again: in a store test, compacting six times less
+	// often halved compaction's CPU (eighth session). 0: every interval.
+	ChunkCompactionInterval time.Duration `yaml:"chunk_compaction_interval"`
 }
 
 func defaultCompactorConfig() CompactorConfig {
-	return CompactorConfig{Enabled: true, Interval: 10 * time.Minute, RetentionDeleteDelay: 2 * time.Hour, ChunkCompaction: true}
+	return CompactorConfig{Enabled: true, Interval: 10 * time.Minute, RetentionDeleteDelay: 2 * time.Hour, ChunkCompaction: true,
+		ChunkCompactionInterval: time.Hour}
 }
 
 // chunkCompaction returns the store's chunk compaction settings for
@@ -319,12 +327,14 @@ func runCompactor(ctx context.Context, cfg CompactorConfig, st *store.Store, per
 	cm := newChunkCompactionMetrics(reg)
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
+	var lastChunks time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if cc != nil {
+			if cc != nil && dueChunkCompaction(lastChunks, now, cfg.ChunkCompactionInterval) {
+				lastChunks = now
 				compactChunksOnce(ctx, st, period, now, cc, cfg.RetentionDeleteDelay, cm, logger)
 			} else {
 				compactOnce(ctx, st, period, now, logger)
@@ -332,4 +342,10 @@ func runCompactor(ctx context.Context, cfg CompactorConfig, st *store.Store, per
 			retentionOnce(ctx, st, cfg.RetentionDeleteDelay, m, logger)
 		}
 	}
+}
+
+// dueChunkCompaction reports whether a tick at now runs chunk compaction,
+// the last having run at last (zero: never).
+func dueChunkCompaction(last, now time.Time, every time.Duration) bool {
+	return last.IsZero() || now.Sub(last) >= every
 }

@@ -177,3 +177,22 @@ func TestLimitMergesBoundsConcurrentMerges(t *testing.T) {
 	}
 	close(block)
 }
+
+func TestDueChunkCompaction(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		last, now time.Time
+		every     time.Duration
+		want      bool
+	}{
+		{time.Time{}, t0, time.Hour, true}, // the first tick compacts
+		{t0, t0.Add(10 * time.Minute), time.Hour, false},
+		{t0, t0.Add(59 * time.Minute), time.Hour, false},
+		{t0, t0.Add(time.Hour), time.Hour, true},
+		{t0, t0.Add(10 * time.Minute), 0, true}, // 0: every tick
+	} {
+		if got := dueChunkCompaction(c.last, c.now, c.every); got != c.want {
+			t.Errorf("dueChunkCompaction(%v, %v, %v) = %v, want %v", c.last, c.now, c.every, got, c.want)
+		}
+	}
+}

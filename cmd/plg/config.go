@@ -132,6 +132,7 @@ func registerFlags(fs *flag.FlagSet, cfg *Config, o *options) {
 	fs.DurationVar(&cfg.Compactor.Interval, "compactor.interval", cfg.Compactor.Interval, "How often to merge index segments and apply retention.")
 	fs.DurationVar(&cfg.Compactor.RetentionDeleteDelay, "compactor.retention-delete-delay", cfg.Compactor.RetentionDeleteDelay, "How long expired chunks, and packs chunk compaction stopped referencing, outlive their index references, so queries in flight can still read them.")
 	fs.BoolVar(&cfg.Compactor.ChunkCompaction, "compactor.chunk-compaction", cfg.Compactor.ChunkCompaction, "Merge each stream's small chunks of the current and previous index periods into chunks of the target size, and delete the packs nothing references any more.")
+	fs.DurationVar(&cfg.Compactor.ChunkCompactionInterval, "compactor.chunk-compaction-interval", cfg.Compactor.ChunkCompactionInterval, "Least time between two chunk compactions; the compactor runs in between merge index segments only (0: every compactor.interval). Fewer runs encode each entry again fewer times.")
 	fs.IntVar(&cfg.Compactor.ChunkCompactionSmallBytes, "compactor.chunk-compaction-small-bytes", cfg.Compactor.ChunkCompactionSmallBytes, "Stored size under which chunk compaction merges a chunk with its neighbours (0: half of ingester.chunk_target_size).")
 	cfg.Ingester.RegisterFlags(fs)
 	cfg.Limits.Defaults.RegisterFlags(fs)
@@ -243,6 +244,9 @@ func (c *Config) validate() error {
 	}
 	if c.Compactor.Interval <= 0 {
 		c.Compactor.Interval = defaultCompactorConfig().Interval
+	}
+	if c.Compactor.ChunkCompactionInterval < 0 {
+		return fmt.Errorf("compactor.chunk_compaction_interval must not be negative, got %s", c.Compactor.ChunkCompactionInterval)
 	}
 	if c.Compactor.ChunkCompactionSmallBytes < 0 {
 		return fmt.Errorf("compactor.chunk_compaction_small_bytes must not be negative, got %d", c.Compactor.ChunkCompactionSmallBytes)

@@ -351,7 +351,7 @@ func TestChunkCompactionConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"chunk_compaction: true", "chunk_compaction_small_bytes: 0"} {
+	for _, want := range []string{"chunk_compaction: true", "chunk_compaction_small_bytes: 0", "chunk_compaction_interval: 1h0m0s"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("-print-config lacks %q:\n%s", want, out)
 		}
@@ -380,5 +380,12 @@ compactor:
 	}
 	if _, _, err := loadConfig([]string{"-compactor.chunk-compaction-small-bytes=-1"}); err == nil {
 		t.Error("negative small bytes accepted")
+	}
+	if _, _, err := loadConfig([]string{"-compactor.chunk-compaction-interval=-1s"}); err == nil {
+		t.Error("negative chunk compaction interval accepted")
+	}
+	every, _, err := loadConfig([]string{"-compactor.chunk-compaction-interval=0"})
+	if err != nil || every.Compactor.ChunkCompactionInterval != 0 {
+		t.Errorf("-compactor.chunk-compaction-interval=0: %v, %v", every.Compactor.ChunkCompactionInterval, err)
 	}
 }

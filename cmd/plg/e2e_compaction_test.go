@@ -23,7 +23,7 @@ func TestChunkCompactionMergesManyStreamsSmallChunks(t *testing.T) {
 		time.Sleep(left + time.Second)
 	}
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir, "-store.index-period=1h", "-compactor.interval=300ms", "-compactor.retention-delete-delay=1s")
+	srv := startServer(t, dataDir, "-store.index-period=1h", "-compactor.interval=300ms", "-compactor.chunk-compaction-interval=0", "-compactor.retention-delete-delay=1s")
 	const streams, rounds, perRound = 300, 4, 3
 	// In the previous (1h) period, which the compactor merges to the end
 	// (store.ChunkCompaction.Final); the current period's chunks written
