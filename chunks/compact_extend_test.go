@@ -192,32 +192,7 @@ func TestCompactExtendKeepsSearchFilters(t *testing.T) {
 	ad, _ := Decode(a.Data)
 	aFirst := drain(t, ad.Iterator(bg, math.MinInt64, math.MaxInt64, Forward, nil))[0]
 	oldTok := strings.Fields(string(aFirst.Line))[1][3:] // in a kept block
-	for _, tok := range []string{oldTok, "req01500", "req02999"} {
-		found := 0
-		for _, out := range outs {
-			c, err := Decode(out.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range c.Blocks() {
-				for _, e := range drain(t, c.FilteredIterator(bg, math.MinInt64, math.MaxInt64, Forward, nil, func(b int) bool { return b == i })) {
-					if !strings.Contains(string(e.Line), tok) {
-						continue
-					}
-					found++
-					if !c.BlockMayMatch(i, NewNeedles([][]string{{tok}})) {
-						t.Errorf("token %s: the n-gram filter rules out block %d, which holds it", tok, i)
-					}
-					if !c.BlockMayContain(i, []byte(tok)) {
-						t.Errorf("token %s: the bloom filter rules out block %d, which holds it", tok, i)
-					}
-				}
-			}
-		}
-		if found != 1 {
-			t.Errorf("token %s: in %d lines, want 1", tok, found)
-		}
-	}
+	checkTokensInFilters(t, outs, oldTok, "req01500", "req02999")
 }
 
 // TestCompactExtendFallsBack: inputs the extend path must not take are

@@ -168,32 +168,7 @@ func TestCompactedChunksKeepSearchFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []string{"req00017", "req03999", "req02500"} {
-		found := 0
-		for _, o := range outs {
-			c, err := Decode(o.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range c.Blocks() {
-				for _, e := range drain(t, c.FilteredIterator(bg, math.MinInt64, math.MaxInt64, Forward, nil, func(b int) bool { return b == i })) {
-					if !strings.Contains(string(e.Line), tok) {
-						continue
-					}
-					found++
-					if !c.BlockMayMatch(i, NewNeedles([][]string{{tok}})) {
-						t.Errorf("token %s: the n-gram filter rules out block %d, which holds it", tok, i)
-					}
-					if !c.BlockMayContain(i, []byte(tok)) {
-						t.Errorf("token %s: the bloom filter rules out block %d, which holds it", tok, i)
-					}
-				}
-			}
-		}
-		if found != 1 {
-			t.Errorf("token %s: in %d lines, want 1", tok, found)
-		}
-	}
+	checkTokensInFilters(t, outs, "req00017", "req03999", "req02500")
 	// A token in no line is ruled out by most blocks' filters.
 	admitted, blocks := 0, 0
 	for _, o := range outs {

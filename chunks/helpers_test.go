@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -189,3 +191,74 @@ var bg = context.Background()
 var errCancelled = context.Canceled
 
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(bg) }
+
+// appendSealingRandomly appends 3,000 random entries to c (out of order,
+// equal timestamps, metadata now and then), sealing its head at random
+// points, and returns the entries it kept (not duplicates). The same
+// seed and stream give the same entries and seals.
+func appendSealingRandomly(t *testing.T, c *MemChunk, seed, stream uint64) []Entry {
+	t.Helper()
+	rr := rand.New(rand.NewPCG(seed, stream))
+	var acc []Entry
+	ts := int64(1000)
+	for i := range 3000 {
+		switch k := rr.IntN(100); {
+		case k < 3:
+			ts -= rr.Int64N(5000) // out of order
+		case k < 6: // an equal timestamp
+		default:
+			ts += 1 + rr.Int64N(3000)
+		}
+		e := Entry{Timestamp: ts, Line: fmt.Appendf(nil, "level=%s trace_id=%016x%016x msg=%q n=%d", []string{"info", "warn"}[rr.IntN(2)],
+			rr.Uint64(), rr.Uint64(), strings.Repeat("x", rr.IntN(200)), i)}
+		if rr.IntN(10) == 0 {
+			e.Metadata = ent(0, "", "pod", fmt.Sprint(rr.IntN(3))).Metadata
+		}
+		dup, err := c.Append(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dup {
+			acc = append(acc, e)
+		}
+		if rr.IntN(40) == 0 { // heads of anything from a few entries to most of a block
+			if err := c.SealHead(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return acc
+}
+
+// checkTokensInFilters decodes outs and checks that each token is in
+// exactly one line, and that the n-gram and bloom filters of the block
+// holding it let it through.
+func checkTokensInFilters(t *testing.T, outs []CompactOutput, toks ...string) {
+	t.Helper()
+	for _, tok := range toks {
+		found := 0
+		for _, o := range outs {
+			c, err := Decode(o.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range c.Blocks() {
+				for _, e := range drain(t, c.FilteredIterator(bg, math.MinInt64, math.MaxInt64, Forward, nil, func(b int) bool { return b == i })) {
+					if !strings.Contains(string(e.Line), tok) {
+						continue
+					}
+					found++
+					if !c.BlockMayMatch(i, NewNeedles([][]string{{tok}})) {
+						t.Errorf("token %s: the n-gram filter rules out block %d, which holds it", tok, i)
+					}
+					if !c.BlockMayContain(i, []byte(tok)) {
+						t.Errorf("token %s: the bloom filter rules out block %d, which holds it", tok, i)
+					}
+				}
+			}
+		}
+		if found != 1 {
+			t.Errorf("token %s: in %d lines, want 1", tok, found)
+		}
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -223,35 +221,7 @@ func TestMergingAsSealedEncodesAsMergingAtEncode(t *testing.T) {
 		build := func(atEncode bool) (*MemChunk, []Entry) {
 			c := NewMemChunkWithOptions(Options{Encoding: enc, BlockSize: blockSize, TargetSize: math.MaxInt, NgramBitsPerGram: ngram,
 				version: version, BlockMerge: MergeConcat, MergeAtEncode: atEncode})
-			rr := rand.New(rand.NewPCG(seed, 78)) // the same entries and seals for both
-			var acc []Entry
-			ts := int64(1000)
-			for i := range 3000 {
-				switch k := rr.IntN(100); {
-				case k < 3:
-					ts -= rr.Int64N(5000) // out of order
-				case k < 6: // an equal timestamp
-				default:
-					ts += 1 + rr.Int64N(3000)
-				}
-				e := Entry{Timestamp: ts, Line: fmt.Appendf(nil, "level=%s trace_id=%016x%016x msg=%q n=%d", []string{"info", "warn"}[rr.IntN(2)],
-					rr.Uint64(), rr.Uint64(), strings.Repeat("x", rr.IntN(200)), i)}
-				if rr.IntN(10) == 0 {
-					e.Metadata = ent(0, "", "pod", fmt.Sprint(rr.IntN(3))).Metadata
-				}
-				dup, err := c.Append(e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !dup {
-					acc = append(acc, e)
-				}
-				if rr.IntN(40) == 0 { // heads of anything from a few entries to most of a block
-					if err := c.SealHead(); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			acc := appendSealingRandomly(t, c, seed, 78) // the same entries and seals for both
 			return c, acc
 		}
 		eager, acc := build(false)
